@@ -1,0 +1,181 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { HogportError } from '@hogport/common';
+import { assertKey, notFound, preconditionFailed } from '../errors.js';
+import type { Body, ObjectInfo, Store, WriteCondition } from '../types.js';
+
+/** Temp files and locks live here, inside the root, so renames never cross a filesystem. */
+const TMP_DIR = '.hogport-tmp';
+/** Objects up to this size get a content-derived etag; larger ones one derived from their inode. */
+const HASHED_ETAG_MAX = 64 * 1024;
+/** A replace-if-unchanged holds its lock for milliseconds; an older lock was left by a dead process. */
+const STALE_LOCK_MS = 10_000;
+
+/**
+ * A store on a local directory. Atomicity comes from writing a temp file and renaming it into place;
+ * create-if-absent from `link`, which fails when the target exists; replace-if-unchanged from a
+ * short lock around compare-and-rename.
+ */
+export class FileStore implements Store {
+  readonly url: string;
+
+  constructor(private readonly root: string) {
+    this.root = path.resolve(root);
+    this.url = pathToFileURL(this.root).href;
+  }
+
+  private pathOf(key: string): string {
+    assertKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async read(key: string): Promise<Readable> {
+    const file = this.pathOf(key);
+    const handle = await fs.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'EISDIR') throw notFound(this.url, key, err);
+      throw err;
+    });
+    return handle.createReadStream({ highWaterMark: 256 * 1024 });
+  }
+
+  async write(key: string, body: Body): Promise<ObjectInfo> {
+    const target = this.pathOf(key);
+    const tmp = await this.writeTemp(body);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.rename(tmp, target);
+    return this.infoOf(key, target);
+  }
+
+  async writeIf(key: string, body: Uint8Array | string, condition: WriteCondition): Promise<ObjectInfo> {
+    const target = this.pathOf(key);
+    const tmp = await this.writeTemp(body);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    try {
+      if ('ifAbsent' in condition) {
+        await fs.link(tmp, target).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'EEXIST') throw preconditionFailed(this.url, key, err);
+          throw err;
+        });
+        return await this.infoOf(key, target);
+      }
+      return await this.withLock(key, async () => {
+        const current = await this.head(key);
+        if (!current || current.etag !== condition.ifMatch) throw preconditionFailed(this.url, key);
+        await fs.rename(tmp, target);
+        return this.infoOf(key, target);
+      });
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const file = this.pathOf(key);
+    const stat = await fs.stat(file, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw err;
+    });
+    if (!stat || !stat.isFile()) return undefined;
+    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat) };
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // Walk only the directory that contains the prefix; filter names by the rest of it.
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash === -1 ? '' : prefix.slice(0, slash);
+    const start = dirKey === '' ? this.root : this.pathOf(dirKey);
+    yield* this.walk(start, dirKey, prefix);
+  }
+
+  private async *walk(dir: string, dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
+      throw err;
+    });
+    // Sorting by key, with directories as "name/", keeps the listing in the same order as S3's.
+    const named = entries
+      .filter((e) => !(dirKey === '' && e.name === TMP_DIR))
+      .map((e) => ({ entry: e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    for (const { entry } of named) {
+      const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(path.join(dir, entry.name), key, prefix);
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        const info = await this.head(key);
+        if (info) yield info;
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.pathOf(key), { force: true });
+  }
+
+  async close(): Promise<void> {}
+
+  private async writeTemp(body: Body): Promise<string> {
+    const dir = path.join(this.root, TMP_DIR);
+    await fs.mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const handle = await fs.open(tmp, 'wx');
+    try {
+      if (typeof body === 'string' || body instanceof Uint8Array) {
+        await handle.writeFile(body);
+      } else {
+        for await (const chunk of body) await handle.write(chunk as Buffer);
+      }
+      await handle.sync();
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    await handle.close();
+    return tmp;
+  }
+
+  private async infoOf(key: string, file: string): Promise<ObjectInfo> {
+    const stat = await fs.stat(file, { bigint: true });
+    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat) };
+  }
+
+  private async etagOf(file: string, stat: BigIntStats): Promise<string> {
+    if (Number(stat.size) <= HASHED_ETAG_MAX) {
+      // Small objects are the coordination objects (claims, manifests): a content hash cannot be
+      // fooled by inode reuse within the filesystem's timestamp granularity.
+      const data = await fs.readFile(file).catch(() => undefined);
+      if (data) return `c${createHash('sha256').update(data).digest('hex').slice(0, 32)}`;
+    }
+    return `s${stat.ino.toString(16)}-${stat.mtimeNs.toString(16)}-${stat.size.toString(16)}`;
+  }
+
+  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const lock = path.join(this.root, TMP_DIR, `lock-${createHash('sha256').update(key).digest('hex').slice(0, 24)}`);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await fs.mkdir(lock);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const stat = await fs.stat(lock).catch(() => undefined);
+        if (stat && Date.now() - stat.mtimeMs > STALE_LOCK_MS) {
+          await fs.rm(lock, { recursive: true, force: true });
+          continue;
+        }
+        if (Date.now() > deadline) throw new HogportError('E_LOCK_TIMEOUT', `could not lock ${key} in ${this.url} within 30 s`);
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await fs.rm(lock, { recursive: true, force: true });
+    }
+  }
+}

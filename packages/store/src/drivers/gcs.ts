@@ -1,0 +1,104 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Storage, type Bucket } from '@google-cloud/storage';
+import { assertKey, joinKey, notFound, preconditionFailed } from '../errors.js';
+import type { Body, ObjectInfo, Store, WriteCondition } from '../types.js';
+
+export interface GcsOptions {
+  /** A custom JSON API endpoint (an emulator); the real service when absent. */
+  endpoint?: string;
+  projectId?: string;
+}
+
+/**
+ * A store on a GCS bucket and prefix, through the JSON API with Application Default Credentials.
+ * The etag is the object's generation, and conditional writes use `ifGenerationMatch` (0 = absent).
+ * Uploads are single-request multipart uploads, which need no upload session state to resume.
+ */
+export class GcsStore implements Store {
+  readonly url: string;
+  private readonly bucket: Bucket;
+
+  constructor(bucket: string, private readonly prefix: string, options: GcsOptions = {}) {
+    this.url = `gs://${bucket}/${prefix}`;
+    const storage = new Storage({
+      ...(options.endpoint ? { apiEndpoint: options.endpoint } : {}),
+      ...(options.projectId ? { projectId: options.projectId } : {}),
+    });
+    this.bucket = storage.bucket(bucket);
+  }
+
+  private fileOf(key: string) {
+    assertKey(key);
+    return this.bucket.file(joinKey(this.prefix, key));
+  }
+
+  async read(key: string): Promise<Readable> {
+    const file = this.fileOf(key);
+    // Fetch metadata first so that a missing object fails here, not later inside a pipeline, and
+    // so that the bytes read are those of one generation even if the object is replaced meanwhile.
+    const meta = await file.getMetadata().catch((err: unknown) => {
+      if (status(err) === 404) throw notFound(this.url, key, err);
+      throw err;
+    });
+    const generation = meta[0].generation;
+    return this.bucket.file(file.name, generation === undefined ? {} : { generation: Number(generation) }).createReadStream();
+  }
+
+  async write(key: string, body: Body): Promise<ObjectInfo> {
+    const file = this.fileOf(key);
+    const source = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body;
+    await pipeline(source, file.createWriteStream({ resumable: false, contentType: 'application/octet-stream' }));
+    return this.infoFromMetadata(key, file.metadata);
+  }
+
+  async writeIf(key: string, body: Uint8Array | string, condition: WriteCondition): Promise<ObjectInfo> {
+    const file = this.fileOf(key);
+    const ifGenerationMatch = 'ifAbsent' in condition ? 0 : Number(condition.ifMatch);
+    try {
+      await file.save(Buffer.from(body), { resumable: false, preconditionOpts: { ifGenerationMatch }, contentType: 'application/octet-stream' });
+    } catch (err) {
+      if (status(err) === 412) throw preconditionFailed(this.url, key, err);
+      throw err;
+    }
+    return this.infoFromMetadata(key, file.metadata);
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const [meta] = await this.fileOf(key).getMetadata();
+      return this.infoFromMetadata(key, meta);
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string, options: { pageSize?: number } = {}): AsyncIterable<ObjectInfo> {
+    const full = joinKey(this.prefix, prefix);
+    const strip = this.prefix === '' ? 0 : joinKey(this.prefix, '').length;
+    let pageToken: string | undefined;
+    do {
+      const [files, next] = await this.bucket.getFiles({
+        prefix: full, autoPaginate: false, maxResults: options.pageSize ?? 1000, ...(pageToken ? { pageToken } : {}),
+      });
+      for (const f of files) yield this.infoFromMetadata(f.name.slice(strip), f.metadata);
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.fileOf(key).delete({ ignoreNotFound: true });
+  }
+
+  async close(): Promise<void> {}
+
+  private infoFromMetadata(key: string, meta: { size?: string | number; generation?: string | number }): ObjectInfo {
+    return { key, size: Number(meta.size ?? 0), etag: String(meta.generation ?? '') };
+  }
+}
+
+function status(err: unknown): number | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'number' ? code : undefined;
+}

@@ -1,0 +1,132 @@
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { assertKey, joinKey, notFound, preconditionFailed } from '../errors.js';
+import type { Body, ObjectInfo, Store, WriteCondition } from '../types.js';
+
+export interface S3Options {
+  region?: string;
+  /** For MinIO, R2, moto and other S3-compatible stores. */
+  endpoint?: string;
+  forcePathStyle?: boolean;
+}
+
+/** Multipart part size for streamed writes: large enough for few requests, small enough to bound memory. */
+const PART_SIZE = 8 * 1024 * 1024;
+
+/**
+ * A store on an S3 bucket and prefix. Credentials come from the standard AWS chain (environment,
+ * profile, instance role); conditional writes use `If-None-Match: *` and `If-Match: <etag>`.
+ */
+export class S3Store implements Store {
+  readonly url: string;
+  private readonly client: S3Client;
+
+  constructor(private readonly bucket: string, private readonly prefix: string, options: S3Options = {}) {
+    this.url = `s3://${bucket}/${prefix}`;
+    this.client = new S3Client({
+      region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
+    });
+  }
+
+  private keyOf(key: string): string {
+    assertKey(key);
+    return joinKey(this.prefix, key);
+  }
+
+  async read(key: string): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+      return out.Body as Readable;
+    } catch (err) {
+      if (isStatus(err, 404)) throw notFound(this.url, key, err);
+      throw err;
+    }
+  }
+
+  async write(key: string, body: Body): Promise<ObjectInfo> {
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      return this.put(key, body, {});
+    }
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.keyOf(key), Body: body },
+      partSize: PART_SIZE,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    await upload.done();
+    const info = await this.head(key);
+    if (!info) throw notFound(this.url, key);
+    return info;
+  }
+
+  async writeIf(key: string, body: Uint8Array | string, condition: WriteCondition): Promise<ObjectInfo> {
+    return this.put(key, body, 'ifAbsent' in condition ? { IfNoneMatch: '*' } : { IfMatch: quote(condition.ifMatch) });
+  }
+
+  private async put(key: string, body: Uint8Array | string, conditions: { IfNoneMatch?: string; IfMatch?: string }): Promise<ObjectInfo> {
+    const bytes = Buffer.from(body);
+    try {
+      const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: bytes, ...conditions }));
+      return { key, size: bytes.length, etag: unquote(out.ETag ?? '') };
+    } catch (err) {
+      // 409 is S3's answer when a concurrent conditional write to the same key is in progress.
+      if (isStatus(err, 412) || isStatus(err, 409) || (conditions.IfMatch && isStatus(err, 404))) throw preconditionFailed(this.url, key, err);
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+      return { key, size: out.ContentLength ?? 0, etag: unquote(out.ETag ?? '') };
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string, options: { pageSize?: number } = {}): AsyncIterable<ObjectInfo> {
+    const full = joinKey(this.prefix, prefix);
+    const strip = this.prefix === '' ? 0 : joinKey(this.prefix, '').length;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({
+        Bucket: this.bucket, Prefix: full, ContinuationToken: token, MaxKeys: options.pageSize ?? 1000,
+      }));
+      for (const obj of page.Contents ?? []) {
+        if (!obj.Key) continue;
+        yield { key: obj.Key.slice(strip), size: obj.Size ?? 0, etag: unquote(obj.ETag ?? '') };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+function isStatus(err: unknown, status: number): boolean {
+  if (err instanceof S3ServiceException) return err.$metadata?.httpStatusCode === status;
+  const meta = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata;
+  return meta?.httpStatusCode === status;
+}
+
+function unquote(etag: string): string {
+  return etag.replace(/^"|"$/g, '');
+}
+
+function quote(etag: string): string {
+  return etag.startsWith('"') ? etag : `"${etag}"`;
+}

@@ -1,0 +1,3 @@
+export { freePort } from './net.js';
+export { startFakeGcs, crc32cBase64, randomBucket, type FakeGcs } from './gcs-fake.js';
+export { startMoto, type Moto } from './moto.js';
