@@ -1,0 +1,93 @@
+/**
+ * The one place that knows where everything lives in a store. Every key hogport reads or writes is
+ * built here, so the state of a migration can be read off a plain listing:
+ *
+ *   <migration>/manifests/<stage>/<chunk>.json        the commit point of a stage for a chunk
+ *   <migration>/claims/<stage>/<chunk>.json           who is working on it, until when (a lease)
+ *   <migration>/failures/<stage>/<chunk>.json         the last failure, until the chunk succeeds
+ *   <migration>/raw/<chunk>/<attempt>/<file>          extract output, byte for byte the source's
+ *   <migration>/events/<chunk>/<attempt>.jsonl.gz     transform output: PostHog events
+ *   <migration>/rejects/<stage>/<chunk>/<attempt>.jsonl.gz   records refused, each with its reason
+ *   <migration>/outbox/<chunk>/<attempt>/<seq>.json.gz       dry-run destination: the request bodies
+ *
+ * Output keys carry the attempt id, so two workers never write the same output key; only the
+ * manifest (written last) says which attempt's outputs count.
+ */
+export const STAGES = ['extract', 'transform', 'load'] as const;
+export type Stage = (typeof STAGES)[number];
+
+const CHUNK_ID = /^[A-Za-z0-9][A-Za-z0-9._~=+-]{0,199}$/;
+const MIGRATION_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+export function isChunkId(id: string): boolean {
+  return CHUNK_ID.test(id);
+}
+
+export function isMigrationId(id: string): boolean {
+  return MIGRATION_ID.test(id);
+}
+
+export function isStage(s: string): s is Stage {
+  return (STAGES as readonly string[]).includes(s);
+}
+
+/** The stage a stage reads from; extract reads the source. */
+export function upstreamOf(stage: Stage): Stage | undefined {
+  return stage === 'load' ? 'transform' : stage === 'transform' ? 'extract' : undefined;
+}
+
+/** A sortable, unique attempt id: UTC time to the millisecond plus randomness. */
+export function newAttemptId(now: Date = new Date(), random: string = Math.random().toString(36).slice(2, 8)): string {
+  const t = now.toISOString().replace(/[-:]/g, '').replace('.', '');
+  return `${t}-${random}`;
+}
+
+export interface Layout {
+  readonly migration: string;
+  manifest(stage: Stage, chunk: string): string;
+  manifests(stage: Stage): string;
+  claim(stage: Stage, chunk: string): string;
+  claims(stage: Stage): string;
+  failure(stage: Stage, chunk: string): string;
+  failures(stage: Stage): string;
+  raw(chunk: string, attempt: string, file: string): string;
+  rawAttempt(chunk: string, attempt: string): string;
+  events(chunk: string, attempt: string): string;
+  rejects(stage: Stage, chunk: string, attempt: string): string;
+  outbox(chunk: string, attempt: string, seq: number): string;
+  outboxes(): string;
+  /** The chunk id of a key under manifests/, claims/ or failures/ for a stage, or undefined. */
+  chunkOf(kind: 'manifests' | 'claims' | 'failures', stage: Stage, key: string): string | undefined;
+}
+
+export function layout(migration: string): Layout {
+  if (!isMigrationId(migration)) {
+    throw new Error(`"${migration}" is not a valid migration id: lower-case letters, digits, "-" and "_", at most 64`);
+  }
+  const m = migration;
+  const chunk = (id: string) => {
+    if (!isChunkId(id)) throw new Error(`"${id}" is not a valid chunk id`);
+    return id;
+  };
+  return {
+    migration,
+    manifest: (stage, c) => `${m}/manifests/${stage}/${chunk(c)}.json`,
+    manifests: (stage) => `${m}/manifests/${stage}/`,
+    claim: (stage, c) => `${m}/claims/${stage}/${chunk(c)}.json`,
+    claims: (stage) => `${m}/claims/${stage}/`,
+    failure: (stage, c) => `${m}/failures/${stage}/${chunk(c)}.json`,
+    failures: (stage) => `${m}/failures/${stage}/`,
+    raw: (c, attempt, file) => `${m}/raw/${chunk(c)}/${attempt}/${file}`,
+    rawAttempt: (c, attempt) => `${m}/raw/${chunk(c)}/${attempt}/`,
+    events: (c, attempt) => `${m}/events/${chunk(c)}/${attempt}.jsonl.gz`,
+    rejects: (stage, c, attempt) => `${m}/rejects/${stage}/${chunk(c)}/${attempt}.jsonl.gz`,
+    outbox: (c, attempt, seq) => `${m}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,
+    outboxes: () => `${m}/outbox/`,
+    chunkOf(kind, stage, key) {
+      const prefix = `${m}/${kind}/${stage}/`;
+      if (!key.startsWith(prefix) || !key.endsWith('.json')) return undefined;
+      const id = key.slice(prefix.length, -'.json'.length);
+      return isChunkId(id) ? id : undefined;
+    },
+  };
+}

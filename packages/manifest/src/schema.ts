@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+const stage = z.enum(['extract', 'transform', 'load']);
+const isoTime = z.string().datetime({ offset: true });
+
+/** An object a stage read: a source object, or an upstream output named by its manifest. */
+export const InputRef = z.object({
+  key: z.string(),
+  etag: z.string().optional(),
+  sha256: z.string().optional(),
+  bytes: z.number().int().nonnegative().optional(),
+});
+export type InputRef = z.infer<typeof InputRef>;
+
+/** An object a stage wrote. `contentSha256` is over the uncompressed content, when compressed. */
+export const OutputRef = z.object({
+  key: z.string(),
+  role: z.enum(['raw', 'events', 'rejects', 'outbox']),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+  contentSha256: z.string().optional(),
+  records: z.number().int().nonnegative().optional(),
+});
+export type OutputRef = z.infer<typeof OutputRef>;
+
+/**
+ * What happened to every record a stage read. They always add up: in = out + rejected + dropped,
+ * so nothing can be lost without a count saying where it went.
+ */
+export const Counts = z.object({
+  unit: z.enum(['files', 'records', 'events']),
+  in: z.number().int().nonnegative(),
+  out: z.number().int().nonnegative(),
+  rejected: z.number().int().nonnegative(),
+  dropped: z.number().int().nonnegative(),
+  /** Drops by the rule that dropped them. */
+  droppedBy: z.record(z.string(), z.number().int().nonnegative()).default({}),
+  /** Events written; one record can become more than one event. */
+  events: z.number().int().nonnegative().optional(),
+}).refine((c) => c.in === c.out + c.rejected + c.dropped, { message: 'counts do not add up: in must equal out + rejected + dropped' })
+  .refine((c) => Object.values(c.droppedBy).reduce((a, b) => a + b, 0) === c.dropped, { message: 'droppedBy must add up to dropped' });
+export type Counts = z.infer<typeof Counts>;
+
+export const MANIFEST_VERSION = 1;
+
+/** The commit point of one stage for one chunk. Outputs no manifest names do not exist. */
+export const Manifest = z.object({
+  kind: z.literal('hogport.manifest'),
+  version: z.literal(MANIFEST_VERSION),
+  stage,
+  migration: z.string(),
+  chunk: z.string(),
+  attempt: z.string(),
+  /** 1 for the first commit of this stage and chunk, +1 for each re-run that replaced it. */
+  attemptNumber: z.number().int().positive(),
+  worker: z.string(),
+  hogportVersion: z.string(),
+  configHash: z.string(),
+  /** A digest of the inputs' identity: when it changes upstream, this manifest is stale. */
+  inputDigest: z.string(),
+  inputs: z.array(InputRef),
+  outputs: z.array(OutputRef),
+  counts: Counts,
+  bytes: z.object({ in: z.number().int().nonnegative(), out: z.number().int().nonnegative() }),
+  /** Earliest and latest event timestamps, for reconciliation queries bounded in time. */
+  eventTime: z.object({ min: z.string(), max: z.string() }).optional(),
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  durationMs: z.number().nonnegative(),
+  /** Stage-specific figures, such as batches and retries for load. */
+  stats: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+/** A lease on a chunk for a stage. */
+export const Claim = z.object({
+  kind: z.literal('hogport.claim'),
+  version: z.literal(1),
+  stage,
+  chunk: z.string(),
+  worker: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  attempt: z.string(),
+  acquiredAt: isoTime,
+  expiresAt: isoTime,
+});
+export type Claim = z.infer<typeof Claim>;
+
+/** The last failure of a stage for a chunk; removed when the chunk next succeeds. */
+export const Failure = z.object({
+  kind: z.literal('hogport.failure'),
+  version: z.literal(1),
+  stage,
+  chunk: z.string(),
+  attempt: z.string(),
+  worker: z.string(),
+  at: isoTime,
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type Failure = z.infer<typeof Failure>;

@@ -1,0 +1,120 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { HogportError } from '@hogport/common';
+
+const MIGRATION_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+export const StoreSpec = z.union([
+  z.string().min(1),
+  z.object({
+    uri: z.string().min(1),
+    s3: z.object({ region: z.string().optional(), endpoint: z.string().url().optional(), forcePathStyle: z.boolean().optional() }).strict().optional(),
+    gcs: z.object({ endpoint: z.string().url().optional(), projectId: z.string().optional() }).strict().optional(),
+  }).strict(),
+]);
+
+/** Options every transform has, whatever the source. */
+export const TransformSpec = z.object({
+  /** Adds `$geoip_disable: true`, so PostHog does not geolocate historical events by the importer's IP. */
+  geoipDisable: z.boolean().default(true),
+  /** `$lib`/`$lib_version` naming hogport: where the event has none, on every event, or never. */
+  lib: z.enum(['if-absent', 'always', 'never']).default('if-absent'),
+  /**
+   * Adds `$ignore_sent_at: true`, so capture uses the event's timestamp as is instead of correcting it
+   * by the request's `sent_at`: re-sends then keep the exact same timestamp and collapse.
+   */
+  ignoreSentAt: z.boolean().default(true),
+  /** Property names that tag each event with the migration and chunk; null leaves a tag out. */
+  tags: z.object({
+    migration: z.string().min(1).nullable().default('$hogport_migration'),
+    chunk: z.string().min(1).nullable().default('$hogport_chunk'),
+  }).strict().default({ migration: '$hogport_migration', chunk: '$hogport_chunk' }),
+  /** Event names dropped (and counted as dropped by rule). */
+  dropEvents: z.array(z.string().min(1)).default([]),
+}).strict();
+export type TransformSpec = z.infer<typeof TransformSpec>;
+
+export const DestinationSpec = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('dry-run'),
+    /** Batch shaping is the same as for PostHog, so a dry run shows exactly what would be sent. */
+    batchMaxEvents: z.number().int().positive().max(100_000).default(1000),
+  }).strict(),
+  z.object({
+    type: z.literal('posthog'),
+    host: z.string().url(),
+    /** The environment variable holding the project API key (never the key itself). */
+    apiKeyEnv: z.string().regex(ENV_NAME, 'must be an environment variable name, like POSTHOG_PROJECT_API_KEY').default('POSTHOG_PROJECT_API_KEY'),
+    batchMaxEvents: z.number().int().positive().max(100_000).default(1000),
+    /** Requests in flight at once across the whole load. */
+    concurrency: z.number().int().positive().max(64).default(4),
+    maxAttempts: z.number().int().positive().max(50).default(8),
+    timeoutSeconds: z.number().positive().max(600).default(60),
+  }).strict(),
+]);
+export type DestinationSpec = z.infer<typeof DestinationSpec>;
+
+export const PipelineDefinition = z.object({
+  version: z.literal(1).default(1),
+  /** The migration id: names the store prefix and tags every event. */
+  id: z.string().regex(MIGRATION_ID, 'must be lower-case letters, digits, "-" or "_" (at most 64), like acme-2024'),
+  store: StoreSpec.default('./hogport-data'),
+  /** The source and its options; each source validates its own options. */
+  source: z.object({ type: z.string().min(1) }).passthrough(),
+  transform: TransformSpec.default(TransformSpec.parse({})),
+  destination: DestinationSpec.default({ type: 'dry-run', batchMaxEvents: 1000 }),
+  /** Chunks worked on at once in each stage. */
+  concurrency: z.number().int().positive().max(256).default(4),
+  /** Lease on a claimed chunk; renewed while the chunk is worked on. */
+  leaseSeconds: z.number().int().min(5).max(3600).default(60),
+}).strict();
+export type PipelineDefinition = z.infer<typeof PipelineDefinition>;
+
+/** A loaded definition, with the directory relative paths inside it are resolved against. */
+export interface LoadedPipeline {
+  definition: PipelineDefinition;
+  file: string;
+  baseDir: string;
+}
+
+/** Formats zod issues as one line per problem, each naming the field. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string[] {
+  return issues.map((issue) => {
+    const at = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    return `${at || '(top level)'}: ${issue.message}`;
+  });
+}
+
+/** An invalid definition: every problem on its own line, exit code 2. */
+export function invalidDefinition(file: string, problems: string[]): HogportError {
+  return new HogportError('E_PIPELINE_INVALID', `${file} is not a valid pipeline definition:\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
+    exitCode: 2, details: { problems },
+  });
+}
+
+export async function loadPipeline(file: string): Promise<LoadedPipeline> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new HogportError('E_PIPELINE_MISSING', `cannot read pipeline definition ${file}: ${(err as Error).message}`, { exitCode: 2 });
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw invalidDefinition(file, [`(syntax): ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const parsed = PipelineDefinition.safeParse(raw ?? {});
+  if (!parsed.success) throw invalidDefinition(file, formatIssues(parsed.error.issues));
+  return { definition: parsed.data, file: path.resolve(file), baseDir: path.dirname(path.resolve(file)) };
+}
+
+/** Resolves a location from the definition: URIs stay as they are, relative paths are taken from the definition's directory. */
+export function resolveLocation(baseDir: string, location: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return location;
+  return path.resolve(baseDir, location);
+}

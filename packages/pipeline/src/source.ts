@@ -1,0 +1,80 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from '@hogport/common';
+import type { Store } from '@hogport/store';
+import type { TransformSpec } from './definition.js';
+
+/** A PostHog event as capture's `/batch/` takes it. */
+export interface PostHogEvent {
+  uuid: string;
+  event: string;
+  distinct_id: string;
+  /** ISO 8601 in UTC. */
+  timestamp: string;
+  properties: Record<string, unknown>;
+  $set?: Record<string, unknown>;
+  $set_once?: Record<string, unknown>;
+}
+
+/** One unit of source work, planned deterministically from the definition. */
+export interface PlannedChunk {
+  id: string;
+  /** What the chunk reads at the source (a file with its etag, a time window…), for the extract manifest. */
+  inputs: Array<{ key: string; etag?: string; bytes?: number }>;
+}
+
+export interface ExtractContext {
+  chunk: PlannedChunk;
+  /** Stores one raw file of the chunk, byte for byte; returns its sha256 and size. */
+  writeRaw(name: string, body: Readable): Promise<{ sha256: string; bytes: number }>;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** Where a record sits in the raw chunk, so a reject can be found again. */
+export interface Position { file: string; line?: number; offset?: number; entry?: string }
+
+/** What became of one source record: events, a reject with a reason, or a drop by a named rule. */
+export type Outcome =
+  | { kind: 'events'; events: PostHogEvent[]; position: Position }
+  | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
+  | { kind: 'drop'; rule: string; position: Position };
+
+export interface TransformContext {
+  migration: string;
+  chunk: string;
+  transform: TransformSpec;
+  hogportVersion: string;
+  log: Logger;
+}
+
+export interface RawFileInput {
+  name: string;
+  /** Opens the raw file; the runner verifies its sha256 against the extract manifest as it is read. */
+  open(): Promise<Readable>;
+}
+
+/**
+ * What a source implements. hogport does the rest: claims, manifests, counting, writing events and
+ * rejects, staleness and status.
+ */
+export interface Source {
+  readonly type: string;
+  /** The chunks the definition asks for, in the order they should be worked on. */
+  plan(): Promise<PlannedChunk[]>;
+  /** Copies one chunk's source data into the store through `ctx.writeRaw`. */
+  extract(ctx: ExtractContext): Promise<void>;
+  /** Turns a chunk's raw files into outcomes, one per source record, streaming. */
+  transform(files: RawFileInput[], ctx: TransformContext): AsyncIterable<Outcome>;
+  /** Everything besides the raw bytes that transform output depends on; hashed into the config hash. */
+  transformConfig(): unknown;
+}
+
+export interface SourceFactoryContext {
+  /** The `source` section of the definition, including `type`. */
+  options: Record<string, unknown>;
+  baseDir: string;
+  openStore(uri: string): Store;
+  log: Logger;
+}
+
+export type SourceFactory = (ctx: SourceFactoryContext) => Source;
