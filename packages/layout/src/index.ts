@@ -52,6 +52,8 @@ export interface Layout {
   failures(stage: Stage): string;
   raw(chunk: string, attempt: string, file: string): string;
   rawAttempt(chunk: string, attempt: string): string;
+  /** The file name inside a raw key (what the source called it). */
+  rawName(key: string): string;
   events(chunk: string, attempt: string): string;
   rejects(stage: Stage, chunk: string, attempt: string): string;
   outbox(chunk: string, attempt: string, seq: number): string;
@@ -79,6 +81,7 @@ export function layout(migration: string): Layout {
     failures: (stage) => `${m}/failures/${stage}/`,
     raw: (c, attempt, file) => `${m}/raw/${chunk(c)}/${attempt}/${file}`,
     rawAttempt: (c, attempt) => `${m}/raw/${chunk(c)}/${attempt}/`,
+    rawName: (key) => key.split('/').slice(4).join('/'),
     events: (c, attempt) => `${m}/events/${chunk(c)}/${attempt}.jsonl.gz`,
     rejects: (stage, c, attempt) => `${m}/rejects/${stage}/${chunk(c)}/${attempt}.jsonl.gz`,
     outbox: (c, attempt, seq) => `${m}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,

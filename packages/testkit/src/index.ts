@@ -1,3 +1,4 @@
 export { freePort } from './net.js';
 export { startFakeGcs, crc32cBase64, randomBucket, type FakeGcs } from './gcs-fake.js';
 export { startMoto, type Moto } from './moto.js';
+export { seeded, posthogEvents, jsonLines, gzipText, type PostHogFixtureOptions } from './fixtures.js';

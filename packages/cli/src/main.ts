@@ -1,0 +1,157 @@
+import { Command, Option } from 'commander';
+import { describeError, HOGPORT_VERSION, HogportError, redact, type Logger } from '@hogport/common';
+import type { Stage } from '@hogport/layout';
+import { selectChunks } from '@hogport/pipeline';
+import { currentWorker, runChunks, type RunSummary, type StageJob } from '@hogport/runner';
+import { makeLogger, openContext, openDestination, planChunks, stageJobs, type Context, type GlobalOptions } from './context.js';
+import { progressReporter } from './progress.js';
+import { formatStatus, statusReport } from './status.js';
+
+interface StageOptions extends GlobalOptions {
+  chunks?: string;
+  force?: boolean;
+  concurrency?: string;
+  workerId?: string;
+  leaseSeconds?: string;
+  resendChanged?: boolean;
+}
+
+const program = new Command('hogport')
+  .description('Move analytics history into PostHog: extract, transform and load in resumable stages through a store.')
+  .version(HOGPORT_VERSION)
+  .showHelpAfterError();
+
+const common = (cmd: Command) => cmd
+  .argument('<pipeline>', 'the pipeline definition (YAML or JSON)')
+  .option('--store <uri>', 'use this store instead of the one in the definition (path, file://, s3://, gs://)')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+  .option('--log-file <path>', 'append JSON logs to this file instead of stderr');
+
+const stageCommand = (cmd: Command) => common(cmd)
+  .option('--chunks <ids>', 'only these chunks: comma-separated ids or globs, like "2024-03-*"')
+  .option('--force', 'redo chunks even when they are done')
+  .option('--concurrency <n>', 'chunks at once (default: the definition\'s concurrency)')
+  .option('--lease-seconds <n>', 'lease on a claimed chunk (default: the definition\'s leaseSeconds)')
+  .option('--worker-id <id>', 'name this worker in claims and manifests (default: host:pid:random)');
+
+common(program.command('plan').description('list the chunks the pipeline plans'))
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts: GlobalOptions & { json?: boolean }) => {
+    await withContext(file, opts, false, async (ctx) => {
+      const planned = await planChunks(ctx);
+      if (opts.json) { print(JSON.stringify({ migration: ctx.layout.migration, chunks: planned }, null, 2)); return 0; }
+      for (const c of planned) print(`${c.id}\t${c.inputs.map((i) => i.key).join(' ')}`);
+      print(`${planned.length} chunks planned for migration ${ctx.layout.migration}`);
+      return 0;
+    });
+  });
+
+for (const stage of ['extract', 'transform', 'load'] as const) {
+  stageCommand(program.command(stage).description(`run the ${stage} stage over the planned chunks`))
+    .option('--resend-changed', 'load: re-send chunks whose events changed after they were loaded (creates duplicates in PostHog)')
+    .action(async (file: string, opts: StageOptions) => runStages(file, opts, [stage]));
+}
+
+stageCommand(program.command('run').description('run extract, transform and load, chunk by chunk'))
+  .option('--resend-changed', 're-send chunks whose events changed after they were loaded (creates duplicates in PostHog)')
+  .action(async (file: string, opts: StageOptions) => runStages(file, opts, ['extract', 'transform', 'load']));
+
+common(program.command('status').description('show every chunk\'s state in every stage, from the store'))
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts: GlobalOptions & { json?: boolean }) => {
+    await withContext(file, opts, false, async (ctx) => {
+      const planned = await planChunks(ctx).catch(() => []);
+      const jobs = stageJobs(ctx, planned, openDestinationForStatus(ctx));
+      const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
+      print(opts.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+      return 0;
+    });
+  });
+
+/** Status needs the load stage's expectations, not a live destination: no key is required to look. */
+function openDestinationForStatus(ctx: Context) {
+  return { name: 'status', send: () => Promise.reject(new Error('status sends nothing')), close: async () => {} };
+}
+
+async function runStages(file: string, opts: StageOptions, stages: Stage[]): Promise<void> {
+  await withContext(file, opts, true, async (ctx) => {
+    const def = ctx.pipeline.definition;
+    const planned = await planChunks(ctx);
+    const ids = selectChunks(planned.map((c) => c.id), opts.chunks);
+    const destination = stages.includes('load') ? openDestination(ctx) : undefined;
+    const jobs = stageJobs(ctx, planned, destination);
+    const selected = stages.map((s) => jobs[s]).filter((j): j is StageJob => j !== undefined);
+    const stop = new AbortController();
+    const onSignal = () => { ctx.log.warn('stopping: chunks in progress are left uncommitted and will be redone'); stop.abort(); };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const progress = progressReporter(stages.length === 1 ? stages[0]! : 'run', ids.length * selected.length);
+    let summary: RunSummary;
+    try {
+      summary = await runChunks(selected, ids, {
+        store: ctx.store, layout: ctx.layout, worker: currentWorker(opts.workerId),
+        concurrency: num(opts.concurrency, '--concurrency') ?? def.concurrency,
+        leaseMs: (num(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
+        force: Boolean(opts.force), resendChanged: Boolean(opts.resendChanged), log: ctx.log,
+        onEvent: (e) => progress.onEvent(e), signal: stop.signal,
+      });
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await destination?.close();
+    }
+    return report(summary, stages, ctx.log);
+  });
+}
+
+function report(summary: RunSummary, stages: Stage[], log: Logger): number {
+  const by = (r: string) => summary.outcomes.filter((o) => o.result === r);
+  const lines: string[] = [];
+  for (const stage of stages) {
+    const of = (r: string) => by(r).filter((o) => o.stage === stage).length;
+    lines.push(`${stage}: ${of('done')} done, ${of('skipped')} already done, ${of('failed')} failed${of('waiting') ? `, ${of('waiting')} waiting for an earlier stage` : ''}${of('refused') ? `, ${of('refused')} refused` : ''}${of('lost') ? `, ${of('lost')} taken over by another worker` : ''}`);
+  }
+  for (const o of [...by('failed'), ...by('refused')]) lines.push(`  ${o.stage} ${o.chunk}: ${o.error?.code ?? ''} ${o.error?.message ?? ''}`);
+  process.stderr.write(`${redact(lines.join('\n'))}\n`);
+  if (summary.fatal) {
+    log.error({ error: summary.fatal }, 'load stopped');
+    process.stderr.write(`hogport: ${redact(summary.fatal.message)}\n`);
+    return 3;
+  }
+  return by('failed').length + by('refused').length > 0 ? 1 : 0;
+}
+
+function num(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new HogportError('E_USAGE', `${flag} takes a positive whole number, not "${value}"`, { exitCode: 2 });
+  return n;
+}
+
+async function withContext(file: string, opts: GlobalOptions, quietOnTty: boolean, fn: (ctx: Context) => Promise<number>): Promise<void> {
+  const log = makeLogger(opts, quietOnTty);
+  let ctx: Context | undefined;
+  try {
+    ctx = await openContext(file, opts, log);
+    process.exitCode = await fn(ctx);
+  } catch (err) {
+    const { code, message } = describeError(err);
+    if (err instanceof HogportError) {
+      process.stderr.write(`hogport: ${redact(message)}\n`);
+      process.exitCode = err.exitCode;
+    } else {
+      log.error({ error: { code, message: redact(message), stack: redact((err as Error)?.stack ?? '') } }, 'unexpected error');
+      process.stderr.write(`hogport: unexpected error (${code}): ${redact(message)}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await ctx?.close();
+  }
+}
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+await program.parseAsync(process.argv);

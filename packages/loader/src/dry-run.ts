@@ -1,0 +1,27 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { sha256 } from '@hogport/common';
+import type { Store } from '@hogport/store';
+import { batchBody, type Batch, type Destination, type SendReport } from './destination.js';
+
+const gzip = promisify(gzipCb);
+
+/**
+ * The dry-run destination: writes each request body it would send, gzip-compressed exactly as it
+ * would go on the wire, to the store's outbox. The project key is never written: it is replaced by a
+ * placeholder, so an outbox can be shared for review.
+ */
+export class DryRunDestination implements Destination {
+  readonly name = 'dry-run';
+
+  constructor(private readonly store: Store, private readonly keyOf: (batch: Batch) => string) {}
+
+  async send(batch: Batch): Promise<SendReport> {
+    const body = await gzip(batchBody('[redacted]', batch.events));
+    const key = this.keyOf(batch);
+    await this.store.write(key, body);
+    return { requests: 1, retries: 0, written: { key, bytes: body.length, sha256: sha256(body) } };
+  }
+
+  async close(): Promise<void> {}
+}

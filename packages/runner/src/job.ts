@@ -1,0 +1,36 @@
+import type { Logger } from '@hogport/common';
+import type { Layout, Stage } from '@hogport/layout';
+import type { Counts, InputRef, Manifest, OutputRef } from '@hogport/manifest';
+import type { Expectation } from '@hogport/state';
+import type { Store } from '@hogport/store';
+
+export interface ProcessContext {
+  chunk: string;
+  attempt: string;
+  store: Store;
+  layout: Layout;
+  /** Aborts when the lease is lost or the run is stopped: stop work, commit nothing. */
+  signal: AbortSignal;
+  log: Logger;
+  /** The previous committed manifest of this stage for the chunk, if any. */
+  previous: Manifest | undefined;
+  /** Reports records or events done, for progress display. */
+  progress(records: number): void;
+}
+
+export interface StageResult {
+  inputs: InputRef[];
+  outputs: OutputRef[];
+  counts: Counts;
+  bytes: { in: number; out: number };
+  eventTime?: { min: string; max: string };
+  stats?: Record<string, number | string | boolean>;
+}
+
+/** What one stage does for one chunk; the runner does claiming, committing and bookkeeping around it. */
+export interface StageJob {
+  readonly stage: Stage;
+  /** What the chunk's manifest must record to be up to date; undefined while upstream has not done it. */
+  expect(chunk: string): Promise<Expectation | undefined>;
+  process(ctx: ProcessContext, expected: Expectation): Promise<StageResult>;
+}

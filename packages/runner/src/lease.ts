@@ -1,0 +1,138 @@
+import * as os from 'node:os';
+import { hasCode, type Logger } from '@hogport/common';
+import type { Stage } from '@hogport/layout';
+import { Claim, encodeControl, readControl } from '@hogport/manifest';
+import { claimExpired } from '@hogport/state';
+import type { Store } from '@hogport/store';
+
+export interface Worker {
+  id: string;
+  host: string;
+  pid: number;
+}
+
+export function currentWorker(id?: string): Worker {
+  const host = os.hostname();
+  return { id: id ?? `${host}:${process.pid}:${Math.random().toString(36).slice(2, 6)}`, host, pid: process.pid };
+}
+
+/**
+ * A held claim on a chunk. It renews itself every third of the lease; when a renewal finds the
+ * claim replaced, the lease is lost and `signal` aborts, so the work stops and never commits.
+ */
+export class Lease {
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private lost = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly key: string,
+    private claim: Claim,
+    private etag: string,
+    private readonly leaseMs: number,
+    private readonly log: Logger,
+  ) {
+    this.signal = this.controller.signal;
+    this.timer = setInterval(() => { void this.renew().catch(() => undefined); }, Math.max(1000, leaseMs / 3));
+    this.timer.unref();
+  }
+
+  get attempt(): string {
+    return this.claim.attempt;
+  }
+
+  /** Renews now; throws E_LEASE_LOST if another worker took the chunk. Called right before committing. */
+  async renew(): Promise<void> {
+    if (this.lost) throw this.lostError();
+    const next: Claim = { ...this.claim, expiresAt: new Date(Date.now() + this.leaseMs).toISOString() };
+    try {
+      const info = await this.store.writeIf(this.key, encodeControl(Claim, next), { ifMatch: this.etag });
+      this.claim = next;
+      this.etag = info.etag;
+    } catch (err) {
+      if (hasCode(err, 'E_PRECONDITION')) {
+        this.lost = true;
+        this.log.warn({ claim: this.key }, 'lease lost to another worker: abandoning the chunk without committing');
+        this.controller.abort(this.lostError());
+        throw this.lostError();
+      }
+      // A transient store error: the lease still stands until it expires.
+      if (Date.parse(this.claim.expiresAt) < Date.now()) {
+        this.lost = true;
+        this.controller.abort(this.lostError());
+        throw this.lostError();
+      }
+      throw err;
+    }
+  }
+
+  /** Stops renewing and deletes the claim if it is still ours. */
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.lost) return;
+    const current = await this.store.head(this.key).catch(() => undefined);
+    if (current?.etag === this.etag) await this.store.delete(this.key).catch(() => undefined);
+  }
+
+  private lostError(): Error {
+    return Object.assign(new Error(`lease on ${this.key} was taken by another worker`), { code: 'E_LEASE_LOST' });
+  }
+}
+
+/**
+ * Claims a chunk for a stage: creates the claim if absent, or takes over one that has expired (allowing
+ * for clock skew) or whose holder was a process on this host that no longer exists. Returns undefined
+ * when another worker holds it.
+ */
+export async function acquireLease(opts: {
+  store: Store; key: string; stage: Stage; chunk: string; attempt: string; worker: Worker; leaseMs: number; log: Logger;
+}): Promise<Lease | undefined> {
+  const now = Date.now();
+  const claim: Claim = {
+    kind: 'hogport.claim', version: 1, stage: opts.stage, chunk: opts.chunk, worker: opts.worker.id, host: opts.worker.host,
+    pid: opts.worker.pid, attempt: opts.attempt, acquiredAt: new Date(now).toISOString(), expiresAt: new Date(now + opts.leaseMs).toISOString(),
+  };
+  const body = encodeControl(Claim, claim);
+  try {
+    const info = await opts.store.writeIf(opts.key, body, { ifAbsent: true });
+    return new Lease(opts.store, opts.key, claim, info.etag, opts.leaseMs, opts.log);
+  } catch (err) {
+    if (!hasCode(err, 'E_PRECONDITION')) throw err;
+  }
+  const existing = await readControl(opts.store, opts.key, Claim).catch((err: unknown) => {
+    if (hasCode(err, 'E_CORRUPT_CONTROL')) return 'corrupt' as const;
+    throw err;
+  });
+  if (existing === undefined) return undefined; // released meanwhile: the next pass claims it
+  let etag: string;
+  if (existing === 'corrupt') {
+    const info = await opts.store.head(opts.key);
+    if (!info) return undefined;
+    etag = info.etag;
+  } else {
+    if (!claimExpired(existing.value) && !holderIsDeadHere(existing.value, opts.worker)) return undefined;
+    etag = existing.info.etag;
+    opts.log.info({ chunk: opts.chunk, stage: opts.stage, previous: existing.value.worker }, 'taking over an abandoned claim');
+  }
+  try {
+    const info = await opts.store.writeIf(opts.key, body, { ifMatch: etag });
+    return new Lease(opts.store, opts.key, claim, info.etag, opts.leaseMs, opts.log);
+  } catch (err) {
+    if (hasCode(err, 'E_PRECONDITION')) return undefined;
+    throw err;
+  }
+}
+
+/** A claim made by a process on this very host that has since died need not wait for expiry. */
+function holderIsDeadHere(claim: Claim, me: Worker): boolean {
+  if (claim.host !== me.host || claim.pid === me.pid) return false;
+  try {
+    process.kill(claim.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

@@ -1,0 +1,204 @@
+import { describeError, HOGPORT_VERSION, HogportError, type Logger } from '@hogport/common';
+import { newAttemptId, type Layout, type Stage } from '@hogport/layout';
+import { encodeControl, Failure, Manifest } from '@hogport/manifest';
+import { inspectChunk, type ChunkState } from '@hogport/state';
+import type { Store } from '@hogport/store';
+import pLimit from 'p-limit';
+import type { StageJob } from './job.js';
+import { acquireLease, type Worker } from './lease.js';
+
+export interface RunOptions {
+  store: Store;
+  layout: Layout;
+  worker: Worker;
+  /** Chunks worked on at once. */
+  concurrency: number;
+  leaseMs: number;
+  /** Redo chunks even when they are done. */
+  force?: boolean;
+  /**
+   * Re-send loaded chunks whose events changed since. PostHog cannot delete events, so this creates
+   * duplicates of every event whose uuid, name, distinct_id or day changed: only on explicit request.
+   */
+  resendChanged?: boolean;
+  log: Logger;
+  /** How long to wait between looks at chunks other workers hold. */
+  pollMs?: number;
+  onEvent?: (event: RunEvent) => void;
+  /** Stops the run: chunks in progress are abandoned uncommitted. */
+  signal?: AbortSignal;
+}
+
+export type RunEvent =
+  | { type: 'start'; stage: Stage; chunk: string; attempt: string }
+  | { type: 'progress'; stage: Stage; chunk: string; records: number }
+  | { type: 'done'; stage: Stage; chunk: string; attempt: string; records: number }
+  | { type: 'skipped'; stage: Stage; chunk: string }
+  | { type: 'failed'; stage: Stage; chunk: string; error: { code: string; message: string } };
+
+export interface ChunkOutcome {
+  chunk: string;
+  stage: Stage;
+  result: 'done' | 'skipped' | 'failed' | 'waiting' | 'refused' | 'lost';
+  error?: { code: string; message: string };
+}
+
+export interface RunSummary {
+  outcomes: ChunkOutcome[];
+  /** Set when a fatal error (like a refused API key) stopped the whole run. */
+  fatal?: { code: string; message: string };
+}
+
+type Attempt = ChunkOutcome['result'] | 'held';
+
+/**
+ * Runs stages over chunks. With one job this is a stage run; with several, each chunk goes through
+ * the jobs in order before the next chunk is started (pipelined `run`), so every stage has work as
+ * soon as the first chunk is through the one before.
+ *
+ * A chunk another worker holds is looked at again until it is committed or its lease expires, so a
+ * run ends only when every chunk is done, failed in this run, or waiting for an upstream stage.
+ */
+export async function runChunks(jobs: StageJob[], chunks: readonly string[], options: RunOptions): Promise<RunSummary> {
+  const outcomes: ChunkOutcome[] = [];
+  const limit = pLimit(options.concurrency);
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  let fatal: { code: string; message: string } | undefined;
+
+  const runChunk = async (chunk: string): Promise<'held' | 'finished'> => {
+    for (const job of jobs) {
+      if (signal.aborted) return 'finished';
+      if (outcomes.some((o) => o.chunk === chunk && o.stage === job.stage)) continue;
+      const result = await attemptChunk(job, chunk, options, signal).catch((err: unknown) => {
+        const error = describeError(err);
+        if (err instanceof HogportError && (err.details as { fatal?: boolean } | undefined)?.fatal) {
+          fatal ??= error;
+          stop.abort(err);
+        }
+        return { result: 'failed' as const, error };
+      });
+      if (result.result === 'held') return 'held';
+      outcomes.push({ chunk, stage: job.stage, ...result } as ChunkOutcome);
+      if (result.result !== 'done' && result.result !== 'skipped') return 'finished';
+    }
+    return 'finished';
+  };
+
+  let todo = [...chunks];
+  while (todo.length > 0 && !signal.aborted) {
+    const results = await Promise.all(todo.map((chunk) => limit(() => runChunk(chunk))));
+    const held = todo.filter((_, i) => results[i] === 'held');
+    if (held.length > 0 && !signal.aborted) {
+      options.log.debug({ held: held.length }, 'waiting for chunks other workers hold');
+      await sleep(options.pollMs ?? 1000, signal);
+    }
+    todo = held;
+  }
+  if (fatal) {
+    for (const chunk of chunks) {
+      for (const job of jobs) {
+        if (!outcomes.some((o) => o.chunk === chunk && o.stage === job.stage)) outcomes.push({ chunk, stage: job.stage, result: 'waiting' });
+      }
+    }
+  }
+  return fatal ? { outcomes, fatal } : { outcomes };
+}
+
+async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, signal: AbortSignal): Promise<{ result: Attempt; error?: { code: string; message: string } }> {
+  const { store, layout, log } = options;
+  const stage = job.stage;
+  const expected = await job.expect(chunk);
+  const before = await inspectChunk(store, layout, stage, chunk, expected);
+  const decision = decide(before, options);
+  if (decision) {
+    if (decision === 'skipped') options.onEvent?.({ type: 'skipped', stage, chunk });
+    if (decision === 'refused') {
+      const message = `chunk ${chunk} was loaded before and its events have changed since (${before.reason}). Sending it again would create duplicates in PostHog that cannot be deleted. Re-run load with --resend-changed to send it anyway.`;
+      log.error({ chunk, stage }, message);
+      return { result: 'refused', error: { code: 'E_LOADED_CHUNK_CHANGED', message } };
+    }
+    return { result: decision };
+  }
+  if (!expected) return { result: 'waiting' };
+
+  const attempt = newAttemptId();
+  const lease = await acquireLease({ store, key: layout.claim(stage, chunk), stage, chunk, attempt, worker: options.worker, leaseMs: options.leaseMs, log });
+  if (!lease) return { result: 'held' };
+  const chunkLog = log.child({ stage, chunk, attempt });
+  try {
+    // Between the look above and the claim, another worker may have committed the chunk.
+    const current = await inspectChunk(store, layout, stage, chunk, expected);
+    if (current.status === 'done' && !options.force) {
+      options.onEvent?.({ type: 'skipped', stage, chunk });
+      return { result: 'skipped' };
+    }
+    const startedAt = new Date();
+    options.onEvent?.({ type: 'start', stage, chunk, attempt });
+    chunkLog.info('chunk started');
+    const workSignal = AbortSignal.any([lease.signal, signal]);
+    const result = await job.process({
+      chunk, attempt, store, layout, signal: workSignal, log: chunkLog, previous: current.manifest?.value,
+      progress: (records) => options.onEvent?.({ type: 'progress', stage, chunk, records }),
+    }, expected);
+    workSignal.throwIfAborted();
+    await lease.renew();
+    const finishedAt = new Date();
+    const manifest: Manifest = {
+      kind: 'hogport.manifest', version: 1, stage, migration: layout.migration, chunk, attempt,
+      attemptNumber: (current.manifest?.value.attemptNumber ?? 0) + 1, worker: options.worker.id, hogportVersion: HOGPORT_VERSION,
+      configHash: expected.configHash, inputDigest: expected.inputDigest, inputs: result.inputs, outputs: result.outputs,
+      counts: result.counts, bytes: result.bytes, ...(result.eventTime ? { eventTime: result.eventTime } : {}),
+      startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime(),
+      stats: result.stats ?? {},
+    };
+    // The commit point: the manifest names this attempt's outputs, and is written only if nobody
+    // committed since we looked.
+    const body = encodeControl(Manifest, manifest);
+    const key = layout.manifest(stage, chunk);
+    await store.writeIf(key, body, current.manifest ? { ifMatch: current.manifest.info.etag } : { ifAbsent: true });
+    await store.delete(layout.failure(stage, chunk));
+    chunkLog.info({ counts: manifest.counts, durationMs: manifest.durationMs }, 'chunk committed');
+    options.onEvent?.({ type: 'done', stage, chunk, attempt, records: manifest.counts.in });
+    return { result: 'done' };
+  } catch (err) {
+    const error = describeError(err);
+    if (error.code === 'E_LEASE_LOST' || error.code === 'E_PRECONDITION') {
+      chunkLog.warn({ error }, 'another worker took this chunk over: this attempt is discarded');
+      return { result: 'lost', error };
+    }
+    if (signal.aborted && !(err instanceof HogportError && (err.details as { fatal?: boolean } | undefined)?.fatal)) {
+      return { result: 'failed', error: { code: 'E_STOPPED', message: 'the run was stopped before this chunk finished' } };
+    }
+    if (err instanceof HogportError && (err.details as { fatal?: boolean } | undefined)?.fatal) throw err;
+    chunkLog.error({ error }, 'chunk failed');
+    const failure: Failure = {
+      kind: 'hogport.failure', version: 1, stage, chunk, attempt, worker: options.worker.id, at: new Date().toISOString(), error,
+    };
+    await store.write(layout.failure(stage, chunk), encodeControl(Failure, failure)).catch((e: unknown) => {
+      chunkLog.error({ error: describeError(e) }, 'could not write the failure record');
+    });
+    options.onEvent?.({ type: 'failed', stage, chunk, error });
+    return { result: 'failed', error };
+  } finally {
+    await lease.release();
+  }
+}
+
+/** What to do with a chunk before claiming it; undefined means: work on it. */
+function decide(state: ChunkState, options: RunOptions): Attempt | undefined {
+  switch (state.status) {
+    case 'done': return options.force ? undefined : 'skipped';
+    case 'waiting': return 'waiting';
+    case 'running': return 'held';
+    case 'stale': return state.stage === 'load' && !options.resendChanged ? 'refused' : undefined;
+    default: return undefined;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}

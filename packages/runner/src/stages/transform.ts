@@ -1,0 +1,124 @@
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { HogportError, HOGPORT_VERSION } from '@hogport/common';
+import { Manifest, readControl } from '@hogport/manifest';
+import type { Outcome, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
+import type { Layout } from '@hogport/layout';
+import type { Store } from '@hogport/store';
+import type { StageJob } from '../job.js';
+import { digestOf } from './digest.js';
+import { finishEvent } from './enrich.js';
+import { GzipLinesWriter } from './writer.js';
+
+/** Bumped when hogport's own transform logic changes output, so done chunks become stale. */
+const TRANSFORM_LOGIC = 1;
+/** A rejected record is kept whole up to this size, so it can be inspected and fixed. */
+const REJECT_RECORD_MAX = 64 * 1024;
+
+/**
+ * Transform: turns a chunk's raw files into PostHog events and rejects. Up to date while the raw
+ * bytes (by sha256) and the transform configuration are unchanged. The raw bytes are verified
+ * against the extract manifest as they stream through.
+ */
+export function transformJob(opts: { source: Source; spec: TransformSpec; store: Store; layout: Layout }): StageJob {
+  const { source, spec, store, layout } = opts;
+  const migration = layout.migration;
+  const configHash = digestOf({ logic: TRANSFORM_LOGIC, migration, source: source.type, sourceConfig: source.transformConfig(), transform: spec });
+  return {
+    stage: 'transform',
+    async expect(chunk) {
+      // Manifests are small; reading one per chunk keeps the state derivable from the store alone.
+      const up = await readControl(store, layout.manifest('extract', chunk), Manifest);
+      if (!up) return undefined;
+      return { inputDigest: digestOf(up.value.outputs.map((o) => [layout.rawName(o.key), o.sha256])), configHash };
+    },
+    async process(ctx) {
+      const up = await readControl(ctx.store, ctx.layout.manifest('extract', ctx.chunk), Manifest);
+      if (!up) throw new HogportError('E_NOT_EXTRACTED', `chunk ${ctx.chunk} has no extract manifest`);
+      const raw = up.value.outputs.filter((o) => o.role === 'raw');
+      const tctx: TransformContext = { migration, chunk: ctx.chunk, transform: spec, hogportVersion: HOGPORT_VERSION, log: ctx.log };
+      const events = new GzipLinesWriter(ctx.store, ctx.layout.events(ctx.chunk, ctx.attempt), 'events');
+      const rejects = new GzipLinesWriter(ctx.store, ctx.layout.rejects('transform', ctx.chunk, ctx.attempt), 'rejects');
+      const counts = { in: 0, out: 0, rejected: 0, dropped: 0, events: 0 };
+      const droppedBy: Record<string, number> = {};
+      const drop = new Set(spec.dropEvents);
+      let min: string | undefined;
+      let max: string | undefined;
+      let bytesIn = 0;
+      const files = raw.map((o) => ({
+        name: layout.rawName(o.key),
+        async open(): Promise<Readable> {
+          const verify = new VerifySha256(o.sha256, o.key);
+          const stream = await ctx.store.read(o.key);
+          stream.on('error', (err) => verify.destroy(err));
+          verify.on('end', () => { bytesIn += verify.bytes; });
+          return stream.pipe(verify);
+        },
+      }));
+      const reject = async (o: Extract<Outcome, { kind: 'reject' }> | { code: string; reason: string; position: Outcome['position']; record: string }) => {
+        counts.rejected += 1;
+        const truncated = o.record.length > REJECT_RECORD_MAX;
+        await rejects.writeLine(JSON.stringify({ code: o.code, reason: o.reason, position: o.position, record: truncated ? o.record.slice(0, REJECT_RECORD_MAX) : o.record, ...(truncated ? { truncated: true } : {}) }));
+      };
+      try {
+        for await (const outcome of source.transform(files, tctx)) {
+          ctx.signal.throwIfAborted();
+          counts.in += 1;
+          if (outcome.kind === 'reject') { await reject(outcome); continue; }
+          if (outcome.kind === 'drop') { counts.dropped += 1; droppedBy[outcome.rule] = (droppedBy[outcome.rule] ?? 0) + 1; continue; }
+          const kept = outcome.events.filter((e) => !drop.has(e.event));
+          if (kept.length === 0 && outcome.events.length > 0) {
+            counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
+          }
+          const lines: string[] = [];
+          let refused: { code: string; reason: string } | undefined;
+          for (const e of kept) {
+            const done = finishEvent(e, tctx);
+            if ('line' in done) lines.push(done.line); else { refused = done; break; }
+          }
+          if (refused) { await reject({ ...refused, position: outcome.position, record: JSON.stringify(outcome.events) }); continue; }
+          for (let i = 0; i < lines.length; i++) {
+            await events.writeLine(lines[i]!);
+            const ts = kept[i]!.timestamp;
+            if (min === undefined || ts < min) min = ts;
+            if (max === undefined || ts > max) max = ts;
+          }
+          counts.out += 1;
+          counts.events += lines.length;
+          if (counts.in % 5000 === 0) ctx.progress(5000);
+        }
+      } catch (err) {
+        events.abort(err as Error);
+        rejects.abort(err as Error);
+        throw err;
+      }
+      ctx.progress(counts.in % 5000);
+      const outputs = [await events.finish(), await rejects.finish()];
+      return {
+        inputs: raw.map((o) => ({ key: o.key, sha256: o.sha256, bytes: o.bytes })),
+        outputs,
+        counts: { unit: 'records', ...counts, droppedBy },
+        bytes: { in: bytesIn || raw.reduce((a, o) => a + o.bytes, 0), out: outputs.reduce((a, o) => a + o.bytes, 0) },
+        ...(min !== undefined && max !== undefined ? { eventTime: { min, max } } : {}),
+      };
+    },
+  };
+}
+
+/** Passes bytes through and fails at the end if they are not the bytes the extract manifest recorded. */
+class VerifySha256 extends Transform {
+  bytes = 0;
+  private readonly hash = createHash('sha256');
+  constructor(private readonly expected: string, private readonly key: string) { super(); }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    const got = this.hash.digest('hex');
+    if (got !== this.expected) {
+      cb(new HogportError('E_RAW_CORRUPT', `raw file ${this.key} does not match its extract manifest (sha256 ${got.slice(0, 12)}…, expected ${this.expected.slice(0, 12)}…): restore it, or re-extract the chunk with --force`));
+    } else cb();
+  }
+}

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createGzip, type Gzip } from 'node:zlib';
+import { HashingCounter } from '@hogport/common';
+import type { OutputRef } from '@hogport/manifest';
+import type { Store } from '@hogport/store';
+
+/**
+ * Writes JSON lines as a gzip object in the store while they are produced: backpressure from the
+ * upload reaches the producer, and only a buffer's worth is ever in memory. Tracks the sha256 of the
+ * uncompressed content and of the stored bytes.
+ */
+export class GzipLinesWriter {
+  records = 0;
+  private readonly gzip: Gzip;
+  private readonly counter = new HashingCounter();
+  private readonly content = createHash('sha256');
+  private readonly upload: Promise<unknown>;
+  private failed: unknown;
+
+  constructor(store: Store, readonly key: string, private readonly role: OutputRef['role']) {
+    this.gzip = createGzip({ level: 6 });
+    this.gzip.on('error', (err) => this.counter.destroy(err));
+    this.upload = store.write(key, this.gzip.pipe(this.counter)).catch((err: unknown) => { this.failed = err; throw err; });
+    this.upload.catch(() => undefined);
+  }
+
+  async writeLine(line: string): Promise<void> {
+    if (this.failed) throw this.failed;
+    const data = `${line}\n`;
+    this.content.update(data);
+    this.records += 1;
+    if (!this.gzip.write(data)) await Promise.race([once(this.gzip, 'drain'), this.upload]);
+  }
+
+  async finish(): Promise<OutputRef> {
+    this.gzip.end();
+    await this.upload;
+    return { key: this.key, role: this.role, bytes: this.counter.bytes, sha256: this.counter.sha256, contentSha256: this.content.digest('hex'), records: this.records };
+  }
+
+  abort(err: Error): void {
+    this.gzip.destroy(err);
+  }
+}

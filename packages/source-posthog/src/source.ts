@@ -1,0 +1,131 @@
+import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { canonicalJson, gunzipIfGzipped, HogportError, splitLines } from '@hogport/common';
+import { fileChunkId, formatIssues, invalidDefinition, resolveLocation, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
+import type { Store } from '@hogport/store';
+import picomatch from 'picomatch';
+import { v5 as uuidv5 } from 'uuid';
+import { z } from 'zod';
+import { normalizeTimestamp } from './timestamp.js';
+
+export const PostHogFilesOptions = z.object({
+  type: z.literal('posthog-files'),
+  /** A directory, a single file, or a store URI prefix (s3://bucket/exports/, gs://…). */
+  location: z.string().min(1),
+  /** Which files under the location, as a glob on their relative path. */
+  pattern: z.string().min(1).default('**/*'),
+}).strict();
+
+/** Namespace of the uuids hogport derives for PostHog-format events that have none. */
+export const POSTHOG_FILES_NAMESPACE = uuidv5('hogport.posthog-files', uuidv5.URL);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const EventIn = z.object({
+  event: z.string({ error: 'event must be a string' }).min(1, 'event is empty'),
+  distinct_id: z.union([z.string(), z.number()]).optional(),
+  timestamp: z.string({ error: 'timestamp must be ISO 8601 text' }),
+  uuid: z.string().optional(),
+  properties: z.record(z.string(), z.unknown(), { error: 'properties must be an object' }).optional(),
+  $set: z.record(z.string(), z.unknown()).optional(),
+  $set_once: z.record(z.string(), z.unknown()).optional(),
+  elements_chain: z.string().optional(),
+}).passthrough();
+
+type Mapped = { event: PostHogEvent } | { code: string; reason: string };
+
+/** Validates and normalises one parsed PostHog-format record. */
+export function mapPostHogRecord(value: unknown): Mapped {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the line is JSON but not an object' };
+  const raw = value as Record<string, unknown>;
+  if (raw.timestamp === undefined || raw.timestamp === null) {
+    return { code: 'missing_timestamp', reason: 'no timestamp: PostHog would stamp it with the time of import, and a re-send would not collapse' };
+  }
+  const parsed = EventIn.safeParse(raw);
+  if (!parsed.success) return { code: 'invalid_event', reason: formatIssues(parsed.error.issues).join('; ') };
+  const rec = parsed.data;
+  const properties: Record<string, unknown> = { ...(rec.properties ?? {}) };
+  const did = rec.distinct_id ?? properties.distinct_id;
+  if ((typeof did !== 'string' && typeof did !== 'number') || String(did).trim() === '') {
+    return { code: 'missing_distinct_id', reason: 'no distinct_id, neither at the top level nor in properties' };
+  }
+  const distinctId = String(did);
+  const timestamp = normalizeTimestamp(rec.timestamp);
+  if (!timestamp) return { code: 'bad_timestamp', reason: `timestamp "${rec.timestamp.slice(0, 64)}" is not an ISO 8601 date-time` };
+  if (rec.elements_chain !== undefined && properties.$elements_chain === undefined) properties.$elements_chain = rec.elements_chain;
+  let uuid = rec.uuid;
+  if (uuid !== undefined && !UUID.test(uuid)) return { code: 'bad_uuid', reason: `uuid "${uuid.slice(0, 64)}" is not a valid UUID; capture would refuse the whole request` };
+  // Derived from content only, never from position or time of run, so every re-run gives the same uuid.
+  uuid ??= uuidv5(canonicalJson({ event: rec.event, distinct_id: distinctId, timestamp, properties, $set: rec.$set ?? null, $set_once: rec.$set_once ?? null }), POSTHOG_FILES_NAMESPACE);
+  const event: PostHogEvent = { uuid: uuid.toLowerCase(), event: rec.event, distinct_id: distinctId, timestamp, properties };
+  if (rec.$set) event.$set = rec.$set;
+  if (rec.$set_once) event.$set_once = rec.$set_once;
+  return { event };
+}
+
+/** Turns the lines of PostHog-format files into outcomes, one per non-blank line. */
+export async function* transformPostHogLines(files: Parameters<Source['transform']>[0]): AsyncGenerator<Outcome> {
+  for (const file of files) {
+    const stream = await gunzipIfGzipped(await file.open());
+    for await (const { line, number, offset } of splitLines(stream)) {
+      if (line.trim() === '') continue;
+      const position = { file: file.name, line: number, offset };
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (err) {
+        yield { kind: 'reject', code: 'invalid_json', reason: `not valid JSON: ${(err as Error).message}`, position, record: line };
+        continue;
+      }
+      const mapped = mapPostHogRecord(value);
+      if ('event' in mapped) yield { kind: 'events', events: [mapped.event], position };
+      else yield { kind: 'reject', code: mapped.code, reason: mapped.reason, position, record: line };
+    }
+  }
+}
+
+/**
+ * PostHog-format JSON lines (plain or gzip, told apart by their bytes) from a directory, a file or
+ * any store URI: what PostHog's batch exports write, or what a user prepared. One chunk per file.
+ */
+export const posthogFilesSource: SourceFactory = (ctx) => {
+  const parsed = PostHogFilesOptions.safeParse(ctx.options);
+  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
+  const options = parsed.data;
+  const location = resolveLocation(ctx.baseDir, options.location);
+  let opened: Promise<{ store: Store; only?: string }> | undefined;
+  const open = () => (opened ??= (async () => {
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+      const s = await stat(location).catch(() => undefined);
+      if (!s) throw new HogportError('E_SOURCE_MISSING', `source.location ${location} does not exist`, { exitCode: 2 });
+      if (s.isFile()) return { store: ctx.openStore(path.dirname(location)), only: path.basename(location) };
+    }
+    return { store: ctx.openStore(location) };
+  })());
+  const match = picomatch(options.pattern, { dot: false });
+
+  return {
+    type: 'posthog-files',
+    async plan() {
+      const { store, only } = await open();
+      const chunks = [];
+      for await (const obj of store.list(only ?? '')) {
+        if (only ? obj.key !== only : !match(obj.key)) continue;
+        chunks.push({ id: fileChunkId(obj.key), inputs: [{ key: `${store.url.replace(/\/$/, '')}/${obj.key}`, etag: obj.etag, bytes: obj.size }] });
+      }
+      if (chunks.length === 0) throw new HogportError('E_SOURCE_EMPTY', `no files match "${options.pattern}" under ${location}`, { exitCode: 2 });
+      return chunks;
+    },
+    async extract(ectx) {
+      const { store } = await open();
+      const base = store.url.replace(/\/$/, '');
+      for (const input of ectx.chunk.inputs) {
+        const key = input.key.slice(base.length + 1);
+        const name = path.posix.basename(key).replace(/[^A-Za-z0-9._~=+#-]/g, '_').replace(/^[^A-Za-z0-9]/, 'f');
+        await ectx.writeRaw(name, await store.read(key));
+      }
+    },
+    transform: (files) => transformPostHogLines(files),
+    transformConfig: () => ({ source: 'posthog-files', version: 1 }),
+  };
+};

@@ -1,0 +1,31 @@
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * Normalises an ISO 8601 date-time to UTC `YYYY-MM-DDTHH:MM:SS.fffZ`, keeping microseconds when the
+ * input has them. A time without a zone is taken as UTC. Returns undefined for anything that is not
+ * a real date-time (month 13, February 30th, a bare date). The same input always gives the same
+ * output, which is what lets a re-sent event collapse in PostHog.
+ */
+export function normalizeTimestamp(input: string): string | undefined {
+  const m = ISO.exec(input.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s = '0', frac = '', zone = 'Z'] = m;
+  const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const base = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(base);
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return undefined;
+  let offsetMin = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = Number(digits.slice(2, 4) || '0');
+    if (oh > 23 || om > 59) return undefined;
+    offsetMin = sign * (oh * 60 + om);
+  }
+  const utc = new Date(base - offsetMin * 60_000);
+  const whole = utc.toISOString().slice(0, 19);
+  const fraction = frac.length > 3 ? frac.padEnd(6, '0').slice(0, 6) : frac.padEnd(3, '0');
+  return `${whole}.${fraction}Z`;
+}

@@ -1,0 +1,95 @@
+import { hasCode } from '@hogport/common';
+import type { Layout, Stage } from '@hogport/layout';
+import { Claim, Failure, Manifest, readControl } from '@hogport/manifest';
+import type { ObjectInfo, Store } from '@hogport/store';
+
+/**
+ * Where a chunk stands in a stage, derived from the store alone:
+ * - done: a manifest commits it and its inputs and config are unchanged;
+ * - stale: a manifest commits it, but its upstream output or the config changed since;
+ * - failed: the latest attempt failed (its error is in the failure record);
+ * - running: another worker holds an unexpired claim on it;
+ * - pending: ready to be worked on;
+ * - waiting: the stage it reads from has not completed it yet.
+ */
+export type ChunkStatus = 'done' | 'stale' | 'failed' | 'running' | 'pending' | 'waiting';
+
+/** What a stage expects a chunk's manifest to record, computed from upstream; undefined when upstream is not done. */
+export interface Expectation {
+  inputDigest: string;
+  configHash: string;
+}
+
+export interface ChunkState {
+  stage: Stage;
+  chunk: string;
+  status: ChunkStatus;
+  manifest?: { value: Manifest; info: ObjectInfo };
+  failure?: Failure;
+  claim?: Claim;
+  /** Why a chunk is stale, in words. */
+  reason?: string;
+}
+
+/** Allowance for clocks that disagree between machines when judging whether a lease has expired. */
+export const CLOCK_SKEW_MS = 30_000;
+
+export function claimExpired(claim: Claim, now: number = Date.now(), skewMs: number = CLOCK_SKEW_MS): boolean {
+  return Date.parse(claim.expiresAt) + skewMs < now;
+}
+
+/** Reads a chunk's manifest, failure and claim for a stage and decides its status. */
+export async function inspectChunk(
+  store: Store, layout: Layout, stage: Stage, chunk: string, expected: Expectation | undefined,
+): Promise<ChunkState> {
+  const [manifest, failure, claim] = await Promise.all([
+    readControl(store, layout.manifest(stage, chunk), Manifest),
+    readControl(store, layout.failure(stage, chunk), Failure).catch(ignoreCorrupt),
+    readControl(store, layout.claim(stage, chunk), Claim).catch(ignoreCorrupt),
+  ]);
+  const base: ChunkState = { stage, chunk, status: 'pending' };
+  if (manifest) base.manifest = manifest;
+  if (failure) base.failure = failure.value;
+  if (claim) base.claim = claim.value;
+
+  const live = claim && !claimExpired(claim.value);
+  if (failure && (!manifest || Date.parse(failure.value.at) > Date.parse(manifest.value.finishedAt)) && !live) {
+    return { ...base, status: 'failed' };
+  }
+  if (manifest) {
+    const reason = staleReason(manifest.value, expected);
+    if (reason) return { ...base, status: live ? 'running' : 'stale', reason };
+    return { ...base, status: 'done' };
+  }
+  if (live) return { ...base, status: 'running' };
+  if (!expected) return { ...base, status: 'waiting' };
+  return base;
+}
+
+function staleReason(manifest: Manifest, expected: Expectation | undefined): string | undefined {
+  if (!expected) return undefined;
+  if (manifest.inputDigest !== expected.inputDigest) {
+    return manifest.stage === 'extract' ? 'the source data changed since it was extracted' : `its ${manifest.stage === 'load' ? 'events' : 'raw data'} changed since it was processed`;
+  }
+  if (manifest.configHash !== expected.configHash) return 'the pipeline configuration changed since it was processed';
+  return undefined;
+}
+
+/** A broken claim or failure record must not block work: treat it as absent (the manifest is what counts). */
+function ignoreCorrupt(err: unknown): undefined {
+  if (hasCode(err, 'E_CORRUPT_CONTROL')) return undefined;
+  throw err;
+}
+
+/** Chunk ids that have a manifest, claim or failure for a stage: what a listing shows exists. */
+export async function listedChunks(store: Store, layout: Layout, stage: Stage): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const kind of ['manifests', 'claims', 'failures'] as const) {
+    const prefix = kind === 'manifests' ? layout.manifests(stage) : kind === 'claims' ? layout.claims(stage) : layout.failures(stage);
+    for await (const obj of store.list(prefix)) {
+      const id = layout.chunkOf(kind, stage, obj.key);
+      if (id) out.add(id);
+    }
+  }
+  return out;
+}

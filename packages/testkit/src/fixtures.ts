@@ -1,0 +1,65 @@
+import { gzipSync } from 'node:zlib';
+
+/** A small, fast, seeded PRNG (mulberry32): the same seed always gives the same fixtures. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const EVENTS = ['$pageview', 'signed_up', 'clicked_button', 'purchase', '$autocapture', 'video played ▶'];
+const PATHS = ['/', '/pricing', '/docs/getting-started', '/blog/über-analytics', '/signup'];
+
+export interface PostHogFixtureOptions {
+  seed: number;
+  count: number;
+  /** First timestamp; events step forward by up to a minute each. */
+  start: Date;
+  /** Fraction of events without a uuid (hogport derives one). */
+  withoutUuid?: number;
+}
+
+/** PostHog-format events like a batch export writes: realistic properties, some unicode, some without uuids. */
+export function posthogEvents(options: PostHogFixtureOptions): Array<Record<string, unknown>> {
+  const rand = seeded(options.seed);
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  let t = options.start.getTime();
+  const out: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < options.count; i++) {
+    t += Math.floor(rand() * 60_000);
+    const user = `user-${Math.floor(rand() * 50)}`;
+    const event = EVENTS[Math.floor(rand() * EVENTS.length)]!;
+    const e: Record<string, unknown> = {
+      event,
+      distinct_id: user,
+      timestamp: new Date(t).toISOString(),
+      properties: {
+        $current_url: `https://example.com${PATHS[Math.floor(rand() * PATHS.length)]}`,
+        $browser: rand() < 0.5 ? 'Chrome' : 'Firefox',
+        $lib: 'web',
+        plan: rand() < 0.3 ? 'pro' : 'free',
+        amount: Math.round(rand() * 10000) / 100,
+      },
+    };
+    if (rand() >= (options.withoutUuid ?? 0.2)) e.uuid = `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
+    if (event === 'signed_up') e.$set = { email_domain: 'example.com', plan: 'free' };
+    out.push(e);
+  }
+  return out;
+}
+
+/** JSON lines text of records, optionally with extra raw lines (bad records) spliced in. */
+export function jsonLines(records: readonly unknown[], extraLines: readonly string[] = []): string {
+  const lines = records.map((r) => JSON.stringify(r));
+  extraLines.forEach((line, i) => lines.splice(Math.min(lines.length, (i + 1) * 7), 0, line));
+  return `${lines.join('\n')}\n`;
+}
+
+export function gzipText(text: string): Buffer {
+  return gzipSync(Buffer.from(text));
+}
