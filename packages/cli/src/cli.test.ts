@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { logLines, runCli } from '@hogport/testkit';
+import { allText, readJson, walk, workspace } from './e2e.helpers.js';
+
+test('runs a whole migration into the dry-run outbox, and status shows every chunk done', async () => {
+  const ws = await workspace({ files: 4, perFile: 250, badLines: ['{"event":"x","timestamp":"2024-01-01T00:00:00Z"}', 'not json'] });
+  const run = await runCli(['run', ws.pipeline]);
+  assert.equal(run.code, 0, run.stderr);
+
+  const status = await runCli(['status', ws.pipeline, '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  const report = JSON.parse(status.stdout);
+  assert.equal(report.chunks.length, 4);
+  for (const stage of ['extract', 'transform', 'load']) assert.equal(report.totals[stage].done, 4, stage);
+  const text = await runCli(['status', ws.pipeline]);
+  assert.match(text.stdout, /4 chunks: extract 4\/4 done, transform 4\/4 done, load 4\/4 done — migration complete/);
+
+  // The outbox holds the exact gzip /batch/ bodies: every accepted event once, the key never.
+  const files = (await walk(ws.storeDir)).filter((f) => f.startsWith('e2e/outbox/'));
+  const uuids = new Set<string>();
+  for (const f of files) {
+    const body = JSON.parse(gunzipSync(await readFile(path.join(ws.storeDir, f))).toString('utf8'));
+    assert.equal(body.historical_migration, true);
+    assert.equal(body.api_key, '[redacted]');
+    assert.ok(body.batch.length <= 100);
+    for (const e of body.batch) {
+      assert.ok(!uuids.has(e.uuid));
+      uuids.add(e.uuid);
+      assert.equal(e.properties.$hogport_migration, 'e2e');
+      assert.equal(e.properties.$geoip_disable, true);
+      assert.match(e.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+  }
+  assert.equal(uuids.size, 1000);
+
+  // Counts add up in every manifest, and the rejects carry reasons and positions.
+  const t = await readJson(path.join(ws.storeDir, 'e2e/manifests/transform/part-000.jsonl.gz.json'));
+  assert.deepEqual([t.counts.in, t.counts.out, t.counts.rejected], [252, 250, 2]);
+  const rejectsKey = t.outputs.find((o: { role: string }) => o.role === 'rejects').key;
+  const rejects = gunzipSync(await readFile(path.join(ws.storeDir, rejectsKey))).toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(rejects.map((r) => r.code).sort(), ['invalid_json', 'missing_distinct_id']);
+  assert.ok(rejects.every((r) => r.position.line > 0 && typeof r.reason === 'string'));
+});
+
+test('a second run does nothing and leaves every manifest as it was', async () => {
+  const ws = await workspace({ files: 3, perFile: 50 });
+  assert.equal((await runCli(['run', ws.pipeline])).code, 0);
+  const before = await allText(path.join(ws.storeDir, 'e2e/manifests'));
+  const again = await runCli(['run', ws.pipeline]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /extract: 0 done, 3 already done/);
+  assert.equal(logLines(again.stderr).filter((l) => l.msg === 'chunk started').length, 0);
+  assert.equal(await allText(path.join(ws.storeDir, 'e2e/manifests')), before);
+});
+
+test('a corrupted raw chunk fails only that chunk; after repair only it is transformed and loaded', async () => {
+  const ws = await workspace({ files: 4, perFile: 100 });
+  assert.equal((await runCli(['extract', ws.pipeline])).code, 0);
+  const manifest = await readJson(path.join(ws.storeDir, 'e2e/manifests/extract/part-001.jsonl.json'));
+  const rawFile = path.join(ws.storeDir, manifest.outputs[0].key);
+  const original = await readFile(rawFile);
+  await writeFile(rawFile, original.toString('utf8').replace('"event":"', '"event":"X'));
+
+  const transform = await runCli(['transform', ws.pipeline]);
+  assert.equal(transform.code, 1);
+  assert.match(transform.stderr, /transform: 3 done, 0 already done, 1 failed/);
+  const status = JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout);
+  const bad = status.chunks.find((c: { chunk: string }) => c.chunk === 'part-001.jsonl');
+  assert.equal(bad.transform.status, 'failed');
+  assert.equal(bad.transform.error.code, 'E_RAW_CORRUPT');
+  assert.equal(status.totals.transform.done, 3);
+  assert.match((await runCli(['status', ws.pipeline])).stdout, /transform part-001\.jsonl: failed: E_RAW_CORRUPT/);
+
+  assert.equal((await runCli(['load', ws.pipeline])).code, 0);
+  await writeFile(rawFile, original);
+  const retried = await runCli(['transform', ws.pipeline]);
+  assert.equal(retried.code, 0, retried.stderr);
+  assert.deepEqual(logLines(retried.stderr).filter((l) => l.msg === 'chunk started').map((l) => l.chunk), ['part-001.jsonl']);
+  const load = await runCli(['load', ws.pipeline]);
+  assert.equal(load.code, 0, load.stderr);
+  assert.deepEqual(logLines(load.stderr).filter((l) => l.msg === 'chunk started').map((l) => l.chunk), ['part-001.jsonl']);
+  const final = JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout);
+  assert.equal(final.totals.load.done, 4);
+});
+
+test('a malformed pipeline definition gets one line per problem and exit code 2', async () => {
+  const ws = await workspace({ files: 1, perFile: 1 });
+  await writeFile(ws.pipeline, 'id: Bad Id\nsource:\n  location: 3\ndestination:\n  type: posthog\n  host: not-a-url\nconcurrency: -1\n');
+  const res = await runCli(['run', ws.pipeline]);
+  assert.equal(res.code, 2);
+  const lines = res.stderr.trim().split('\n');
+  assert.match(lines[0]!, /is not a valid pipeline definition:$/);
+  for (const field of ['id', 'source.type', 'destination.host', 'concurrency']) {
+    assert.ok(lines.some((l) => l.trim().startsWith(`- ${field}:`)), `no line for ${field}:\n${res.stderr}`);
+  }
+  assert.doesNotMatch(res.stderr, /\n\s+at /);
+
+  await writeFile(ws.pipeline, 'id: ok\nsource:\n  type: posthog-files\n  location: ./export\n  bogus: 1\n');
+  const src = await runCli(['plan', ws.pipeline]);
+  assert.equal(src.code, 2);
+  assert.match(src.stderr, /- source: Unrecognized key: "bogus"|- source.*bogus/);
+});
+
+test('rejects --chunks that match nothing instead of doing no work', async () => {
+  const ws = await workspace({ files: 2, perFile: 5 });
+  const res = await runCli(['extract', ws.pipeline, '--chunks', 'nope-*']);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /--chunks "nope-\*" matches no planned chunk/);
+});
