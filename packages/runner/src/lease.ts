@@ -89,6 +89,8 @@ export class Lease {
  */
 export async function acquireLease(opts: {
   store: Store; key: string; stage: Stage; chunk: string; attempt: string; worker: Worker; leaseMs: number; log: Logger;
+  /** Allowance for clock differences between machines; CLOCK_SKEW_MS by default. */
+  skewMs?: number;
 }): Promise<Lease | undefined> {
   const now = Date.now();
   const claim: Claim = {
@@ -113,7 +115,7 @@ export async function acquireLease(opts: {
     if (!info) return undefined;
     etag = info.etag;
   } else {
-    if (!claimExpired(existing.value) && !holderIsDeadHere(existing.value, opts.worker)) return undefined;
+    if (!claimExpired(existing.value, Date.now(), opts.skewMs) && !holderIsDeadHere(existing.value, opts.worker)) return undefined;
     etag = existing.info.etag;
     opts.log.info({ chunk: opts.chunk, stage: opts.stage, previous: existing.value.worker }, 'taking over an abandoned claim');
   }
