@@ -61,7 +61,7 @@ common(program.command('status').description('show every chunk\'s state in every
   .action(async (file: string, opts: GlobalOptions & { json?: boolean }) => {
     await withContext(file, opts, false, async (ctx) => {
       const planned = await planChunks(ctx).catch(() => []);
-      const jobs = stageJobs(ctx, planned, openDestinationForStatus(ctx));
+      const jobs = stageJobs(ctx, planned, statusOnlyDestination);
       const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
       print(opts.json ? JSON.stringify(report, null, 2) : formatStatus(report));
       return 0;
@@ -69,9 +69,7 @@ common(program.command('status').description('show every chunk\'s state in every
   });
 
 /** Status needs the load stage's expectations, not a live destination: no key is required to look. */
-function openDestinationForStatus(ctx: Context) {
-  return { name: 'status', send: () => Promise.reject(new Error('status sends nothing')), close: async () => {} };
-}
+const statusOnlyDestination = { name: 'status', send: () => Promise.reject(new Error('status sends nothing')), close: async () => {} };
 
 async function runStages(file: string, opts: StageOptions, stages: Stage[]): Promise<void> {
   await withContext(file, opts, true, async (ctx) => {

@@ -73,11 +73,11 @@ export const Manifest = z.object({
 export type Manifest = z.infer<typeof Manifest>;
 
 /** A lease on a chunk for a stage. */
+/** The fields every per-chunk control object starts with. */
+const controlHead = <K extends string>(kind: K) => ({ kind: z.literal(kind), version: z.literal(1), stage, chunk: z.string() });
+
 export const Claim = z.object({
-  kind: z.literal('hogport.claim'),
-  version: z.literal(1),
-  stage,
-  chunk: z.string(),
+  ...controlHead('hogport.claim'),
   worker: z.string(),
   host: z.string(),
   pid: z.number().int(),
@@ -89,10 +89,7 @@ export type Claim = z.infer<typeof Claim>;
 
 /** The last failure of a stage for a chunk; removed when the chunk next succeeds. */
 export const Failure = z.object({
-  kind: z.literal('hogport.failure'),
-  version: z.literal(1),
-  stage,
-  chunk: z.string(),
+  ...controlHead('hogport.failure'),
   attempt: z.string(),
   worker: z.string(),
   at: isoTime,
