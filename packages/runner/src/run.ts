@@ -190,7 +190,8 @@ function decide(state: ChunkState, options: RunOptions): Attempt | undefined {
   switch (state.status) {
     case 'done': return options.force ? undefined : 'skipped';
     case 'waiting': return 'waiting';
-    case 'running': return 'held';
+    // A claim may belong to a dead process on this host: acquireLease tells, and says 'held' otherwise.
+    case 'running': return undefined;
     case 'stale': return state.stage === 'load' && !options.resendChanged ? 'refused' : undefined;
     default: return undefined;
   }
