@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { createLogger, HogportError, readSecret, type Logger } from '@hogport/common';
-import { layout as makeLayout, type Layout } from '@hogport/layout';
+import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
 import { DryRunDestination, PostHogDestination, type Destination } from '@hogport/loader';
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
@@ -59,10 +59,6 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
   };
 }
 
-export async function planChunks(ctx: Context): Promise<PlannedChunk[]> {
-  return ctx.source.plan();
-}
-
 /** The destination the definition names. The project key is read from the environment, never from the file. */
 export function openDestination(ctx: Context): Destination {
   const d = ctx.pipeline.definition.destination;
@@ -74,11 +70,12 @@ export function openDestination(ctx: Context): Destination {
   return new PostHogDestination({ host: d.host, apiKey, concurrency: d.concurrency, maxAttempts: d.maxAttempts, timeoutMs: d.timeoutSeconds * 1000, log: ctx.log });
 }
 
-export function stageJobs(ctx: Context, planned: PlannedChunk[], destination: Destination | undefined): Record<'extract' | 'transform' | 'load', StageJob | undefined> {
+/** The three stage jobs. Without a destination, load can say what is up to date but not send. */
+export function stageJobs(ctx: Context, planned: PlannedChunk[], destination?: Destination): Record<Stage, StageJob> {
   const def = ctx.pipeline.definition;
   return {
     extract: extractJob({ source: ctx.source, planned: new Map(planned.map((c) => [c.id, c])) }),
     transform: transformJob({ source: ctx.source, spec: def.transform, store: ctx.store, layout: ctx.layout }),
-    load: destination ? loadJob({ destination, batchMaxEvents: def.destination.batchMaxEvents, store: ctx.store, layout: ctx.layout }) : undefined,
+    load: loadJob({ ...(destination ? { destination } : {}), batchMaxEvents: def.destination.batchMaxEvents, store: ctx.store, layout: ctx.layout }),
   };
 }

@@ -3,7 +3,7 @@ import { describeError, HOGPORT_VERSION, HogportError, redact, type Logger } fro
 import type { Stage } from '@hogport/layout';
 import { selectChunks } from '@hogport/pipeline';
 import { currentWorker, runChunks, type RunSummary, type StageJob } from '@hogport/runner';
-import { makeLogger, openContext, openDestination, planChunks, stageJobs, type Context, type GlobalOptions } from './context.js';
+import { makeLogger, openContext, openDestination, stageJobs, type Context, type GlobalOptions } from './context.js';
 import { progressReporter } from './progress.js';
 import { formatStatus, statusReport } from './status.js';
 
@@ -38,7 +38,7 @@ common(program.command('plan').description('list the chunks the pipeline plans')
   .option('--json', 'print JSON')
   .action(async (file: string, opts: GlobalOptions & { json?: boolean }) => {
     await withContext(file, opts, false, async (ctx) => {
-      const planned = await planChunks(ctx);
+      const planned = await ctx.source.plan();
       if (opts.json) { print(JSON.stringify({ migration: ctx.layout.migration, chunks: planned }, null, 2)); return 0; }
       for (const c of planned) print(`${c.id}\t${c.inputs.map((i) => i.key).join(' ')}`);
       print(`${planned.length} chunks planned for migration ${ctx.layout.migration}`);
@@ -60,25 +60,22 @@ common(program.command('status').description('show every chunk\'s state in every
   .option('--json', 'print JSON')
   .action(async (file: string, opts: GlobalOptions & { json?: boolean }) => {
     await withContext(file, opts, false, async (ctx) => {
-      const planned = await planChunks(ctx).catch(() => []);
-      const jobs = stageJobs(ctx, planned, statusOnlyDestination);
+      const planned = await ctx.source.plan().catch(() => []);
+      const jobs = stageJobs(ctx, planned);
       const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
       print(opts.json ? JSON.stringify(report, null, 2) : formatStatus(report));
       return 0;
     });
   });
 
-/** Status needs the load stage's expectations, not a live destination: no key is required to look. */
-const statusOnlyDestination = { name: 'status', send: () => Promise.reject(new Error('status sends nothing')), close: async () => {} };
-
 async function runStages(file: string, opts: StageOptions, stages: Stage[]): Promise<void> {
   await withContext(file, opts, true, async (ctx) => {
     const def = ctx.pipeline.definition;
-    const planned = await planChunks(ctx);
+    const planned = await ctx.source.plan();
     const ids = selectChunks(planned.map((c) => c.id), opts.chunks);
     const destination = stages.includes('load') ? openDestination(ctx) : undefined;
     const jobs = stageJobs(ctx, planned, destination);
-    const selected = stages.map((s) => jobs[s]).filter((j): j is StageJob => j !== undefined);
+    const selected = stages.map((s) => jobs[s]);
     const stop = new AbortController();
     const onSignal = () => { ctx.log.warn('stopping: chunks in progress are left uncommitted and will be redone'); stop.abort(); };
     process.once('SIGINT', onSignal);

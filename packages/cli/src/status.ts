@@ -22,7 +22,7 @@ interface ChunkView {
 }
 
 /** The state of every chunk in every stage, from the store alone (plus the plan, for chunks not yet started). */
-export async function statusReport(ctx: Context, planned: string[], jobs: Record<Stage, StageJob | undefined>): Promise<StatusReport> {
+export async function statusReport(ctx: Context, planned: string[], jobs: Record<Stage, StageJob>): Promise<StatusReport> {
   const ids = new Set(planned);
   for (const stage of STAGES) for (const id of await listedChunks(ctx.store, ctx.layout, stage)) ids.add(id);
   const chunks = [...ids].sort();
@@ -30,8 +30,7 @@ export async function statusReport(ctx: Context, planned: string[], jobs: Record
   const rows = await Promise.all(chunks.map((chunk) => limit(async () => {
     const row = { chunk } as { chunk: string } & Record<Stage, ChunkView>;
     for (const stage of STAGES) {
-      const job = jobs[stage];
-      const expected = job ? await job.expect(chunk) : undefined;
+      const expected = await jobs[stage].expect(chunk);
       row[stage] = view(await inspectChunk(ctx.store, ctx.layout, stage, chunk, expected));
     }
     return row;

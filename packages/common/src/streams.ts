@@ -49,16 +49,29 @@ export async function gunzipIfGzipped(input: Readable): Promise<Readable> {
   return input.pipe(gunzip);
 }
 
-/** A pass-through that counts bytes and computes a sha256 of everything that flows through it. */
+/**
+ * A pass-through that counts bytes and computes a sha256 of everything that flows through it. Given
+ * an expected digest, it fails the stream at its end when the bytes differ, before the reader sees
+ * the end, so nothing built from wrong bytes can be committed.
+ */
 export class HashingCounter extends Transform {
   bytes = 0;
   private readonly hash = createHash('sha256');
   private hex: string | undefined;
 
+  constructor(private readonly verify?: { sha256: string; mismatch: (actual: string) => Error }) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
     this.hash.update(chunk);
     cb(null, chunk);
+  }
+
+  override _flush(cb: (err?: Error | null) => void): void {
+    if (this.verify && this.sha256 !== this.verify.sha256) cb(this.verify.mismatch(this.sha256));
+    else cb();
   }
 
   /** The digest; valid once the stream has ended. */

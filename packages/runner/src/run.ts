@@ -61,6 +61,9 @@ type Attempt = ChunkOutcome['result'] | 'held';
  */
 export async function runChunks(jobs: StageJob[], chunks: readonly string[], options: RunOptions): Promise<RunSummary> {
   const outcomes: ChunkOutcome[] = [];
+  // "stage/chunk" of every outcome, so a chunk that comes round again skips what it finished.
+  const finished = new Set<string>();
+  const record = (outcome: ChunkOutcome) => { outcomes.push(outcome); finished.add(`${outcome.stage}/${outcome.chunk}`); };
   const limit = pLimit(options.concurrency);
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
@@ -69,17 +72,17 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
   const runChunk = async (chunk: string): Promise<'held' | 'finished'> => {
     for (const job of jobs) {
       if (signal.aborted) return 'finished';
-      if (outcomes.some((o) => o.chunk === chunk && o.stage === job.stage)) continue;
+      if (finished.has(`${job.stage}/${chunk}`)) continue;
       const result = await attemptChunk(job, chunk, options, signal).catch((err: unknown) => {
         const error = describeError(err);
-        if (err instanceof HogportError && (err.details as { fatal?: boolean } | undefined)?.fatal) {
+        if (isFatal(err)) {
           fatal ??= error;
           stop.abort(err);
         }
         return { result: 'failed' as const, error };
       });
       if (result.result === 'held') return 'held';
-      outcomes.push({ chunk, stage: job.stage, ...result } as ChunkOutcome);
+      record({ chunk, stage: job.stage, ...result } as ChunkOutcome);
       if (result.result !== 'done' && result.result !== 'skipped') return 'finished';
     }
     return 'finished';
@@ -98,7 +101,7 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
   if (fatal) {
     for (const chunk of chunks) {
       for (const job of jobs) {
-        if (!outcomes.some((o) => o.chunk === chunk && o.stage === job.stage)) outcomes.push({ chunk, stage: job.stage, result: 'waiting' });
+        if (!finished.has(`${job.stage}/${chunk}`)) record({ chunk, stage: job.stage, result: 'waiting' });
       }
     }
   }
@@ -167,10 +170,9 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
       chunkLog.warn({ error }, 'another worker took this chunk over: this attempt is discarded');
       return { result: 'lost', error };
     }
-    if (signal.aborted && !(err instanceof HogportError && (err.details as { fatal?: boolean } | undefined)?.fatal)) {
-      return { result: 'failed', error: { code: 'E_STOPPED', message: 'the run was stopped before this chunk finished' } };
-    }
-    if (err instanceof HogportError && (err.details as { fatal?: boolean } | undefined)?.fatal) throw err;
+    // A fatal error (a refused API key) is the run's, not the chunk's: no failure record.
+    if (isFatal(err)) throw err;
+    if (signal.aborted) return { result: 'failed', error: { code: 'E_STOPPED', message: 'the run was stopped before this chunk finished' } };
     chunkLog.error({ error }, 'chunk failed');
     const failure: Failure = {
       kind: 'hogport.failure', version: 1, stage, chunk, attempt, worker: options.worker.id, at: new Date().toISOString(), error,
@@ -183,6 +185,11 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
   } finally {
     await lease.release();
   }
+}
+
+/** Errors that stop the whole run, like a refused API key, say so in their details. */
+function isFatal(err: unknown): boolean {
+  return err instanceof HogportError && (err.details as { fatal?: boolean } | undefined)?.fatal === true;
 }
 
 /** What to do with a chunk before claiming it; undefined means: work on it. */

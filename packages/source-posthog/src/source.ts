@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { canonicalJson, gunzipIfGzipped, HogportError, splitLines } from '@hogport/common';
+import { canonicalJson, gunzipIfGzipped, HogportError, isUuid, splitLines } from '@hogport/common';
 import { fileChunkId, formatIssues, invalidDefinition, resolveLocation, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import picomatch from 'picomatch';
@@ -18,8 +18,6 @@ export const PostHogFilesOptions = z.object({
 
 /** Namespace of the uuids hogport derives for PostHog-format events that have none. */
 export const POSTHOG_FILES_NAMESPACE = uuidv5('hogport.posthog-files', uuidv5.URL);
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const EventIn = z.object({
   event: z.string({ error: 'event must be a string' }).min(1, 'event is empty'),
@@ -54,7 +52,7 @@ export function mapPostHogRecord(value: unknown): Mapped {
   if (!timestamp) return { code: 'bad_timestamp', reason: `timestamp "${rec.timestamp.slice(0, 64)}" is not an ISO 8601 date-time` };
   if (rec.elements_chain !== undefined && properties.$elements_chain === undefined) properties.$elements_chain = rec.elements_chain;
   let uuid = rec.uuid;
-  if (uuid !== undefined && !UUID.test(uuid)) return { code: 'bad_uuid', reason: `uuid "${uuid.slice(0, 64)}" is not a valid UUID; capture would refuse the whole request` };
+  if (uuid !== undefined && !isUuid(uuid)) return { code: 'bad_uuid', reason: `uuid "${uuid.slice(0, 64)}" is not a valid UUID; capture would refuse the whole request` };
   // Derived from content only, never from position or time of run, so every re-run gives the same uuid.
   uuid ??= uuidv5(canonicalJson({ event: rec.event, distinct_id: distinctId, timestamp, properties, $set: rec.$set ?? null, $set_once: rec.$set_once ?? null }), POSTHOG_FILES_NAMESPACE);
   const event: PostHogEvent = { uuid: uuid.toLowerCase(), event: rec.event, distinct_id: distinctId, timestamp, properties };

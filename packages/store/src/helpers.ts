@@ -27,10 +27,3 @@ export async function readJsonWithEtag(store: Store, key: string): Promise<{ val
   if (data === undefined || !info) return undefined;
   return { value: JSON.parse(data.toString('utf8')), info };
 }
-
-/** Collects a listing (of a prefix known to be modest) into an array. */
-export async function listAll(store: Store, prefix: string): Promise<ObjectInfo[]> {
-  const out: ObjectInfo[] = [];
-  for await (const info of store.list(prefix)) out.push(info);
-  return out;
-}

@@ -1,7 +1,6 @@
+import { isUuid } from '@hogport/common';
 import type { PostHogEvent, TransformContext } from '@hogport/pipeline';
 import { MAX_EVENT_BYTES } from '@hogport/loader';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Applies the pipeline's transform options to an event a source mapped, and serialises it with
@@ -10,7 +9,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function finishEvent(event: PostHogEvent, ctx: TransformContext): { line: string } | { code: string; reason: string } {
   const t = ctx.transform;
-  if (!UUID.test(event.uuid)) return { code: 'bad_uuid', reason: `uuid "${event.uuid}" is not a valid UUID` };
+  if (!isUuid(event.uuid)) return { code: 'bad_uuid', reason: `uuid "${event.uuid}" is not a valid UUID` };
   if (typeof event.event !== 'string' || event.event === '') return { code: 'missing_event', reason: 'the event name is empty' };
   if (typeof event.distinct_id !== 'string' || event.distinct_id === '') return { code: 'missing_distinct_id', reason: 'distinct_id is empty' };
   const properties: Record<string, unknown> = { ...event.properties };

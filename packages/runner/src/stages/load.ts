@@ -6,11 +6,15 @@ import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
 
+/** Batches of one chunk in flight at once: bounds memory; the destination bounds requests. */
+const BATCHES_IN_FLIGHT = 8;
+
 /**
  * Load: sends a chunk's events to the destination in batches. Up to date while the chunk's events
- * (by content hash) are the ones that were sent.
+ * (by content hash) are the ones that were sent. Without a destination the job can still tell what
+ * is up to date (for status), but not process.
  */
-export function loadJob(opts: { destination: Destination; batchMaxEvents: number; store: Store; layout: Layout; maxBytes?: number }): StageJob {
+export function loadJob(opts: { destination?: Destination; batchMaxEvents: number; store: Store; layout: Layout; maxBytes?: number }): StageJob {
   const { destination, store, layout } = opts;
   const configHash = digestOf({ stage: 'load', version: 1 });
   return {
@@ -24,6 +28,7 @@ export function loadJob(opts: { destination: Destination; batchMaxEvents: number
       const up = await readControl(ctx.store, ctx.layout.manifest('transform', ctx.chunk), Manifest);
       const eventsRef = up?.value.outputs.find((o) => o.role === 'events');
       if (!up || !eventsRef) throw new HogportError('E_NOT_TRANSFORMED', `chunk ${ctx.chunk} has no transform output to load`);
+      if (!destination) throw new HogportError('E_NO_DESTINATION', 'load was started without a destination');
       const stats: BatcherStats = { events: 0, duplicates: 0 };
       const outputs: OutputRef[] = [];
       let requests = 0;
@@ -53,7 +58,7 @@ export function loadJob(opts: { destination: Destination; batchMaxEvents: number
         }, (err: unknown) => { failure ??= err; });
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p));
-        if (inFlight.size >= 8) await Promise.race(inFlight);
+        if (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
       if (failure) throw failure;

@@ -1,8 +1,7 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { createHash } from 'node:crypto';
-import { HogportError, HOGPORT_VERSION } from '@hogport/common';
+import type { Readable } from 'node:stream';
+import { HashingCounter, HogportError, HOGPORT_VERSION } from '@hogport/common';
 import { Manifest, readControl } from '@hogport/manifest';
-import type { Outcome, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
+import type { Position, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
 import type { Layout } from '@hogport/layout';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
@@ -44,18 +43,16 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const drop = new Set(spec.dropEvents);
       let min: string | undefined;
       let max: string | undefined;
-      let bytesIn = 0;
       const files = raw.map((o) => ({
         name: layout.rawName(o.key),
         async open(): Promise<Readable> {
-          const verify = new VerifySha256(o.sha256, o.key);
+          const verify = new HashingCounter({ sha256: o.sha256, mismatch: (actual) => rawCorrupt(o.key, actual, o.sha256) });
           const stream = await ctx.store.read(o.key);
           stream.on('error', (err) => verify.destroy(err));
-          verify.on('end', () => { bytesIn += verify.bytes; });
           return stream.pipe(verify);
         },
       }));
-      const reject = async (o: Extract<Outcome, { kind: 'reject' }> | { code: string; reason: string; position: Outcome['position']; record: string }) => {
+      const reject = async (o: { code: string; reason: string; position: Position; record: string }) => {
         counts.rejected += 1;
         const truncated = o.record.length > REJECT_RECORD_MAX;
         await rejects.writeLine(JSON.stringify({ code: o.code, reason: o.reason, position: o.position, record: truncated ? o.record.slice(0, REJECT_RECORD_MAX) : o.record, ...(truncated ? { truncated: true } : {}) }));
@@ -98,27 +95,14 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
         inputs: raw.map((o) => ({ key: o.key, sha256: o.sha256, bytes: o.bytes })),
         outputs,
         counts: { unit: 'records', ...counts, droppedBy },
-        bytes: { in: bytesIn || raw.reduce((a, o) => a + o.bytes, 0), out: outputs.reduce((a, o) => a + o.bytes, 0) },
+        // Every raw byte was verified against the extract manifest on the way through.
+        bytes: { in: raw.reduce((a, o) => a + o.bytes, 0), out: outputs.reduce((a, o) => a + o.bytes, 0) },
         ...(min !== undefined && max !== undefined ? { eventTime: { min, max } } : {}),
       };
     },
   };
 }
 
-/** Passes bytes through and fails at the end if they are not the bytes the extract manifest recorded. */
-class VerifySha256 extends Transform {
-  bytes = 0;
-  private readonly hash = createHash('sha256');
-  constructor(private readonly expected: string, private readonly key: string) { super(); }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    const got = this.hash.digest('hex');
-    if (got !== this.expected) {
-      cb(new HogportError('E_RAW_CORRUPT', `raw file ${this.key} does not match its extract manifest (sha256 ${got.slice(0, 12)}…, expected ${this.expected.slice(0, 12)}…): restore it, or re-extract the chunk with --force`));
-    } else cb();
-  }
+function rawCorrupt(key: string, actual: string, expected: string): HogportError {
+  return new HogportError('E_RAW_CORRUPT', `raw file ${key} does not match its extract manifest (sha256 ${actual.slice(0, 12)}…, expected ${expected.slice(0, 12)}…): restore it, or re-extract the chunk with --force`);
 }
