@@ -111,3 +111,56 @@ test('rejects --chunks that match nothing instead of doing no work', async () =>
   assert.equal(res.code, 2);
   assert.match(res.stderr, /--chunks "nope-\*" matches no planned chunk/);
 });
+
+test('a changed transform config makes chunks stale, and load refuses to re-send them unless told to', async () => {
+  const ws = await workspace({ files: 2, perFile: 40 });
+  assert.equal((await runCli(['run', ws.pipeline])).code, 0);
+  const outbox = async () => (await walk(ws.storeDir)).filter((f) => f.startsWith('e2e/outbox/')).length;
+  const sentBefore = await outbox();
+  await writeFile(ws.pipeline, `${await readFile(ws.pipeline, 'utf8')}\ntransform:\n  dropEvents: ["$pageview"]\n`);
+
+  const stale = JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout);
+  assert.equal(stale.totals.transform.stale, 2);
+  assert.match(stale.chunks[0].transform.reason, /configuration changed/);
+
+  const transform = await runCli(['transform', ws.pipeline]);
+  assert.equal(transform.code, 0, transform.stderr);
+  assert.equal(logLines(transform.stderr).filter((l) => l.msg === 'chunk started').length, 2);
+  const m = await readJson(path.join(ws.storeDir, 'e2e/manifests/transform/part-000.jsonl.gz.json'));
+  assert.ok(m.counts.dropped > 0);
+  assert.equal(m.counts.droppedBy.dropEvents, m.counts.dropped);
+  assert.equal(m.attemptNumber, 2);
+
+  const refused = await runCli(['load', ws.pipeline]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /E_LOADED_CHUNK_CHANGED .*duplicates in PostHog.*--resend-changed/);
+  assert.equal(await outbox(), sentBefore, 'nothing was sent');
+  assert.equal(JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout).totals.load.stale, 2);
+
+  const resent = await runCli(['load', ws.pipeline, '--resend-changed']);
+  assert.equal(resent.code, 0, resent.stderr);
+  assert.equal(JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout).totals.load.done, 2);
+});
+
+test('--force redoes only the selected chunks', async () => {
+  const ws = await workspace({ files: 3, perFile: 10 });
+  assert.equal((await runCli(['run', ws.pipeline])).code, 0);
+  const forced = await runCli(['transform', ws.pipeline, '--force', '--chunks', 'part-000*']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.deepEqual(logLines(forced.stderr).filter((l) => l.msg === 'chunk started').map((l) => l.chunk), ['part-000.jsonl.gz']);
+  assert.equal((await readJson(path.join(ws.storeDir, 'e2e/manifests/transform/part-000.jsonl.gz.json'))).attemptNumber, 2);
+  assert.equal((await readJson(path.join(ws.storeDir, 'e2e/manifests/transform/part-001.jsonl.json'))).attemptNumber, 1);
+});
+
+test('plans one chunk per source file, with what it reads', async () => {
+  const ws = await workspace({ files: 3, perFile: 1 });
+  const res = await runCli(['plan', ws.pipeline, '--json']);
+  assert.equal(res.code, 0, res.stderr);
+  const plan = JSON.parse(res.stdout);
+  assert.deepEqual(plan.chunks.map((c: { id: string }) => c.id), ['part-000.jsonl.gz', 'part-001.jsonl', 'part-002.jsonl.gz']);
+  for (const c of plan.chunks) {
+    assert.match(c.inputs[0].key, /^file:\/\/.*\/export\/part-00\d/);
+    assert.ok(c.inputs[0].etag && c.inputs[0].bytes > 0);
+  }
+  assert.match((await runCli(['plan', ws.pipeline])).stdout, /3 chunks planned for migration e2e/);
+});
