@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { createLogger, HogportError, readSecret, type Logger } from '@hogport/common';
 import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
-import { DryRunDestination, PostHogDestination, type Destination } from '@hogport/loader';
+import { DryRunDestination, PostHogDestination, type Destination, type RateGate } from '@hogport/loader';
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
 import { posthogFilesSource } from '@hogport/source-posthog';
@@ -59,23 +59,43 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
   };
 }
 
-/** The destination the definition names. The project key is read from the environment, never from the file. */
-export function openDestination(ctx: Context): Destination {
+/** Names where events go, for the load stage's config: another destination means another load. */
+export function destinationId(ctx: Context): string {
   const d = ctx.pipeline.definition.destination;
-  if (d.type === 'dry-run') return new DryRunDestination(ctx.store, (b) => ctx.layout.outbox(b.chunk, b.attempt, b.seq));
+  return d.type === 'dry-run' ? 'dry-run' : `posthog ${new URL(d.host).origin}${new URL(d.host).pathname.replace(/\/+$/, '')}`;
+}
+
+export interface DestinationChoices {
+  historicalMigration: boolean;
+  rate?: RateGate;
+}
+
+/** The destination the definition names. The project key is read from the environment, never from the file. */
+export function openDestination(ctx: Context, choices: DestinationChoices): Destination {
+  const d = ctx.pipeline.definition.destination;
+  if (d.type === 'dry-run') {
+    return new DryRunDestination(ctx.store, (b) => ctx.layout.outbox(b.chunk, b.attempt, b.seq), { historicalMigration: choices.historicalMigration });
+  }
   const apiKey = readSecret(d.apiKeyEnv);
   if (!apiKey) {
     throw new HogportError('E_NO_API_KEY', `the environment variable ${d.apiKeyEnv} is not set: export your PostHog project API key there (destination.apiKeyEnv names it)`, { exitCode: 2 });
   }
-  return new PostHogDestination({ host: d.host, apiKey, concurrency: d.concurrency, maxAttempts: d.maxAttempts, timeoutMs: d.timeoutSeconds * 1000, log: ctx.log });
+  return new PostHogDestination({
+    host: d.host, apiKey, concurrency: d.concurrency, maxAttempts: d.maxAttempts, timeoutMs: d.timeoutSeconds * 1000, log: ctx.log,
+    historicalMigration: choices.historicalMigration, ...(choices.rate ? { rate: choices.rate } : {}),
+  });
 }
 
 /** The three stage jobs. Without a destination, load can say what is up to date but not send. */
-export function stageJobs(ctx: Context, planned: PlannedChunk[], destination?: Destination): Record<Stage, StageJob> {
+export function stageJobs(ctx: Context, planned: PlannedChunk[], destination?: Destination, batchMaxEvents?: number): Record<Stage, StageJob> {
   const def = ctx.pipeline.definition;
+  const d = def.destination;
   return {
     extract: extractJob({ source: ctx.source, planned: new Map(planned.map((c) => [c.id, c])) }),
     transform: transformJob({ source: ctx.source, spec: def.transform, store: ctx.store, layout: ctx.layout }),
-    load: loadJob({ ...(destination ? { destination } : {}), batchMaxEvents: def.destination.batchMaxEvents, store: ctx.store, layout: ctx.layout }),
+    load: loadJob({
+      ...(destination ? { destination } : {}), destinationId: destinationId(ctx), batchMaxEvents: batchMaxEvents ?? d.batchMaxEvents,
+      store: ctx.store, layout: ctx.layout, ...(d.type === 'posthog' ? { retryBudget: d.retryBudget } : {}),
+    }),
   };
 }

@@ -2,8 +2,10 @@ import { Command, Option } from 'commander';
 import { describeError, HOGPORT_VERSION, HogportError, redact, type Logger } from '@hogport/common';
 import type { Stage } from '@hogport/layout';
 import { selectChunks } from '@hogport/pipeline';
-import { currentWorker, runChunks, type RunSummary, type StageJob } from '@hogport/runner';
-import { makeLogger, openContext, openDestination, stageJobs, type Context, type GlobalOptions } from './context.js';
+import { RateGate } from '@hogport/loader';
+import { currentWorker, joinRateShare, runChunks, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
+import { loadPlan, loadWarnings } from './preflight.js';
+import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
 import { progressReporter } from './progress.js';
 import { formatStatus, statusReport } from './status.js';
 
@@ -14,6 +16,8 @@ interface StageOptions extends GlobalOptions {
   workerId?: string;
   leaseSeconds?: string;
   resendChanged?: boolean;
+  maxEventsPerMinute?: string;
+  withoutHistoricalMigration?: boolean;
 }
 
 const program = new Command('hogport')
@@ -46,14 +50,20 @@ common(program.command('plan').description('list the chunks the pipeline plans')
     });
   });
 
-for (const stage of ['extract', 'transform', 'load'] as const) {
+const loadOptions = (cmd: Command) => cmd
+  .option('--resend-changed', 're-send chunks whose events changed after they were loaded (creates duplicates in PostHog)')
+  .option('--max-events-per-minute <n>', 'hold the load to this many events per minute, across all workers and retries')
+  .option('--without-historical-migration', 'send without historical_migration (live ingestion): only if you know you need it');
+
+for (const stage of ['extract', 'transform'] as const) {
   stageCommand(program.command(stage).description(`run the ${stage} stage over the planned chunks`))
-    .option('--resend-changed', 'load: re-send chunks whose events changed after they were loaded (creates duplicates in PostHog)')
     .action(async (file: string, opts: StageOptions) => runStages(file, opts, [stage]));
 }
 
-stageCommand(program.command('run').description('run extract, transform and load, chunk by chunk'))
-  .option('--resend-changed', 're-send chunks whose events changed after they were loaded (creates duplicates in PostHog)')
+loadOptions(stageCommand(program.command('load').description('send transformed chunks to the destination, oldest events first')))
+  .action(async (file: string, opts: StageOptions) => runStages(file, opts, ['load']));
+
+loadOptions(stageCommand(program.command('run').description('run extract, transform and load, chunk by chunk')))
   .action(async (file: string, opts: StageOptions) => runStages(file, opts, ['extract', 'transform', 'load']));
 
 common(program.command('status').description('show every chunk\'s state in every stage, from the store'))
@@ -72,9 +82,11 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
   await withContext(file, opts, true, async (ctx) => {
     const def = ctx.pipeline.definition;
     const planned = await ctx.source.plan();
-    const ids = selectChunks(planned.map((c) => c.id), opts.chunks);
-    const destination = stages.includes('load') ? openDestination(ctx) : undefined;
-    const jobs = stageJobs(ctx, planned, destination);
+    let ids = selectChunks(planned.map((c) => c.id), opts.chunks);
+    const worker = currentWorker(opts.workerId);
+    const loading = stages.includes('load') ? await prepareLoad(ctx, opts, ids, worker) : undefined;
+    if (loading && stages.length === 1) ids = loading.order;
+    const jobs = stageJobs(ctx, planned, loading?.destination, loading?.batchMaxEvents);
     const selected = stages.map((s) => jobs[s]);
     const stop = new AbortController();
     const onSignal = () => { ctx.log.warn('stopping: chunks in progress are left uncommitted and will be redone'); stop.abort(); };
@@ -84,7 +96,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     let summary: RunSummary;
     try {
       summary = await runChunks(selected, ids, {
-        store: ctx.store, layout: ctx.layout, worker: currentWorker(opts.workerId),
+        store: ctx.store, layout: ctx.layout, worker,
         concurrency: num(opts.concurrency, '--concurrency') ?? def.concurrency,
         leaseMs: (num(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
         force: Boolean(opts.force), resendChanged: Boolean(opts.resendChanged), log: ctx.log,
@@ -94,10 +106,43 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       progress.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      await destination?.close();
+      await loading?.close();
     }
     return report(summary, stages, ctx.log);
   });
+}
+
+/**
+ * Everything a load needs before its first request: the historical_migration decision, the rate
+ * limit shared with other workers, the oldest-first order, and the warnings PostHog's guidance calls for.
+ */
+async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], worker: Worker) {
+  const d = ctx.pipeline.definition.destination;
+  const optedOut = Boolean(opts.withoutHistoricalMigration);
+  if (d.type === 'posthog' && !d.historicalMigration && !optedOut) {
+    throw new HogportError('E_USAGE', 'destination.historicalMigration is false: events would go through live ingestion (spike detection, standard ingestion charges) instead of the historical queue. Pass --without-historical-migration to confirm, or remove the setting.', { exitCode: 2 });
+  }
+  const perMinute = num(opts.maxEventsPerMinute, '--max-events-per-minute') ?? (d.type === 'posthog' ? d.maxEventsPerMinute : undefined);
+  const plan = await loadPlan(ctx, ids);
+  const warnings = loadWarnings(plan, perMinute);
+  if (optedOut) warnings.push('sending WITHOUT historical_migration: these events go through live ingestion.');
+  for (const w of warnings) {
+    ctx.log.warn(w);
+    process.stderr.write(`hogport: warning: ${w}\n`);
+  }
+  const gate = perMinute ? new RateGate(perMinute) : undefined;
+  const share = gate && perMinute ? await joinRateShare({ store: ctx.store, layout: ctx.layout, stage: 'load', worker, gate, perMinute, log: ctx.log }) : undefined;
+  const destination = openDestination(ctx, { historicalMigration: !optedOut, ...(gate ? { rate: gate } : {}) });
+  return {
+    order: plan.order,
+    destination,
+    // Under a rate limit, requests of at most a second's worth of events keep the pace even.
+    batchMaxEvents: perMinute ? Math.max(1, Math.min(d.batchMaxEvents, Math.floor(perMinute / 60))) : d.batchMaxEvents,
+    async close() {
+      await share?.stop();
+      await destination.close();
+    },
+  };
 }
 
 function report(summary: RunSummary, stages: Stage[], log: Logger): number {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { openStore } from '@hogport/store';
-import { logLines, randomBucket, runCli, startCaptureServer, startCli, startMoto } from '@hogport/testkit';
+import { logLines, randomBucket, runCli, startFakePostHog, startCli, startMoto } from '@hogport/testkit';
 import { allText, readJson, walk, workspace } from './e2e.helpers.js';
 
 const KEY = 'phc_e2e_project_key_must_never_leak_7f3a';
@@ -16,8 +16,8 @@ async function manifests(storeDir: string): Promise<Map<string, string>> {
 }
 
 test('after SIGKILL mid-run, a re-run does only the unfinished chunks and ends as an uninterrupted run does', async (t) => {
-  const server = await startCaptureServer({ token: KEY, delayMs: 60 });
-  const clean = await startCaptureServer({ token: KEY });
+  const server = await startFakePostHog({ token: KEY, delayMs: 60 });
+  const clean = await startFakePostHog({ token: KEY });
   t.after(async () => { await server.close(); await clean.close(); });
   const destination = (url: string) => `{ type: posthog, host: "${url}", batchMaxEvents: 50, concurrency: 2 }`;
   const ws = await workspace({ files: 10, perFile: 300, destination: destination(server.url) });

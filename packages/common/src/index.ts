@@ -4,3 +4,4 @@ export { readSecret, rememberSecret, redact } from './secrets.js';
 export { peekBytes, isGzipMagic, gunzipIfGzipped, HashingCounter, splitLines, sha256, readAll } from './streams.js';
 export { canonicalJson, isUuid } from './json.js';
 export { HOGPORT_VERSION } from './version.js';
+export { sleep } from './time.js';

@@ -5,9 +5,12 @@
  *   <migration>/manifests/<stage>/<chunk>.json        the commit point of a stage for a chunk
  *   <migration>/claims/<stage>/<chunk>.json           who is working on it, until when (a lease)
  *   <migration>/failures/<stage>/<chunk>.json         the last failure, until the chunk succeeds
+ *   <migration>/checkpoints/<stage>/<chunk>.json      progress inside an uncommitted chunk (load)
+ *   <migration>/workers/<stage>/<worker>.json         workers sharing a rate limit, while they run
  *   <migration>/raw/<chunk>/<attempt>/<file>          extract output, byte for byte the source's
  *   <migration>/events/<chunk>/<attempt>.jsonl.gz     transform output: PostHog events
  *   <migration>/rejects/<stage>/<chunk>/<attempt>.jsonl.gz   records refused, each with its reason
+ *   <migration>/rejects/load/<chunk>/<attempt>/<seq>.jsonl.gz events refused while loading, per batch
  *   <migration>/outbox/<chunk>/<attempt>/<seq>.json.gz       dry-run destination: the request bodies
  *
  * Output keys carry the attempt id, so two workers never write the same output key; only the
@@ -50,12 +53,17 @@ export interface Layout {
   claims(stage: Stage): string;
   failure(stage: Stage, chunk: string): string;
   failures(stage: Stage): string;
+  checkpoint(stage: Stage, chunk: string): string;
+  /** A worker's registration while it takes part in a stage (rate limit shares). */
+  worker(stage: Stage, worker: string): string;
+  workers(stage: Stage): string;
   raw(chunk: string, attempt: string, file: string): string;
   rawAttempt(chunk: string, attempt: string): string;
   /** The file name inside a raw key (what the source called it). */
   rawName(key: string): string;
   events(chunk: string, attempt: string): string;
   rejects(stage: Stage, chunk: string, attempt: string): string;
+  loadRejects(chunk: string, attempt: string, seq: number): string;
   outbox(chunk: string, attempt: string, seq: number): string;
   outboxes(): string;
   /** The chunk id of a key under manifests/, claims/ or failures/ for a stage, or undefined. */
@@ -79,11 +87,15 @@ export function layout(migration: string): Layout {
     claims: (stage) => `${m}/claims/${stage}/`,
     failure: (stage, c) => `${m}/failures/${stage}/${chunk(c)}.json`,
     failures: (stage) => `${m}/failures/${stage}/`,
+    checkpoint: (stage, c) => `${m}/checkpoints/${stage}/${chunk(c)}.json`,
+    worker: (stage, w) => `${m}/workers/${stage}/${w.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
+    workers: (stage) => `${m}/workers/${stage}/`,
     raw: (c, attempt, file) => `${m}/raw/${chunk(c)}/${attempt}/${file}`,
     rawAttempt: (c, attempt) => `${m}/raw/${chunk(c)}/${attempt}/`,
     rawName: (key) => key.split('/').slice(4).join('/'),
     events: (c, attempt) => `${m}/events/${chunk(c)}/${attempt}.jsonl.gz`,
     rejects: (stage, c, attempt) => `${m}/rejects/${stage}/${chunk(c)}/${attempt}.jsonl.gz`,
+    loadRejects: (c, attempt, seq) => `${m}/rejects/load/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.jsonl.gz`,
     outbox: (c, attempt, seq) => `${m}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,
     outboxes: () => `${m}/outbox/`,
     chunkOf(kind, stage, key) {

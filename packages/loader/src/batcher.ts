@@ -1,63 +1,60 @@
-import { HogportError } from '@hogport/common';
-import { ENVELOPE_BYTES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, type Batch } from './destination.js';
+import { ENVELOPE_BYTES, MAX_REQUEST_BYTES, type Batch, type InvalidEvent } from './destination.js';
+import { validateEvent } from './validate.js';
 
 export interface BatchOptions {
   maxEvents: number;
   maxBytes?: number;
   chunk: string;
   attempt: string;
+  /** The first batch's seq; resumed loads continue the numbering so outbox keys stay unique. */
+  firstSeq?: number;
 }
 
-export interface BatcherStats {
-  events: number;
-  /** Events skipped because their uuid already appeared in this chunk's current request. */
-  duplicates: number;
-}
-
-const UUID_PREFIX = '{"uuid":"';
-
-/** The uuid of an event line; events hogport writes put it first, so this is a slice, not a parse. */
-export function uuidOf(line: string): string {
-  if (line.startsWith(UUID_PREFIX) && line.charCodeAt(UUID_PREFIX.length + 36) === 0x22) {
-    return line.slice(UUID_PREFIX.length, UUID_PREFIX.length + 36);
-  }
-  const parsed = JSON.parse(line) as { uuid?: unknown };
-  if (typeof parsed.uuid !== 'string') throw new HogportError('E_EVENT_NO_UUID', 'an event in the chunk has no uuid: re-run transform for this chunk');
-  return parsed.uuid;
+/** An event line and its 0-based position among the chunk's events. */
+export interface IndexedLine {
+  line: string;
+  index: number;
 }
 
 /**
  * Groups event lines into request-sized batches: at most `maxEvents` events and `maxBytes`
- * uncompressed bytes each, never the same uuid twice in one request (capture rejects such a batch).
+ * uncompressed bytes each, never the same uuid twice in one request (capture refuses such a batch).
+ * Every batch covers a contiguous range of line positions, including the events it refused and the
+ * duplicates it skipped, so an acknowledged batch can be checkpointed as a range. A gap in the
+ * positions (lines already acknowledged) always starts a new batch.
  */
-export async function* batches(lines: AsyncIterable<string>, options: BatchOptions, stats: BatcherStats): AsyncGenerator<Batch> {
+export async function* batches(lines: AsyncIterable<IndexedLine>, options: BatchOptions): AsyncGenerator<Batch> {
   const maxBytes = (options.maxBytes ?? MAX_REQUEST_BYTES) - ENVELOPE_BYTES;
-  let events: string[] = [];
+  let seq = options.firstSeq ?? 0;
+  let current: Batch | undefined;
   let uuids = new Set<string>();
-  let bytes = 0;
-  let seq = 0;
-  const flush = (): Batch => {
-    const batch: Batch = { events, bytes, chunk: options.chunk, attempt: options.attempt, seq: seq++ };
-    events = []; uuids = new Set(); bytes = 0;
-    return batch;
+  const open = (index: number): Batch => {
+    uuids = new Set();
+    return { events: [], bytes: 0, chunk: options.chunk, attempt: options.attempt, seq: seq++, first: index, end: index, invalid: [], duplicates: 0 };
   };
-  for await (const line of lines) {
-    if (line === '') continue;
-    stats.events += 1;
+  for await (const { line, index } of lines) {
+    if (current && (index !== current.end || current.events.length >= options.maxEvents)) {
+      yield current;
+      current = undefined;
+    }
+    const checked = validateEvent(line);
     const size = Buffer.byteLength(line) + 1;
-    if (size > MAX_EVENT_BYTES) {
-      throw new HogportError('E_EVENT_TOO_LARGE', `an event of ${size} bytes exceeds capture's ${MAX_EVENT_BYTES}-byte limit; transform should have rejected it`);
+    if (current && 'uuid' in checked && !uuids.has(checked.uuid) && current.bytes + size > maxBytes) {
+      yield current;
+      current = undefined;
     }
-    const uuid = uuidOf(line);
-    if (uuids.has(uuid)) {
+    current ??= open(index);
+    current.end = index + 1;
+    if (!('uuid' in checked)) {
+      current.invalid.push({ index, line, ...checked } satisfies InvalidEvent);
+    } else if (uuids.has(checked.uuid)) {
       // The same uuid twice is the same event twice: PostHog keeps one either way.
-      stats.duplicates += 1;
-      continue;
+      current.duplicates += 1;
+    } else {
+      current.events.push(line);
+      uuids.add(checked.uuid);
+      current.bytes += size;
     }
-    if (events.length > 0 && (events.length >= options.maxEvents || bytes + size > maxBytes)) yield flush();
-    events.push(line);
-    uuids.add(uuid);
-    bytes += size;
   }
-  if (events.length > 0) yield flush();
+  if (current) yield current;
 }

@@ -1,3 +1,12 @@
+/** An event the loader will not send, with why: written to the chunk's load rejects. */
+export interface InvalidEvent {
+  /** 0-based position among the chunk's events. */
+  index: number;
+  line: string;
+  code: string;
+  message: string;
+}
+
 /** One request's worth of events, already serialised: each string is one event's JSON. */
 export interface Batch {
   /** Events as JSON text, exactly as they will appear in the request. */
@@ -6,15 +15,39 @@ export interface Batch {
   bytes: number;
   chunk: string;
   attempt: string;
-  /** 0-based position of this batch in the chunk. */
+  /** Position of this batch in the chunk's load. */
   seq: number;
+  /** The range of event positions [first, end) this batch accounts for. */
+  first: number;
+  end: number;
+  /** Events in the range refused before sending. */
+  invalid: InvalidEvent[];
+  /** Events in the range skipped because their uuid was already in this request. */
+  duplicates: number;
+  /** Set on the halves of a batch split after a 400 or 413, like "0.1". */
+  part?: string;
+}
+
+export interface SendOptions {
+  signal?: AbortSignal;
+  /** Retries left for the whole chunk: a chunk that keeps failing gives up and is retried next run. */
+  budget?: RetryBudget;
+}
+
+export interface RetryBudget {
+  left: number;
 }
 
 /** Where batches go: PostHog's capture `/batch/`, or the dry-run outbox. */
 export interface Destination {
   readonly name: string;
-  /** Delivers a batch; resolves once it was acknowledged. Returns what the delivery took. */
-  send(batch: Batch, signal?: AbortSignal): Promise<SendReport>;
+  /**
+   * Delivers a batch; resolves once it was acknowledged. Throws E_POSTHOG_REJECTED (400) or
+   * E_POSTHOG_TOO_LARGE (413) with `details.reply` when capture refused the request's content, so the
+   * caller can split it; E_POSTHOG_AUTH (fatal) for a refused key; E_POSTHOG_UNAVAILABLE past the
+   * retry budget.
+   */
+  send(batch: Batch, options?: SendOptions): Promise<SendReport>;
   close(): Promise<void>;
 }
 
@@ -27,12 +60,19 @@ export interface SendReport {
 
 /** Bytes of `{"api_key":…,"historical_migration":true,"sent_at":…,"batch":[` and `]}`: the envelope budget. */
 export const ENVELOPE_BYTES = 512;
+
 /** PostHog's managed importer keeps requests at or under 9 MiB uncompressed; capture's hard limit is higher. */
 export const MAX_REQUEST_BYTES = 9 * 1024 * 1024;
+
 /** Capture refuses a single event over about this many bytes serialised. */
 export const MAX_EVENT_BYTES = 1_000_000;
 
-/** The request body capture's `/batch/` takes, built from already-serialised events. */
-export function batchBody(apiKey: string, events: readonly string[], sentAt: Date = new Date()): string {
-  return `{"api_key":${JSON.stringify(apiKey)},"historical_migration":true,"sent_at":${JSON.stringify(sentAt.toISOString())},"batch":[${events.join(',')}]}`;
+/**
+ * The request body capture's `/batch/` takes, built from already-serialised events.
+ * `historical_migration` is only honoured in this envelope; it is left out only on explicit opt-out.
+ */
+export function batchBody(apiKey: string, events: readonly string[], options: { sentAt?: Date; historicalMigration?: boolean } = {}): string {
+  const sentAt = (options.sentAt ?? new Date()).toISOString();
+  const historical = options.historicalMigration === false ? '' : '"historical_migration":true,';
+  return `{"api_key":${JSON.stringify(apiKey)},${historical}"sent_at":${JSON.stringify(sentAt)},"batch":[${events.join(',')}]}`;
 }

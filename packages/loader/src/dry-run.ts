@@ -8,16 +8,16 @@ const gzip = promisify(gzipCb);
 
 /**
  * The dry-run destination: writes each request body it would send, gzip-compressed exactly as it
- * would go on the wire, to the store's outbox. The project key is never written: it is replaced by a
- * placeholder, so an outbox can be shared for review.
+ * would go on the wire, to the store's outbox. Events pass the same checks before they get here as
+ * for PostHog. The project key is never written: it is replaced by a placeholder, so an outbox can
+ * be shared for review.
  */
 export class DryRunDestination implements Destination {
   readonly name = 'dry-run';
-
-  constructor(private readonly store: Store, private readonly keyOf: (batch: Batch) => string) {}
+  constructor(private readonly store: Store, private readonly keyOf: (batch: Batch) => string, private readonly options: { historicalMigration?: boolean } = {}) {}
 
   async send(batch: Batch): Promise<SendReport> {
-    const body = await gzip(batchBody('[redacted]', batch.events));
+    const body = await gzip(batchBody('[redacted]', batch.events, { historicalMigration: this.options.historicalMigration !== false }));
     const key = this.keyOf(batch);
     await this.store.write(key, body);
     return { requests: 1, retries: 0, written: { key, bytes: body.length, sha256: sha256(body) } };

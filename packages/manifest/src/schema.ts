@@ -72,10 +72,10 @@ export const Manifest = z.object({
 });
 export type Manifest = z.infer<typeof Manifest>;
 
-/** A lease on a chunk for a stage. */
 /** The fields every per-chunk control object starts with. */
 const controlHead = <K extends string>(kind: K) => ({ kind: z.literal(kind), version: z.literal(1), stage, chunk: z.string() });
 
+/** A lease on a chunk for a stage. */
 export const Claim = z.object({
   ...controlHead('hogport.claim'),
   worker: z.string(),
@@ -96,3 +96,37 @@ export const Failure = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
 });
 export type Failure = z.infer<typeof Failure>;
+
+/**
+ * Progress inside a chunk that is not committed yet: which event positions were acknowledged (as
+ * merged [start, end) ranges), what they added up to, and the outputs written for them. Valid only
+ * for the events object and config it names; a resumed attempt skips the acknowledged positions.
+ */
+export const Checkpoint = z.object({
+  ...controlHead('hogport.checkpoint'),
+  attempt: z.string(),
+  worker: z.string(),
+  updatedAt: isoTime,
+  input: z.object({ key: z.string(), sha256: z.string() }),
+  configHash: z.string(),
+  done: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])),
+  counts: z.object({
+    in: z.number().int().nonnegative(), sent: z.number().int().nonnegative(), invalid: z.number().int().nonnegative(),
+    refused: z.number().int().nonnegative(), duplicates: z.number().int().nonnegative(),
+  }),
+  stats: z.object({ batches: z.number().int().nonnegative(), requests: z.number().int().nonnegative(), retries: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() }),
+  nextSeq: z.number().int().nonnegative(),
+  outputs: z.array(OutputRef),
+});
+export type Checkpoint = z.infer<typeof Checkpoint>;
+
+/** A worker taking part in a rate-limited stage; the budget is shared among the live ones. */
+export const WorkerRegistration = z.object({
+  kind: z.literal('hogport.worker'),
+  version: z.literal(1),
+  stage,
+  worker: z.string(),
+  /** Still counted after it expires, for one rate window: its recent sends are still in the window. */
+  expiresAt: isoTime,
+});
+export type WorkerRegistration = z.infer<typeof WorkerRegistration>;

@@ -51,8 +51,19 @@ export const DestinationSpec = z.discriminatedUnion('type', [
     batchMaxEvents: z.number().int().positive().max(100_000).default(1000),
     /** Requests in flight at once across the whole load. */
     concurrency: z.number().int().positive().max(64).default(4),
+    /** Attempts per request (429, 5xx, timeouts, resets) before its chunk gives up until the next run. */
     maxAttempts: z.number().int().positive().max(50).default(8),
+    /** Retries per chunk across all its requests: a chunk that keeps failing is failed and retried next run. */
+    retryBudget: z.number().int().nonnegative().max(100_000).default(200),
     timeoutSeconds: z.number().positive().max(600).default(60),
+    /** Events per minute across all workers, retries included; --max-events-per-minute overrides it. */
+    maxEventsPerMinute: z.number().int().positive().optional(),
+    /**
+     * Sends with `historical_migration: true` (PostHog's historical ingestion). false also needs
+     * --without-historical-migration on the command line: live ingestion of years of events is
+     * rarely what anyone wants.
+     */
+    historicalMigration: z.boolean().default(true),
   }).strict(),
 ]);
 export type DestinationSpec = z.infer<typeof DestinationSpec>;

@@ -6,3 +6,4 @@ export { transformJob } from './stages/transform.js';
 export { loadJob } from './stages/load.js';
 export { finishEvent } from './stages/enrich.js';
 export { GzipLinesWriter } from './stages/writer.js';
+export { joinRateShare, type RateShare, type RateShareOptions } from './rate-share.js';

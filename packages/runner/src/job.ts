@@ -7,6 +7,8 @@ import type { Store } from '@hogport/store';
 export interface ProcessContext {
   chunk: string;
   attempt: string;
+  /** The id of the worker doing it, for control objects. */
+  worker: string;
   store: Store;
   layout: Layout;
   /** Aborts when the lease is lost or the run is stopped: stop work, commit nothing. */

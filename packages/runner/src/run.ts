@@ -1,4 +1,4 @@
-import { describeError, HOGPORT_VERSION, HogportError, type Logger } from '@hogport/common';
+import { describeError, HOGPORT_VERSION, HogportError, sleep, type Logger } from '@hogport/common';
 import { newAttemptId, type Layout, type Stage } from '@hogport/layout';
 import { encodeControl, Failure, Manifest } from '@hogport/manifest';
 import { inspectChunk, type ChunkState } from '@hogport/state';
@@ -94,7 +94,7 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
     const held = todo.filter((_, i) => results[i] === 'held');
     if (held.length > 0 && !signal.aborted) {
       options.log.debug({ held: held.length }, 'waiting for chunks other workers hold');
-      await sleep(options.pollMs ?? 1000, signal);
+      await sleep(options.pollMs ?? 1000, signal).catch(() => undefined);
     }
     todo = held;
   }
@@ -141,7 +141,7 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
     chunkLog.info('chunk started');
     const workSignal = AbortSignal.any([lease.signal, signal]);
     const result = await job.process({
-      chunk, attempt, store, layout, signal: workSignal, log: chunkLog, previous: current.manifest?.value,
+      chunk, attempt, worker: options.worker.id, store, layout, signal: workSignal, log: chunkLog, previous: current.manifest?.value,
       progress: (records) => options.onEvent?.({ type: 'progress', stage, chunk, records }),
     }, expected);
     workSignal.throwIfAborted();
@@ -160,7 +160,7 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
     const body = encodeControl(Manifest, manifest);
     const key = layout.manifest(stage, chunk);
     await store.writeIf(key, body, current.manifest ? { ifMatch: current.manifest.info.etag } : { ifAbsent: true });
-    await store.delete(layout.failure(stage, chunk));
+    await Promise.all([store.delete(layout.failure(stage, chunk)), store.delete(layout.checkpoint(stage, chunk))]);
     chunkLog.info({ counts: manifest.counts, durationMs: manifest.durationMs }, 'chunk committed');
     options.onEvent?.({ type: 'done', stage, chunk, attempt, records: manifest.counts.in });
     return { result: 'done' };
@@ -199,14 +199,9 @@ function decide(state: ChunkState, options: RunOptions): Attempt | undefined {
     case 'waiting': return 'waiting';
     // A claim may belong to a dead process on this host: acquireLease tells, and says 'held' otherwise.
     case 'running': return undefined;
-    case 'stale': return state.stage === 'load' && !options.resendChanged ? 'refused' : undefined;
+    // Only changed events make a re-send duplicate; a new destination or config is a first send there.
+    case 'stale': return state.stage === 'load' && state.staleBy === 'input' && !options.resendChanged ? 'refused' : undefined;
     default: return undefined;
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
-}

@@ -29,6 +29,8 @@ export interface ChunkState {
   claim?: Claim;
   /** Why a chunk is stale, in words. */
   reason?: string;
+  /** Whether its input (upstream output) or its configuration changed. */
+  staleBy?: 'input' | 'config';
 }
 
 /** Allowance for clocks that disagree between machines when judging whether a lease has expired. */
@@ -57,8 +59,8 @@ export async function inspectChunk(
     return { ...base, status: 'failed' };
   }
   if (manifest) {
-    const reason = staleReason(manifest.value, expected);
-    if (reason) return { ...base, status: live ? 'running' : 'stale', reason };
+    const stale = staleReason(manifest.value, expected);
+    if (stale) return { ...base, status: live ? 'running' : 'stale', ...stale };
     return { ...base, status: 'done' };
   }
   if (live) return { ...base, status: 'running' };
@@ -66,12 +68,15 @@ export async function inspectChunk(
   return base;
 }
 
-function staleReason(manifest: Manifest, expected: Expectation | undefined): string | undefined {
+function staleReason(manifest: Manifest, expected: Expectation | undefined): { reason: string; staleBy: 'input' | 'config' } | undefined {
   if (!expected) return undefined;
   if (manifest.inputDigest !== expected.inputDigest) {
-    return manifest.stage === 'extract' ? 'the source data changed since it was extracted' : `its ${manifest.stage === 'load' ? 'events' : 'raw data'} changed since it was processed`;
+    const reason = manifest.stage === 'extract' ? 'the source data changed since it was extracted' : `its ${manifest.stage === 'load' ? 'events' : 'raw data'} changed since it was processed`;
+    return { reason, staleBy: 'input' };
   }
-  if (manifest.configHash !== expected.configHash) return 'the pipeline configuration changed since it was processed';
+  if (manifest.configHash !== expected.configHash) {
+    return { reason: manifest.stage === 'load' ? 'it was loaded to another destination' : 'the pipeline configuration changed since it was processed', staleBy: 'config' };
+  }
   return undefined;
 }
 

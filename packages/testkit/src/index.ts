@@ -2,5 +2,5 @@ export { freePort } from './net.js';
 export { startFakeGcs, crc32cBase64, randomBucket, type FakeGcs } from './gcs-fake.js';
 export { startMoto, type Moto } from './moto.js';
 export { seeded, posthogEvents, jsonLines, gzipText, type PostHogFixtureOptions } from './fixtures.js';
-export { startCaptureServer, type CaptureServer, type CaptureOptions } from './capture-server.js';
+export { startFakePostHog, type FakePostHog, type FakePostHogOptions, type CaptureRequest } from './posthog-fake.js';
 export { startCli, runCli, logLines, HOGPORT_BIN, type CliResult } from './cli-runner.js';

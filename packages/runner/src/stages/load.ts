@@ -1,22 +1,46 @@
 import { gunzipIfGzipped, HogportError, splitLines } from '@hogport/common';
 import type { Layout } from '@hogport/layout';
-import { batches, type BatcherStats, type Destination } from '@hogport/loader';
-import { Manifest, readControl, type OutputRef } from '@hogport/manifest';
+import { batches, deliver, type Batch, type Destination, type IndexedLine, type RetryBudget } from '@hogport/loader';
+import { Manifest, readControl, type Checkpoint, type OutputRef } from '@hogport/manifest';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
+import { Checkpointer, Ranges } from './checkpoint.js';
 import { digestOf } from './digest.js';
+import { GzipLinesWriter, rejectLine } from './writer.js';
 
 /** Batches of one chunk in flight at once: bounds memory; the destination bounds requests. */
 const BATCHES_IN_FLIGHT = 8;
 
+export interface LoadJobOptions {
+  /** Absent for status: the job can still tell what is up to date, but not send. */
+  destination?: Destination;
+  /**
+   * Names where events go (type and host). A chunk loaded to one destination is not loaded to
+   * another: switching from dry-run to PostHog loads every chunk again.
+   */
+  destinationId: string;
+  batchMaxEvents: number;
+  maxBytes?: number;
+  store: Store;
+  layout: Layout;
+  /** Retries allowed per chunk across its batches, beyond each request's own attempt limit. */
+  retryBudget?: number;
+  /** Events capture may refuse one by one before the chunk is failed as a systematic problem. */
+  maxRefused?: number;
+}
+
 /**
  * Load: sends a chunk's events to the destination in batches. Up to date while the chunk's events
- * (by content hash) are the ones that were sent. Without a destination the job can still tell what
- * is up to date (for status), but not process.
+ * (by content hash) are the ones that were sent, to the same destination.
+ *
+ * After every acknowledged batch the chunk's checkpoint records the acknowledged event positions,
+ * so an interrupted load resumes where it stopped and re-sends at most the batches that were in
+ * flight (they carry the same uuids and timestamps, and collapse in PostHog). Events refused
+ * before sending or by capture go to the chunk's load rejects with the reason.
  */
-export function loadJob(opts: { destination?: Destination; batchMaxEvents: number; store: Store; layout: Layout; maxBytes?: number }): StageJob {
+export function loadJob(opts: LoadJobOptions): StageJob {
   const { destination, store, layout } = opts;
-  const configHash = digestOf({ stage: 'load', version: 1 });
+  const configHash = digestOf({ stage: 'load', version: 2, destination: opts.destinationId });
   return {
     stage: 'load',
     async expect(chunk) {
@@ -24,52 +48,104 @@ export function loadJob(opts: { destination?: Destination; batchMaxEvents: numbe
       if (!up) return undefined;
       return { inputDigest: digestOf(up.value.outputs.filter((o) => o.role === 'events').map((o) => o.contentSha256 ?? o.sha256)), configHash };
     },
-    async process(ctx) {
+    async process(ctx, expected) {
       const up = await readControl(ctx.store, ctx.layout.manifest('transform', ctx.chunk), Manifest);
       const eventsRef = up?.value.outputs.find((o) => o.role === 'events');
       if (!up || !eventsRef) throw new HogportError('E_NOT_TRANSFORMED', `chunk ${ctx.chunk} has no transform output to load`);
       if (!destination) throw new HogportError('E_NO_DESTINATION', 'load was started without a destination');
-      const stats: BatcherStats = { events: 0, duplicates: 0 };
+
+      const done = new Ranges();
+      const counts = { in: 0, sent: 0, invalid: 0, refused: 0, duplicates: 0 };
+      const stats = { batches: 0, requests: 0, retries: 0, bytes: 0 };
       const outputs: OutputRef[] = [];
-      let requests = 0;
-      let retries = 0;
-      let sentEvents = 0;
-      let batchCount = 0;
-      let bytesOut = 0;
-      const lines = (async function* () {
+      let nextSeq = 0;
+      const snapshot = (): Checkpoint => ({
+        kind: 'hogport.checkpoint', version: 1, stage: 'load', chunk: ctx.chunk, attempt: ctx.attempt, worker: ctx.worker,
+        updatedAt: new Date().toISOString(), input: { key: eventsRef.key, sha256: eventsRef.sha256 }, configHash: expected.configHash,
+        done: done.toJSON(), counts: { ...counts }, stats: { ...stats }, nextSeq, outputs: [...outputs],
+      });
+      const { checkpointer, found } = await Checkpointer.open(ctx.store, ctx.layout.checkpoint('load', ctx.chunk), snapshot);
+      // A checkpoint counts only for the very events and destination it was written for.
+      const resumed = found && found.input.sha256 === eventsRef.sha256 && found.configHash === expected.configHash ? found : undefined;
+      if (resumed) {
+        for (const [a, b] of resumed.done) done.add(a, b);
+        Object.assign(counts, resumed.counts);
+        Object.assign(stats, resumed.stats);
+        outputs.push(...resumed.outputs);
+        nextSeq = resumed.nextSeq;
+        ctx.log.info({ acknowledged: counts.in, from: resumed.attempt }, 'resuming the chunk from its checkpoint');
+        ctx.progress(counts.in);
+      }
+      const skip = new Ranges(resumed?.done ?? []).scanner();
+
+      const lines = (async function* (): AsyncGenerator<IndexedLine> {
         const stream = await gunzipIfGzipped(await ctx.store.read(eventsRef.key));
-        for await (const { line } of splitLines(stream)) yield line;
+        let index = 0;
+        for await (const { line } of splitLines(stream)) {
+          if (line === '') continue;
+          const i = index++;
+          if (!skip(i)) yield { line, index: i };
+        }
       })();
+
+      const budget: RetryBudget = { left: opts.retryBudget ?? 100 };
+      const refusalsLeft = { left: opts.maxRefused ?? 1000 };
+      const acknowledge = async (batch: Batch) => {
+        const delivery = await deliver(destination, batch, { signal: ctx.signal, budget, refusalsLeft });
+        const rejects = [
+          ...batch.invalid.map((r) => rejectLine({ code: r.code, reason: r.message, position: { event: r.index }, record: r.line })),
+          ...delivery.refused.map((r) => rejectLine({ code: r.status === 413 ? 'E_POSTHOG_TOO_LARGE' : 'E_POSTHOG_REFUSED', reason: `PostHog answered HTTP ${r.status}: ${r.reply}`, position: { batch: batch.seq }, record: r.line })),
+        ];
+        if (rejects.length > 0) {
+          const writer = new GzipLinesWriter(ctx.store, ctx.layout.loadRejects(ctx.chunk, ctx.attempt, batch.seq), 'rejects');
+          for (const line of rejects) await writer.writeLine(line);
+          outputs.push(await writer.finish());
+        }
+        for (const w of delivery.written) outputs.push({ key: w.key, role: 'outbox', bytes: w.bytes, sha256: w.sha256, records: batch.events.length });
+        done.add(batch.first, batch.end);
+        counts.in += batch.end - batch.first;
+        counts.sent += delivery.sent;
+        counts.invalid += batch.invalid.length;
+        counts.refused += delivery.refused.length;
+        counts.duplicates += batch.duplicates;
+        stats.batches += 1;
+        stats.requests += delivery.requests;
+        stats.retries += delivery.retries;
+        stats.bytes += batch.bytes;
+        checkpointer.schedule();
+        ctx.progress(batch.end - batch.first);
+      };
+
       // Batches of one chunk go out concurrently up to the destination's own limit; the chunk
       // commits only when every one of them was acknowledged.
       const inFlight = new Set<Promise<void>>();
       let failure: unknown;
-      for await (const batch of batches(lines, { maxEvents: opts.batchMaxEvents, ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), chunk: ctx.chunk, attempt: ctx.attempt }, stats)) {
+      for await (const batch of batches(lines, { maxEvents: opts.batchMaxEvents, ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), chunk: ctx.chunk, attempt: ctx.attempt, firstSeq: nextSeq })) {
         if (failure) break;
         ctx.signal.throwIfAborted();
-        const p = destination.send(batch, ctx.signal).then((report) => {
-          requests += report.requests;
-          retries += report.retries;
-          sentEvents += batch.events.length;
-          batchCount += 1;
-          bytesOut += batch.bytes;
-          if (report.written) outputs.push({ key: report.written.key, role: 'outbox', bytes: report.written.bytes, sha256: report.written.sha256, records: batch.events.length });
-          ctx.progress(batch.events.length);
-        }, (err: unknown) => { failure ??= err; });
+        checkpointer.throwIfFailed();
+        nextSeq = batch.seq + 1;
+        const p = acknowledge(batch).catch((err: unknown) => { failure ??= err; });
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p));
         if (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
-      if (failure) throw failure;
+      if (failure) {
+        // What was acknowledged stays acknowledged: the next attempt resumes after it.
+        await checkpointer.settle().catch(() => undefined);
+        throw failure;
+      }
+      await checkpointer.settle();
       outputs.sort((a, b) => (a.key < b.key ? -1 : 1));
+      const rejected = counts.invalid + counts.refused;
       return {
         inputs: [{ key: eventsRef.key, sha256: eventsRef.sha256, bytes: eventsRef.bytes }],
         outputs,
-        counts: { unit: 'events', in: stats.events, out: sentEvents, rejected: 0, dropped: stats.duplicates, droppedBy: (stats.duplicates ? { duplicateUuidInRequest: stats.duplicates } : {}) as Record<string, number> },
-        bytes: { in: eventsRef.bytes, out: bytesOut },
+        counts: { unit: 'events', in: counts.in, out: counts.sent, rejected, dropped: counts.duplicates, droppedBy: (counts.duplicates ? { duplicateUuidInRequest: counts.duplicates } : {}) as Record<string, number> },
+        bytes: { in: eventsRef.bytes, out: stats.bytes },
         ...(up.value.eventTime ? { eventTime: up.value.eventTime } : {}),
-        stats: { batches: batchCount, requests, retries, destination: destination.name },
+        stats: { ...stats, refusedByPostHog: counts.refused, invalid: counts.invalid, resumedAt: resumed?.counts.in ?? 0, destination: destination.name },
       };
     },
   };

@@ -7,12 +7,10 @@ import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
 import { finishEvent } from './enrich.js';
-import { GzipLinesWriter } from './writer.js';
+import { GzipLinesWriter, rejectLine } from './writer.js';
 
 /** Bumped when hogport's own transform logic changes output, so done chunks become stale. */
 const TRANSFORM_LOGIC = 1;
-/** A rejected record is kept whole up to this size, so it can be inspected and fixed. */
-const REJECT_RECORD_MAX = 64 * 1024;
 
 /**
  * Transform: turns a chunk's raw files into PostHog events and rejects. Up to date while the raw
@@ -54,8 +52,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       }));
       const reject = async (o: { code: string; reason: string; position: Position; record: string }) => {
         counts.rejected += 1;
-        const truncated = o.record.length > REJECT_RECORD_MAX;
-        await rejects.writeLine(JSON.stringify({ code: o.code, reason: o.reason, position: o.position, record: truncated ? o.record.slice(0, REJECT_RECORD_MAX) : o.record, ...(truncated ? { truncated: true } : {}) }));
+        await rejects.writeLine(rejectLine(o));
       };
       try {
         for await (const outcome of source.transform(files, tctx)) {

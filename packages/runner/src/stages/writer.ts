@@ -43,3 +43,12 @@ export class GzipLinesWriter {
     this.gzip.destroy(err);
   }
 }
+
+/** A rejected record is kept whole up to this size, so it can be inspected and fixed. */
+const REJECT_RECORD_MAX = 64 * 1024;
+
+/** One line of a rejects object: why, where, and the record itself (truncated when huge). */
+export function rejectLine(o: { code: string; reason: string; position: unknown; record: string }): string {
+  const truncated = o.record.length > REJECT_RECORD_MAX;
+  return JSON.stringify({ code: o.code, reason: o.reason, position: o.position, record: truncated ? o.record.slice(0, REJECT_RECORD_MAX) : o.record, ...(truncated ? { truncated: true } : {}) });
+}

@@ -1,0 +1,58 @@
+import { Manifest, readControl } from '@hogport/manifest';
+import pLimit from 'p-limit';
+import type { Context } from './context.js';
+
+/** PostHog asks to be told before a migration above these (or risk being rate limited). */
+export const POSTHOG_APPROVAL = { events: 20_000_000, perMinute: 10_000 };
+/** PostHog's guidance: historical events should be at least this old. */
+export const MIN_EVENT_AGE_MS = 48 * 3600_000;
+
+export interface LoadPlan {
+  /** Chunk ids, oldest events first; chunks not transformed yet keep their planned order, last. */
+  order: string[];
+  /** Events the transformed chunks hold. */
+  events: number;
+  /** Chunks holding events less than 48 hours old, and the latest such timestamp. */
+  recent?: { chunks: number; latest: string };
+}
+
+/** Reads the transform manifests of the chunks about to be loaded: their order, volume and age. */
+export async function loadPlan(ctx: Context, ids: readonly string[], now: number = Date.now()): Promise<LoadPlan> {
+  const limit = pLimit(16);
+  const manifests = await Promise.all(ids.map((id) => limit(async () => (await readControl(ctx.store, ctx.layout.manifest('transform', id), Manifest).catch(() => undefined))?.value)));
+  let events = 0;
+  let recent: LoadPlan['recent'];
+  const keyed = ids.map((id, i) => ({ id, i, m: manifests[i] }));
+  for (const { m } of keyed) {
+    if (!m) continue;
+    events += m.counts.events ?? m.counts.out;
+    const max = m.eventTime?.max;
+    if (max && Date.parse(max) > now - MIN_EVENT_AGE_MS) {
+      recent = { chunks: (recent?.chunks ?? 0) + 1, latest: !recent || max > recent.latest ? max : recent.latest };
+    }
+  }
+  // Oldest first keeps person properties right: a later event's $set lands after an earlier one's.
+  keyed.sort((a, b) => {
+    const ta = a.m?.eventTime?.min;
+    const tb = b.m?.eventTime?.min;
+    if (ta && tb && ta !== tb) return ta < tb ? -1 : 1;
+    if (Boolean(ta) !== Boolean(tb)) return ta ? -1 : 1;
+    return a.i - b.i;
+  });
+  return { order: keyed.map((k) => k.id), events, ...(recent ? { recent } : {}) };
+}
+
+/** What the user should hear before a load starts. */
+export function loadWarnings(plan: LoadPlan, perMinute: number | undefined): string[] {
+  const out: string[] = [];
+  if (plan.recent) {
+    out.push(`${plan.recent.chunks} chunk(s) hold events less than 48 hours old (latest ${plan.recent.latest}). PostHog's guidance is to import only events at least 48 hours old: newer ones can race live ingestion of the same users.`);
+  }
+  if (plan.events > POSTHOG_APPROVAL.events) {
+    out.push(`this load holds ${plan.events.toLocaleString('en-US')} events. PostHog asks you to contact them before importing more than 20M events (or more than 10k events/minute), or the project risks being rate limited.`);
+  }
+  if (perMinute !== undefined && perMinute > POSTHOG_APPROVAL.perMinute) {
+    out.push(`--max-events-per-minute ${perMinute} is above 10,000: PostHog asks for approval above that rate.`);
+  }
+  return out;
+}

@@ -1,0 +1,77 @@
+import { sleep } from '@hogport/common';
+
+/**
+ * Holds the events sent per minute at or under a rate: every request (first sends, retries, halves
+ * of split batches) takes its events from the gate before it goes out. Two rules at once: requests
+ * are paced evenly (no burst at the start of each minute), and the events in any sliding 60-second
+ * window never exceed the rate. The rate can change while a load runs (workers sharing a budget).
+ */
+export class RateGate {
+  private perMinute: number;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+  private readonly log: Array<{ at: number; n: number }> = [];
+  private inWindow = 0;
+  private nextAt = 0;
+  private pausedUntil = 0;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(perMinute: number, options: { windowMs?: number; now?: () => number } = {}) {
+    this.perMinute = positive(perMinute);
+    this.windowMs = options.windowMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  get rate(): number {
+    return this.perMinute;
+  }
+
+  setRate(perMinute: number): void {
+    this.perMinute = positive(perMinute);
+  }
+
+  /** Sends nothing before `at` (ms since the epoch). */
+  pauseUntil(at: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, at);
+  }
+
+  /** Resolves when `n` events may be sent; callers are served in order. */
+  take(n: number, signal?: AbortSignal): Promise<void> {
+    const turn = this.queue.then(() => this.wait(n, signal));
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async wait(n: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = this.now();
+      while (this.log.length > 0 && this.log[0]!.at + this.windowMs <= now) this.inWindow -= this.log.shift()!.n;
+      const delay = Math.max(this.pausedUntil - now, this.nextAt - now, this.windowDelay(n, now));
+      if (delay <= 0) {
+        this.log.push({ at: now, n });
+        this.inWindow += n;
+        this.nextAt = Math.max(this.nextAt, now) + (n * this.windowMs) / this.perMinute;
+        return;
+      }
+      // Re-check after at most a second: the rate may have been raised meanwhile.
+      await sleep(Math.min(delay, 1000), signal);
+    }
+  }
+
+  /** How long until the window has room for n more; a request larger than the whole rate waits for an empty window. */
+  private windowDelay(n: number, now: number): number {
+    if (this.inWindow + n <= this.perMinute || this.inWindow === 0) return 0;
+    let freed = 0;
+    for (const entry of this.log) {
+      freed += entry.n;
+      if (this.inWindow - freed + n <= this.perMinute || this.inWindow - freed === 0) return entry.at + this.windowMs - now;
+    }
+    return this.windowMs;
+  }
+}
+
+function positive(n: number): number {
+  if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`a rate must be a positive number of events per minute, not ${n}`);
+  return n;
+}
