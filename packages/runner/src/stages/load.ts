@@ -1,4 +1,4 @@
-import { gunzipIfGzipped, HogportError, splitLines } from '@hogport/common';
+import { gunzipIfGzipped, HashingCounter, HogportError, splitLines } from '@hogport/common';
 import type { Layout } from '@hogport/layout';
 import { batches, deliver, type Batch, type Destination, type IndexedLine, type RetryBudget } from '@hogport/loader';
 import { Manifest, readControl, type Checkpoint, type OutputRef } from '@hogport/manifest';
@@ -79,7 +79,11 @@ export function loadJob(opts: LoadJobOptions): StageJob {
       const skip = new Ranges(resumed?.done ?? []).scanner();
 
       const lines = (async function* (): AsyncGenerator<IndexedLine> {
-        const stream = await gunzipIfGzipped(await ctx.store.read(eventsRef.key));
+        // Verified on the way through: a changed events object fails the chunk before it can commit.
+        const verify = new HashingCounter({ sha256: eventsRef.sha256, mismatch: (actual) => new HogportError('E_EVENTS_CORRUPT', `${eventsRef.key} is not the object transform wrote (sha256 ${actual}, expected ${eventsRef.sha256}): re-run transform for chunk ${ctx.chunk} with --force`) });
+        const raw = await ctx.store.read(eventsRef.key);
+        raw.on('error', (err) => verify.destroy(err));
+        const stream = await gunzipIfGzipped(raw.pipe(verify));
         let index = 0;
         for await (const { line } of splitLines(stream)) {
           if (line === '') continue;
@@ -120,15 +124,19 @@ export function loadJob(opts: LoadJobOptions): StageJob {
       // commits only when every one of them was acknowledged.
       const inFlight = new Set<Promise<void>>();
       let failure: unknown;
-      for await (const batch of batches(lines, { maxEvents: opts.batchMaxEvents, ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), chunk: ctx.chunk, attempt: ctx.attempt, firstSeq: nextSeq })) {
-        if (failure) break;
-        ctx.signal.throwIfAborted();
-        checkpointer.throwIfFailed();
-        nextSeq = batch.seq + 1;
-        const p = acknowledge(batch).catch((err: unknown) => { failure ??= err; });
-        inFlight.add(p);
-        void p.finally(() => inFlight.delete(p));
-        if (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+      try {
+        for await (const batch of batches(lines, { maxEvents: opts.batchMaxEvents, ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), chunk: ctx.chunk, attempt: ctx.attempt, firstSeq: nextSeq })) {
+          if (failure) break;
+          ctx.signal.throwIfAborted();
+          checkpointer.throwIfFailed();
+          nextSeq = batch.seq + 1;
+          const p = acknowledge(batch).catch((err: unknown) => { failure ??= err; });
+          inFlight.add(p);
+          void p.finally(() => inFlight.delete(p));
+          if (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+        }
+      } catch (err) {
+        failure ??= err;
       }
       await Promise.all(inFlight);
       if (failure) {
