@@ -5,11 +5,11 @@ import { gunzipSync } from 'node:zlib';
 import { gzipText, jsonLines, posthogEvents } from '@hogport/testkit';
 
 /** A temp workspace with `files` PostHog-format export files and a pipeline definition over them. */
-export async function workspace(options: { files: number; perFile: number; destination?: string; store?: string; extra?: string; badLines?: string[] }): Promise<{ dir: string; pipeline: string; storeDir: string }> {
+export async function workspace(options: { files: number; perFile: number; destination?: string; store?: string; extra?: string; badLines?: string[]; start?: Date }): Promise<{ dir: string; pipeline: string; storeDir: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-e2e-'));
   await mkdir(path.join(dir, 'export'));
   for (let i = 0; i < options.files; i++) {
-    const text = jsonLines(posthogEvents({ seed: 1000 + i, count: options.perFile, start: new Date(Date.UTC(2024, 0, 1 + i)) }), i === 0 ? options.badLines ?? [] : []);
+    const text = jsonLines(posthogEvents({ seed: 1000 + i, count: options.perFile, start: new Date((options.start?.getTime() ?? Date.UTC(2024, 0, 1)) + i * 86_400_000) }), i === 0 ? options.badLines ?? [] : []);
     const name = `part-${String(i).padStart(3, '0')}.jsonl${i % 2 ? '' : '.gz'}`;
     await writeFile(path.join(dir, 'export', name), i % 2 ? text : gzipText(text));
   }

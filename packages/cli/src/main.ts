@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { describeError, HOGPORT_VERSION, HogportError, redact, type Logger } from '@hogport/common';
+import { describeError, HOGPORT_VERSION, HogportError, readSecret, redact, type Logger } from '@hogport/common';
+import { formatVerify, PostHogQuery, verifyMigration } from '@hogport/verify';
 import type { Stage } from '@hogport/layout';
 import { selectChunks } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
@@ -77,6 +78,37 @@ common(program.command('status').description('show every chunk\'s state in every
       return 0;
     });
   });
+
+common(program.command('verify').description('compare loaded chunks with what PostHog holds (count and distinct uuids per chunk)'))
+  .option('--project-id <id>', 'the PostHog project id (default: verify.projectId in the definition)')
+  .option('--host <url>', 'the PostHog app host, like https://us.posthog.com (default: from the definition)')
+  .option('--chunks <ids>', 'only these chunks: comma-separated ids or globs')
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts: GlobalOptions & { projectId?: string; host?: string; chunks?: string; json?: boolean }) => {
+    await withContext(file, opts, false, async (ctx) => {
+      const def = ctx.pipeline.definition;
+      const { migration, chunk } = def.transform.tags;
+      if (!migration || !chunk) throw new HogportError('E_USAGE', 'verify needs events tagged with the migration and chunk: transform.tags.migration and transform.tags.chunk must not be null', { exitCode: 2 });
+      const host = opts.host ?? def.verify.host ?? (def.destination.type === 'posthog' ? appHost(def.destination.host) : undefined);
+      if (!host) throw new HogportError('E_USAGE', 'verify needs the PostHog app host: pass --host or set verify.host', { exitCode: 2 });
+      const projectId = opts.projectId ?? def.verify.projectId;
+      if (!projectId) throw new HogportError('E_USAGE', 'verify needs the PostHog project id: pass --project-id or set verify.projectId', { exitCode: 2 });
+      const personalKey = readSecret(def.verify.personalApiKeyEnv);
+      if (!personalKey) throw new HogportError('E_NO_API_KEY', `the environment variable ${def.verify.personalApiKeyEnv} is not set: export a personal API key with Query Read access there (verify.personalApiKeyEnv names it)`, { exitCode: 2 });
+      const planned = await ctx.source.plan();
+      const ids = selectChunks(planned.map((c) => c.id), opts.chunks);
+      const report = await verifyMigration({ store: ctx.store, layout: ctx.layout, chunks: ids, query: new PostHogQuery({ host, projectId, personalKey }), tags: { migration, chunk } });
+      print(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
+      return report.ok ? 0 : 1;
+    });
+  });
+
+/** The app host for an ingestion host: PostHog Cloud's differ by the ".i"; self-hosted ones are the same. */
+function appHost(ingestion: string): string {
+  const url = new URL(ingestion);
+  url.hostname = url.hostname.replace(/^(us|eu)\.i\.posthog\.com$/, '$1.posthog.com');
+  return url.origin;
+}
 
 async function runStages(file: string, opts: StageOptions, stages: Stage[]): Promise<void> {
   await withContext(file, opts, true, async (ctx) => {

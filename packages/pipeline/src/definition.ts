@@ -77,6 +77,14 @@ export const PipelineDefinition = z.object({
   source: z.object({ type: z.string().min(1) }).passthrough(),
   transform: TransformSpec.default(TransformSpec.parse({})),
   destination: DestinationSpec.default({ type: 'dry-run', batchMaxEvents: 1000 }),
+  /** Where `hogport verify` asks PostHog what it holds. */
+  verify: z.object({
+    /** The app host; by default derived from destination.host (us.i.posthog.com → us.posthog.com). */
+    host: z.string().url().optional(),
+    projectId: z.union([z.string().min(1), z.number().int().positive()]).transform(String).optional(),
+    /** The environment variable holding a personal API key with Query Read access (never the key itself). */
+    personalApiKeyEnv: z.string().regex(ENV_NAME, 'must be an environment variable name, like POSTHOG_PERSONAL_API_KEY').default('POSTHOG_PERSONAL_API_KEY'),
+  }).strict().default({ personalApiKeyEnv: 'POSTHOG_PERSONAL_API_KEY' }),
   /** Chunks worked on at once in each stage. */
   concurrency: z.number().int().positive().max(256).default(4),
   /** Lease on a claimed chunk; renewed while the chunk is worked on. */

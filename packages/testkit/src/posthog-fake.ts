@@ -23,6 +23,8 @@ export interface FakePostHog {
   requests: CaptureRequest[];
   /** Queries the query API answered. */
   queries: string[];
+  /** Answer 200 but keep nothing, like a billing-limited project; can be switched while running. */
+  billingLimited: boolean;
   close(): Promise<void>;
 }
 
@@ -48,7 +50,6 @@ export interface FakePostHogOptions {
   maxEventBytes?: number;
   /** Server-side rules beyond the contract: a message refuses the event (and so the request) with 400. */
   refuse?: (event: Record<string, unknown>) => string | undefined;
-  /** Answer 200 but keep nothing, like a billing-limited project. */
   billingLimited?: boolean;
   faults?: {
     seed: number;
@@ -78,6 +79,10 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
   const maxRequestBytes = options.maxRequestBytes ?? 20 * 1024 * 1024;
   const maxEventBytes = options.maxEventBytes ?? 1_000_000;
   const server: Server = createServer((req, res) => { void handle(req, res).catch(() => res.destroy()); });
+  const fake: FakePostHog = {
+    url: '', events, requests, queries, billingLimited: options.billingLimited ?? false,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
@@ -132,7 +137,7 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
       const rule = options.refuse?.(item as Record<string, unknown>);
       if (rule) return refuse(400, { type: 'validation_error', code: 'invalid_payload', detail: rule });
     }
-    if (!options.billingLimited) events.push(...(batch as Array<Record<string, unknown>>));
+    if (!fake.billingLimited) events.push(...(batch as Array<Record<string, unknown>>));
     request.status = 200;
     request.outcome = 'accepted';
     requests.push(request);
@@ -165,10 +170,8 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`, events, requests, queries,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
+  fake.url = `http://127.0.0.1:${port}`;
+  return fake;
 }
 
 function invalidEvent(item: unknown, token: string, seen: Set<string>, maxEventBytes: number): { status: number; detail: string } | undefined {

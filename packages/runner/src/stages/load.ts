@@ -54,6 +54,10 @@ export function loadJob(opts: LoadJobOptions): StageJob {
       if (!up || !eventsRef) throw new HogportError('E_NOT_TRANSFORMED', `chunk ${ctx.chunk} has no transform output to load`);
       if (!destination) throw new HogportError('E_NO_DESTINATION', 'load was started without a destination');
 
+      const latest = up.value.eventTime?.max;
+      if (latest && Date.parse(latest) > Date.now() - 48 * 3600_000) {
+        ctx.log.warn({ latest }, 'this chunk holds events less than 48 hours old: PostHog advises importing only events at least 48 hours old');
+      }
       const done = new Ranges();
       const counts = { in: 0, sent: 0, invalid: 0, refused: 0, duplicates: 0 };
       const stats = { batches: 0, requests: 0, retries: 0, bytes: 0 };

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { silentLogger } from '@hogport/common';
+import { layout as makeLayout } from '@hogport/layout';
+import { RateGate } from '@hogport/loader';
+import { openStore } from '@hogport/store';
+import { currentWorker, joinRateShare } from './index.js';
+
+test('workers sharing a rate through the store hold it together, in every window', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-rate-')));
+  const layout = makeLayout('rate');
+  const windowMs = 300;
+  const perWindow = 100;
+  const sends: Array<{ at: number; n: number }> = [];
+  const worker = async (id: string, ms: number) => {
+    const gate = new RateGate(perWindow, { windowMs });
+    const share = await joinRateShare({ store, layout, stage: 'load', worker: currentWorker(id), gate, perMinute: perWindow, log: silentLogger, refreshMs: 50, windowMs });
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      await gate.take(10);
+      sends.push({ at: Date.now(), n: 10 });
+    }
+    const seen = share.workers;
+    await share.stop();
+    return seen;
+  };
+  const a = worker('a', 1500);
+  await new Promise((r) => setTimeout(r, 200));
+  const b = worker('b', 1300);
+  const seen = await Promise.all([a, b]);
+  assert.deepEqual(seen, [2, 2], 'each worker saw the other');
+  sends.sort((x, y) => x.at - y.at);
+  for (const s of sends) {
+    const inWindow = sends.filter((o) => o.at >= s.at && o.at < s.at + windowMs).reduce((sum, o) => sum + o.n, 0);
+    assert.ok(inWindow <= perWindow, `${inWindow} events in one window from ${s.at}`);
+  }
+  const total = sends.reduce((sum, o) => sum + o.n, 0);
+  assert.ok(total >= (1500 / windowMs) * perWindow * 0.6, `the budget was used, not starved: ${total}`);
+});
