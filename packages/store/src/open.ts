@@ -2,8 +2,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HogportError } from '@hogport/common';
 import { FileStore } from './drivers/file.js';
-import { GcsStore } from './drivers/gcs.js';
-import { S3Store } from './drivers/s3.js';
+import type { GcsOptions } from './drivers/gcs.js';
+import type { S3Options } from './drivers/s3.js';
 import type { Store } from './types.js';
 
 /** Driver options that a URI's query string or the pipeline definition can set. */
@@ -30,16 +30,37 @@ export function openStore(uri: string, options: StoreOptions = {}): Store {
     const endpoint = q.get('endpoint') ?? options.s3?.endpoint ?? process.env.HOGPORT_S3_ENDPOINT;
     const region = q.get('region') ?? options.s3?.region;
     const pathStyle = q.get('path_style');
-    return new S3Store(bucket, prefix, {
+    const s3: S3Options = {
       ...(endpoint ? { endpoint } : {}),
       ...(region ? { region } : {}),
       ...(pathStyle !== null ? { forcePathStyle: pathStyle === 'true' || pathStyle === '1' } : options.s3?.forcePathStyle !== undefined ? { forcePathStyle: options.s3.forcePathStyle } : {}),
-    });
+    };
+    return lazyStore(`s3://${bucket}/${prefix}`, async () => new (await import('./drivers/s3.js')).S3Store(bucket, prefix, s3));
   }
   if (scheme === 'gs') {
     const endpoint = q.get('endpoint') ?? options.gcs?.endpoint ?? process.env.HOGPORT_GCS_ENDPOINT;
     const projectId = q.get('project') ?? options.gcs?.projectId;
-    return new GcsStore(bucket, prefix, { ...(endpoint ? { endpoint } : {}), ...(projectId ? { projectId } : {}) });
+    const gcs: GcsOptions = { ...(endpoint ? { endpoint } : {}), ...(projectId ? { projectId } : {}) };
+    return lazyStore(`gs://${bucket}/${prefix}`, async () => new (await import('./drivers/gcs.js')).GcsStore(bucket, prefix, gcs));
   }
   throw new HogportError('E_STORE_URI', `unsupported store "${uri}": use a path, file://, s3:// or gs://`, { exitCode: 2 });
+}
+
+/**
+ * A store whose driver is loaded on first use: the cloud SDKs cost tens of MB of memory and a
+ * noticeable start-up time, which a run on local disk should not pay.
+ */
+function lazyStore(url: string, load: () => Promise<Store>): Store {
+  let driver: Promise<Store> | undefined;
+  const get = () => (driver ??= load());
+  return {
+    url,
+    read: async (key) => (await get()).read(key),
+    write: async (key, body) => (await get()).write(key, body),
+    writeIf: async (key, body, condition) => (await get()).writeIf(key, body, condition),
+    head: async (key) => (await get()).head(key),
+    async *list(prefix, options) { yield* (await get()).list(prefix, options); },
+    delete: async (key) => (await get()).delete(key),
+    close: async () => { if (driver) await (await driver).close(); },
+  };
 }

@@ -17,8 +17,10 @@ import { seeded } from './fixtures.js';
  */
 export interface FakePostHog {
   url: string;
-  /** Every accepted event, in arrival order (re-sends appear again). */
+  /** Every accepted event, in arrival order (re-sends appear again); empty when `keepEvents` is false. */
   events: Array<Record<string, unknown>>;
+  /** Accepted events, re-sends included, and their distinct uuids: kept even without `keepEvents`. */
+  accepted: { events: number; uuids: Set<string> };
   /** Every request to capture, with what was done with it. */
   requests: CaptureRequest[];
   /** Queries the query API answered. */
@@ -51,6 +53,8 @@ export interface FakePostHogOptions {
   /** Server-side rules beyond the contract: a message refuses the event (and so the request) with 400. */
   refuse?: (event: Record<string, unknown>) => string | undefined;
   billingLimited?: boolean;
+  /** False keeps only counts and uuids, for benchmarks with millions of events. */
+  keepEvents?: boolean;
   faults?: {
     seed: number;
     rate429?: number;
@@ -80,7 +84,7 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
   const maxEventBytes = options.maxEventBytes ?? 1_000_000;
   const server: Server = createServer((req, res) => { void handle(req, res).catch(() => res.destroy()); });
   const fake: FakePostHog = {
-    url: '', events, requests, queries, billingLimited: options.billingLimited ?? false,
+    url: '', events, requests, queries, billingLimited: options.billingLimited ?? false, accepted: { events: 0, uuids: new Set() },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 
@@ -137,7 +141,11 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
       const rule = options.refuse?.(item as Record<string, unknown>);
       if (rule) return refuse(400, { type: 'validation_error', code: 'invalid_payload', detail: rule });
     }
-    if (!fake.billingLimited) events.push(...(batch as Array<Record<string, unknown>>));
+    if (!fake.billingLimited) {
+      if (options.keepEvents !== false) events.push(...(batch as Array<Record<string, unknown>>));
+      fake.accepted.events += batch.length;
+      for (const e of batch as Array<Record<string, unknown>>) fake.accepted.uuids.add(String(e.uuid));
+    }
     request.status = 200;
     request.outcome = 'accepted';
     requests.push(request);
