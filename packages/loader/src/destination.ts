@@ -1,3 +1,5 @@
+import { createGzip } from 'node:zlib';
+
 /** An event the loader will not send, with why: written to the chunk's load rejects. */
 export interface InvalidEvent {
   /** 0-based position among the chunk's events. */
@@ -66,6 +68,28 @@ export const MAX_REQUEST_BYTES = 9 * 1024 * 1024;
 
 /** Capture refuses a single event over about this many bytes serialised. */
 export const MAX_EVENT_BYTES = 1_000_000;
+
+/**
+ * The gzip request body for a batch, compressed as it is assembled: the uncompressed body (up to
+ * 9 MiB) never exists in memory as one string or buffer.
+ */
+export async function gzipBatchBody(apiKey: string, events: readonly string[], options: { sentAt?: Date; historicalMigration?: boolean } = {}): Promise<Buffer> {
+  const gzip = createGzip({ level: 6 });
+  const out: Buffer[] = [];
+  gzip.on('data', (b: Buffer) => out.push(b));
+  const done = new Promise<void>((resolve, reject) => { gzip.on('end', resolve); gzip.on('error', reject); });
+  const [head, tail] = batchBody(apiKey, ['\u0000'], options).split('\u0000');
+  gzip.write(head!);
+  // Pieces of ~64 KiB: few writes, small buffers.
+  let piece = '';
+  for (let i = 0; i < events.length; i++) {
+    piece += i === 0 ? events[i] : `,${events[i]}`;
+    if (piece.length >= 65_536) { gzip.write(piece); piece = ''; }
+  }
+  gzip.end(`${piece}${tail!}`);
+  await done;
+  return Buffer.concat(out);
+}
 
 /**
  * The request body capture's `/batch/` takes, built from already-serialised events.

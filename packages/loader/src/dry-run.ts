@@ -1,10 +1,6 @@
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
 import { sha256 } from '@hogport/common';
 import type { Store } from '@hogport/store';
-import { batchBody, type Batch, type Destination, type SendReport } from './destination.js';
-
-const gzip = promisify(gzipCb);
+import { gzipBatchBody, type Batch, type Destination, type SendReport } from './destination.js';
 
 /**
  * The dry-run destination: writes each request body it would send, gzip-compressed exactly as it
@@ -17,7 +13,7 @@ export class DryRunDestination implements Destination {
   constructor(private readonly store: Store, private readonly keyOf: (batch: Batch) => string, private readonly options: { historicalMigration?: boolean } = {}) {}
 
   async send(batch: Batch): Promise<SendReport> {
-    const body = await gzip(batchBody('[redacted]', batch.events, { historicalMigration: this.options.historicalMigration !== false }));
+    const body = await gzipBatchBody('[redacted]', batch.events, { historicalMigration: this.options.historicalMigration !== false });
     const key = this.keyOf(batch);
     await this.store.write(key, body);
     return { requests: 1, retries: 0, written: { key, bytes: body.length, sha256: sha256(body) } };

@@ -1,4 +1,4 @@
-export { type Batch, type Destination, type SendReport, type SendOptions, type RetryBudget, type InvalidEvent, batchBody, MAX_REQUEST_BYTES, MAX_EVENT_BYTES, ENVELOPE_BYTES } from './destination.js';
+export { type Batch, type Destination, type SendReport, type SendOptions, type RetryBudget, type InvalidEvent, batchBody, gzipBatchBody, MAX_REQUEST_BYTES, MAX_EVENT_BYTES, ENVELOPE_BYTES } from './destination.js';
 export { batches, type BatchOptions, type IndexedLine } from './batcher.js';
 export { validateEvent, type EventProblem } from './validate.js';
 export { deliver, type Delivery, type DeliverOptions, type RefusedEvent } from './deliver.js';

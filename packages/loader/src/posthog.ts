@@ -1,11 +1,7 @@
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
 import { Pool, errors as undiciErrors } from 'undici';
 import { HogportError, HOGPORT_VERSION, sleep, type Logger } from '@hogport/common';
-import { batchBody, type Batch, type Destination, type SendOptions, type SendReport } from './destination.js';
+import { gzipBatchBody, type Batch, type Destination, type SendOptions, type SendReport } from './destination.js';
 import type { RateGate } from './rate.js';
-
-const gzip = promisify(gzipCb);
 
 export interface PostHogOptions {
   host: string;
@@ -48,7 +44,7 @@ export class PostHogDestination implements Destination {
   async send(batch: Batch, opts: SendOptions = {}): Promise<SendReport> {
     const { signal, budget } = opts;
     // Built once: every retry of this batch sends the same events with the same uuids and timestamps.
-    const body = await gzip(batchBody(this.options.apiKey, batch.events, { historicalMigration: this.options.historicalMigration !== false }));
+    const body = await gzipBatchBody(this.options.apiKey, batch.events, { historicalMigration: this.options.historicalMigration !== false });
     const { baseMs, capMs } = this.options.backoff ?? { baseMs: 500, capMs: 30_000 };
     const where = `batch ${batch.part ?? batch.seq} of chunk ${batch.chunk}`;
     let retries = 0;
