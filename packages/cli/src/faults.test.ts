@@ -32,6 +32,7 @@ test('a seeded fault campaign over 100,000 events, killed mid-load, delivers eve
   const checkpoints = (await walk(ws.storeDir)).filter((f) => f.startsWith('e2e/checkpoints/load/'));
   assert.ok(checkpoints.length > 0, 'the killed load left checkpoints');
   const droppedBeforeKill = dropped();
+  assert.match((await runCli(['status', ws.pipeline])).stdout, /load \S+: \d+ events acknowledged so far; the next attempt resumes after them/);
 
   const second = await runCli(['load', ws.pipeline], { env });
   assert.equal(second.code, 0, second.stderr);

@@ -1,5 +1,6 @@
 import { STAGES, type Stage } from '@hogport/layout';
 import { inspectChunk, listedChunks, type ChunkState, type ChunkStatus } from '@hogport/state';
+import { Checkpoint, readControl } from '@hogport/manifest';
 import pLimit from 'p-limit';
 import type { Context } from './context.js';
 import type { StageJob } from '@hogport/runner';
@@ -19,6 +20,8 @@ interface ChunkView {
   error?: { code: string; message: string };
   reason?: string;
   worker?: string;
+  /** Load only: events acknowledged by an unfinished attempt, which the next one skips. */
+  acknowledged?: number;
 }
 
 /** The state of every chunk in every stage, from the store alone (plus the plan, for chunks not yet started). */
@@ -32,6 +35,10 @@ export async function statusReport(ctx: Context, planned: string[], jobs: Record
     for (const stage of STAGES) {
       const expected = await jobs[stage].expect(chunk);
       row[stage] = view(await inspectChunk(ctx.store, ctx.layout, stage, chunk, expected));
+      if (stage === 'load' && row[stage].status !== 'done') {
+        const cp = await readControl(ctx.store, ctx.layout.checkpoint(stage, chunk), Checkpoint).catch(() => undefined);
+        if (cp) row[stage].acknowledged = cp.value.counts.in;
+      }
     }
     return row;
   })));
@@ -76,6 +83,7 @@ export function formatStatus(r: StatusReport): string {
       if (v.status === 'failed') problems.push(`  ${stage} ${row.chunk}: failed: ${v.error?.code ?? ''} ${v.error?.message ?? ''}`);
       if (v.status === 'stale') problems.push(`  ${stage} ${row.chunk}: stale: ${v.reason ?? ''}`);
       if (v.status === 'running') problems.push(`  ${stage} ${row.chunk}: running on ${v.worker ?? '?'}`);
+      if (v.acknowledged) problems.push(`  ${stage} ${row.chunk}: ${v.acknowledged} events acknowledged so far; the next attempt resumes after them`);
     }
   }
   if (problems.length > 0) { lines.push(''); lines.push(...problems); }
