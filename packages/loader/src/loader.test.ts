@@ -162,6 +162,14 @@ test('stops at once on a refused key, with a message naming the fix and not the 
   assert.equal(server.requests.length, 1);
 });
 
+test('stops at once when the host is not PostHog capture', async (t) => {
+  const server = await startFakePostHog({ token: KEY });
+  t.after(() => server.close());
+  const d = destination(`${server.url}/not-capture`);
+  await assert.rejects(d.send(batchOf([line(1)])), (err: Error & { code?: string; details?: { fatal?: boolean } }) => err.code === 'E_POSTHOG_NOT_CAPTURE' && err.details?.fatal === true && /check destination\.host/.test(err.message));
+  await d.close();
+});
+
 test('gives up after the attempt limit, and after the chunk\'s retry budget, with a retry-next-run message', async (t) => {
   const server = await startFakePostHog({ token: KEY, faults: { seed: 1, rate503: 1 } });
   t.after(() => server.close());

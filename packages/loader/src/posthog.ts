@@ -76,6 +76,9 @@ export class PostHogDestination implements Destination {
       if (status === 401 || status === 403) {
         throw new HogportError('E_POSTHOG_AUTH', `PostHog refused the project API key (HTTP ${status}) at ${this.options.host}: check the project API key in the environment variable named by destination.apiKeyEnv, and that destination.host is your project's host (us.i.posthog.com, eu.i.posthog.com or your own)`, { exitCode: 3, details: { fatal: true } });
       }
+      if (status === 404 || status === 405) {
+        throw new HogportError('E_POSTHOG_NOT_CAPTURE', `${this.options.host} answered HTTP ${status} to POST ${this.path}: it does not look like PostHog capture; check destination.host (https://us.i.posthog.com, https://eu.i.posthog.com or your instance's URL)`, { exitCode: 3, details: { fatal: true } });
+      }
       if (status === 400 || status === 413) {
         throw new HogportError(status === 413 ? 'E_POSTHOG_TOO_LARGE' : 'E_POSTHOG_REJECTED', `PostHog answered HTTP ${status} to ${where}: ${reply}`, { details: { status, reply, requests: attempt, retries } });
       }
