@@ -4,12 +4,14 @@ import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
 import { DryRunDestination, PostHogDestination, type Destination, type RateGate } from '@hogport/loader';
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
+import { amplitudeSource } from '@hogport/source-amplitude';
 import { posthogFilesSource } from '@hogport/source-posthog';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
 
 /** Every source hogport knows, by the `source.type` that names it in a definition. */
 export const SOURCES: Record<string, SourceFactory> = {
   'posthog-files': posthogFilesSource,
+  amplitude: amplitudeSource,
 };
 
 export interface GlobalOptions {

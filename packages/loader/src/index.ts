@@ -3,5 +3,5 @@ export { batches, type BatchOptions, type IndexedLine } from './batcher.js';
 export { validateEvent, type EventProblem } from './validate.js';
 export { deliver, type Delivery, type DeliverOptions, type RefusedEvent } from './deliver.js';
 export { RateGate } from './rate.js';
-export { PostHogDestination, parseRetryAfter, type PostHogOptions } from './posthog.js';
+export { PostHogDestination, type PostHogOptions } from './posthog.js';
 export { DryRunDestination } from './dry-run.js';

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { silentLogger } from '@hogport/common';
+import { parseRetryAfter, silentLogger } from '@hogport/common';
 import { startFakePostHog } from '@hogport/testkit';
-import { batches, deliver, PostHogDestination, parseRetryAfter, RateGate, type Batch, type PostHogOptions } from './index.js';
+import { batches, deliver, PostHogDestination, RateGate, type Batch, type PostHogOptions } from './index.js';
 
 const KEY = 'phc_loader_test_key_000';
 const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;

@@ -1,5 +1,5 @@
 import { Pool, errors as undiciErrors } from 'undici';
-import { HogportError, HOGPORT_VERSION, sleep, type Logger } from '@hogport/common';
+import { HogportError, HOGPORT_VERSION, parseRetryAfter, backoffMs, sleep, type Logger } from '@hogport/common';
 import { gzipBatchBody, type Batch, type Destination, type SendOptions, type SendReport } from './destination.js';
 import type { RateGate } from './rate.js';
 
@@ -93,7 +93,7 @@ export class PostHogDestination implements Destination {
         throw new HogportError('E_POSTHOG_UNAVAILABLE', `chunk ${batch.chunk} used up its retry budget (last ${last}); it will be retried on the next run`);
       }
       retries += 1;
-      const backoff = Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1));
+      const backoff = backoffMs(attempt, baseMs, capMs);
       const wait = Math.max(backoff, retryAfterMs ?? 0);
       this.options.log.warn({ chunk: batch.chunk, batch: batch.part ?? batch.seq, status, attempt, waitMs: Math.round(wait) }, 'retrying batch');
       await sleep(wait, signal);
@@ -115,16 +115,6 @@ export class PostHogDestination implements Destination {
     this.inFlight--;
     this.waiting.shift()?.();
   }
-}
-
-/** Retry-After as seconds or an HTTP date, in ms; capped so a bad header cannot stall a load for hours. */
-export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  const seconds = Number(v);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(v) - now;
-  if (!Number.isFinite(ms) || ms < 0) return undefined;
-  return Math.min(ms, 10 * 60_000);
 }
 
 function isNetworkError(err: unknown): boolean {

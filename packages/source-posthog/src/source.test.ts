@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { mapPostHogRecord, normalizeTimestamp, transformPostHogLines } from './index.js';
+import { normalizeTimestamp } from '@hogport/common';
+import { mapPostHogRecord, transformPostHogLines } from './index.js';
 
 const SAMPLES = new URL('../../../../shared/samples/posthog/', import.meta.url);
 

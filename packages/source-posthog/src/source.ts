@@ -1,12 +1,11 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { canonicalJson, gunzipIfGzipped, HogportError, isUuid, splitLines } from '@hogport/common';
+import { canonicalJson, gunzipIfGzipped, HogportError, isUuid, normalizeTimestamp, splitLines } from '@hogport/common';
 import { fileChunkId, formatIssues, invalidDefinition, resolveLocation, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import picomatch from 'picomatch';
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
-import { normalizeTimestamp } from './timestamp.js';
 
 export const PostHogFilesOptions = z.object({
   type: z.literal('posthog-files'),

@@ -4,3 +4,4 @@ export { startMoto, type Moto } from './moto.js';
 export { seeded, posthogEvents, jsonLines, gzipText, type PostHogFixtureOptions } from './fixtures.js';
 export { startFakePostHog, type FakePostHog, type FakePostHogOptions, type CaptureRequest } from './posthog-fake.js';
 export { startCli, runCli, logLines, HOGPORT_BIN, type CliResult } from './cli-runner.js';
+export { amplitudeExport, amplitudeEntries, zipOf, startAmplitudeExportApi, type AmplitudeRecord, type AmplitudeFixtureOptions, type AmplitudeZipOptions, type AmplitudeApi, type AmplitudeApiOptions } from './amplitude.js';

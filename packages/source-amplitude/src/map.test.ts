@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { mapAmplitudeRecord, sessionUuid, type AmplitudeMapping, type Mapped } from './index.js';
+
+const SAMPLES = fileURLToPath(new URL('../../../../shared/samples/amplitude/', import.meta.url));
+const mapping: AmplitudeMapping = { renameEvents: {}, dropProperties: [] };
+const base = {
+  uuid: '817A8ABF-7C25-4992-8D41-DCDBD556C1A9', $insert_id: 'INS-1', event_type: 'Signed Up', user_id: 'u-1', device_id: 'D-1',
+  amplitude_id: 42, event_id: 7, session_id: 1751254640623, event_time: '2025-06-30 03:37:52.846123', client_event_time: '2025-06-30 03:37:52.800000',
+  server_received_time: '2025-07-01 17:18:45.113000', event_properties: { plan: 'pro' }, user_properties: {}, groups: {}, group_properties: {},
+  platform: 'iOS', os_name: 'ios', os_version: '18.5', device_family: 'Apple iPhone', device_type: 'Apple iPhone 15', library: 'amplitude-swift/1.13.6',
+  version_name: '1.0.81', ip_address: '203.0.113.17', country: 'Malaysia', region: 'Selangor', city: 'Puchong',
+};
+const map = (over: Record<string, unknown> = {}, m = mapping): Mapped => mapAmplitudeRecord({ ...base, ...over }, m);
+const first = (over: Record<string, unknown> = {}, m = mapping) => {
+  const r = map(over, m);
+  assert.ok('events' in r, JSON.stringify(r));
+  return r.events[0]!;
+};
+
+test('drops session_start and session_end by a named rule', () => {
+  assert.deepEqual(map({ event_type: 'session_start' }), { drop: 'amplitude_session_event' });
+  assert.deepEqual(map({ event_type: 'session_end' }), { drop: 'amplitude_session_event' });
+});
+
+test('renames page views to $pageview with PostHog\'s page properties, and element events to $autocapture', () => {
+  const e = first({ event_type: '[Amplitude] Page Viewed', event_properties: { '[Amplitude] Page URL': 'https://example.com/a?b=1', '[Amplitude] Page Domain': 'example.com', '[Amplitude] Page Path': '/a', '[Amplitude] Referrer': 'https://google.com/' } });
+  assert.equal(e.event, '$pageview');
+  assert.deepEqual([e.properties.$current_url, e.properties.$host, e.properties.$pathname, e.properties.$referrer], ['https://example.com/a?b=1', 'example.com', '/a', 'https://google.com/']);
+  assert.equal(e.properties.$amplitude_event_type, '[Amplitude] Page Viewed');
+  assert.equal(first({ event_type: '[Amplitude] Element Clicked' }).event, '$autocapture');
+  assert.equal(first({ event_type: '[Amplitude] Element Changed' }).event, '$autocapture');
+});
+
+test('takes user_id as distinct_id, else device_id, and refuses a record with neither', () => {
+  assert.equal(first().distinct_id, 'u-1');
+  assert.equal(first({ user_id: null }).distinct_id, 'D-1');
+  assert.equal(first({ user_id: 'null' }).distinct_id, 'D-1');
+  assert.deepEqual(Object.keys(map({ user_id: null, device_id: '' })), ['code', 'reason']);
+  assert.equal((map({ user_id: null, device_id: null }) as { code: string }).code, 'missing_identity');
+});
+
+test('keeps the record\'s uuid, else derives one from $insert_id that every re-run repeats', () => {
+  assert.equal(first().uuid, '817a8abf-7c25-4992-8d41-dcdbd556c1a9');
+  const a = first({ uuid: undefined });
+  const b = first({ uuid: undefined, event_properties: { other: true } });
+  assert.equal(a.uuid, b.uuid, 'the same $insert_id is the same event');
+  assert.notEqual(a.uuid, first({ uuid: undefined, $insert_id: 'INS-2' }).uuid);
+  assert.match(first({ uuid: 'not-a-uuid', $insert_id: undefined }).uuid, /^[0-9a-f-]{36}$/);
+});
+
+test('takes event_time as UTC, falls back to client then server time, and refuses a record with none', () => {
+  assert.equal(first().timestamp, '2025-06-30T03:37:52.846123Z');
+  assert.equal(first({ event_time: null }).timestamp, '2025-06-30T03:37:52.800000Z');
+  assert.equal(first({ event_time: null, client_event_time: null }).timestamp, '2025-07-01T17:18:45.113000Z');
+  const r = map({ event_time: 'yesterday' });
+  assert.equal((r as { code: string }).code, 'bad_timestamp');
+  assert.equal((map({ event_time: null, client_event_time: null, server_received_time: null }) as { code: string }).code, 'bad_timestamp');
+});
+
+test('sets every user property but "EMPTY" ones, and initial_* ones only once', () => {
+  const e = first({ user_properties: { plan: 'pro', seats: 3, nickname: 'EMPTY', initial_utm_source: 'google', initial_referrer: 'EMPTY' } });
+  assert.deepEqual(e.$set, { plan: 'pro', seats: 3 });
+  assert.deepEqual(e.$set_once, { initial_utm_source: 'google' });
+  assert.equal(first().$set, undefined);
+});
+
+test('gives each Amplitude session a deterministic UUIDv7 $session_id starting at the session start; -1 is no session', () => {
+  const s = first().properties.$session_id as string;
+  assert.match(s, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(parseInt(s.replace(/-/g, '').slice(0, 12), 16), 1751254640623);
+  assert.equal(first({ event_type: 'Other' }).properties.$session_id, s);
+  assert.notEqual(first({ device_id: 'D-2' }).properties.$session_id, s);
+  assert.equal(first({ session_id: -1 }).properties.$session_id, undefined);
+  assert.equal(sessionUuid(-1, 'x'), undefined);
+});
+
+test('maps groups to $groups and group properties to $groupidentify events', () => {
+  const r = map({ groups: { company: ['acme'], team: 'blue' }, group_properties: { company: { acme: { plan: 'enterprise' } } } });
+  assert.ok('events' in r);
+  assert.deepEqual(r.events[0]!.properties.$groups, { company: 'acme', team: 'blue' });
+  assert.equal(r.events.length, 2);
+  const g = r.events[1]!;
+  assert.deepEqual([g.event, g.properties.$group_type, g.properties.$group_key, g.properties.$group_set, g.timestamp], ['$groupidentify', 'company', 'acme', { plan: 'enterprise' }, r.events[0]!.timestamp]);
+  assert.notEqual(g.uuid, r.events[0]!.uuid);
+  const flat = map({ groups: { company: 'acme' }, group_properties: { company: { plan: 'team' } } });
+  assert.ok('events' in flat && flat.events[1]!.properties.$group_key === 'acme');
+});
+
+test('carries device, OS, browser, library, app version, IP and location under PostHog\'s names', () => {
+  const app = first().properties;
+  assert.deepEqual([app.$os, app.$os_version, app.$device_model, app.$lib, app.$lib_version, app.$app_version, app.$ip], ['ios', '18.5', 'Apple iPhone 15', 'amplitude-swift', '1.13.6', '1.0.81', '203.0.113.17']);
+  assert.deepEqual([app.$geoip_country_name, app.$geoip_subdivision_1_name, app.$geoip_city_name], ['Malaysia', 'Selangor', 'Puchong']);
+  assert.deepEqual([app.$device_id, app.$amplitude_user_id, app.$amplitude_device_id, app.$amplitude_id, app.$amplitude_event_id, app.$amplitude_insert_id], ['D-1', 'u-1', 'D-1', 42, 7, 'INS-1']);
+  const web = first({ platform: 'Web', os_name: 'Chrome', os_version: '120', device_family: 'Mac OS X', device_type: null }).properties;
+  assert.deepEqual([web.$browser, web.$browser_version, web.$os], ['Chrome', '120', 'Mac OS X']);
+});
+
+test('applies the definition\'s event renames and property drops', () => {
+  const m = { renameEvents: { 'Signed Up': 'user signed up', '[Amplitude] Page Viewed': 'page' }, dropProperties: ['plan', 'email'] };
+  const e = first({ user_properties: { email: 'a@b.c', seats: 1 } }, m);
+  assert.equal(e.event, 'user signed up');
+  assert.equal(e.properties.plan, undefined);
+  assert.deepEqual(e.$set, { seats: 1 });
+  assert.equal(first({ event_type: '[Amplitude] Page Viewed' }, m).event, 'page');
+});
+
+test('refuses what cannot be mapped, with a reason', () => {
+  assert.equal((mapAmplitudeRecord([1, 2], mapping) as { code: string }).code, 'not_an_object');
+  assert.equal((map({ event_type: '' }) as { code: string }).code, 'missing_event_type');
+});
+
+test('maps the published Amplitude sample records', async () => {
+  const lines = (await readFile(`${SAMPLES}aierie-round-trip.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const results = lines.map((r) => mapAmplitudeRecord(r, mapping));
+  assert.equal(results.filter((r) => 'code' in r).length, 0, JSON.stringify(results.filter((r) => 'code' in r)));
+  const dropped = lines.filter((r) => r.event_type === 'session_start' || r.event_type === 'session_end').length;
+  assert.equal(results.filter((r) => 'drop' in r).length, dropped);
+  for (const [i, r] of results.entries()) {
+    if (!('events' in r)) continue;
+    assert.equal(r.events[0]!.uuid, lines[i].uuid);
+    assert.equal(r.events[0]!.distinct_id, lines[i].user_id ?? lines[i].device_id);
+  }
+  // Airbyte rewrote the times as RFC 3339; they still map, to the same instant.
+  const airbyte = (await readFile(`${SAMPLES}airbyte-expected-records-wrapped.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).data);
+  for (const rec of airbyte) {
+    const r = mapAmplitudeRecord(rec, mapping);
+    assert.ok('events' in r, JSON.stringify(r));
+    assert.equal(Date.parse(r.events[0]!.timestamp), Date.parse(rec.event_time));
+  }
+});

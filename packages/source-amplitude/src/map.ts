@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, isUuid, normalizeTimestamp } from '@hogport/common';
+import type { PostHogEvent } from '@hogport/pipeline';
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+
+/** Namespace of the uuids hogport derives for Amplitude records without a `uuid`. */
+export const AMPLITUDE_NAMESPACE = uuidv5('hogport.amplitude', uuidv5.URL);
+
+/** The user-set part of the mapping; everything else is fixed by the contract. */
+export interface AmplitudeMapping {
+  /** Amplitude event names to rename, applied before the built-in renames. */
+  renameEvents: Record<string, string>;
+  /** Property names removed from event_properties and user_properties. */
+  dropProperties: string[];
+}
+
+export type Mapped =
+  | { events: PostHogEvent[] }
+  | { drop: string }
+  | { code: string; reason: string };
+
+const BUILT_IN_RENAMES: Record<string, string> = {
+  '[Amplitude] Page Viewed': '$pageview',
+  '[Amplitude] Element Clicked': '$autocapture',
+  '[Amplitude] Element Changed': '$autocapture',
+};
+const SESSION_EVENTS = new Set(['session_start', 'session_end']);
+const PAGE_PROPERTIES: Record<string, string> = {
+  '[Amplitude] Page URL': '$current_url',
+  '[Amplitude] Page Domain': '$host',
+  '[Amplitude] Page Path': '$pathname',
+  '[Amplitude] Page Title': '$title',
+  '[Amplitude] Referrer': '$referrer',
+  '[Amplitude] Referring Domain': '$referring_domain',
+};
+const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet']]);
+
+/**
+ * Maps one Amplitude export record to PostHog events: the event itself, plus a `$groupidentify`
+ * per group whose properties the record carries. `session_start`/`session_end` are dropped by rule,
+ * as PostHog's own import does; a record without a name, an identity or a usable time is refused
+ * with the reason. Everything derived (uuids, the session id) depends only on the record, so every
+ * re-run gives the same events.
+ */
+export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): Mapped {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the line is JSON but not an object' };
+  const r = value as Record<string, unknown>;
+  const sourceName = r.event_type;
+  if (typeof sourceName !== 'string' || sourceName === '') return { code: 'missing_event_type', reason: 'event_type is missing or empty' };
+  if (SESSION_EVENTS.has(sourceName)) return { drop: 'amplitude_session_event' };
+
+  const userId = id(r.user_id);
+  const deviceId = id(r.device_id);
+  const distinctId = userId ?? deviceId;
+  if (!distinctId) return { code: 'missing_identity', reason: 'neither user_id nor device_id is set: the event cannot be given a distinct_id' };
+
+  const timeField = (['event_time', 'client_event_time', 'server_received_time'] as const).find((f) => typeof r[f] === 'string' && r[f] !== '');
+  const timestamp = timeField ? normalizeTimestamp(r[timeField] as string) : undefined;
+  if (!timestamp) {
+    return { code: 'bad_timestamp', reason: timeField ? `${timeField} "${String(r[timeField]).slice(0, 40)}" is not a date-time` : 'none of event_time, client_event_time, server_received_time is set' };
+  }
+
+  let uuid: string;
+  if (typeof r.uuid === 'string' && isUuid(r.uuid)) uuid = r.uuid.toLowerCase();
+  else if (typeof r.$insert_id === 'string' && r.$insert_id !== '') uuid = uuidv5(`insert_id:${r.$insert_id}`, AMPLITUDE_NAMESPACE);
+  else uuid = uuidv5(canonicalJson({ event_type: sourceName, user_id: userId ?? null, device_id: deviceId ?? null, timestamp, event_properties: r.event_properties ?? null }), AMPLITUDE_NAMESPACE);
+
+  const drop = new Set(mapping.dropProperties);
+  const eventProps = object(r.event_properties);
+  const properties: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(eventProps)) if (!drop.has(k)) properties[k] = v;
+  for (const [from, to] of Object.entries(PAGE_PROPERTIES)) if (eventProps[from] !== undefined && !drop.has(from)) properties[to] = eventProps[from];
+
+  const renamed = mapping.renameEvents[sourceName] ?? BUILT_IN_RENAMES[sourceName] ?? sourceName;
+  const set = (key: string, v: unknown) => { if (v !== undefined && v !== null && v !== '') properties[key] = v; };
+  set('$amplitude_event_type', renamed !== sourceName ? sourceName : undefined);
+  set('$amplitude_user_id', userId);
+  set('$amplitude_device_id', deviceId);
+  set('$amplitude_id', r.amplitude_id);
+  set('$amplitude_event_id', r.event_id);
+  set('$amplitude_insert_id', r.$insert_id);
+  set('$amplitude_session_id', typeof r.session_id === 'number' && r.session_id > 0 ? r.session_id : undefined);
+  set('$amplitude_platform', r.platform);
+  set('$device_id', deviceId);
+  if (r.platform === 'Web') {
+    // On the web Amplitude puts the browser in os_name and the OS in device_family.
+    set('$browser', r.os_name);
+    set('$browser_version', r.os_version);
+    set('$os', r.device_family);
+  } else {
+    set('$os', r.os_name);
+    set('$os_version', r.os_version);
+  }
+  set('$device_type', typeof r.device_type === 'string' ? DEVICE_TYPES.get(r.device_type.toLowerCase()) : undefined);
+  set('$device_model', r.device_model ?? (typeof r.device_type === 'string' && !DEVICE_TYPES.has(r.device_type.toLowerCase()) ? r.device_type : undefined));
+  set('$device_manufacturer', r.device_manufacturer ?? r.device_brand);
+  if (typeof r.library === 'string' && r.library !== '') {
+    const slash = r.library.indexOf('/');
+    set('$lib', slash > 0 ? r.library.slice(0, slash) : r.library);
+    set('$lib_version', slash > 0 ? r.library.slice(slash + 1) : undefined);
+  }
+  set('$app_version', r.version_name);
+  set('$ip', r.ip_address);
+  set('$geoip_country_name', r.country);
+  set('$geoip_subdivision_1_name', r.region);
+  set('$geoip_city_name', r.city);
+  set('$geoip_latitude', r.location_lat);
+  set('$geoip_longitude', r.location_lng);
+  set('$session_id', sessionUuid(r.session_id, deviceId ?? userId!));
+
+  const groups = groupsOf(r.groups);
+  if (Object.keys(groups).length > 0) properties.$groups = groups;
+
+  const event: PostHogEvent = { uuid, event: renamed, distinct_id: distinctId, timestamp, properties };
+  const { $set, $set_once } = personProperties(object(r.user_properties), drop);
+  if ($set) event.$set = $set;
+  if ($set_once) event.$set_once = $set_once;
+
+  const events = [event];
+  for (const [type, key, props] of groupProperties(object(r.group_properties), groups)) {
+    events.push({
+      uuid: uuidv5(`groupidentify:${uuid}:${type}:${key}`, AMPLITUDE_NAMESPACE),
+      event: '$groupidentify', distinct_id: distinctId, timestamp,
+      properties: { $group_type: type, $group_key: key, $group_set: props },
+    });
+  }
+  return { events };
+}
+
+/**
+ * A deterministic UUIDv7 for an Amplitude session: its time part is the session's start (Amplitude's
+ * session_id is the start in epoch ms), its random part a hash of the session and device, so the
+ * same session always gets the same `$session_id`. -1 (or nothing) means no session.
+ */
+export function sessionUuid(sessionId: unknown, device: string): string | undefined {
+  if (typeof sessionId !== 'number' || !Number.isSafeInteger(sessionId) || sessionId <= 0) return undefined;
+  const random = createHash('sha256').update(`${sessionId}:${device}`).digest().subarray(0, 16);
+  return uuidv7({ msecs: sessionId, random });
+}
+
+/** user_properties: `initial_*` set once, everything else set; Amplitude's "EMPTY" means no value. */
+function personProperties(props: Record<string, unknown>, drop: Set<string>): { $set?: Record<string, unknown>; $set_once?: Record<string, unknown> } {
+  const $set: Record<string, unknown> = {};
+  const $set_once: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(props)) {
+    if (v === 'EMPTY' || v === null || v === undefined || drop.has(k)) continue;
+    if (k.startsWith('initial_')) $set_once[k] = v;
+    else $set[k] = v;
+  }
+  return { ...(Object.keys($set).length ? { $set } : {}), ...(Object.keys($set_once).length ? { $set_once } : {}) };
+}
+
+/** Amplitude groups (`{type: name}` or `{type: [names]}`) as PostHog's `$groups` (one key per type). */
+function groupsOf(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [type, v] of Object.entries(object(value))) {
+    const key = Array.isArray(v) ? v[0] : v;
+    if ((typeof key === 'string' && key !== '') || typeof key === 'number') out[type] = String(key);
+  }
+  return out;
+}
+
+/**
+ * group_properties as [type, key, properties]: either `{type: {key: {props}}}`, or `{type: {props}}`
+ * for the event's own group of that type.
+ */
+function groupProperties(value: Record<string, unknown>, groups: Record<string, string>): Array<[string, string, Record<string, unknown>]> {
+  const out: Array<[string, string, Record<string, unknown>]> = [];
+  for (const [type, v] of Object.entries(value)) {
+    const inner = object(v);
+    const entries = Object.entries(inner);
+    if (entries.length === 0) continue;
+    const nested = entries.every(([, x]) => x !== null && typeof x === 'object' && !Array.isArray(x));
+    if (nested) {
+      for (const [key, props] of entries) if (Object.keys(object(props)).length) out.push([type, key, object(props)]);
+    } else if (groups[type]) {
+      out.push([type, groups[type], inner]);
+    }
+  }
+  return out;
+}
+
+function id(v: unknown): string | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v !== 'string') return undefined;
+  const s = v.trim();
+  return s === '' || s === 'null' || s === 'undefined' ? undefined : s;
+}
+
+function object(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {};
+}

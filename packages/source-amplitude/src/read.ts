@@ -1,0 +1,122 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gunzipIfGzipped, HogportError, peekBytes, splitLines } from '@hogport/common';
+import type { Outcome, RawFileInput } from '@hogport/pipeline';
+import yauzl from 'yauzl';
+import { mapAmplitudeRecord, type AmplitudeMapping } from './map.js';
+
+/** Orders names as people do: `_2#9` before `_2#10`, hour `_9` before `_10`. */
+export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
+
+/**
+ * Reads a chunk's raw files (Export API zips, or S3 export files) into outcomes: zip entries in
+ * natural order, each entry or file gunzipped when its bytes say gzip (names lie), split into
+ * lines and mapped. The uncompressed bytes of the whole chunk are capped, so a zip bomb fails the
+ * chunk with a clear error instead of filling the disk or memory.
+ *
+ * A zip needs random access to its central directory, so it is spooled to a temporary file first
+ * (verified against its sha256 on the way); the temporary file is removed when the chunk is read.
+ */
+export async function* readAmplitude(files: RawFileInput[], options: { mapping: AmplitudeMapping; maxUncompressedBytes: number }): AsyncGenerator<Outcome> {
+  const budget = new ByteBudget(options.maxUncompressedBytes);
+  for (const file of [...files].sort((a, b) => naturalOrder(a.name, b.name))) {
+    const stream = await file.open();
+    const head = await peekBytes(stream, 4);
+    if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 0x03 || head[2] === 0x05)) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'hogport-zip-'));
+      try {
+        const spooled = path.join(dir, 'chunk.zip');
+        await pipeline(stream, createWriteStream(spooled));
+        for await (const entry of zipEntries(spooled, file.name)) {
+          yield* records(entry.stream, { file: file.name, entry: entry.name }, budget, options.mapping);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    } else {
+      yield* records(stream, { file: file.name }, budget, options.mapping);
+    }
+  }
+}
+
+async function* records(input: Readable, where: { file: string; entry?: string }, budget: ByteBudget, mapping: AmplitudeMapping): AsyncGenerator<Outcome> {
+  let plain: Readable;
+  try {
+    plain = await gunzipIfGzipped(input);
+  } catch (err) {
+    throw corrupt(where, err);
+  }
+  const counted = plain.pipe(budget.meter(where));
+  plain.on('error', (err) => counted.destroy(corrupt(where, err)));
+  for await (const { line, number, offset } of splitLines(counted)) {
+    if (line.trim() === '') continue;
+    const position = { ...where, line: number, offset };
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      yield { kind: 'reject', code: 'invalid_json', reason: `not valid JSON: ${(err as Error).message}`, position, record: line };
+      continue;
+    }
+    const mapped = mapAmplitudeRecord(value, mapping);
+    if ('events' in mapped) yield { kind: 'events', events: mapped.events, position };
+    else if ('drop' in mapped) yield { kind: 'drop', rule: mapped.drop, position };
+    else yield { kind: 'reject', code: mapped.code, reason: mapped.reason, position, record: line };
+  }
+}
+
+/** The entries of a zip file in natural name order, directories and `_complete` markers left out. */
+async function* zipEntries(file: string, name: string): AsyncGenerator<{ name: string; stream: Readable }> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z))));
+  } catch (err) {
+    throw new HogportError('E_ZIP_CORRUPT', `raw file ${name} is not a readable zip (${(err as Error).message}): the download was probably cut short; re-run extract for this chunk with --force`);
+  }
+  try {
+    const entries: yauzl.Entry[] = await new Promise((resolve, reject) => {
+      const all: yauzl.Entry[] = [];
+      zip.on('entry', (e: yauzl.Entry) => { all.push(e); zip.readEntry(); });
+      zip.on('end', () => resolve(all));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+    for (const entry of entries.filter((e) => !e.fileName.endsWith('/') && !/_complete$/.test(e.fileName)).sort((a, b) => naturalOrder(a.fileName, b.fileName))) {
+      const stream = await new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))));
+      yield { name: entry.fileName, stream };
+    }
+  } catch (err) {
+    if (err instanceof HogportError) throw err;
+    throw new HogportError('E_ZIP_CORRUPT', `raw file ${name} is a damaged zip (${(err as Error).message}): re-run extract for this chunk with --force`);
+  } finally {
+    zip.close();
+  }
+}
+
+/** Counts decompressed bytes across a chunk and fails past the cap. */
+class ByteBudget {
+  used = 0;
+  constructor(private readonly max: number) {}
+
+  meter(where: { file: string; entry?: string }): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) => {
+        this.used += chunk.length;
+        if (this.used > this.max) {
+          cb(new HogportError('E_TOO_MUCH_DATA', `chunk expands to more than ${this.max} bytes uncompressed (at ${where.entry ?? where.file}): this looks like a zip bomb, or the hour is larger than source.maxUncompressedBytes allows; raise it if the data is genuine`));
+          return;
+        }
+        cb(null, chunk);
+      },
+    });
+  }
+}
+
+function corrupt(where: { file: string; entry?: string }, err: unknown): HogportError {
+  if (err instanceof HogportError) return err;
+  return new HogportError('E_RAW_UNREADABLE', `${where.entry ? `entry ${where.entry} of ` : ''}${where.file} cannot be read: ${(err as Error).message}`);
+}

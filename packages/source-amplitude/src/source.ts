@@ -1,0 +1,131 @@
+import * as path from 'node:path';
+import { HogportError, readSecret } from '@hogport/common';
+import { formatIssues, invalidDefinition, planWindows, resolveLocation, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
+import type { Store } from '@hogport/store';
+import { z } from 'zod';
+import { downloadHour } from './export-api.js';
+import { naturalOrder, readAmplitude } from './read.js';
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const HOUR = 3_600_000;
+/** Amplitude makes data available about this long after upload. */
+export const AVAILABILITY_DELAY_MS = 2 * HOUR;
+const ENDPOINTS = { us: 'https://amplitude.com', eu: 'https://analytics.eu.amplitude.com' } as const;
+
+const time = z.string().refine((s) => !Number.isNaN(Date.parse(s.length === 13 ? `${s}:00Z` : s)), 'must be an ISO date or date-time in UTC, like 2024-03-01 or 2024-03-01T05');
+const common = {
+  /** Amplitude event names to rename (applied before the built-in renames). */
+  renameEvents: z.record(z.string().min(1), z.string().min(1)).default({}),
+  /** Properties removed from event_properties and user_properties. */
+  dropProperties: z.array(z.string().min(1)).default([]),
+  /** Uncompressed bytes one chunk may expand to: past it the chunk fails (zip bombs). */
+  maxUncompressedBytes: z.number().int().positive().default(64 * 2 ** 30),
+};
+
+export const AmplitudeOptions = z.discriminatedUnion('mode', [
+  z.object({
+    type: z.literal('amplitude'),
+    mode: z.literal('api'),
+    region: z.enum(['us', 'eu']).default('us'),
+    /** Overrides the region's host (a proxy, or a stand-in for tests). */
+    endpoint: z.string().url().optional(),
+    /** First hour, by Amplitude's upload time (inclusive). */
+    start: time,
+    /** End of the range (exclusive); hours less than 2 hours old are not planned. */
+    end: time,
+    apiKeyEnv: z.string().regex(ENV_NAME).default('AMPLITUDE_API_KEY'),
+    secretKeyEnv: z.string().regex(ENV_NAME).default('AMPLITUDE_SECRET_KEY'),
+    maxAttempts: z.number().int().positive().max(50).default(8),
+    timeoutSeconds: z.number().positive().default(600),
+    ...common,
+  }).strict(),
+  z.object({
+    type: z.literal('amplitude'),
+    mode: z.literal('files'),
+    /** Where Amplitude's S3 export (or a copy of it) lives: a path or any store URI. */
+    location: z.string().min(1),
+    /** Plan only hours whose `_complete` marker exists (Amplitude writes it when an hour is whole). */
+    requireComplete: z.boolean().default(true),
+    ...common,
+  }).strict(),
+]);
+export type AmplitudeOptions = z.infer<typeof AmplitudeOptions>;
+
+/** `{projectId}_{YYYY-MM-DD}_{H}#{N}.json[.gz]` and the hour's `_complete` marker. */
+const FILE = /(?:^|\/)(\d+)_(\d{4}-\d{2}-\d{2})_(\d{1,2})#(\d+)\.json(?:\.gz)?$/;
+const MARKER = /(?:^|\/)(\d+)_(\d{4}-\d{2}-\d{2})_(\d{1,2})_complete$/;
+const hourId = (date: string, h: string) => `${date}T${h.padStart(2, '0')}`;
+const parseTime = (s: string) => new Date(Date.parse(s.length === 13 ? `${s}:00:00Z` : /[zZ]|[+-]\d\d:?\d\d$/.test(s) || s.length === 10 ? s : `${s}Z`));
+
+/**
+ * Amplitude as a source, in one of two modes. `api`: one chunk per UTC hour of upload time from the
+ * Export API, the zip stored as it came. `files`: Amplitude's S3 export (or a copy in any store), one
+ * chunk per hour's file set. Both read the same way: zip entries or files in natural order, gzip
+ * told by its bytes, records mapped by `mapAmplitudeRecord`.
+ */
+export const amplitudeSource: SourceFactory = (ctx) => {
+  const raw = { mode: 'api', ...ctx.options };
+  const parsed = AmplitudeOptions.safeParse(raw);
+  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
+  const options = parsed.data;
+  const mapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties };
+  let store: Store | undefined;
+  const filesStore = () => (store ??= ctx.openStore(resolveLocation(ctx.baseDir, (options as { location: string }).location)));
+
+  return {
+    type: 'amplitude',
+    async plan(): Promise<PlannedChunk[]> {
+      if (options.mode === 'api') {
+        const start = parseTime(options.start);
+        const requested = parseTime(options.end);
+        const available = new Date(Math.floor((Date.now() - AVAILABILITY_DELAY_MS) / HOUR) * HOUR);
+        const end = requested > available ? available : requested;
+        if (requested > available) {
+          ctx.log.warn({ requestedEnd: requested.toISOString(), plannedEnd: end.toISOString() }, 'hours less than 2 hours old are not planned: Amplitude makes data available about 2 hours after upload');
+        }
+        if (!(start < end)) throw new HogportError('E_RANGE', `no hour between ${start.toISOString()} and ${end.toISOString()} is available to export yet (Amplitude needs about 2 hours after upload)`, { exitCode: 2 });
+        return planWindows(start, end, 'hour').map((id) => ({ id, inputs: [{ key: `amplitude-export:${options.region}:${id}` }] }));
+      }
+      const hours = new Map<string, Array<{ key: string; etag: string; bytes: number }>>();
+      const complete = new Set<string>();
+      const s = filesStore();
+      for await (const obj of s.list('')) {
+        const m = MARKER.exec(obj.key);
+        if (m) { complete.add(hourId(m[2]!, m[3]!)); continue; }
+        const f = FILE.exec(obj.key);
+        if (!f) continue;
+        const id = hourId(f[2]!, f[3]!);
+        const list = hours.get(id) ?? [];
+        list.push({ key: `${s.url.replace(/\/$/, '')}/${obj.key}`, etag: obj.etag, bytes: obj.size });
+        hours.set(id, list);
+      }
+      const ids = [...hours.keys()].sort();
+      const incomplete = options.requireComplete ? ids.filter((id) => !complete.has(id)) : [];
+      if (incomplete.length > 0) ctx.log.warn({ hours: incomplete.slice(0, 20), count: incomplete.length }, 'hours without a _complete marker are not planned yet (set source.requireComplete: false if your copy has no markers)');
+      const chunks = ids.filter((id) => !incomplete.includes(id)).map((id) => ({ id, inputs: hours.get(id)!.sort((a, b) => naturalOrder(a.key, b.key)) }));
+      if (chunks.length === 0) throw new HogportError('E_SOURCE_EMPTY', `no complete Amplitude export hour under ${s.url} (files named {project}_{YYYY-MM-DD}_{H}#{N}.json.gz)`, { exitCode: 2 });
+      return chunks;
+    },
+    async extract(ectx) {
+      if (options.mode === 'api') {
+        const apiKey = readSecret(options.apiKeyEnv);
+        const secretKey = readSecret(options.secretKeyEnv);
+        if (!apiKey || !secretKey) {
+          throw new HogportError('E_NO_API_KEY', `set the Amplitude API key and secret key in the environment variables ${options.apiKeyEnv} and ${options.secretKeyEnv} (source.apiKeyEnv and source.secretKeyEnv name them)`, { exitCode: 2, details: { fatal: true } });
+        }
+        await downloadHour(ectx.chunk.id, {
+          endpoint: options.endpoint ?? ENDPOINTS[options.region], apiKey, secretKey, maxAttempts: options.maxAttempts,
+          timeoutMs: options.timeoutSeconds * 1000, log: ectx.log,
+        }, (body) => ectx.writeRaw(`export-${ectx.chunk.id}.zip`, body), ectx.signal);
+        return;
+      }
+      const s = filesStore();
+      const base = s.url.replace(/\/$/, '');
+      for (const input of ectx.chunk.inputs) {
+        await ectx.writeRaw(path.posix.basename(input.key), await s.read(input.key.slice(base.length + 1)));
+      }
+    },
+    transform: (files) => readAmplitude(files, { mapping, maxUncompressedBytes: options.maxUncompressedBytes }),
+    transformConfig: () => ({ source: 'amplitude', version: 1, mapping }),
+  };
+};
