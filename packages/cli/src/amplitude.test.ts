@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { mapAmplitudeRecord } from '@hogport/source-amplitude';
+import { amplitudeExport, runCli, startAmplitudeExportApi, startFakePostHog } from '@hogport/testkit';
+
+const KEY = 'phc_amplitude_e2e';
+const env = { POSTHOG_PROJECT_API_KEY: KEY, AMPLITUDE_API_KEY: 'amp_key_e2e', AMPLITUDE_SECRET_KEY: 'amp_secret_e2e_do_not_leak' };
+const mapping = { renameEvents: {}, dropProperties: [] as string[] };
+
+async function pipelineFile(options: { api: string; posthog: string; start: string; end: string; extra?: string }): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-amp-e2e-'));
+  const file = path.join(dir, 'pipeline.yaml');
+  await writeFile(file, [
+    'id: amp',
+    'store: ./store',
+    `source: { type: amplitude, endpoint: "${options.api}", start: "${options.start}", end: "${options.end}"${options.extra ?? ''} }`,
+    `destination: { type: posthog, host: "${options.posthog}", batchMaxEvents: 100 }`,
+    'concurrency: 2',
+  ].join('\n'));
+  return file;
+}
+
+test('migrates an Amplitude project from the Export API: every kept event arrives once, mapped', async (t) => {
+  const hours = ['2024-03-01T00', '2024-03-01T01', '2024-03-01T03'];
+  const data = amplitudeExport({ seed: 11, hours, perHour: 120 });
+  const api = await startAmplitudeExportApi({ apiKey: env.AMPLITUDE_API_KEY, secretKey: env.AMPLITUDE_SECRET_KEY, data, zip: { plainHours: ['2024-03-01T01'], partsPerHour: 3 }, faults: { seed: 5, rate429: 0.5, retryAfterSeconds: 0 } });
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await api.close(); await posthog.close(); });
+  const file = await pipelineFile({ api: api.url, posthog: posthog.url, start: '2024-03-01T00', end: '2024-03-01T04' });
+
+  const run = await runCli(['run', file], { env });
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(!run.stderr.includes(env.AMPLITUDE_SECRET_KEY));
+  assert.ok(api.requests.some((r) => r.status === 429), 'the export was retried after 429');
+  assert.deepEqual(api.requests.filter((r) => r.start === '20240301T02').map((r) => r.status).filter((s) => s !== 429), [404]);
+
+  const expected = new Map<string, { event: string; distinct_id: string }>();
+  let dropped = 0;
+  for (const records of data.values()) {
+    for (const r of records) {
+      const m = mapAmplitudeRecord(r, mapping);
+      if ('drop' in m) dropped += 1;
+      if ('events' in m) for (const e of m.events) expected.set(e.uuid, { event: e.event, distinct_id: e.distinct_id });
+      assert.ok(!('code' in m), 'the fixture has no unmappable records');
+    }
+  }
+  assert.ok(dropped > 0);
+  const got = new Map<string, number>();
+  for (const e of posthog.events) got.set(e.uuid as string, (got.get(e.uuid as string) ?? 0) + 1);
+  assert.equal(got.size, expected.size);
+  for (const [uuid, n] of got) assert.equal(n, 1, `${uuid} arrived ${n} times`);
+  for (const e of posthog.events) {
+    const want = expected.get(e.uuid as string)!;
+    assert.deepEqual([e.event, e.distinct_id], [want.event, want.distinct_id]);
+    assert.equal((e.properties as Record<string, unknown>).$hogport_migration, 'amp');
+  }
+  assert.ok(!posthog.events.some((e) => e.event === 'session_start' || e.event === 'session_end'));
+
+  const status = JSON.parse((await runCli(['status', file, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; transform: { counts?: { in: number; dropped: number } } }>; totals: Record<string, Record<string, number>> };
+  assert.deepEqual([status.totals.extract!.done, status.totals.transform!.done, status.totals.load!.done], [4, 4, 4], 'the empty hour is done too');
+  assert.equal(status.chunks.reduce((a, c) => a + (c.transform.counts?.dropped ?? 0), 0), dropped);
+  assert.equal(status.chunks.find((c) => c.chunk === '2024-03-01T02')!.transform.counts!.in, 0);
+});
+
+test('a truncated zip, a zip bomb and an hour over the export limit fail their own chunks with clear errors; other hours load', async (t) => {
+  const hours = ['2024-03-01T00', '2024-03-01T01', '2024-03-01T02'];
+  const data = amplitudeExport({ seed: 12, hours, perHour: 40 });
+  const api = await startAmplitudeExportApi({
+    apiKey: env.AMPLITUDE_API_KEY, secretKey: env.AMPLITUDE_SECRET_KEY, data, maxBytes: 400_000,
+    truncate: ['2024-03-01T01'],
+    extra: {
+      '2024-03-01T02': [{ name: '187520/187520_2024-03-01_2#9.json.gz', data: gzipSync(Buffer.alloc(8 * 2 ** 20, 0x20)) }],
+      '2024-03-01T03': [{ name: '187520/187520_2024-03-01_3#0.json.gz', data: randomBytes(600_000) }],
+    },
+  });
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await api.close(); await posthog.close(); });
+  const file = await pipelineFile({ api: api.url, posthog: posthog.url, start: '2024-03-01T00', end: '2024-03-01T04', extra: ', maxUncompressedBytes: 2000000' });
+  const run = await runCli(['run', file], { env });
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /transform 2024-03-01T01: E_ZIP_CORRUPT .*extract/);
+  assert.match(run.stderr, /transform 2024-03-01T02: E_TOO_MUCH_DATA .*zip bomb/);
+  assert.match(run.stderr, /extract 2024-03-01T03: E_AMPLITUDE_TOO_LARGE .*S3 export/);
+  const status = JSON.parse((await runCli(['status', file, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; load: { status: string } }> };
+  assert.deepEqual(status.chunks.map((c) => [c.chunk, c.load.status]), [['2024-03-01T00', 'done'], ['2024-03-01T01', 'waiting'], ['2024-03-01T02', 'waiting'], ['2024-03-01T03', 'waiting']]);
+  assert.ok(posthog.events.length > 0);
+});
