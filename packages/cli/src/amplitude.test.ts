@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -40,30 +40,65 @@ test('migrates an Amplitude project from the Export API: every kept event arrive
   assert.deepEqual(api.requests.filter((r) => r.start === '20240301T02').map((r) => r.status).filter((s) => s !== 429), [404]);
 
   const expected = new Map<string, { event: string; distinct_id: string }>();
+  const pairs = new Map<string, string>();
   let dropped = 0;
   for (const records of data.values()) {
     for (const r of records) {
       const m = mapAmplitudeRecord(r, mapping);
       if ('drop' in m) dropped += 1;
-      if ('events' in m) for (const e of m.events) expected.set(e.uuid, { event: e.event, distinct_id: e.distinct_id });
       assert.ok(!('code' in m), 'the fixture has no unmappable records');
+      if (!('events' in m)) continue;
+      for (const e of m.events) expected.set(e.uuid, { event: e.event, distinct_id: e.distinct_id });
+      if (m.identify) {
+        const key = `${m.identify.distinctId} ${m.identify.anonId}`;
+        const at = m.events[0]!.timestamp;
+        if (!pairs.has(key) || at < pairs.get(key)!) pairs.set(key, at);
+      }
     }
   }
   assert.ok(dropped > 0);
+  const sourceEvents = posthog.events.filter((e) => expected.has(e.uuid as string));
   const got = new Map<string, number>();
-  for (const e of posthog.events) got.set(e.uuid as string, (got.get(e.uuid as string) ?? 0) + 1);
+  for (const e of sourceEvents) got.set(e.uuid as string, (got.get(e.uuid as string) ?? 0) + 1);
   assert.equal(got.size, expected.size);
   for (const [uuid, n] of got) assert.equal(n, 1, `${uuid} arrived ${n} times`);
-  for (const e of posthog.events) {
+  for (const e of sourceEvents) {
     const want = expected.get(e.uuid as string)!;
     assert.deepEqual([e.event, e.distinct_id], [want.event, want.distinct_id]);
     assert.equal((e.properties as Record<string, unknown>).$hogport_migration, 'amp');
   }
   assert.ok(!posthog.events.some((e) => e.event === 'session_start' || e.event === 'session_end'));
 
-  const status = JSON.parse((await runCli(['status', file, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; transform: { counts?: { in: number; dropped: number } } }>; totals: Record<string, Record<string, number>> };
-  assert.deepEqual([status.totals.extract!.done, status.totals.transform!.done, status.totals.load!.done], [4, 4, 4], 'the empty hour is done too');
-  assert.equal(status.chunks.reduce((a, c) => a + (c.transform.counts?.dropped ?? 0), 0), dropped);
+  // One $identify per (user, device) pair, at its first sighting, before any event; persons last.
+  const identifies = posthog.events.filter((e) => e.event === '$identify');
+  assert.ok(pairs.size > 3);
+  assert.equal(identifies.length, pairs.size);
+  for (const e of identifies) {
+    const key = `${e.distinct_id} ${(e.properties as Record<string, string>).$anon_distinct_id}`;
+    assert.equal(Date.parse(e.timestamp as string), Date.parse(pairs.get(key)!), key);
+  }
+  const order = posthog.events.map((e) => (e.event === '$identify' ? 'i' : expected.has(e.uuid as string) ? 'e' : e.event === '$set' ? 'p' : '?'));
+  assert.match(order.join(''), /^i+e+p+$/, 'identities, then events, then persons');
+  const persons = posthog.events.filter((e) => e.event === '$set');
+  assert.equal(new Set(persons.map((e) => e.distinct_id)).size, persons.length, 'one $set per person');
+
+  // More hours later: only new pairs get an $identify; nothing loaded is sent again.
+  const more = amplitudeExport({ seed: 13, hours: ['2024-03-01T04', '2024-03-01T05'], perHour: 80 });
+  for (const [h, records] of more) data.set(h, records);
+  const rows = posthog.events.length;
+  const extended = await pipelineFile({ api: api.url, posthog: posthog.url, start: '2024-03-01T00', end: '2024-03-01T06' });
+  await rename(path.join(path.dirname(file), 'store'), path.join(path.dirname(extended), 'store'));
+  const again = await runCli(['run', extended], { env });
+  assert.equal(again.code, 0, again.stderr);
+  const added = posthog.events.slice(rows);
+  assert.ok(added.every((e) => !got.has(e.uuid as string)), 'no event of the first hours was sent again');
+  const allIdentifies = posthog.events.filter((e) => e.event === '$identify').map((e) => `${e.distinct_id} ${(e.properties as Record<string, string>).$anon_distinct_id}`);
+  assert.equal(new Set(allIdentifies).size, allIdentifies.length, 'each pair has exactly one $identify, across both runs');
+  assert.ok(added.some((e) => e.event === '$identify') || allIdentifies.length === pairs.size);
+
+  const status = JSON.parse((await runCli(['status', extended, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; transform: { counts?: { in: number; dropped: number } } }>; totals: Record<string, Record<string, number>> };
+  assert.equal(status.totals.load!.done, status.chunks.length, 'every chunk loaded, the empty hour and the derived ones too');
+  assert.ok(status.chunks.some((c) => c.chunk === '~persons') && status.chunks.some((c) => c.chunk === '~identities-0001'));
   assert.equal(status.chunks.find((c) => c.chunk === '2024-03-01T02')!.transform.counts!.in, 0);
 });
 
@@ -87,6 +122,8 @@ test('a truncated zip, a zip bomb and an hour over the export limit fail their o
   assert.match(run.stderr, /transform 2024-03-01T02: E_TOO_MUCH_DATA .*zip bomb/);
   assert.match(run.stderr, /extract 2024-03-01T03: E_AMPLITUDE_TOO_LARGE .*S3 export/);
   const status = JSON.parse((await runCli(['status', file, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; load: { status: string } }> };
-  assert.deepEqual(status.chunks.map((c) => [c.chunk, c.load.status]), [['2024-03-01T00', 'done'], ['2024-03-01T01', 'waiting'], ['2024-03-01T02', 'waiting'], ['2024-03-01T03', 'waiting']]);
-  assert.ok(posthog.events.length > 0);
+  // Identities merge across the whole migration, so nothing loads while an hour is not transformed.
+  assert.match(run.stderr, /load waits until every chunk is transformed \(3 not yet/);
+  assert.deepEqual(status.chunks.map((c) => [c.chunk, c.load.status]), [['2024-03-01T00', 'pending'], ['2024-03-01T01', 'waiting'], ['2024-03-01T02', 'waiting'], ['2024-03-01T03', 'waiting']]);
+  assert.equal(posthog.events.length, 0);
 });

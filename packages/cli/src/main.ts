@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import { describeError, HOGPORT_VERSION, HogportError, readSecret, redact, type Logger } from '@hogport/common';
 import { formatVerify, PostHogQuery, verifyMigration } from '@hogport/verify';
-import type { Stage } from '@hogport/layout';
+import { isDerivedChunk, type Stage } from '@hogport/layout';
 import { selectChunks } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
-import { currentWorker, joinRateShare, runChunks, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
+import { currentWorker, joinRateShare, mergeIdentities, runChunks, type RunEvent, type RunOptions, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
+import { inspectChunk, listedChunks } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
 import { progressReporter } from './progress.js';
@@ -96,7 +97,8 @@ common(program.command('verify').description('compare loaded chunks with what Po
       const personalKey = readSecret(def.verify.personalApiKeyEnv);
       if (!personalKey) throw new HogportError('E_NO_API_KEY', `the environment variable ${def.verify.personalApiKeyEnv} is not set: export a personal API key with Query Read access there (verify.personalApiKeyEnv names it)`, { exitCode: 2 });
       const planned = await ctx.source.plan();
-      const ids = selectChunks(planned.map((c) => c.id), opts.chunks);
+      const derived = opts.chunks ? [] : [...await listedChunks(ctx.store, ctx.layout, 'load')].filter(isDerivedChunk).sort();
+      const ids = [...selectChunks(planned.map((c) => c.id), opts.chunks), ...derived];
       const report = await verifyMigration({ store: ctx.store, layout: ctx.layout, chunks: ids, query: new PostHogQuery({ host, projectId, personalKey }), tags: { migration, chunk } });
       print(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
       return report.ok ? 0 : 1;
@@ -125,15 +127,20 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const progress = progressReporter(stages.length === 1 ? stages[0]! : 'run', ids.length * selected.length);
+    const runOptions = {
+      store: ctx.store, layout: ctx.layout, worker,
+      concurrency: num(opts.concurrency, '--concurrency') ?? def.concurrency,
+      leaseMs: (num(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
+      force: Boolean(opts.force), resendChanged: Boolean(opts.resendChanged), log: ctx.log,
+      // Derived chunks (identities, persons) change by design as the migration grows.
+      mayResend: isDerivedChunk,
+      onEvent: (e: RunEvent) => progress.onEvent(e), signal: stop.signal,
+    };
     let summary: RunSummary;
     try {
-      summary = await runChunks(selected, ids, {
-        store: ctx.store, layout: ctx.layout, worker,
-        concurrency: num(opts.concurrency, '--concurrency') ?? def.concurrency,
-        leaseMs: (num(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
-        force: Boolean(opts.force), resendChanged: Boolean(opts.resendChanged), log: ctx.log,
-        onEvent: (e) => progress.onEvent(e), signal: stop.signal,
-      });
+      summary = ctx.source.identities && loading
+        ? await runWithIdentities(ctx, planned.map((c) => c.id), ids, stages, jobs, runOptions)
+        : await runChunks(selected, ids, runOptions);
     } finally {
       progress.stop();
       process.off('SIGINT', onSignal);
@@ -142,6 +149,47 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     }
     return report(summary, stages, ctx.log);
   });
+}
+
+/**
+ * Runs stages for a source whose users move between anonymous and known ids: extract and transform
+ * as usual, then the merge step over the whole migration, then load in the order that keeps
+ * identities and person properties right: identities first, the chunks oldest first, persons last
+ * (and only once every chunk is loaded).
+ */
+async function runWithIdentities(ctx: Context, all: string[], ids: string[], stages: Stage[], jobs: Record<Stage, StageJob>, options: RunOptions): Promise<RunSummary> {
+  const outcomes: RunSummary['outcomes'] = [];
+  const phase = async (list: StageJob[], chunks: string[]): Promise<RunSummary | undefined> => {
+    if (chunks.length === 0) return undefined;
+    const s = await runChunks(list, chunks, options);
+    outcomes.push(...s.outcomes);
+    return s.fatal ? s : undefined;
+  };
+  const before = stages.filter((s) => s !== 'load').map((s) => jobs[s]);
+  const stopped = await phase(before, ids);
+  if (stopped) return { outcomes, ...(stopped.fatal ? { fatal: stopped.fatal } : {}) };
+  const merged = await mergeIdentities({ store: ctx.store, layout: ctx.layout, chunks: all, transform: ctx.pipeline.definition.transform, worker: options.worker.id, log: ctx.log });
+  if (merged.waiting.length > 0) {
+    const message = `load waits until every chunk is transformed (${merged.waiting.length} not yet, like ${merged.waiting.slice(0, 3).join(', ')}): identities are merged across the whole migration and load before the events`;
+    ctx.log.warn(message);
+    process.stderr.write(`hogport: ${message}\n`);
+    for (const chunk of ids) outcomes.push({ chunk, stage: 'load', result: 'waiting' });
+    return { outcomes };
+  }
+  for (const list of [merged.identities, ids]) {
+    const s = await phase([jobs.load], list);
+    if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
+  }
+  if (merged.persons) {
+    const states = await Promise.all(all.map(async (chunk) => (await inspectChunk(ctx.store, ctx.layout, 'load', chunk, await jobs.load.expect(chunk))).status));
+    if (states.every((st) => st === 'done')) {
+      const s = await phase([jobs.load], [merged.persons]);
+      if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
+    } else {
+      ctx.log.info('person properties load once every chunk is loaded');
+    }
+  }
+  return { outcomes };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { STAGES, type Stage } from '@hogport/layout';
+import { isDerivedChunk, STAGES, type Stage } from '@hogport/layout';
 import { inspectChunk, listedChunks, type ChunkState, type ChunkStatus } from '@hogport/state';
 import { Checkpoint, readControl } from '@hogport/manifest';
 import pLimit from 'p-limit';
@@ -34,7 +34,9 @@ export async function statusReport(ctx: Context, planned: string[], jobs: Record
     const row = { chunk } as { chunk: string } & Record<Stage, ChunkView>;
     for (const stage of STAGES) {
       const expected = await jobs[stage].expect(chunk);
-      row[stage] = view(await inspectChunk(ctx.store, ctx.layout, stage, chunk, expected));
+      row[stage] = stage === 'extract' && isDerivedChunk(chunk)
+        ? { status: 'done', reason: 'derived from the whole migration by the merge step; nothing to extract' }
+        : view(await inspectChunk(ctx.store, ctx.layout, stage, chunk, expected));
       if (stage === 'load' && row[stage].status !== 'done') {
         const cp = await readControl(ctx.store, ctx.layout.checkpoint(stage, chunk), Checkpoint).catch(() => undefined);
         if (cp) row[stage].acknowledged = cp.value.counts.in;

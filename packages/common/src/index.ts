@@ -5,5 +5,5 @@ export { peekBytes, isGzipMagic, gunzipIfGzipped, HashingCounter, splitLines, sh
 export { canonicalJson, isUuid } from './json.js';
 export { HOGPORT_VERSION } from './version.js';
 export { sleep } from './time.js';
-export { normalizeTimestamp } from './timestamp.js';
+export { normalizeTimestamp, timeKey } from './timestamp.js';
 export { parseRetryAfter, backoffMs } from './http.js';

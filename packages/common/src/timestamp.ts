@@ -29,3 +29,11 @@ export function normalizeTimestamp(input: string): string | undefined {
   const fraction = frac.length > 3 ? frac.padEnd(6, '0').slice(0, 6) : frac.padEnd(3, '0');
   return `${whole}.${fraction}Z`;
 }
+
+/**
+ * A sortable key for a normalised timestamp: milliseconds and microseconds forms compare correctly
+ * (`…52.846Z` is before `…52.846123Z`), which plain string comparison gets wrong.
+ */
+export function timeKey(normalized: string): string {
+  return normalized.length === 24 ? `${normalized.slice(0, 23)}000Z` : normalized;
+}

@@ -9,6 +9,7 @@
  *   <migration>/workers/<stage>/<worker>.json         workers sharing a rate limit, while they run
  *   <migration>/raw/<chunk>/<attempt>/<file>          extract output, byte for byte the source's
  *   <migration>/events/<chunk>/<attempt>.jsonl.gz     transform output: PostHog events
+ *   <migration>/summaries/<chunk>/<attempt>.jsonl.gz  transform output: identity pairs and person properties
  *   <migration>/rejects/<stage>/<chunk>/<attempt>.jsonl.gz   records refused, each with its reason
  *   <migration>/rejects/load/<chunk>/<attempt>/<seq>.jsonl.gz events refused while loading, per batch
  *   <migration>/outbox/<chunk>/<attempt>/<seq>.json.gz       dry-run destination: the request bodies
@@ -19,11 +20,19 @@
 export const STAGES = ['extract', 'transform', 'load'] as const;
 export type Stage = (typeof STAGES)[number];
 
-const CHUNK_ID = /^[A-Za-z0-9][A-Za-z0-9._~=+-]{0,199}$/;
+const CHUNK_ID = /^[A-Za-z0-9~][A-Za-z0-9._~=+-]{0,199}$/;
 const MIGRATION_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export function isChunkId(id: string): boolean {
   return CHUNK_ID.test(id);
+}
+
+/**
+ * Chunks hogport derives from the whole migration (identities, persons) start with `~`, which no
+ * source chunk id can: they have no extract stage and are made by the merge step.
+ */
+export function isDerivedChunk(id: string): boolean {
+  return id.startsWith('~');
 }
 
 export function isMigrationId(id: string): boolean {
@@ -62,6 +71,7 @@ export interface Layout {
   /** The file name inside a raw key (what the source called it). */
   rawName(key: string): string;
   events(chunk: string, attempt: string): string;
+  summary(chunk: string, attempt: string): string;
   rejects(stage: Stage, chunk: string, attempt: string): string;
   loadRejects(chunk: string, attempt: string, seq: number): string;
   outbox(chunk: string, attempt: string, seq: number): string;
@@ -94,6 +104,7 @@ export function layout(migration: string): Layout {
     rawAttempt: (c, attempt) => `${m}/raw/${chunk(c)}/${attempt}/`,
     rawName: (key) => key.split('/').slice(4).join('/'),
     events: (c, attempt) => `${m}/events/${chunk(c)}/${attempt}.jsonl.gz`,
+    summary: (c, attempt) => `${m}/summaries/${chunk(c)}/${attempt}.jsonl.gz`,
     rejects: (stage, c, attempt) => `${m}/rejects/${stage}/${chunk(c)}/${attempt}.jsonl.gz`,
     loadRejects: (c, attempt, seq) => `${m}/rejects/load/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.jsonl.gz`,
     outbox: (c, attempt, seq) => `${m}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,

@@ -15,7 +15,7 @@ export type InputRef = z.infer<typeof InputRef>;
 /** An object a stage wrote. `contentSha256` is over the uncompressed content, when compressed. */
 export const OutputRef = z.object({
   key: z.string(),
-  role: z.enum(['raw', 'events', 'rejects', 'outbox']),
+  role: z.enum(['raw', 'events', 'rejects', 'outbox', 'summary']),
   bytes: z.number().int().nonnegative(),
   sha256: z.string(),
   contentSha256: z.string().optional(),

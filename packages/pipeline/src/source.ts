@@ -35,7 +35,11 @@ export interface Position { file: string; line?: number; offset?: number; entry?
 
 /** What became of one source record: events, a reject with a reason, or a drop by a named rule. */
 export type Outcome =
-  | { kind: 'events'; events: PostHogEvent[]; position: Position }
+  | {
+    kind: 'events'; events: PostHogEvent[]; position: Position;
+    /** A user seen with an anonymous id (a device): the merge step sends one `$identify` per pair. */
+    identify?: { distinctId: string; anonId: string };
+  }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };
 
@@ -67,6 +71,12 @@ export interface Source {
   transform(files: RawFileInput[], ctx: TransformContext): AsyncIterable<Outcome>;
   /** Everything besides the raw bytes that transform output depends on; hashed into the config hash. */
   transformConfig(): unknown;
+  /**
+   * True for sources whose users move between anonymous and identified ids (Amplitude, Mixpanel):
+   * transform then writes per-chunk identity and person summaries, and load merges them into one
+   * `$identify` per pair and a final `$set` per person with the latest values.
+   */
+  readonly identities?: boolean;
 }
 
 export interface SourceFactoryContext {

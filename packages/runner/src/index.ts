@@ -7,3 +7,4 @@ export { loadJob } from './stages/load.js';
 export { finishEvent } from './stages/enrich.js';
 export { GzipLinesWriter } from './stages/writer.js';
 export { joinRateShare, type RateShare, type RateShareOptions } from './rate-share.js';
+export { mergeIdentities, MERGE_NAMESPACE, PERSONS_CHUNK, type MergeOptions, type MergeResult } from './merge.js';

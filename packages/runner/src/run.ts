@@ -21,6 +21,8 @@ export interface RunOptions {
    * duplicates of every event whose uuid, name, distinct_id or day changed: only on explicit request.
    */
   resendChanged?: boolean;
+  /** Chunks whose changed events may be sent again without asking (derived chunks like persons). */
+  mayResend?: (chunk: string) => boolean;
   log: Logger;
   /** How long to wait between looks at chunks other workers hold. */
   pollMs?: number;
@@ -200,7 +202,7 @@ function decide(state: ChunkState, options: RunOptions): Attempt | undefined {
     // A claim may belong to a dead process on this host: acquireLease tells, and says 'held' otherwise.
     case 'running': return undefined;
     // Only changed events make a re-send duplicate; a new destination or config is a first send there.
-    case 'stale': return state.stage === 'load' && state.staleBy === 'input' && !options.resendChanged ? 'refused' : undefined;
+    case 'stale': return state.stage === 'load' && state.staleBy === 'input' && !options.resendChanged && !options.mayResend?.(state.chunk) ? 'refused' : undefined;
     default: return undefined;
   }
 }

@@ -15,7 +15,7 @@ export interface AmplitudeMapping {
 }
 
 export type Mapped =
-  | { events: PostHogEvent[] }
+  | { events: PostHogEvent[]; identify?: { distinctId: string; anonId: string } }
   | { drop: string }
   | { code: string; reason: string };
 
@@ -124,7 +124,7 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
       properties: { $group_type: type, $group_key: key, $group_set: props },
     });
   }
-  return { events };
+  return userId && deviceId ? { events, identify: { distinctId: userId, anonId: deviceId } } : { events };
 }
 
 /**

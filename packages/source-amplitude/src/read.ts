@@ -63,7 +63,7 @@ async function* records(input: Readable, where: { file: string; entry?: string }
       continue;
     }
     const mapped = mapAmplitudeRecord(value, mapping);
-    if ('events' in mapped) yield { kind: 'events', events: mapped.events, position };
+    if ('events' in mapped) yield { kind: 'events', events: mapped.events, position, ...(mapped.identify ? { identify: mapped.identify } : {}) };
     else if ('drop' in mapped) yield { kind: 'drop', rule: mapped.drop, position };
     else yield { kind: 'reject', code: mapped.code, reason: mapped.reason, position, record: line };
   }

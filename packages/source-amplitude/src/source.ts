@@ -74,6 +74,7 @@ export const amplitudeSource: SourceFactory = (ctx) => {
 
   return {
     type: 'amplitude',
+    identities: true,
     async plan(): Promise<PlannedChunk[]> {
       if (options.mode === 'api') {
         const start = parseTime(options.start);

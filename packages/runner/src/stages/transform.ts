@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { HashingCounter, HogportError, HOGPORT_VERSION } from '@hogport/common';
+import { HashingCounter, HogportError, HOGPORT_VERSION, timeKey } from '@hogport/common';
 import { Manifest, readControl } from '@hogport/manifest';
 import type { Position, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
 import type { Layout } from '@hogport/layout';
@@ -7,6 +7,7 @@ import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
 import { finishEvent } from './enrich.js';
+import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
 
 /** Bumped when hogport's own transform logic changes output, so done chunks become stale. */
@@ -41,6 +42,8 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const drop = new Set(spec.dropEvents);
       let min: string | undefined;
       let max: string | undefined;
+      // Facts that span chunks, for sources whose users move between anonymous and known ids.
+      const facts = source.identities ? new IdentityFacts() : undefined;
       const files = raw.map((o) => ({
         name: layout.rawName(o.key),
         async open(): Promise<Readable> {
@@ -74,9 +77,11 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           for (let i = 0; i < lines.length; i++) {
             await events.writeLine(lines[i]!);
             const ts = kept[i]!.timestamp;
-            if (min === undefined || ts < min) min = ts;
-            if (max === undefined || ts > max) max = ts;
+            if (min === undefined || timeKey(ts) < timeKey(min)) min = ts;
+            if (max === undefined || timeKey(ts) > timeKey(max)) max = ts;
+            facts?.addEvent(kept[i]!);
           }
+          if (facts && outcome.identify && kept[0]) facts.addPair(outcome.identify.distinctId, outcome.identify.anonId, kept[0].timestamp);
           counts.out += 1;
           counts.events += lines.length;
           if (counts.in % 5000 === 0) ctx.progress(5000);
@@ -88,6 +93,11 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       }
       ctx.progress(counts.in % 5000);
       const outputs = [await events.finish(), await rejects.finish()];
+      if (facts) {
+        const summary = new GzipLinesWriter(ctx.store, ctx.layout.summary(ctx.chunk, ctx.attempt), 'summary');
+        for (const line of facts.lines()) await summary.writeLine(line);
+        outputs.push(await summary.finish());
+      }
       return {
         inputs: raw.map((o) => ({ key: o.key, sha256: o.sha256, bytes: o.bytes })),
         outputs,

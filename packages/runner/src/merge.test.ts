@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { HOGPORT_VERSION, readAll, sha256, silentLogger } from '@hogport/common';
+import { layout as makeLayout } from '@hogport/layout';
+import { encodeControl, Manifest, readControl } from '@hogport/manifest';
+import { TransformSpec, type PostHogEvent } from '@hogport/pipeline';
+import { openStore, type Store } from '@hogport/store';
+import { seeded } from '@hogport/testkit';
+import { mergeIdentities, PERSONS_CHUNK } from './index.js';
+import { IdentityFacts } from './stages/summary.js';
+
+const layout = makeLayout('merge-test');
+const spec = TransformSpec.parse({});
+
+/** Events of a few users moving between devices, with person properties changing over time. */
+function history(seed: number, n: number): Array<{ e: PostHogEvent; pair?: [string, string] }> {
+  const rand = seeded(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const user = `u${Math.floor(rand() * 5)}`;
+    const device = `d${Math.floor(rand() * 8)}`;
+    const t = new Date(Date.UTC(2024, 0, 1) + Math.floor(rand() * 86_400_000)).toISOString();
+    const e: PostHogEvent = { uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, event: 'e', distinct_id: user, timestamp: t, properties: {}, $set: { plan: `p${i % 3}`, n: i }, $set_once: { first: `f${i}` } };
+    return { e, pair: [user, device] };
+  });
+}
+
+function fold(items: ReturnType<typeof history>): IdentityFacts {
+  const f = new IdentityFacts();
+  for (const { e, pair } of items) { f.addEvent(e); if (pair) f.addPair(pair[0], pair[1], e.timestamp); }
+  return f;
+}
+
+test('folds to the same identities and person values whatever the chunking and order', () => {
+  const all = history(1, 400);
+  const whole = [...fold(all).lines()];
+  const rand = seeded(2);
+  const shuffled = [...all].sort(() => rand() - 0.5);
+  const merged = new IdentityFacts();
+  for (let i = 0; i < shuffled.length; i += 37) for (const line of fold(shuffled.slice(i, i + 37)).lines()) merged.addLine(line);
+  assert.deepEqual([...merged.lines()], whole);
+  const facts = fold(all);
+  const latest = all.filter((x) => x.e.distinct_id === 'u1').sort((a, b) => (a.e.timestamp < b.e.timestamp ? -1 : 1)).at(-1)!.e;
+  assert.deepEqual(facts.persons.get('u1')!.set.plan, [latest.timestamp, latest.$set!.plan]);
+});
+
+async function stageSummary(store: Store, chunk: string, items: ReturnType<typeof history>): Promise<void> {
+  const content = Buffer.from([...fold(items).lines()].join('\n') + '\n');
+  const body = gzipSync(content);
+  const key = layout.summary(chunk, 'a0');
+  await store.write(key, body);
+  const now = new Date().toISOString();
+  await store.write(layout.manifest('transform', chunk), encodeControl(Manifest, {
+    kind: 'hogport.manifest', version: 1, stage: 'transform', migration: layout.migration, chunk, attempt: 'a0', attemptNumber: 1, worker: 'w',
+    hogportVersion: HOGPORT_VERSION, configHash: 'c', inputDigest: 'd', inputs: [], outputs: [{ key, role: 'summary', bytes: body.length, sha256: sha256(body), contentSha256: sha256(content) }],
+    counts: { unit: 'records', in: 0, out: 0, rejected: 0, dropped: 0, droppedBy: {} }, bytes: { in: 0, out: 0 }, startedAt: now, finishedAt: now, durationMs: 0, stats: {},
+  }));
+}
+
+async function eventsOf(store: Store, chunk: string): Promise<Array<Record<string, any>>> {
+  const m = (await readControl(store, layout.manifest('transform', chunk), Manifest))!.value;
+  const text = gunzipSync(await readAll(await store.read(m.outputs[0]!.key))).toString('utf8');
+  return text.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+const merge = (store: Store, chunks: string[]) => mergeIdentities({ store, layout, chunks, transform: spec, worker: 'w', log: silentLogger });
+
+test('merges every chunk\'s summary into one $identify per pair and one $set per person, adding only new pairs later', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-merge-')));
+  const all = history(3, 300);
+  await stageSummary(store, 'c1', all.slice(0, 100));
+  await stageSummary(store, 'c2', all.slice(100, 200));
+  assert.deepEqual((await merge(store, ['c1', 'c2', 'c3'])).waiting, ['c3'], 'nothing merges while a chunk is not transformed');
+  await stageSummary(store, 'c3', all.slice(200, 250));
+
+  const [a, b] = await Promise.all([merge(store, ['c1', 'c2', 'c3']), merge(store, ['c1', 'c2', 'c3'])]);
+  assert.deepEqual(a.identities, ['~identities-0001']);
+  assert.deepEqual(b.identities, ['~identities-0001'], 'two merges at once commit one identities chunk');
+  const first = await eventsOf(store, '~identities-0001');
+  const pairs = first.map((e) => `${e.distinct_id}/${e.properties.$anon_distinct_id}`);
+  assert.equal(new Set(pairs).size, pairs.length);
+  assert.equal(pairs.length, fold(all.slice(0, 250)).pairs.size);
+  assert.ok(first.every((e) => e.event === '$identify' && e.properties.$hogport_chunk === '~identities-0001'));
+  const persons = await eventsOf(store, PERSONS_CHUNK);
+  assert.equal(persons.length, 5);
+
+  assert.deepEqual((await merge(store, ['c1', 'c2', 'c3'])).identities, ['~identities-0001'], 'a re-run with nothing new adds nothing');
+  await stageSummary(store, 'c4', [...all.slice(250), { e: { ...all[0]!.e, uuid: '00000000-0000-4000-8000-999999999999', timestamp: '2025-01-01T00:00:00.000Z' }, pair: ['u9', 'd99'] }]);
+  const later = await merge(store, ['c1', 'c2', 'c3', 'c4']);
+  const added = await eventsOf(store, later.identities.at(-1)!);
+  assert.ok(later.identities.length === 2 && added.some((e) => e.distinct_id === 'u9'));
+  assert.ok(added.every((e) => !pairs.includes(`${e.distinct_id}/${e.properties.$anon_distinct_id}`)), 'known pairs are not sent again');
+  const u0 = (await eventsOf(store, PERSONS_CHUNK)).find((e) => e.distinct_id === all[0]!.e.distinct_id)!;
+  assert.equal(u0.timestamp, '2025-01-01T00:00:00.000Z', 'persons move to the latest values');
+});

@@ -1,0 +1,154 @@
+import { canonicalJson, gunzipIfGzipped, HOGPORT_VERSION, hasCode, splitLines, timeKey, type Logger } from '@hogport/common';
+import { isDerivedChunk, type Layout } from '@hogport/layout';
+import { encodeControl, Manifest, readControl, type OutputRef } from '@hogport/manifest';
+import type { PostHogEvent, TransformSpec } from '@hogport/pipeline';
+import type { Store } from '@hogport/store';
+import pLimit from 'p-limit';
+import { v5 as uuidv5 } from 'uuid';
+import { digestOf } from './stages/digest.js';
+import { finishEvent } from './stages/enrich.js';
+import { IdentityFacts } from './stages/summary.js';
+import { GzipLinesWriter } from './stages/writer.js';
+
+/** Namespace of the `$identify` and person `$set` events the merge step makes. */
+export const MERGE_NAMESPACE = uuidv5('hogport.merge', uuidv5.URL);
+export const PERSONS_CHUNK = '~persons';
+const IDENTITIES = /^~identities-(\d{4,})$/;
+
+export interface MergeOptions {
+  store: Store;
+  layout: Layout;
+  /** Every source chunk of the migration: the merge waits until all are transformed. */
+  chunks: readonly string[];
+  transform: TransformSpec;
+  worker: string;
+  log: Logger;
+}
+
+export interface MergeResult {
+  /** Source chunks not transformed yet: nothing was merged. */
+  waiting: string[];
+  /** Every identities chunk, oldest first (load them before the events). */
+  identities: string[];
+  /** The persons chunk, when there is anyone to set (load it after all events). */
+  persons?: string;
+}
+
+/**
+ * The merge step: folds every transformed chunk's summary into the facts that span the migration.
+ *
+ * - Identities: one `$identify` (distinct_id = user, `$anon_distinct_id` = the anonymous id) per pair,
+ *   timestamped at its first sighting, uuid from the pair. Identities chunks only grow: each merge
+ *   that finds new pairs writes a new `~identities-NNNN` chunk holding just those, so a loaded pair
+ *   is never sent again, whatever the chunking, re-runs or workers.
+ * - Persons: one `$set` per person with each property's latest value (and `$set_once` with the
+ *   earliest), timestamped at the person's last event, in `~persons`, loaded after every event so
+ *   the latest values win even when chunks load out of order. Rewritten when the facts change.
+ *
+ * Output is a function of the summaries alone, and commits like any chunk (create-if-absent or
+ * replace-if-unchanged on its transform manifest), so concurrent merges cannot both win.
+ */
+export async function mergeIdentities(options: MergeOptions): Promise<MergeResult> {
+  const { store, layout, log } = options;
+  const limit = pLimit(16);
+  const manifests = await Promise.all(options.chunks.map((chunk) => limit(async () => ({ chunk, m: (await readControl(store, layout.manifest('transform', chunk), Manifest))?.value }))));
+  const waiting = manifests.filter((x) => !x.m).map((x) => x.chunk);
+  const existing = await derivedChunks(store, layout);
+  if (waiting.length > 0) return { waiting, identities: existing.identities };
+
+  const facts = new IdentityFacts();
+  const summaries = manifests.flatMap(({ chunk, m }) => m!.outputs.filter((o) => o.role === 'summary').map((o) => ({ chunk, o })));
+  for (const { o } of summaries) await eachLine(store, o.key, (line) => facts.addLine(line));
+  const inputDigest = digestOf(summaries.map(({ chunk, o }) => [chunk, o.contentSha256 ?? o.sha256]));
+
+  const known = new Set<string>();
+  for (const chunk of existing.identities) {
+    const m = (await readControl(store, layout.manifest('transform', chunk), Manifest))!.value;
+    for (const o of m.outputs.filter((x) => x.role === 'events')) {
+      await eachLine(store, o.key, (line) => {
+        const e = JSON.parse(line) as { distinct_id: string; properties: { $anon_distinct_id: string } };
+        known.add(`${e.distinct_id}\u0000${e.properties.$anon_distinct_id}`);
+      });
+    }
+  }
+  const fresh = [...facts.pairs.entries()].filter(([key]) => !known.has(key)).map(([, p]) => p)
+    .sort((a, b) => (timeKey(a.first) < timeKey(b.first) ? -1 : timeKey(a.first) > timeKey(b.first) ? 1 : a.user < b.user ? -1 : a.user > b.user ? 1 : a.anon < b.anon ? -1 : 1));
+  const identities = [...existing.identities];
+  if (fresh.length > 0) {
+    const next = existing.identities.length === 0 ? 1 : Number(IDENTITIES.exec(existing.identities.at(-1)!)![1]) + 1;
+    const chunk = `~identities-${String(next).padStart(4, '0')}`;
+    const events = fresh.map((p): PostHogEvent => ({
+      uuid: uuidv5(`identify:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$identify', distinct_id: p.user, timestamp: p.first,
+      properties: { $anon_distinct_id: p.anon },
+    }));
+    if (await commitDerived(options, chunk, events, inputDigest, undefined)) {
+      identities.push(chunk);
+      log.info({ chunk, pairs: fresh.length }, 'new identities merged');
+    } else {
+      identities.splice(0, identities.length, ...(await derivedChunks(store, layout)).identities);
+    }
+  }
+
+  if (facts.persons.size === 0) return { waiting: [], identities };
+  const people = [...facts.persons.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, p]): PostHogEvent => {
+    const $set = Object.fromEntries(Object.entries(p.set).map(([k, [, v]]) => [k, v]));
+    const $set_once = Object.fromEntries(Object.entries(p.once).map(([k, [, v]]) => [k, v]));
+    const properties: Record<string, unknown> = {};
+    if (Object.keys($set).length) properties.$set = $set;
+    if (Object.keys($set_once).length) properties.$set_once = $set_once;
+    return { uuid: uuidv5(`persons:${id}:${canonicalJson(properties)}:${p.last}`, MERGE_NAMESPACE), event: '$set', distinct_id: id, timestamp: p.last, properties };
+  }).filter((e) => Object.keys(e.properties).length > 0);
+  if (people.length === 0) return { waiting: [], identities };
+  const current = await readControl(store, layout.manifest('transform', PERSONS_CHUNK), Manifest);
+  if (current?.value.inputDigest !== inputDigest) await commitDerived(options, PERSONS_CHUNK, people, inputDigest, current?.info.etag);
+  return { waiting: [], identities, persons: PERSONS_CHUNK };
+}
+
+/** The derived chunks a listing of transform manifests shows. */
+async function derivedChunks(store: Store, layout: Layout): Promise<{ identities: string[] }> {
+  const identities: string[] = [];
+  for await (const obj of store.list(layout.manifests('transform'))) {
+    const id = layout.chunkOf('manifests', 'transform', obj.key);
+    if (id && isDerivedChunk(id) && IDENTITIES.test(id)) identities.push(id);
+  }
+  return { identities: identities.sort() };
+}
+
+/** Writes a derived chunk's events and commits its transform manifest; false if another worker committed first. */
+async function commitDerived(options: MergeOptions, chunk: string, events: PostHogEvent[], inputDigest: string, etag: string | undefined): Promise<boolean> {
+  const { store, layout } = options;
+  const startedAt = new Date();
+  const attempt = `${startedAt.toISOString().replace(/[-:.]/g, '')}-merge`;
+  const writer = new GzipLinesWriter(store, layout.events(chunk, attempt), 'events');
+  const ctx = { migration: layout.migration, chunk, transform: options.transform, hogportVersion: HOGPORT_VERSION, log: options.log };
+  let min: string | undefined;
+  let max: string | undefined;
+  for (const e of events) {
+    const done = finishEvent(e, ctx);
+    if (!('line' in done)) throw new Error(`the merge step made an event capture would refuse: ${done.reason}`);
+    await writer.writeLine(done.line);
+    if (min === undefined || timeKey(e.timestamp) < timeKey(min)) min = e.timestamp;
+    if (max === undefined || timeKey(e.timestamp) > timeKey(max)) max = e.timestamp;
+  }
+  const out: OutputRef = await writer.finish();
+  const finishedAt = new Date();
+  const manifest: Manifest = {
+    kind: 'hogport.manifest', version: 1, stage: 'transform', migration: layout.migration, chunk, attempt, attemptNumber: 1,
+    worker: options.worker, hogportVersion: HOGPORT_VERSION, configHash: digestOf({ merge: 1, transform: options.transform }), inputDigest,
+    inputs: [], outputs: [out], counts: { unit: 'records', in: events.length, out: events.length, rejected: 0, dropped: 0, droppedBy: {}, events: events.length },
+    bytes: { in: 0, out: out.bytes }, ...(min && max ? { eventTime: { min, max } } : {}),
+    startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime(), stats: { derived: true },
+  };
+  try {
+    await store.writeIf(layout.manifest('transform', chunk), encodeControl(Manifest, manifest), etag ? { ifMatch: etag } : { ifAbsent: true });
+    return true;
+  } catch (err) {
+    if (hasCode(err, 'E_PRECONDITION')) return false;
+    throw err;
+  }
+}
+
+async function eachLine(store: Store, key: string, fn: (line: string) => void): Promise<void> {
+  const stream = await gunzipIfGzipped(await store.read(key));
+  for await (const { line } of splitLines(stream)) if (line !== '') fn(line);
+}
