@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 
 /** Reads up to `n` bytes from the front of a stream and puts them back, so the stream is unchanged. */
 export async function peekBytes(input: Readable, n: number): Promise<Buffer> {
@@ -44,7 +44,8 @@ export function isGzipMagic(head: Uint8Array): boolean {
 export async function gunzipIfGzipped(input: Readable): Promise<Readable> {
   const head = await peekBytes(input, 2);
   if (!isGzipMagic(head)) return input;
-  const gunzip = createGunzip();
+  // A deeper buffer lets decompression (on the thread pool) run ahead of the line consumer.
+  const gunzip = createGunzip({ highWaterMark: 1024 * 1024 } as unknown as ZlibOptions);
   input.on('error', (err) => gunzip.destroy(err));
   return input.pipe(gunzip);
 }

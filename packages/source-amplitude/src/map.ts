@@ -33,6 +33,8 @@ const PAGE_PROPERTIES: Record<string, string> = {
   '[Amplitude] Referrer': '$referrer',
   '[Amplitude] Referring Domain': '$referring_domain',
 };
+const PAGE_ENTRIES = Object.entries(PAGE_PROPERTIES);
+const dropSets = new WeakMap<AmplitudeMapping, Set<string>>();
 const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet']]);
 
 /**
@@ -55,7 +57,7 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   if (!distinctId) return { code: 'missing_identity', reason: 'neither user_id nor device_id is set: the event cannot be given a distinct_id' };
 
   const timeField = (['event_time', 'client_event_time', 'server_received_time'] as const).find((f) => typeof r[f] === 'string' && r[f] !== '');
-  const timestamp = timeField ? normalizeTimestamp(r[timeField] as string) : undefined;
+  const timestamp = timeField ? amplitudeTime(r[timeField] as string) : undefined;
   if (!timestamp) {
     return { code: 'bad_timestamp', reason: timeField ? `${timeField} "${String(r[timeField]).slice(0, 40)}" is not a date-time` : 'none of event_time, client_event_time, server_received_time is set' };
   }
@@ -65,11 +67,12 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   else if (typeof r.$insert_id === 'string' && r.$insert_id !== '') uuid = uuidv5(`insert_id:${r.$insert_id}`, AMPLITUDE_NAMESPACE);
   else uuid = uuidv5(canonicalJson({ event_type: sourceName, user_id: userId ?? null, device_id: deviceId ?? null, timestamp, event_properties: r.event_properties ?? null }), AMPLITUDE_NAMESPACE);
 
-  const drop = new Set(mapping.dropProperties);
+  let drop = dropSets.get(mapping);
+  if (!drop) { drop = new Set(mapping.dropProperties); dropSets.set(mapping, drop); }
   const eventProps = object(r.event_properties);
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(eventProps)) if (!drop.has(k)) properties[k] = v;
-  for (const [from, to] of Object.entries(PAGE_PROPERTIES)) if (eventProps[from] !== undefined && !drop.has(from)) properties[to] = eventProps[from];
+  for (const [from, to] of PAGE_ENTRIES) if (eventProps[from] !== undefined && !drop.has(from)) properties[to] = eventProps[from];
 
   const renamed = mapping.renameEvents[sourceName] ?? BUILT_IN_RENAMES[sourceName] ?? sourceName;
   const set = (key: string, v: unknown) => { if (v !== undefined && v !== null && v !== '') properties[key] = v; };
@@ -134,9 +137,17 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
  */
 export function sessionUuid(sessionId: unknown, device: string): string | undefined {
   if (typeof sessionId !== 'number' || !Number.isSafeInteger(sessionId) || sessionId <= 0) return undefined;
-  const random = createHash('sha256').update(`${sessionId}:${device}`).digest().subarray(0, 16);
-  return uuidv7({ msecs: sessionId, random });
+  const key = `${sessionId}:${device}`;
+  // Records of one session come in runs: remembering recent sessions saves a hash per record.
+  const known = recentSessions.get(key);
+  if (known) return known;
+  const random = createHash('sha256').update(key).digest().subarray(0, 16);
+  const uuid = uuidv7({ msecs: sessionId, random });
+  if (recentSessions.size >= 4096) recentSessions.clear();
+  recentSessions.set(key, uuid);
+  return uuid;
 }
+const recentSessions = new Map<string, string>();
 
 /** user_properties: `initial_*` set once, everything else set; Amplitude's "EMPTY" means no value. */
 function personProperties(props: Record<string, unknown>, drop: Set<string>): { $set?: Record<string, unknown>; $set_once?: Record<string, unknown> } {
@@ -189,4 +200,24 @@ function id(v: unknown): string | undefined {
 
 function object(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {};
+}
+
+const AMPLITUDE_TIME = /^(\d{4}-\d{2}-\d{2}) ([01]\d|2[0-3]):([0-5]\d):([0-5]\d)\.\d{6}$/;
+const validDates = new Map<string, boolean>();
+
+/**
+ * Amplitude's `YYYY-MM-DD HH:MM:SS.ffffff` (UTC, no zone) straight to the normalised form, checking
+ * each calendar date once; anything else goes through the general ISO 8601 normaliser.
+ */
+function amplitudeTime(s: string): string | undefined {
+  const m = AMPLITUDE_TIME.exec(s);
+  if (!m) return normalizeTimestamp(s);
+  const date = m[1]!;
+  let ok = validDates.get(date);
+  if (ok === undefined) {
+    ok = normalizeTimestamp(`${date}T00:00:00Z`) !== undefined;
+    if (validDates.size > 10_000) validDates.clear();
+    validDates.set(date, ok);
+  }
+  return ok ? `${date}T${s.slice(11)}Z` : undefined;
 }

@@ -53,7 +53,7 @@ async function* records(input: Readable, where: { file: string; entry?: string }
   const counted = plain.pipe(budget.meter(where));
   plain.on('error', (err) => counted.destroy(corrupt(where, err)));
   for await (const { line, number, offset } of splitLines(counted)) {
-    if (line.trim() === '') continue;
+    if (line.length === 0 || (line.charCodeAt(0) <= 32 && line.trim() === '')) continue;
     const position = { ...where, line: number, offset };
     let value: unknown;
     try {

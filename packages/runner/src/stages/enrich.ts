@@ -12,7 +12,8 @@ export function finishEvent(event: PostHogEvent, ctx: TransformContext): { line:
   if (!isUuid(event.uuid)) return { code: 'bad_uuid', reason: `uuid "${event.uuid}" is not a valid UUID` };
   if (typeof event.event !== 'string' || event.event === '') return { code: 'missing_event', reason: 'the event name is empty' };
   if (typeof event.distinct_id !== 'string' || event.distinct_id === '') return { code: 'missing_distinct_id', reason: 'distinct_id is empty' };
-  const properties: Record<string, unknown> = { ...event.properties };
+  // Sources hand over fresh objects: enriching in place saves a copy of every event's properties.
+  const properties: Record<string, unknown> = event.properties;
   if (t.geoipDisable) properties.$geoip_disable = true;
   if (t.ignoreSentAt) properties.$ignore_sent_at = true;
   if (t.lib === 'always' || (t.lib === 'if-absent' && properties.$lib === undefined)) {

@@ -29,10 +29,11 @@ export class IdentityFacts {
   addEvent(e: PostHogEvent): void {
     const set = e.$set ?? (e.properties.$set as Record<string, unknown> | undefined);
     const once = e.$set_once ?? (e.properties.$set_once as Record<string, unknown> | undefined);
-    const facts: PersonFacts = { last: e.timestamp, set: {}, once: {} };
-    for (const [k, v] of Object.entries(set ?? {})) facts.set[k] = [e.timestamp, v];
-    for (const [k, v] of Object.entries(once ?? {})) facts.once[k] = [e.timestamp, v];
-    this.addPerson(e.distinct_id, facts);
+    let p = this.persons.get(e.distinct_id);
+    if (!p) { p = { last: e.timestamp, set: {}, once: {} }; this.persons.set(e.distinct_id, p); }
+    else if (timeKey(e.timestamp) > timeKey(p.last)) p.last = e.timestamp;
+    for (const k in set) { const tv: [string, unknown] = [e.timestamp, set[k]]; if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv; }
+    for (const k in once) { const tv: [string, unknown] = [e.timestamp, once[k]]; if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv; }
   }
 
   addPerson(id: string, facts: PersonFacts): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createGzip, type Gzip } from 'node:zlib';
+import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
 import { HashingCounter } from '@hogport/common';
 import type { OutputRef } from '@hogport/manifest';
 import type { Store } from '@hogport/store';
@@ -10,8 +10,11 @@ import type { Store } from '@hogport/store';
  * upload reaches the producer, and only a buffer's worth is ever in memory. Tracks the sha256 of the
  * uncompressed content and of the stored bytes.
  */
+const PIECE = 64 * 1024;
+
 export class GzipLinesWriter {
   records = 0;
+  private pending = '';
   private readonly gzip: Gzip;
   private readonly counter = new HashingCounter();
   private readonly content = createHash('sha256');
@@ -19,7 +22,8 @@ export class GzipLinesWriter {
   private failed: unknown;
 
   constructor(store: Store, readonly key: string, private readonly role: OutputRef['role']) {
-    this.gzip = createGzip({ level: 6 });
+    // A deeper buffer lets compression (on the thread pool) overlap with producing the next lines.
+    this.gzip = createGzip({ level: 6, writableHighWaterMark: 1024 * 1024 } as ZlibOptions);
     this.gzip.on('error', (err) => this.counter.destroy(err));
     this.upload = store.write(key, this.gzip.pipe(this.counter)).catch((err: unknown) => { this.failed = err; throw err; });
     this.upload.catch(() => undefined);
@@ -27,13 +31,21 @@ export class GzipLinesWriter {
 
   async writeLine(line: string): Promise<void> {
     if (this.failed) throw this.failed;
-    const data = `${line}\n`;
-    this.content.update(data);
+    this.pending += `${line}\n`;
     this.records += 1;
+    // Lines go to gzip in pieces of about 64 KiB: one write and one hash update per piece, not per line.
+    if (this.pending.length >= PIECE) await this.flushPiece();
+  }
+
+  private async flushPiece(): Promise<void> {
+    const data = this.pending;
+    this.pending = '';
+    this.content.update(data);
     if (!this.gzip.write(data)) await Promise.race([once(this.gzip, 'drain'), this.upload]);
   }
 
   async finish(): Promise<OutputRef> {
+    if (this.pending) await this.flushPiece();
     this.gzip.end();
     await this.upload;
     return { key: this.key, role: this.role, bytes: this.counter.bytes, sha256: this.counter.sha256, contentSha256: this.content.digest('hex'), records: this.records };
