@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { mapAmplitudeRecord } from '@hogport/source-amplitude';
-import { amplitudeExport, runCli, startAmplitudeExportApi, startFakePostHog } from '@hogport/testkit';
+import { openStore } from '@hogport/store';
+import { amplitudeEntries, amplitudeExport, randomBucket, runCli, startAmplitudeExportApi, startFakePostHog, startMoto } from '@hogport/testkit';
 
 const KEY = 'phc_amplitude_e2e';
 const env = { POSTHOG_PROJECT_API_KEY: KEY, AMPLITUDE_API_KEY: 'amp_key_e2e', AMPLITUDE_SECRET_KEY: 'amp_secret_e2e_do_not_leak' };
@@ -126,4 +127,32 @@ test('a truncated zip, a zip bomb and an hour over the export limit fail their o
   assert.match(run.stderr, /load waits until every chunk is transformed \(3 not yet/);
   assert.deepEqual(status.chunks.map((c) => [c.chunk, c.load.status]), [['2024-03-01T00', 'pending'], ['2024-03-01T01', 'waiting'], ['2024-03-01T02', 'waiting'], ['2024-03-01T03', 'waiting']]);
   assert.equal(posthog.events.length, 0);
+});
+
+test('migrates Amplitude\'s S3 export from a bucket, hour by hour, once each hour is complete', async (t) => {
+  const moto = await startMoto();
+  t.after(() => moto.stop());
+  const location = await moto.bucket(randomBucket(), 'amplitude/187520');
+  const bucket = openStore(location);
+  const hours = ['2024-05-01T22', '2024-05-01T23', '2024-05-02T00'];
+  const data = amplitudeExport({ seed: 21, hours, perHour: 60 });
+  for (const e of amplitudeEntries(data, { partsPerHour: 2 })) await bucket.write(e.name.split('/').pop()!, e.data);
+  await bucket.write('187520_2024-05-01_22_complete', '');
+  await bucket.write('187520_2024-05-01_23_complete', '');
+  await bucket.close();
+
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-amp-s3-'));
+  const file = path.join(dir, 'pipeline.yaml');
+  await writeFile(file, `id: amp-s3\nstore: ./store\nsource: { type: amplitude, mode: files, location: "${location}" }\ndestination: { type: dry-run, batchMaxEvents: 100 }\n`);
+  const plan = await runCli(['plan', file, '--json']);
+  assert.deepEqual((JSON.parse(plan.stdout) as { chunks: Array<{ id: string }> }).chunks.map((c) => c.id), ['2024-05-01T22', '2024-05-01T23'], 'the hour without its marker waits');
+  const run = await runCli(['run', file]);
+  assert.equal(run.code, 0, run.stderr);
+
+  let events = 0;
+  for (const h of hours.slice(0, 2)) for (const r of data.get(h)!) { const m = mapAmplitudeRecord(r, mapping); if ('events' in m) events += m.events.length; }
+  const status = JSON.parse((await runCli(['status', file, '--json'])).stdout) as { chunks: Array<{ chunk: string; load: { status: string; counts?: { out: number } } }> };
+  const sourceLoads = status.chunks.filter((c) => !c.chunk.startsWith('~'));
+  assert.equal(sourceLoads.reduce((a, c) => a + (c.load.counts?.out ?? 0), 0), events);
+  assert.ok(status.chunks.every((c) => c.load.status === 'done'));
 });

@@ -1,3 +1,4 @@
+import { HogportError } from '@hogport/common';
 import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
@@ -6,6 +7,10 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { assertKey, joinKey, notFound, preconditionFailed } from '../errors.js';
 import type { Body, ObjectInfo, Store, WriteCondition } from '../types.js';
+
+// hogport pins its AWS SDK version; the SDK's warning about future versions needing Node 22 is not
+// something a user of hogport can act on, and it would clutter every run's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export interface S3Options {
   region?: string;
@@ -32,6 +37,10 @@ export class S3Store implements Store {
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
     });
+    // Every call (multipart uploads included) turns setup problems into errors a user can act on.
+    const send = this.client.send.bind(this.client) as (...args: unknown[]) => Promise<unknown>;
+    const url = this.url;
+    this.client.send = ((...args: unknown[]) => send(...args).catch((err: unknown) => { throw storeAccessError(url, err) ?? err; })) as S3Client['send'];
   }
 
   private keyOf(key: string): string {
@@ -129,4 +138,19 @@ function unquote(etag: string): string {
 
 function quote(etag: string): string {
   return etag.startsWith('"') ? etag : `"${etag}"`;
+}
+
+/** The errors every S3 call can meet that are about setup, not about one object. */
+function storeAccessError(url: string, err: unknown): HogportError | undefined {
+  const name = (err as { name?: string })?.name ?? '';
+  if (name === 'CredentialsProviderError') {
+    return new HogportError('E_STORE_CREDENTIALS', `no AWS credentials for ${url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an IAM role`, { exitCode: 2, cause: err, details: { fatal: true } });
+  }
+  if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || isStatus(err, 403)) {
+    return new HogportError('E_STORE_ACCESS', `access to ${url} was refused (${name || 'HTTP 403'}): check the credentials and that they may read and write this bucket and prefix`, { exitCode: 2, cause: err, details: { fatal: true } });
+  }
+  if (name === 'NoSuchBucket') {
+    return new HogportError('E_STORE_NO_BUCKET', `the bucket of ${url} does not exist (or is in another region or endpoint)`, { exitCode: 2, cause: err, details: { fatal: true } });
+  }
+  return undefined;
 }
