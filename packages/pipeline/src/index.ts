@@ -7,3 +7,4 @@ export type {
   Source, SourceFactory, SourceFactoryContext, PlannedChunk, ExtractContext, TransformContext, RawFileInput, Outcome,
   Position, PostHogEvent,
 } from './source.js';
+export { jsonLineOutcomes, type RecordResult } from './lines.js';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gunzipIfGzipped, HogportError, peekBytes, splitLines } from '@hogport/common';
-import type { Outcome, RawFileInput } from '@hogport/pipeline';
+import { gunzipIfGzipped, HogportError, peekBytes } from '@hogport/common';
+import { jsonLineOutcomes, type Outcome, type RawFileInput } from '@hogport/pipeline';
 import yauzl from 'yauzl';
 import { mapAmplitudeRecord, type AmplitudeMapping } from './map.js';
 
@@ -52,21 +52,7 @@ async function* records(input: Readable, where: { file: string; entry?: string }
   }
   const counted = plain.pipe(budget.meter(where));
   plain.on('error', (err) => counted.destroy(corrupt(where, err)));
-  for await (const { line, number, offset } of splitLines(counted)) {
-    if (line.length === 0 || (line.charCodeAt(0) <= 32 && line.trim() === '')) continue;
-    const position = { ...where, line: number, offset };
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      yield { kind: 'reject', code: 'invalid_json', reason: `not valid JSON: ${(err as Error).message}`, position, record: line };
-      continue;
-    }
-    const mapped = mapAmplitudeRecord(value, mapping);
-    if ('events' in mapped) yield { kind: 'events', events: mapped.events, position, ...(mapped.identify ? { identify: mapped.identify } : {}) };
-    else if ('drop' in mapped) yield { kind: 'drop', rule: mapped.drop, position };
-    else yield { kind: 'reject', code: mapped.code, reason: mapped.reason, position, record: line };
-  }
+  yield* jsonLineOutcomes(counted, where, (value) => mapAmplitudeRecord(value, mapping));
 }
 
 /** The entries of a zip file in natural name order, directories and `_complete` markers left out. */

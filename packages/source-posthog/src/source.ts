@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { canonicalJson, gunzipIfGzipped, HogportError, isUuid, normalizeTimestamp, splitLines } from '@hogport/common';
-import { fileChunkId, formatIssues, invalidDefinition, resolveLocation, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
+import { canonicalJson, gunzipIfGzipped, HogportError, isUuid, normalizeTimestamp } from '@hogport/common';
+import { fileChunkId, formatIssues, invalidDefinition, jsonLineOutcomes, resolveLocation, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import picomatch from 'picomatch';
 import { v5 as uuidv5 } from 'uuid';
@@ -64,20 +64,10 @@ export function mapPostHogRecord(value: unknown): Mapped {
 export async function* transformPostHogLines(files: Parameters<Source['transform']>[0]): AsyncGenerator<Outcome> {
   for (const file of files) {
     const stream = await gunzipIfGzipped(await file.open());
-    for await (const { line, number, offset } of splitLines(stream)) {
-      if (line.trim() === '') continue;
-      const position = { file: file.name, line: number, offset };
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch (err) {
-        yield { kind: 'reject', code: 'invalid_json', reason: `not valid JSON: ${(err as Error).message}`, position, record: line };
-        continue;
-      }
+    yield* jsonLineOutcomes(stream, { file: file.name }, (value) => {
       const mapped = mapPostHogRecord(value);
-      if ('event' in mapped) yield { kind: 'events', events: [mapped.event], position };
-      else yield { kind: 'reject', code: mapped.code, reason: mapped.reason, position, record: line };
-    }
+      return 'event' in mapped ? { events: [mapped.event] } : mapped;
+    });
   }
 }
 
