@@ -50,8 +50,8 @@ test('migrates an Amplitude project from the Export API: every kept event arrive
       assert.ok(!('code' in m), 'the fixture has no unmappable records');
       if (!('events' in m)) continue;
       for (const e of m.events) expected.set(e.uuid, { event: e.event, distinct_id: e.distinct_id });
-      if (m.identify) {
-        const key = `${m.identify.distinctId} ${m.identify.anonId}`;
+      for (const pair of m.identify ?? []) {
+        const key = `${pair.distinctId} ${pair.anonId}`;
         const at = m.events[0]!.timestamp;
         if (!pairs.has(key) || at < pairs.get(key)!) pairs.set(key, at);
       }

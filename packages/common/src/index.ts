@@ -7,3 +7,4 @@ export { HOGPORT_VERSION } from './version.js';
 export { sleep } from './time.js';
 export { normalizeTimestamp, timeKey } from './timestamp.js';
 export { parseRetryAfter, backoffMs } from './http.js';
+export { RateGate } from './rate.js';

@@ -1,7 +1,7 @@
 import { Pool, errors as undiciErrors } from 'undici';
 import { HogportError, HOGPORT_VERSION, parseRetryAfter, backoffMs, sleep, type Logger } from '@hogport/common';
 import { gzipBatchBody, type Batch, type Destination, type SendOptions, type SendReport } from './destination.js';
-import type { RateGate } from './rate.js';
+import type { RateGate } from '@hogport/common';
 
 export interface PostHogOptions {
   host: string;

@@ -37,8 +37,8 @@ export interface Position { file: string; line?: number; offset?: number; entry?
 export type Outcome =
   | {
     kind: 'events'; events: PostHogEvent[]; position: Position;
-    /** A user seen with an anonymous id (a device): the merge step sends one `$identify` per pair. */
-    identify?: { distinctId: string; anonId: string };
+    /** Users seen with anonymous ids (devices): the merge step sends one `$identify` per pair. */
+    identify?: Array<{ distinctId: string; anonId: string }>;
   }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };

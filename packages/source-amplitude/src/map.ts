@@ -15,7 +15,7 @@ export interface AmplitudeMapping {
 }
 
 export type Mapped =
-  | { events: PostHogEvent[]; identify?: { distinctId: string; anonId: string } }
+  | { events: PostHogEvent[]; identify?: Array<{ distinctId: string; anonId: string }> }
   | { drop: string }
   | { code: string; reason: string };
 
@@ -127,7 +127,7 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
       properties: { $group_type: type, $group_key: key, $group_set: props },
     });
   }
-  return userId && deviceId ? { events, identify: { distinctId: userId, anonId: deviceId } } : { events };
+  return userId && deviceId ? { events, identify: [{ distinctId: userId, anonId: deviceId }] } : { events };
 }
 
 /**

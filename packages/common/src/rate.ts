@@ -1,4 +1,4 @@
-import { sleep } from '@hogport/common';
+import { sleep } from './time.js';
 
 /**
  * Holds the events sent per minute at or under a rate: every request (first sends, retries, halves
@@ -16,10 +16,17 @@ export class RateGate {
   private pausedUntil = 0;
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(perMinute: number, options: { windowMs?: number; now?: () => number } = {}) {
+  private readonly pace: boolean;
+
+  /**
+   * `perMinute` is per window (a minute unless `windowMs` says otherwise). Without `pace`, takers
+   * may burst up to the window's budget (API quotas like "60 queries an hour").
+   */
+  constructor(perMinute: number, options: { windowMs?: number; now?: () => number; pace?: boolean } = {}) {
     this.perMinute = positive(perMinute);
     this.windowMs = options.windowMs ?? 60_000;
     this.now = options.now ?? Date.now;
+    this.pace = options.pace ?? true;
   }
 
   get rate(): number {
@@ -51,7 +58,7 @@ export class RateGate {
       if (delay <= 0) {
         this.log.push({ at: now, n });
         this.inWindow += n;
-        this.nextAt = Math.max(this.nextAt, now) + (n * this.windowMs) / this.perMinute;
+        if (this.pace) this.nextAt = Math.max(this.nextAt, now) + (n * this.windowMs) / this.perMinute;
         return;
       }
       // Re-check after at most a second: the rate may have been raised meanwhile.
