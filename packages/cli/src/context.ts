@@ -5,6 +5,7 @@ import { DryRunDestination, PostHogDestination, type Destination, type RateGate 
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
 import { amplitudeSource } from '@hogport/source-amplitude';
+import { mixpanelSource } from '@hogport/source-mixpanel';
 import { posthogFilesSource } from '@hogport/source-posthog';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
 
@@ -12,6 +13,7 @@ import { openStore, type Store, type StoreOptions } from '@hogport/store';
 export const SOURCES: Record<string, SourceFactory> = {
   'posthog-files': posthogFilesSource,
   amplitude: amplitudeSource,
+  mixpanel: mixpanelSource,
 };
 
 export interface GlobalOptions {

@@ -118,7 +118,8 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     const planned = await ctx.source.plan();
     let ids = selectChunks(planned.map((c) => c.id), opts.chunks);
     const worker = currentWorker(opts.workerId);
-    const loading = stages.includes('load') ? await prepareLoad(ctx, opts, ids, worker) : undefined;
+    const last = new Set(planned.filter((c) => c.loadLast).map((c) => c.id));
+    const loading = stages.includes('load') ? await prepareLoad(ctx, opts, ids, worker, last) : undefined;
     if (loading && stages.length === 1) ids = loading.order;
     const jobs = stageJobs(ctx, planned, loading?.destination, loading?.batchMaxEvents);
     const selected = stages.map((s) => jobs[s]);
@@ -139,7 +140,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     let summary: RunSummary;
     try {
       summary = ctx.source.identities && loading
-        ? await runWithIdentities(ctx, planned.map((c) => c.id), ids, stages, jobs, runOptions)
+        ? await runWithIdentities(ctx, planned.map((c) => c.id), ids, last, stages, jobs, runOptions)
         : await runChunks(selected, ids, runOptions);
     } finally {
       progress.stop();
@@ -157,7 +158,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
  * identities and person properties right: identities first, the chunks oldest first, persons last
  * (and only once every chunk is loaded).
  */
-async function runWithIdentities(ctx: Context, all: string[], ids: string[], stages: Stage[], jobs: Record<Stage, StageJob>, options: RunOptions): Promise<RunSummary> {
+async function runWithIdentities(ctx: Context, all: string[], ids: string[], last: ReadonlySet<string>, stages: Stage[], jobs: Record<Stage, StageJob>, options: RunOptions): Promise<RunSummary> {
   const outcomes: RunSummary['outcomes'] = [];
   const phase = async (list: StageJob[], chunks: string[]): Promise<RunSummary | undefined> => {
     if (chunks.length === 0) return undefined;
@@ -176,7 +177,9 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], sta
     for (const chunk of ids) outcomes.push({ chunk, stage: 'load', result: 'waiting' });
     return { outcomes };
   }
-  for (const list of [merged.identities, ids]) {
+  // Ordered now that every chunk is transformed: oldest events first, profiles last.
+  const order = (await loadPlan(ctx, ids, last)).order;
+  for (const list of [merged.identities, order]) {
     const s = await phase([jobs.load], list);
     if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
   }
@@ -196,14 +199,14 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], sta
  * Everything a load needs before its first request: the historical_migration decision, the rate
  * limit shared with other workers, the oldest-first order, and the warnings PostHog's guidance calls for.
  */
-async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], worker: Worker) {
+async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], worker: Worker, last: ReadonlySet<string>) {
   const d = ctx.pipeline.definition.destination;
   const optedOut = Boolean(opts.withoutHistoricalMigration);
   if (d.type === 'posthog' && !d.historicalMigration && !optedOut) {
     throw new HogportError('E_USAGE', 'destination.historicalMigration is false: events would go through live ingestion (spike detection, standard ingestion charges) instead of the historical queue. Pass --without-historical-migration to confirm, or remove the setting.', { exitCode: 2 });
   }
   const perMinute = num(opts.maxEventsPerMinute, '--max-events-per-minute') ?? (d.type === 'posthog' ? d.maxEventsPerMinute : undefined);
-  const plan = await loadPlan(ctx, ids);
+  const plan = await loadPlan(ctx, ids, last);
   const warnings = loadWarnings(plan, perMinute);
   if (optedOut) warnings.push('sending WITHOUT historical_migration: these events go through live ingestion.');
   for (const w of warnings) {

@@ -8,7 +8,7 @@ export const POSTHOG_APPROVAL = { events: 20_000_000, perMinute: 10_000 };
 export const MIN_EVENT_AGE_MS = 48 * 3600_000;
 
 export interface LoadPlan {
-  /** Chunk ids, oldest events first; chunks not transformed yet keep their planned order, last. */
+  /** Chunk ids, oldest events first; chunks not transformed yet keep their planned order after them; chunks the source wants last (profiles) at the end. */
   order: string[];
   /** Events the transformed chunks hold. */
   events: number;
@@ -17,7 +17,7 @@ export interface LoadPlan {
 }
 
 /** Reads the transform manifests of the chunks about to be loaded: their order, volume and age. */
-export async function loadPlan(ctx: Context, ids: readonly string[], now: number = Date.now()): Promise<LoadPlan> {
+export async function loadPlan(ctx: Context, ids: readonly string[], last: ReadonlySet<string> = new Set(), now: number = Date.now()): Promise<LoadPlan> {
   const limit = pLimit(16);
   const manifests = await Promise.all(ids.map((id) => limit(async () => (await readControl(ctx.store, ctx.layout.manifest('transform', id), Manifest).catch(() => undefined))?.value)));
   let events = 0;
@@ -33,6 +33,7 @@ export async function loadPlan(ctx: Context, ids: readonly string[], now: number
   }
   // Oldest first keeps person properties right: a later event's $set lands after an earlier one's.
   keyed.sort((a, b) => {
+    if (last.has(a.id) !== last.has(b.id)) return last.has(a.id) ? 1 : -1;
     const ta = a.m?.eventTime?.min;
     const tb = b.m?.eventTime?.min;
     if (ta && tb && ta !== tb) return ta < tb ? -1 : 1;

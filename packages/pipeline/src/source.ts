@@ -20,6 +20,8 @@ export interface PlannedChunk {
   id: string;
   /** What the chunk reads at the source (a file with its etag, a time window…), for the extract manifest. */
   inputs: Array<{ key: string; etag?: string; bytes?: number }>;
+  /** Load after every other chunk (profiles: their values are the latest). */
+  loadLast?: boolean;
 }
 
 export interface ExtractContext {

@@ -5,3 +5,4 @@ export { seeded, posthogEvents, jsonLines, gzipText, type PostHogFixtureOptions 
 export { startFakePostHog, type FakePostHog, type FakePostHogOptions, type CaptureRequest } from './posthog-fake.js';
 export { startCli, runCli, logLines, HOGPORT_BIN, type CliResult } from './cli-runner.js';
 export { amplitudeExport, amplitudeEntries, zipOf, startAmplitudeExportApi, type AmplitudeRecord, type AmplitudeFixtureOptions, type AmplitudeZipOptions, type AmplitudeApi, type AmplitudeApiOptions } from './amplitude.js';
+export { mixpanelExport, mixpanelProfiles, startMixpanelApi, type MixpanelEvent, type MixpanelProfile, type MixpanelFixtureOptions, type MixpanelApiOptions as MixpanelStandInOptions, type MixpanelApi } from './mixpanel.js';

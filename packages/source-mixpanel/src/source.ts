@@ -1,0 +1,145 @@
+import { Readable } from 'node:stream';
+import { gunzipIfGzipped, HogportError, readAll, readSecret } from '@hogport/common';
+import { formatIssues, invalidDefinition, jsonLineOutcomes, planWindows, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
+import { z } from 'zod';
+import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
+import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
+import { isTimeZone } from './time.js';
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const HOSTS = {
+  us: { export: 'https://data.mixpanel.com', query: 'https://mixpanel.com' },
+  eu: { export: 'https://data-eu.mixpanel.com', query: 'https://eu.mixpanel.com' },
+  in: { export: 'https://data-in.mixpanel.com', query: 'https://in.mixpanel.com' },
+} as const;
+/** The chunk that holds every Engage profile; it loads after the events. */
+export const PROFILES_CHUNK = 'profiles';
+
+export const MixpanelOptions = z.object({
+  type: z.literal('mixpanel'),
+  region: z.enum(['us', 'eu', 'in']).default('us'),
+  /** Override the hosts (a proxy, or stand-ins for tests). */
+  exportEndpoint: z.string().url().optional(),
+  queryEndpoint: z.string().url().optional(),
+  projectId: z.union([z.string().min(1), z.number().int().positive()]).transform(String).optional(),
+  /** A service account (with projectId), from the environment. */
+  serviceAccountUserEnv: z.string().regex(ENV_NAME).default('MIXPANEL_SERVICE_ACCOUNT_USER'),
+  serviceAccountSecretEnv: z.string().regex(ENV_NAME).default('MIXPANEL_SERVICE_ACCOUNT_SECRET'),
+  /** Or the project secret, from the environment. */
+  projectSecretEnv: z.string().regex(ENV_NAME).default('MIXPANEL_PROJECT_SECRET'),
+  /** First day (inclusive) and the day after the last, in the project's time zone. */
+  start: z.string().regex(DAY, 'must be a date, like 2024-03-01'),
+  end: z.string().regex(DAY, 'must be a date, like 2024-04-01'),
+  /** The project's time zone, for projects created before 2023, which store local time. */
+  timezone: z.string().refine(isTimeZone, 'must be an IANA time zone, like America/Los_Angeles').optional(),
+  /** Also migrate Engage profiles, as per-person $set events loaded after all events. */
+  profiles: z.boolean().default(false),
+  maxQueriesPerHour: z.number().int().positive().default(60),
+  maxQueriesPerSecond: z.number().int().positive().default(3),
+  maxAttempts: z.number().int().positive().max(100).default(12),
+  timeoutSeconds: z.number().positive().default(600),
+  renameEvents: z.record(z.string().min(1), z.string().min(1)).default({}),
+  dropProperties: z.array(z.string().min(1)).default([]),
+}).strict();
+export type MixpanelOptions = z.infer<typeof MixpanelOptions>;
+
+/**
+ * Mixpanel as a source: one chunk per day from the Raw Event Export API (the response stored as it
+ * came, gzip included), and optionally one chunk of Engage profiles. Every request of a run shares
+ * one limiter that holds Mixpanel's quotas (60 an hour, 3 a second) whatever the concurrency.
+ */
+export const mixpanelSource: SourceFactory = (ctx) => {
+  const parsed = MixpanelOptions.safeParse(ctx.options);
+  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
+  const options = parsed.data;
+  const mapping: MixpanelMapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties, ...(options.timezone ? { timezone: options.timezone } : {}) };
+  const limiter = new MixpanelLimiter(options.maxQueriesPerHour, options.maxQueriesPerSecond);
+  const fallbackTime = `${options.end}T00:00:00.000Z`;
+
+  const api = (log: MixpanelApiOptions['log']): MixpanelApiOptions => {
+    const user = readSecret(options.serviceAccountUserEnv);
+    const secret = readSecret(options.serviceAccountSecretEnv);
+    const projectSecret = readSecret(options.projectSecretEnv);
+    let credentials: string;
+    if (user && secret) {
+      if (!options.projectId) throw new HogportError('E_PIPELINE_INVALID', 'a Mixpanel service account needs source.projectId', { exitCode: 2, details: { fatal: true } });
+      credentials = `${user}:${secret}`;
+    } else if (projectSecret) {
+      credentials = `${projectSecret}:`;
+    } else {
+      throw new HogportError('E_NO_API_KEY', `set a Mixpanel service account in ${options.serviceAccountUserEnv} and ${options.serviceAccountSecretEnv} (with source.projectId), or the project secret in ${options.projectSecretEnv}`, { exitCode: 2, details: { fatal: true } });
+    }
+    return {
+      exportBase: options.exportEndpoint ?? HOSTS[options.region].export, queryBase: options.queryEndpoint ?? HOSTS[options.region].query,
+      ...(options.projectId ? { projectId: options.projectId } : {}), credentials, maxAttempts: options.maxAttempts, timeoutMs: options.timeoutSeconds * 1000, log, limiter,
+    };
+  };
+
+  return {
+    type: 'mixpanel',
+    identities: true,
+    async plan(): Promise<PlannedChunk[]> {
+      const start = new Date(`${options.start}T00:00:00Z`);
+      let end = new Date(`${options.end}T00:00:00Z`);
+      // A day is exported once it has ended everywhere (time zones run up to 14 hours ahead of UTC... and 12 behind).
+      const complete = new Date(Math.floor((Date.now() - 12 * 3_600_000) / 86_400_000) * 86_400_000);
+      if (end > complete) {
+        ctx.log.warn({ requestedEnd: options.end, plannedEnd: complete.toISOString().slice(0, 10) }, 'days that have not ended yet are not planned');
+        end = complete;
+      }
+      const where = `${options.region}:${options.projectId ?? 'secret'}`;
+      const days = start < end ? planWindows(start, end, 'day').map((id) => ({ id, inputs: [{ key: `mixpanel-export:${where}:${id}` }] })) : [];
+      if (days.length === 0 && !options.profiles) throw new HogportError('E_RANGE', `no whole day between ${options.start} and ${options.end} to export`, { exitCode: 2 });
+      return options.profiles ? [...days, { id: PROFILES_CHUNK, inputs: [{ key: `mixpanel-engage:${where}` }], loadLast: true }] : days;
+    },
+    async extract(ectx) {
+      const a = api(ectx.log);
+      if (ectx.chunk.id === PROFILES_CHUNK) {
+        await downloadProfiles(a, (page, body) => ectx.writeRaw(`engage-${String(page).padStart(6, '0')}.json`, Readable.from([body])), ectx.signal);
+        return;
+      }
+      await downloadDay(ectx.chunk.id, a, (body) => ectx.writeRaw(`export-${ectx.chunk.id}.jsonl`, body), ectx.signal);
+    },
+    transform(files, tctx) {
+      return tctx.chunk === PROFILES_CHUNK ? profiles(files) : events(files);
+    },
+    transformConfig: () => ({ source: 'mixpanel', version: 1, mapping }),
+  };
+
+  async function* events(files: Parameters<ReturnType<SourceFactory>['transform']>[0]): AsyncGenerator<Outcome> {
+    // Raw exports are not deduplicated: within a day, one $insert_id is one event.
+    const seen = new Set<string>();
+    for (const file of files) {
+      yield* jsonLineOutcomes(await gunzipIfGzipped(await file.open()), { file: file.name }, (value) => {
+        const m = mapMixpanelRecord(value, mapping);
+        if (!('events' in m)) return m;
+        const uuid = m.events[0]!.uuid;
+        if (seen.has(uuid)) return { drop: 'duplicate_insert_id' };
+        seen.add(uuid);
+        return m;
+      });
+    }
+  }
+
+  async function* profiles(files: Parameters<ReturnType<SourceFactory>['transform']>[0]): AsyncGenerator<Outcome> {
+    for (const file of files) {
+      // One Engage page: at most a thousand profiles.
+      const text = (await readAll(await gunzipIfGzipped(await file.open()))).toString('utf8');
+      let page: { results?: unknown[] };
+      try {
+        page = JSON.parse(text) as { results?: unknown[] };
+      } catch (err) {
+        yield { kind: 'reject', code: 'invalid_json', reason: `the profile page is not JSON: ${(err as Error).message}`, position: { file: file.name }, record: text.slice(0, 65_536) };
+        continue;
+      }
+      for (const [i, profile] of (page.results ?? []).entries()) {
+        const position = { file: file.name, line: i + 1 };
+        const m = mapMixpanelProfile(profile, mapping, fallbackTime);
+        if ('events' in m) yield { kind: 'events', events: m.events, position };
+        else if ('drop' in m) yield { kind: 'drop', rule: m.drop, position };
+        else yield { kind: 'reject', code: m.code, reason: m.reason, position, record: JSON.stringify(profile) };
+      }
+    }
+  }
+};
