@@ -17,15 +17,17 @@ export interface MixpanelApiOptions {
 }
 
 /**
- * Mixpanel's query quotas, held on the client by every request of the run whatever the concurrency:
- * at most `perHour` queries in any hour and `perSecond` in any second.
+ * Mixpanel's query quotas, held on the client by every request of the run whatever the concurrency
+ * (retries included): at most `perHour` queries in any hour and `perSecond` in any second.
  */
 export class MixpanelLimiter {
   private readonly hour: RateGate;
   private readonly second: RateGate;
   constructor(perHour: number, perSecond: number, windows: { hourMs?: number; secondMs?: number } = {}) {
-    this.hour = new RateGate(perHour, { windowMs: windows.hourMs ?? 3_600_000, pace: false });
-    this.second = new RateGate(perSecond, { windowMs: windows.secondMs ?? 1000, pace: false });
+    // Windows a little longer than Mixpanel's: requests arrive with jitter, and one that arrives early
+    // must still find its window at the quota.
+    this.hour = new RateGate(perHour, { windowMs: windows.hourMs ?? 3_660_000, pace: false });
+    this.second = new RateGate(perSecond, { windowMs: windows.secondMs ?? 1_250, pace: false });
   }
 
   async take(signal?: AbortSignal): Promise<void> {
