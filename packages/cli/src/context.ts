@@ -6,12 +6,13 @@ import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, 
 import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
 import { amplitudeSource } from '@hogport/source-amplitude';
 import { mixpanelSource } from '@hogport/source-mixpanel';
-import { posthogFilesSource } from '@hogport/source-posthog';
+import { posthogApiSource, posthogFilesSource } from '@hogport/source-posthog';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
 
 /** Every source hogport knows, by the `source.type` that names it in a definition. */
 export const SOURCES: Record<string, SourceFactory> = {
   'posthog-files': posthogFilesSource,
+  posthog: posthogApiSource,
   amplitude: amplitudeSource,
   mixpanel: mixpanelSource,
 };

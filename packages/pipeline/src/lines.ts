@@ -3,7 +3,7 @@ import type { Outcome, Position, PostHogEvent } from './source.js';
 
 /** What a source's mapping makes of one parsed record. */
 export type RecordResult =
-  | { events: PostHogEvent[]; identify?: Array<{ distinctId: string; anonId: string }> }
+  | { events: PostHogEvent[]; identify?: Array<{ distinctId: string; anonId: string; at?: string }> }
   | { drop: string }
   | { code: string; reason: string };
 

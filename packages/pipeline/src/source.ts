@@ -39,8 +39,11 @@ export interface Position { file: string; line?: number; offset?: number; entry?
 export type Outcome =
   | {
     kind: 'events'; events: PostHogEvent[]; position: Position;
-    /** Users seen with anonymous ids (devices): the merge step sends one `$identify` per pair. */
-    identify?: Array<{ distinctId: string; anonId: string }>;
+    /**
+     * Users seen with anonymous ids (devices): the merge step sends one `$identify` per pair, at the
+     * first sighting (`at`, else the outcome's first event's time).
+     */
+    identify?: Array<{ distinctId: string; anonId: string; at?: string }>;
   }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };

@@ -70,7 +70,13 @@ export interface FakePostHogOptions {
   };
   /** Enables the query API for this project id and personal API key. */
   query?: { projectId: string; personalKey: string };
+  /** A source instance's data, for hogport's PostHog source: events and persons the query API serves. */
+  source?: { events: SourceEvent[]; persons?: SourcePerson[] };
 }
+
+/** An event row of a source instance. `timestamp` is ISO 8601 with microseconds. */
+export interface SourceEvent { uuid: string; event: string; distinct_id: string; properties: Record<string, unknown>; timestamp: string; elements_chain?: string; person_id?: string }
+export interface SourcePerson { id: string; properties: Record<string, unknown>; distinct_ids: string[] }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CAPTURE_PATHS = new Set(['/batch', '/batch/', '/e', '/e/', '/capture', '/capture/']);
@@ -171,6 +177,11 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
     } catch { /* answered below */ }
     if (!text) return answer(res, 400, { type: 'validation_error', code: 'parse_error', detail: 'query.kind must be HogQLQuery with a query string' });
     queries.push(text);
+    if (/^\s*SELECT\s+uuid,/i.test(text) || /FROM\s+person_distinct_ids/i.test(text)) {
+      const page = sourceRows(text, options.source ?? { events: [] });
+      if ('error' in page) return answer(res, 400, { type: 'validation_error', code: 'query_error', detail: page.error });
+      return answer(res, 200, { columns: page.columns, results: page.rows, hasMore: false });
+    }
     const result = countsByChunk(text, events);
     if ('error' in result) return answer(res, 400, { type: 'validation_error', code: 'query_error', detail: result.error });
     answer(res, 200, { columns: ['chunk', 'events', 'uuids'], types: ['String', 'UInt64', 'UInt64'], results: result.rows, hasMore: false });
@@ -259,4 +270,41 @@ function answer(res: ServerResponse, status: number, body: unknown, headers: Rec
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+const STR = String.raw`'((?:[^'\\]|\\.)*)'`;
+const micros = (iso: string) => { const m = /\.(\d{1,6})/.exec(iso); return Date.parse(iso) * 1000 + (m ? Number(m[1]!.padEnd(6, '0').slice(3)) : 0); };
+const wall = (s: string) => micros(`${s.replace(' ', 'T')}Z`);
+const unq = (s: string) => s.replace(/\\(.)/g, '$1');
+
+/**
+ * The pages hogport's PostHog source asks for: events of a day ordered by (timestamp, uuid) after a
+ * cursor, and persons with their distinct ids ordered by (person, distinct id) after a cursor.
+ */
+function sourceRows(text: string, source: { events: SourceEvent[]; persons?: SourcePerson[] }): { columns: string[]; rows: unknown[][] } | { error: string } {
+  const limit = /LIMIT\s+(\d+)\s*$/i.exec(text);
+  if (!limit) return { error: 'a LIMIT is required' };
+  if (/FROM\s+person_distinct_ids/i.test(text)) {
+    const after = new RegExp(String.raw`\(person_id,\s*distinct_id\)\s*>\s*\(${STR},\s*${STR}\)`, 'i').exec(text);
+    const rows = (source.persons ?? []).flatMap((p) => p.distinct_ids.map((d) => [p.id, d, JSON.stringify(p.properties)] as [string, string, string]))
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1))
+      .filter((r) => !after || r[0] > unq(after[1]!) || (r[0] === unq(after[1]!) && r[1] > unq(after[2]!)));
+    return { columns: ['person_id', 'distinct_id', 'properties'], rows: rows.slice(0, Number(limit[1])) };
+  }
+  const from = new RegExp(String.raw`timestamp\s*>=\s*toDateTime\(${STR},\s*'UTC'\)`, 'i').exec(text);
+  const to = new RegExp(String.raw`timestamp\s*<\s*toDateTime\(${STR},\s*'UTC'\)`, 'i').exec(text);
+  if (!from || !to || !/ORDER BY\s+timestamp,\s*uuid/i.test(text)) return { error: 'events pages need a day range and ORDER BY timestamp, uuid' };
+  const cursor = new RegExp(String.raw`\(timestamp,\s*uuid\)\s*>\s*\(toDateTime64\(${STR},\s*6,\s*'UTC'\),\s*toUUID\(${STR}\)\)`, 'i').exec(text);
+  const lo = wall(from[1]!);
+  const hi = wall(to[1]!);
+  const ct = cursor ? wall(cursor[1]!) : undefined;
+  const cu = cursor ? unq(cursor[2]!) : undefined;
+  const rows = source.events
+    .map((e) => ({ e, t: micros(e.timestamp) }))
+    .filter(({ t }) => t >= lo && t < hi)
+    .sort((a, b) => a.t - b.t || (a.e.uuid < b.e.uuid ? -1 : 1))
+    .filter(({ e, t }) => ct === undefined || t > ct || (t === ct && e.uuid > cu!))
+    .slice(0, Number(limit[1]))
+    .map(({ e }) => [e.uuid, e.event, e.distinct_id, JSON.stringify(e.properties), e.timestamp, e.elements_chain ?? '']);
+  return { columns: ['uuid', 'event', 'distinct_id', 'properties', 'timestamp', 'elements_chain'], rows };
 }

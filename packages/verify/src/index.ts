@@ -1,2 +1,2 @@
 export { verifyMigration, countQuery, formatVerify, type VerifyOptions, type VerifyReport, type ChunkCheck, type ChunkVerdict } from './verify.js';
-export { PostHogQuery, hogqlString, hogqlProperty, type QueryOptions, type QueryResult } from './query.js';
+export { PostHogQuery, type QueryOptions } from '@hogport/query';

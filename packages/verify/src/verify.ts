@@ -2,7 +2,7 @@ import type { Layout } from '@hogport/layout';
 import { Manifest, readControl } from '@hogport/manifest';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
-import { hogqlProperty, hogqlString, type PostHogQuery } from './query.js';
+import { hogqlProperty, hogqlString, type PostHogQuery } from '@hogport/query';
 
 export interface VerifyOptions {
   store: Store;

@@ -81,7 +81,12 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             if (max === undefined || timeKey(ts) > timeKey(max)) max = ts;
             facts?.addEvent(kept[i]!);
           }
-          if (facts && outcome.identify && kept[0]) for (const pair of outcome.identify) facts.addPair(pair.distinctId, pair.anonId, kept[0].timestamp);
+          if (facts && outcome.identify) {
+            for (const pair of outcome.identify) {
+              const at = pair.at ?? kept[0]?.timestamp;
+              if (at) facts.addPair(pair.distinctId, pair.anonId, at);
+            }
+          }
           counts.out += 1;
           counts.events += lines.length;
           if (counts.in % 5000 === 0) ctx.progress(5000);

@@ -20,6 +20,14 @@ export class PostHogQuery {
   constructor(private readonly options: QueryOptions) {}
 
   async hogql(query: string): Promise<QueryResult> {
+    const text = (await this.hogqlRaw(query)).toString('utf8');
+    const body = JSON.parse(text) as Partial<QueryResult>;
+    if (!Array.isArray(body.results)) throw new HogportError('E_QUERY_FAILED', `PostHog's query API answered without results: ${text.slice(0, 300)}`);
+    return { columns: body.columns ?? [], results: body.results };
+  }
+
+  /** The query API's answer to a HogQL query, as it came (for sources, which store it unchanged). */
+  async hogqlRaw(query: string): Promise<Buffer> {
     const url = new URL(`api/projects/${encodeURIComponent(this.options.projectId)}/query/`, this.options.host.endsWith('/') ? this.options.host : `${this.options.host}/`);
     const maxAttempts = this.options.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {
@@ -38,11 +46,7 @@ export class PostHogQuery {
         if (!(err instanceof undiciErrors.UndiciError) && !(err as { code?: string }).code) throw err;
         text = (err as Error).message;
       }
-      if (status === 200) {
-        const body = JSON.parse(text) as Partial<QueryResult>;
-        if (!Array.isArray(body.results)) throw new HogportError('E_QUERY_FAILED', `PostHog's query API answered without results: ${text.slice(0, 300)}`);
-        return { columns: body.columns ?? [], results: body.results };
-      }
+      if (status === 200) return Buffer.from(text, 'utf8');
       if (status === 401 || status === 403) {
         throw new HogportError('E_QUERY_AUTH', `PostHog's query API refused the personal API key (HTTP ${status}) for project ${this.options.projectId} at ${this.options.host}: check the key has Query Read access to that project, and the project id`, { exitCode: 3 });
       }

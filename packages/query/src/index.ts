@@ -1,0 +1,1 @@
+export { PostHogQuery, hogqlString, hogqlProperty, type QueryOptions, type QueryResult } from './query.js';
