@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { runCli, seeded, startFakePostHog, type SourceEvent, type SourcePerson } from '@hogport/testkit';
+
+const KEY = 'phc_cloud_destination';
+const PERSONAL = 'phx_self_hosted_source';
+
+test('moves a self-hosted PostHog project to another: every event once with its uuid, persons set, extra ids identified first', async (t) => {
+  const rand = seeded(41);
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  const events: SourceEvent[] = Array.from({ length: 2400 }, (_, i) => ({
+    uuid: `0190c${hex(3)}-${hex(4)}-7${hex(3)}-8${hex(3)}-${hex(12)}`, event: i % 5 === 0 ? '$autocapture' : '$pageview', distinct_id: `person-${i % 40}`,
+    properties: { $current_url: `https://app.example/${i % 7}`, $browser: 'Firefox', n: i }, person_id: `p-${i % 40}`,
+    timestamp: new Date(Date.UTC(2024, 4, 1) + Math.floor(rand() * 3 * 86_400_000)).toISOString().replace('Z', `${i % 10}00Z`),
+    ...(i % 5 === 0 ? { elements_chain: 'button.buy:text="Kaufen"' } : {}),
+  }));
+  // Many events on one instant, across page edges.
+  for (let i = 0; i < 300; i++) events.push({ uuid: `0190d000-0000-7000-8000-${String(i).padStart(12, '0')}`, event: 'burst', distinct_id: 'person-1', properties: {}, timestamp: '2024-05-02T08:00:00.000000Z' });
+  const persons: SourcePerson[] = Array.from({ length: 40 }, (_, i) => ({ id: `p-${String(i).padStart(2, '0')}`, properties: { email: `p${i}@example.com`, plan: i % 2 ? 'pro' : 'free' }, distinct_ids: i % 4 === 0 ? [`person-${i}`, `anon-${i}`] : [`person-${i}`] }));
+  const source = await startFakePostHog({ token: 'unused', query: { projectId: '1', personalKey: PERSONAL }, source: { events, persons } });
+  const cloud = await startFakePostHog({ token: KEY });
+  t.after(async () => { await source.close(); await cloud.close(); });
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-ph-src-'));
+  const file = path.join(dir, 'pipeline.yaml');
+  await writeFile(file, `id: ph\nstore: ./store\nsource: { type: posthog, host: "${source.url}", projectId: 1, start: "2024-05-01", end: "2024-05-04", pageSize: 250 }\ndestination: { type: posthog, host: "${cloud.url}", batchMaxEvents: 200 }\n`);
+  const run = await runCli(['run', file], { env: { POSTHOG_PROJECT_API_KEY: KEY, SOURCE_POSTHOG_PERSONAL_API_KEY: PERSONAL } });
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(!run.stderr.includes(PERSONAL));
+
+  const byUuid = new Map(cloud.events.map((e) => [e.uuid as string, e]));
+  for (const e of events) {
+    const got = byUuid.get(e.uuid);
+    assert.ok(got, `${e.uuid} arrived`);
+    assert.deepEqual([got.event, got.distinct_id, Date.parse(got.timestamp as string)], [e.event, e.distinct_id, Date.parse(e.timestamp)]);
+    const props = got.properties as Record<string, unknown>;
+    assert.equal(props.$elements_chain, e.elements_chain);
+    assert.equal(props.person_id, undefined);
+  }
+  assert.equal(cloud.events.filter((e) => events.some((x) => x.uuid === e.uuid)).length, events.length, 'each exactly once');
+  const sets = cloud.events.filter((e) => e.event === '$set' && (e.properties as Record<string, unknown>).$hogport_chunk === 'persons');
+  assert.equal(sets.length, 40);
+  const identifies = cloud.events.filter((e) => e.event === '$identify').map((e) => `${e.distinct_id} ${(e.properties as Record<string, string>).$anon_distinct_id}`);
+  // A person's distinct ids come in order; the first carries the $set, the others are identified to it.
+  assert.deepEqual(identifies.sort(), persons.filter((p) => p.distinct_ids.length > 1).map((p) => { const [a, b] = [...p.distinct_ids].sort(); return `${a} ${b}`; }).sort());
+  assert.ok(cloud.events.findLastIndex((e) => e.event === '$identify') < cloud.events.findIndex((e) => byUuid.has(e.uuid as string) && events.some((x) => x.uuid === e.uuid)));
+});
