@@ -51,7 +51,7 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
     ? uuidv5(insertId, POSTHOG_MIXPANEL_NAMESPACE)
     : uuidv5(canonicalJson({ event: r.event, distinct_id: distinctId, time: timestamp, properties: p }), MIXPANEL_CONTENT_NAMESPACE);
 
-  const drop = new Set(mapping.dropProperties);
+  const drop = dropSet(mapping);
   const properties: Record<string, unknown> = {};
   for (const k in p) if (!INTERNAL.has(k) && !drop.has(k)) properties[k] = p[k];
   const put = (k: string, v: unknown) => { if (v !== undefined && v !== null && v !== '' && properties[k] === undefined) properties[k] = v; };
@@ -75,6 +75,13 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
   return identify.length ? { events: [event], identify } : { events: [event] };
 }
 
+const dropSets = new WeakMap<MixpanelMapping, Set<string>>();
+function dropSet(mapping: MixpanelMapping): Set<string> {
+  let s = dropSets.get(mapping);
+  if (!s) { s = new Set(mapping.dropProperties); dropSets.set(mapping, s); }
+  return s;
+}
+
 function id(v: unknown): string | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v !== 'string') return undefined;
@@ -89,7 +96,7 @@ export function mapMixpanelProfile(value: unknown, mapping: MixpanelMapping, fal
   const distinctId = id(r.$distinct_id);
   if (!distinctId) return { code: 'missing_distinct_id', reason: 'the profile has no $distinct_id' };
   const props = r.$properties !== null && typeof r.$properties === 'object' ? r.$properties as Record<string, unknown> : {};
-  const drop = new Set(mapping.dropProperties);
+  const drop = dropSet(mapping);
   const set: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(props)) {
     if (drop.has(k) || k === '$last_seen' || k === '$distinct_id') continue;
