@@ -3,23 +3,15 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { runCli, seeded, startFakePostHog, type SourceEvent, type SourcePerson } from '@hogport/testkit';
+import { posthogInstance, runCli, startFakePostHog } from '@hogport/testkit';
 
 const KEY = 'phc_cloud_destination';
 const PERSONAL = 'phx_self_hosted_source';
 
 test('moves a self-hosted PostHog project to another: every event once with its uuid, persons set, extra ids identified first', async (t) => {
-  const rand = seeded(41);
-  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
-  const events: SourceEvent[] = Array.from({ length: 2400 }, (_, i) => ({
-    uuid: `0190c${hex(3)}-${hex(4)}-7${hex(3)}-8${hex(3)}-${hex(12)}`, event: i % 5 === 0 ? '$autocapture' : '$pageview', distinct_id: `person-${i % 40}`,
-    properties: { $current_url: `https://app.example/${i % 7}`, $browser: 'Firefox', n: i }, person_id: `p-${i % 40}`,
-    timestamp: new Date(Date.UTC(2024, 4, 1) + Math.floor(rand() * 3 * 86_400_000)).toISOString().replace('Z', `${i % 10}00Z`),
-    ...(i % 5 === 0 ? { elements_chain: 'button.buy:text="Kaufen"' } : {}),
-  }));
+  const { events, persons } = posthogInstance({ seed: 41, start: new Date(Date.UTC(2024, 4, 1)), days: 3, count: 2400, persons: 40 });
   // Many events on one instant, across page edges.
   for (let i = 0; i < 300; i++) events.push({ uuid: `0190d000-0000-7000-8000-${String(i).padStart(12, '0')}`, event: 'burst', distinct_id: 'person-1', properties: {}, timestamp: '2024-05-02T08:00:00.000000Z' });
-  const persons: SourcePerson[] = Array.from({ length: 40 }, (_, i) => ({ id: `p-${String(i).padStart(2, '0')}`, properties: { email: `p${i}@example.com`, plan: i % 2 ? 'pro' : 'free' }, distinct_ids: i % 4 === 0 ? [`person-${i}`, `anon-${i}`] : [`person-${i}`] }));
   const source = await startFakePostHog({ token: 'unused', query: { projectId: '1', personalKey: PERSONAL }, source: { events, persons } });
   const cloud = await startFakePostHog({ token: KEY });
   t.after(async () => { await source.close(); await cloud.close(); });

@@ -63,3 +63,27 @@ export function jsonLines(records: readonly unknown[], extraLines: readonly stri
 export function gzipText(text: string): Buffer {
   return gzipSync(Buffer.from(text));
 }
+
+/** Events and persons of a PostHog instance, as hogport's PostHog source reads them through the query API. */
+export function posthogInstance(options: { seed: number; start: Date; days: number; count: number; persons: number }): {
+  events: Array<{ uuid: string; event: string; distinct_id: string; properties: Record<string, unknown>; timestamp: string; elements_chain?: string; person_id?: string }>;
+  persons: Array<{ id: string; properties: Record<string, unknown>; distinct_ids: string[] }>;
+} {
+  const rand = seeded(options.seed);
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  const events = Array.from({ length: options.count }, (_, i) => {
+    const person = i % options.persons;
+    const micros = String(Math.floor(rand() * 1000)).padStart(3, '0');
+    return {
+      uuid: `0190c${hex(3)}-${hex(4)}-7${hex(3)}-8${hex(3)}-${hex(12)}`, event: i % 5 === 0 ? '$autocapture' : '$pageview', distinct_id: `person-${person}`,
+      properties: { $current_url: `https://app.example/${i % 7}`, $browser: 'Firefox', n: i, title: 'Übersicht ✓' }, person_id: `p-${String(person).padStart(3, '0')}`,
+      timestamp: new Date(options.start.getTime() + Math.floor(rand() * options.days * 86_400_000)).toISOString().replace('Z', `${micros}Z`),
+      ...(i % 5 === 0 ? { elements_chain: 'button.buy:text="Kaufen"' } : {}),
+    };
+  });
+  const persons = Array.from({ length: options.persons }, (_, i) => ({
+    id: `p-${String(i).padStart(3, '0')}`, properties: { email: `p${i}@example.com`, plan: i % 2 ? 'pro' : 'free' },
+    distinct_ids: i % 4 === 0 ? [`person-${i}`, `anon-${i}`] : [`person-${i}`],
+  }));
+  return { events, persons };
+}
