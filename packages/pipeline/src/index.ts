@@ -8,3 +8,4 @@ export type {
   Position, PostHogEvent,
 } from './source.js';
 export { jsonLineOutcomes, type RecordResult } from './lines.js';
+export { idOf } from './values.js';

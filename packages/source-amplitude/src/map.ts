@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, isUuid, normalizeTimestamp } from '@hogport/common';
-import type { PostHogEvent } from '@hogport/pipeline';
+import { idOf, type PostHogEvent } from '@hogport/pipeline';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 
 /** Namespace of the uuids hogport derives for Amplitude records without a `uuid`. */
@@ -51,8 +51,8 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   if (typeof sourceName !== 'string' || sourceName === '') return { code: 'missing_event_type', reason: 'event_type is missing or empty' };
   if (SESSION_EVENTS.has(sourceName)) return { drop: 'amplitude_session_event' };
 
-  const userId = id(r.user_id);
-  const deviceId = id(r.device_id);
+  const userId = idOf(r.user_id);
+  const deviceId = idOf(r.device_id);
   const distinctId = userId ?? deviceId;
   if (!distinctId) return { code: 'missing_identity', reason: 'neither user_id nor device_id is set: the event cannot be given a distinct_id' };
 
@@ -191,12 +191,6 @@ function groupProperties(value: Record<string, unknown>, groups: Record<string, 
   return out;
 }
 
-function id(v: unknown): string | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v !== 'string') return undefined;
-  const s = v.trim();
-  return s === '' || s === 'null' || s === 'undefined' ? undefined : s;
-}
 
 function object(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {};

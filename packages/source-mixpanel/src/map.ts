@@ -1,5 +1,5 @@
 import { canonicalJson } from '@hogport/common';
-import type { PostHogEvent, RecordResult } from '@hogport/pipeline';
+import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { v5 as uuidv5 } from 'uuid';
 import { mixpanelTime } from './time.js';
 
@@ -40,13 +40,13 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
 
   const timestamp = mixpanelTime(p.time, mapping.timezone);
   if (!timestamp) return { code: 'bad_time', reason: `properties.time ${JSON.stringify(p.time)?.slice(0, 40)} is not epoch seconds or milliseconds` };
-  const userId = id(p.$user_id);
-  const rawDistinct = id(p.distinct_id);
-  const deviceId = id(p.$device_id);
+  const userId = idOf(p.$user_id);
+  const rawDistinct = idOf(p.distinct_id);
+  const deviceId = idOf(p.$device_id);
   const distinctId = userId ?? rawDistinct ?? (deviceId ? `$device:${deviceId}` : undefined);
   if (!distinctId) return { code: 'missing_distinct_id', reason: 'no distinct_id, $user_id or $device_id' };
 
-  const insertId = id(p.$insert_id);
+  const insertId = idOf(p.$insert_id);
   const uuid = insertId
     ? uuidv5(insertId, POSTHOG_MIXPANEL_NAMESPACE)
     : uuidv5(canonicalJson({ event: r.event, distinct_id: distinctId, time: timestamp, properties: p }), MIXPANEL_CONTENT_NAMESPACE);
@@ -67,7 +67,7 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
   if (userId) {
     const anon = new Set<string>();
     if (deviceId) anon.add(`$device:${deviceId}`);
-    const before = id(p.$distinct_id_before_identity);
+    const before = idOf(p.$distinct_id_before_identity);
     if (before) anon.add(before);
     if (rawDistinct && rawDistinct !== userId) anon.add(rawDistinct);
     for (const a of anon) if (a !== userId) identify.push({ distinctId: userId, anonId: a });
@@ -82,18 +82,12 @@ function dropSet(mapping: MixpanelMapping): Set<string> {
   return s;
 }
 
-function id(v: unknown): string | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v !== 'string') return undefined;
-  const s = v.trim();
-  return s === '' || s === 'null' || s === 'undefined' ? undefined : s;
-}
 
 /** One Engage profile as a person `$set`, timestamped at its `$last_seen` (in the project's zone). */
 export function mapMixpanelProfile(value: unknown, mapping: MixpanelMapping, fallbackTime: string): RecordResult {
   if (value === null || typeof value !== 'object') return { code: 'not_an_object', reason: 'a profile must be an object' };
   const r = value as { $distinct_id?: unknown; $properties?: unknown };
-  const distinctId = id(r.$distinct_id);
+  const distinctId = idOf(r.$distinct_id);
   if (!distinctId) return { code: 'missing_distinct_id', reason: 'the profile has no $distinct_id' };
   const props = r.$properties !== null && typeof r.$properties === 'object' ? r.$properties as Record<string, unknown> : {};
   const drop = dropSet(mapping);
