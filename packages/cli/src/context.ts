@@ -5,6 +5,7 @@ import { DryRunDestination, PostHogDestination, type Destination, type RateGate 
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
 import { amplitudeSource } from '@hogport/source-amplitude';
+import { filesSource, segmentSource } from '@hogport/source-files';
 import { mixpanelSource } from '@hogport/source-mixpanel';
 import { posthogApiSource, posthogFilesSource } from '@hogport/source-posthog';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
@@ -15,6 +16,8 @@ export const SOURCES: Record<string, SourceFactory> = {
   posthog: posthogApiSource,
   amplitude: amplitudeSource,
   mixpanel: mixpanelSource,
+  files: filesSource,
+  segment: segmentSource,
 };
 
 export interface GlobalOptions {

@@ -2,11 +2,16 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 
-/** Reads up to `n` bytes from the front of a stream and puts them back, so the stream is unchanged. */
+/**
+ * Reads up to `n` bytes from the front of a stream and puts them back, so the stream is unchanged.
+ * Once some bytes have arrived it does not wait for more: waiting could run into the end of a short
+ * stream, after which nothing can be put back.
+ */
 export async function peekBytes(input: Readable, n: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
   while (length < n) {
+    if (length > 0 && input.readableLength === 0) break;
     const chunk = input.read() as Buffer | null;
     if (chunk !== null) {
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));

@@ -9,3 +9,4 @@ export type {
 } from './source.js';
 export { jsonLineOutcomes, type RecordResult } from './lines.js';
 export { idOf } from './values.js';
+export { filesInStore } from './files.js';

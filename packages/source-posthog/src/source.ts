@@ -1,9 +1,5 @@
-import { stat } from 'node:fs/promises';
-import * as path from 'node:path';
-import { canonicalJson, gunzipIfGzipped, HogportError, isUuid, normalizeTimestamp } from '@hogport/common';
-import { fileChunkId, formatIssues, invalidDefinition, jsonLineOutcomes, resolveLocation, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
-import type { Store } from '@hogport/store';
-import picomatch from 'picomatch';
+import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp } from '@hogport/common';
+import { filesInStore, formatIssues, invalidDefinition, jsonLineOutcomes, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 
@@ -79,39 +75,11 @@ export const posthogFilesSource: SourceFactory = (ctx) => {
   const parsed = PostHogFilesOptions.safeParse(ctx.options);
   if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
   const options = parsed.data;
-  const location = resolveLocation(ctx.baseDir, options.location);
-  let opened: Promise<{ store: Store; only?: string }> | undefined;
-  const open = () => (opened ??= (async () => {
-    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-      const s = await stat(location).catch(() => undefined);
-      if (!s) throw new HogportError('E_SOURCE_MISSING', `source.location ${location} does not exist`, { exitCode: 2 });
-      if (s.isFile()) return { store: ctx.openStore(path.dirname(location)), only: path.basename(location) };
-    }
-    return { store: ctx.openStore(location) };
-  })());
-  const match = picomatch(options.pattern, { dot: false });
-
+  const files = filesInStore(ctx, options.location, options.pattern);
   return {
     type: 'posthog-files',
-    async plan() {
-      const { store, only } = await open();
-      const chunks = [];
-      for await (const obj of store.list(only ?? '')) {
-        if (only ? obj.key !== only : !match(obj.key)) continue;
-        chunks.push({ id: fileChunkId(obj.key), inputs: [{ key: `${store.url.replace(/\/$/, '')}/${obj.key}`, etag: obj.etag, bytes: obj.size }] });
-      }
-      if (chunks.length === 0) throw new HogportError('E_SOURCE_EMPTY', `no files match "${options.pattern}" under ${location}`, { exitCode: 2 });
-      return chunks;
-    },
-    async extract(ectx) {
-      const { store } = await open();
-      const base = store.url.replace(/\/$/, '');
-      for (const input of ectx.chunk.inputs) {
-        const key = input.key.slice(base.length + 1);
-        const name = path.posix.basename(key).replace(/[^A-Za-z0-9._~=+#-]/g, '_').replace(/^[^A-Za-z0-9]/, 'f');
-        await ectx.writeRaw(name, await store.read(key));
-      }
-    },
+    plan: () => files.plan(),
+    extract: (ectx) => files.extract(ectx),
     transform: (files) => transformPostHogLines(files),
     transformConfig: () => ({ source: 'posthog-files', version: 1 }),
   };

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { silentLogger } from '@hogport/common';
+import type { Outcome } from '@hogport/pipeline';
+import { openStore } from '@hogport/store';
+import { filesSource, mapSegmentMessage, readRecords, type RecordRead } from './index.js';
+
+const SAMPLES = fileURLToPath(new URL('../../../../shared/samples/segment/', import.meta.url));
+const read = async (data: Buffer | string, format: 'auto' | 'csv' = 'auto') => {
+  const out: RecordRead[] = [];
+  for await (const r of readRecords(Readable.from([Buffer.from(data)], { objectMode: false }), 'f', format)) out.push(r);
+  return out;
+};
+const values = (rs: RecordRead[]) => rs.map((r) => ('value' in r ? r.value : { error: r.error }));
+
+test('tells JSON lines, JSON arrays and CSV apart by their bytes, gzip or not', async () => {
+  const lines = await read('{"a":1}\n\n{"a":2}\n{"a":\n');
+  assert.deepEqual(values(lines.slice(0, 2)), [{ a: 1 }, { a: 2 }]);
+  assert.ok('error' in lines[2]! && /not valid JSON/.test(lines[2].error));
+  assert.deepEqual(values(await read(gzipSync('  [ {"a":1}, {"b":[1,2]} ]'))), [{ a: 1 }, { b: [1, 2] }]);
+  const csv = '\uFEFFuser,event,note\nu1,signed up,"hello, ""world"""\nu2,bought,"two\nlines"\n';
+  const rows = await read(csv);
+  assert.deepEqual(values(rows), [{ user: 'u1', event: 'signed up', note: 'hello, "world"' }, { user: 'u2', event: 'bought', note: 'two\nlines' }]);
+  await assert.rejects(read(Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(20)])), { code: 'E_FORMAT_UNSUPPORTED' });
+  await assert.rejects(read('[{"a":1}, {"b":'), { code: 'E_FILE_UNREADABLE' });
+});
+
+async function transformWith(options: Record<string, unknown>, files: Record<string, string | Buffer>): Promise<Outcome[]> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-files-'));
+  const source = filesSource({ options: { type: 'files', location: dir, ...options }, baseDir: dir, openStore, log: silentLogger });
+  const out: Outcome[] = [];
+  const raw = Object.entries(files).map(([name, data]) => ({ name, open: async () => Readable.from([Buffer.from(data)], { objectMode: false }) }));
+  for (const [name, data] of Object.entries(files)) if (name.endsWith('.mjs') || name.endsWith('.ts')) await writeFile(path.join(dir, name), data);
+  for await (const o of source.transform(raw.filter((r) => !/\.(mjs|ts)$/.test(r.name)), { migration: 'm', chunk: 'c', transform: {} as never, hogportVersion: '0', log: silentLogger })) out.push(o);
+  return out;
+}
+
+test('maps records by a mapping declared in the definition', async () => {
+  const out = await transformWith({
+    mapping: { event: 'kind', distinctId: ['user.id', 'device'], timestamp: { field: 'at', format: 'iso', zone: 'Europe/Berlin' }, uuid: 'id', properties: { exclude: ['secret'], rename: { amount: 'revenue' }, constant: { source: 'warehouse' } } },
+  }, { 'dump.jsonl': [
+    JSON.stringify({ id: 'r-1', kind: 'purchase', user: { id: 'u1' }, at: '2024-07-01 12:00:00', amount: 9.5, secret: 'x' }),
+    JSON.stringify({ id: 'r-2', kind: 'visit', device: 'd9', at: '2024-01-01T12:00:00Z' }),
+    JSON.stringify({ id: 'r-3', kind: 'visit', at: '2024-01-01T12:00:00Z' }),
+  ].join('\n') });
+  const [a, b, c] = out;
+  assert.ok(a?.kind === 'events' && b?.kind === 'events' && c?.kind === 'reject');
+  assert.deepEqual([a.events[0]!.event, a.events[0]!.distinct_id, a.events[0]!.timestamp], ['purchase', 'u1', '2024-07-01T10:00:00.000Z']);
+  assert.deepEqual(a.events[0]!.properties, { revenue: 9.5, source: 'warehouse' });
+  assert.equal(b.events[0]!.distinct_id, 'd9');
+  assert.equal(c.code, 'missing_distinct_id');
+  const again = await transformWith({ mapping: { event: 'kind', distinctId: 'user.id', timestamp: { field: 'at' }, uuid: 'id' } }, { 'x.jsonl': JSON.stringify({ id: 'r-1', kind: 'purchase', user: { id: 'u1' }, at: '2024-07-01T10:00:00Z' }) });
+  assert.ok(again[0]?.kind === 'events' && again[0].events[0]!.uuid === a.events[0]!.uuid, 'the uuid comes from the record\'s id');
+});
+
+test('runs a user mapping module: what it throws becomes a reject with the message, the rest are events', async () => {
+  const js = 'export default function map(r) { if (r.n % 3 === 0) throw new Error(`row ${r.n} is cursed`); if (r.n % 5 === 0) return null; return { event: "row", distinct_id: r.user, timestamp: r.at, properties: { n: r.n } }; }';
+  const rows = Array.from({ length: 30 }, (_, i) => ({ n: i + 1, user: `u${i % 4}`, at: `2024-03-0${1 + (i % 9)}T00:00:00Z` }));
+  const csv = `n,user,at\n${rows.map((r) => `${r.n},${r.user},${r.at}`).join('\n')}\n`;
+  const out = await transformWith({ module: './map.mjs' }, { 'map.mjs': js, 'rows.csv': csv });
+  const rejects = out.filter((o) => o.kind === 'reject');
+  const drops = out.filter((o) => o.kind === 'drop');
+  const events = out.filter((o) => o.kind === 'events');
+  assert.equal(rejects.length, 10);
+  assert.ok(rejects.every((r) => r.kind === 'reject' && /the mapping module threw: row \d+ is cursed/.test(r.reason)));
+  assert.equal(drops.length, 4);
+  assert.equal(events.length + rejects.length + drops.length, 30, 'every record accounted for');
+  const ts = 'type Row = { n: string; user: string; at: string };\nexport default (r: Row) => ({ event: "typed", distinct_id: r.user, timestamp: r.at, properties: {} });';
+  const typed = await transformWith({ module: './map.ts' }, { 'map.ts': ts, 'rows.csv': 'n,user,at\n1,u1,2024-03-01T00:00:00Z\n' });
+  assert.ok(typed[0]?.kind === 'events' && typed[0].events[0]!.event === 'typed');
+});
+
+test('maps Segment messages of every type, and refuses the ones without a messageId or a time', async () => {
+  const full = (await readFile(`${SAMPLES}spec-full-messages.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const results = full.map(mapSegmentMessage);
+  for (const [i, r] of results.entries()) assert.ok('events' in r, `${full[i].type}: ${JSON.stringify(r)}`);
+  const byType = new Map([...full.map((m, i) => [m.type, results[i]] as const)].reverse());
+  const ev = (t: string) => { const r = byType.get(t); assert.ok(r && 'events' in r, t); return r.events[0]!; };
+  assert.equal(ev('page').event, '$pageview');
+  assert.equal(ev('identify').event, '$identify');
+  assert.ok(ev('identify').$set);
+  if (byType.has('screen')) assert.equal(ev('screen').event, '$screen');
+  if (byType.has('group')) assert.equal(ev('group').event, '$groupidentify');
+  if (byType.has('alias')) assert.equal(ev('alias').event, '$create_alias');
+  const track = ev('track');
+  assert.deepEqual([track.properties.$ip, track.properties.$browser, track.properties.utm_source], ['203.0.113.8', 'Chrome', 'Newsletter']);
+  const again = mapSegmentMessage(full[0]);
+  assert.ok('events' in again && again.events[0]!.uuid === ev(full[0].type).uuid, 'the uuid comes from the messageId');
+  const minimal = (await readFile(`${SAMPLES}spec-minimal-messages.jsonl`, 'utf8')).trim().split('\n').map((l) => mapSegmentMessage(JSON.parse(l)));
+  assert.ok(minimal.every((r) => 'code' in r && r.reason.length > 10), 'spec snippets without ids or times are refused with a reason');
+});

@@ -1,0 +1,5 @@
+export { filesSource, segmentSource, FilesOptions, SegmentOptions } from './source.js';
+export { readRecords, type Format, type RecordRead } from './formats.js';
+export { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
+export { loadMappingModule, runMapper, type MapRecord, type MappedEvent } from './module.js';
+export { mapSegmentMessage, SEGMENT_NAMESPACE } from './segment.js';

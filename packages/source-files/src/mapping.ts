@@ -1,0 +1,97 @@
+import { canonicalJson, isUuid, normalizeTimestamp } from '@hogport/common';
+import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { v5 as uuidv5 } from 'uuid';
+import { z } from 'zod';
+
+/** Namespace of uuids derived for records of user-mapped files. */
+export const FILES_NAMESPACE = uuidv5('hogport.files', uuidv5.URL);
+
+const path = z.string().min(1);
+/** A field of the record by dot path, or a constant. */
+const Field = z.union([path, z.object({ value: z.string().min(1) }).strict()]);
+
+/**
+ * Which fields of a record make the event, declared in the pipeline definition. Paths use dots
+ * (`user.id`); a list tries each path in turn.
+ */
+export const DeclaredMapping = z.object({
+  event: Field,
+  distinctId: z.union([path, z.array(path).min(1)]),
+  timestamp: z.object({
+    field: path,
+    /** iso (with or without zone), or epoch seconds, milliseconds, microseconds. */
+    format: z.enum(['iso', 'unix', 'unix_ms', 'unix_us']).default('iso'),
+    /** For iso times without a zone: the zone they are in (an IANA name; UTC by default). */
+    zone: z.string().default('UTC'),
+  }).strict(),
+  /** The record's own id, for a uuid that re-runs repeat (a uuid is kept, anything else hashed). */
+  uuid: path.optional(),
+  properties: z.object({
+    /** Top-level fields to take ("*": all but the mapped ones). */
+    include: z.array(z.string().min(1)).default(['*']),
+    exclude: z.array(z.string().min(1)).default([]),
+    rename: z.record(z.string().min(1), z.string().min(1)).default({}),
+    constant: z.record(z.string().min(1), z.unknown()).default({}),
+  }).strict().default({ include: ['*'], exclude: [], rename: {}, constant: {} }),
+}).strict();
+export type DeclaredMapping = z.infer<typeof DeclaredMapping>;
+
+export function get(record: unknown, p: string): unknown {
+  let v: unknown = record;
+  for (const part of p.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+/** The mapping function a declared mapping describes. */
+export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordResult {
+  const idPaths = Array.isArray(m.distinctId) ? m.distinctId : [m.distinctId];
+  const mapped = new Set([typeof m.event === 'string' ? m.event : '', ...idPaths, m.timestamp.field, m.uuid ?? ''].map((p) => p.split('.')[0]!));
+  const include = new Set(m.properties.include);
+  const exclude = new Set(m.properties.exclude);
+  return (record) => {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) return { code: 'not_an_object', reason: 'the record is not an object' };
+    const name = typeof m.event === 'string' ? get(record, m.event) : m.event.value;
+    if (typeof name !== 'string' || name === '') return { code: 'missing_event', reason: `no event name at ${typeof m.event === 'string' ? m.event : '(constant)'}` };
+    const distinctId = idPaths.map((p) => idOf(get(record, p))).find((x) => x !== undefined);
+    if (!distinctId) return { code: 'missing_distinct_id', reason: `none of ${idPaths.join(', ')} holds a distinct id` };
+    const timestamp = timeOf(get(record, m.timestamp.field), m.timestamp.format, m.timestamp.zone);
+    if (!timestamp) return { code: 'bad_timestamp', reason: `${m.timestamp.field} ${JSON.stringify(get(record, m.timestamp.field))?.slice(0, 40)} is not a ${m.timestamp.format} time` };
+    const properties: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(record)) {
+      if (exclude.has(k) || (include.has('*') ? mapped.has(k) : !include.has(k))) continue;
+      properties[m.properties.rename[k] ?? k] = v;
+    }
+    Object.assign(properties, m.properties.constant);
+    const own = m.uuid ? get(record, m.uuid) : undefined;
+    const uuid = typeof own === 'string' && isUuid(own) ? own.toLowerCase()
+      : own !== undefined && own !== null && own !== '' ? uuidv5(`id:${String(own)}`, FILES_NAMESPACE)
+        : uuidv5(canonicalJson({ event: name, distinct_id: distinctId, timestamp, properties }), FILES_NAMESPACE);
+    const event: PostHogEvent = { uuid, event: name, distinct_id: distinctId, timestamp, properties };
+    return { events: [event] };
+  };
+}
+
+function timeOf(v: unknown, format: DeclaredMapping['timestamp']['format'], zone: string): string | undefined {
+  if (format === 'iso') {
+    if (typeof v !== 'string') return undefined;
+    const hasZone = /(Z|[+-]\d\d:?\d\d)$/i.test(v.trim());
+    if (hasZone || zone === 'UTC') return normalizeTimestamp(v);
+    const local = normalizeTimestamp(v);
+    if (!local) return undefined;
+    const wall = Date.parse(local);
+    return normalizeTimestamp(new Date(wall - zoneOffset(zone, wall - zoneOffset(zone, wall))).toISOString().replace(/\.\d+Z$/, local.slice(19)));
+  }
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) return undefined;
+  const ms = format === 'unix' ? n * 1000 : format === 'unix_ms' ? n : n / 1000;
+  return normalizeTimestamp(new Date(ms).toISOString());
+}
+
+function zoneOffset(zone: string, utcMs: number): number {
+  const f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const p = Object.fromEntries(f.formatToParts(new Date(utcMs)).map((x) => [x.type, x.value]));
+  return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)) - Math.floor(utcMs / 1000) * 1000;
+}
