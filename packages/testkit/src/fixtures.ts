@@ -87,3 +87,30 @@ export function posthogInstance(options: { seed: number; start: Date; days: numb
   }));
   return { events, persons };
 }
+
+/** Segment messages as Segment's S3/GCS logs hold them: every type, anonymous then identified users, UTM context. */
+export function segmentMessages(options: { seed: number; count: number; start: Date }): Array<Record<string, unknown>> {
+  const rand = seeded(options.seed);
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  const types = ['track', 'track', 'track', 'page', 'page', 'screen', 'identify', 'group', 'alias'];
+  return Array.from({ length: options.count }, (_, i) => {
+    const type = types[Math.floor(rand() * types.length)]!;
+    const n = Math.floor(rand() * 20);
+    const known = n % 2 === 0 || type === 'identify' || type === 'alias';
+    const t = new Date(options.start.getTime() + i * 37_000).toISOString();
+    const m: Record<string, unknown> = {
+      type, messageId: i % 3 === 0 ? `ajs-${hex(24)}` : `${hex(8)}-${hex(4)}-4${hex(3)}-8${hex(3)}-${hex(12)}`,
+      anonymousId: `anon-${n}`, ...(known ? { userId: `user-${n}` } : {}),
+      timestamp: t, originalTimestamp: t, sentAt: t, receivedAt: t,
+      context: { ip: `198.51.100.${n}`, page: { url: `https://shop.example/${n}`, path: `/${n}`, referrer: 'https://www.google.com/' }, library: { name: 'analytics.js', version: '2.11.1' },
+        userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36', campaign: { source: 'newsletter', medium: 'email', name: 'spring' } },
+    };
+    if (type === 'track') Object.assign(m, { event: rand() < 0.5 ? 'Order Completed' : 'Produkt angesehen ✓', properties: { revenue: Math.round(rand() * 100) } });
+    if (type === 'page') Object.assign(m, { name: 'Home', properties: { title: 'Home', url: `https://shop.example/${n}` } });
+    if (type === 'screen') Object.assign(m, { name: 'Settings' });
+    if (type === 'identify') Object.assign(m, { traits: { email: `user${n}@example.com`, plan: 'pro' } });
+    if (type === 'group') Object.assign(m, { groupId: `org-${n % 3}`, traits: { name: `Org ${n % 3}` } });
+    if (type === 'alias') Object.assign(m, { previousId: `anon-${n}` });
+    return m;
+  });
+}

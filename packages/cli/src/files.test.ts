@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { mapSegmentMessage } from '@hogport/source-files';
+import { openStore } from '@hogport/store';
+import { randomBucket, runCli, segmentMessages, startFakePostHog, startMoto } from '@hogport/testkit';
+
+const KEY = 'phc_files_e2e';
+const env = { POSTHOG_PROJECT_API_KEY: KEY };
+
+async function pipeline(source: string, posthog: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-files-e2e-'));
+  const file = path.join(dir, 'pipeline.yaml');
+  await writeFile(file, `id: files\nstore: ./store\nsource: ${source}\ndestination: { type: posthog, host: "${posthog}", batchMaxEvents: 100 }\n`);
+  return file;
+}
+
+test('loads a JSON array, a CSV and gzip JSON lines from an s3:// bucket through a declared mapping, each record once', async (t) => {
+  const moto = await startMoto();
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await moto.stop(); await posthog.close(); });
+  const location = await moto.bucket(randomBucket(), 'warehouse');
+  const bucket = openStore(location);
+  const row = (i: number) => ({ id: `row-${i}`, kind: i % 4 === 0 ? 'refund' : 'order', customer: `c${i % 17}`, at: new Date(Date.UTC(2023, 8, 1) + i * 60_000).toISOString(), amount: i * 1.5, note: i % 5 === 0 ? 'with "quotes", commas\nand a newline' : 'plain' });
+  await bucket.write('orders-2023.json', JSON.stringify(Array.from({ length: 500 }, (_, i) => row(i))));
+  const csvRows = Array.from({ length: 300 }, (_, i) => row(1000 + i));
+  const q = (v: unknown) => `"${String(v).replace(/"/g, '""')}"`;
+  await bucket.write('orders-2024.csv', `id,kind,customer,at,amount,note\n${csvRows.map((r) => [r.id, r.kind, r.customer, r.at, r.amount, q(r.note)].join(',')).join('\n')}\n`);
+  await bucket.write('orders-2025.jsonl.gz', gzipSync(Array.from({ length: 200 }, (_, i) => JSON.stringify(row(2000 + i))).join('\n')));
+  await bucket.close();
+  const file = await pipeline(`{ type: files, location: "${location}", mapping: { event: kind, distinctId: customer, timestamp: { field: at }, uuid: id, properties: { rename: { amount: revenue } } } }`, posthog.url);
+  const run = await runCli(['run', file], { env });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(posthog.events.length, 1000);
+  assert.equal(new Set(posthog.events.map((e) => e.uuid)).size, 1000);
+  const csvNote = posthog.events.find((e) => (e.properties as Record<string, unknown>).note !== 'plain' && (e.properties as Record<string, unknown>).$hogport_chunk === 'orders-2024.csv');
+  assert.equal((csvNote?.properties as Record<string, unknown>).note, 'with "quotes", commas\nand a newline');
+  assert.ok(posthog.events.every((e) => (e.properties as Record<string, unknown>).revenue !== undefined));
+});
+
+test('loads Segment logs from an s3:// bucket: every message type mapped, each once, files named .gz but plain read alike', async (t) => {
+  const moto = await startMoto();
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await moto.stop(); await posthog.close(); });
+  const location = await moto.bucket(randomBucket(), 'logs');
+  const bucket = openStore(location);
+  const a = segmentMessages({ seed: 51, count: 300, start: new Date(Date.UTC(2024, 0, 1)) });
+  const b = segmentMessages({ seed: 52, count: 200, start: new Date(Date.UTC(2024, 0, 2)) });
+  await bucket.write('segment-logs/src1/1704067200000/1704070000-a.gz', gzipSync(a.map((m) => JSON.stringify(m)).join('\n')));
+  await bucket.write('segment-logs/src1/1704153600000/1704160000-b.gz', b.map((m) => JSON.stringify(m)).join('\n'));
+  await bucket.close();
+  const file = await pipeline(`{ type: segment, location: "${location}" }`, posthog.url);
+  const run = await runCli(['run', file], { env });
+  assert.equal(run.code, 0, run.stderr);
+  const expected = new Map<string, string>();
+  for (const m of [...a, ...b]) { const r = mapSegmentMessage(m); assert.ok('events' in r); expected.set(r.events[0]!.uuid, r.events[0]!.event); }
+  const source = posthog.events.filter((e) => expected.has(e.uuid as string));
+  assert.equal(source.length, expected.size);
+  for (const e of source) assert.equal(e.event, expected.get(e.uuid as string));
+  const names = new Set(source.map((e) => e.event));
+  for (const n of ['$pageview', '$screen', '$identify', '$groupidentify', '$create_alias', 'Order Completed']) assert.ok(names.has(n), n);
+});
