@@ -63,3 +63,31 @@ test('loads Segment logs from an s3:// bucket: every message type mapped, each o
   const names = new Set(source.map((e) => e.event));
   for (const n of ['$pageview', '$screen', '$identify', '$groupidentify', '$create_alias', 'Order Completed']) assert.ok(names.has(n), n);
 });
+
+test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, session rows dropped, rows without ids refused', async (t) => {
+  const moto = await startMoto();
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await moto.stop(); await posthog.close(); });
+  const location = await moto.bucket(randomBucket(), 'ga4');
+  const bucket = openStore(location);
+  const rows = Array.from({ length: 400 }, (_, i) => ({
+    event_date: '20240301', event_timestamp: String(1709251200000000 + i * 1_000_003), event_name: ['page_view', 'purchase', 'session_start', 'first_visit', 'scroll'][i % 5],
+    user_pseudo_id: i % 50 === 49 ? null : `${1000 + (i % 30)}.1709`, ...(i % 3 === 0 ? { user_id: `member-${i % 30}` } : {}), event_bundle_sequence_id: String(i),
+    event_params: [{ key: 'page_location', value: { string_value: `https://shop.example/${i % 9}` } }, { key: 'ga_session_id', value: { int_value: String(1709251000 + (i % 30)) } }],
+    device: { category: 'desktop', web_info: { browser: 'Firefox' } }, geo: { country: 'Japan', city: 'Tōkyō' }, stream_id: '7',
+  }));
+  await bucket.write('events_20240301/000000000000.json', rows.map((r) => JSON.stringify(r)).join('\n'));
+  await bucket.close();
+  const file = await pipeline(`{ type: ga4, location: "${location}" }`, posthog.url);
+  const run = await runCli(['run', file], { env });
+  assert.equal(run.code, 0, run.stderr);
+  const kept = rows.filter((r) => r.event_name !== 'session_start' && r.event_name !== 'first_visit' && (r.user_pseudo_id || (r as { user_id?: string }).user_id));
+  const source = posthog.events.filter((e) => e.event !== '$identify' && e.event !== '$set');
+  assert.equal(source.length, kept.length);
+  assert.equal(new Set(source.map((e) => e.uuid)).size, kept.length);
+  assert.ok(source.some((e) => e.event === '$pageview' && (e.properties as Record<string, unknown>).$current_url));
+  const status = JSON.parse((await runCli(['status', file, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; transform: { counts?: { rejected: number; dropped: number } } }> };
+  const chunk = status.chunks.find((c) => !c.chunk.startsWith('~'))!;
+  assert.equal(chunk.transform.counts!.dropped, 160);
+  assert.equal(chunk.transform.counts!.rejected, rows.length - kept.length - 160);
+});

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { readRecords, type RecordRead } from './formats.js';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 import { loadMappingModule, runMapper, type MapRecord } from './module.js';
+import { mapGa4Row } from './ga4.js';
 import { mapSegmentMessage } from './segment.js';
 
 export const FilesOptions = z.object({
@@ -58,6 +59,35 @@ export const filesSource: SourceFactory = (ctx) => {
     },
     // The module's file name is part of the config; its content is the user's to version.
     transformConfig: () => ({ source: 'files', version: 1, format: o.format, csv: o.csv, mapping: o.mapping ?? null, module: modulePath ? path.basename(modulePath) : null }),
+  };
+};
+
+export const Ga4Options = z.object({
+  type: z.literal('ga4'),
+  /** Where the NDJSON extracts of events_YYYYMMDD are: a path or any store URI. */
+  location: z.string().min(1),
+  pattern: z.string().min(1).default('**/*'),
+}).strict();
+
+/** GA4's BigQuery export as NDJSON extracts (one chunk per file), rows mapped by `mapGa4Row`. */
+export const ga4Source: SourceFactory = (ctx) => {
+  const parsed = Ga4Options.safeParse(ctx.options);
+  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
+  const files = filesInStore(ctx, parsed.data.location, parsed.data.pattern);
+  return {
+    type: 'ga4',
+    identities: true,
+    plan: () => files.plan(),
+    extract: (ectx) => files.extract(ectx),
+    async *transform(raw) {
+      for (const file of raw) {
+        for await (const r of readRecords(await file.open(), file.name)) {
+          if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
+          yield outcome(mapGa4Row(r.value), r);
+        }
+      }
+    },
+    transformConfig: () => ({ source: 'ga4', version: 1 }),
   };
 };
 

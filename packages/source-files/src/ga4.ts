@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '@hogport/common';
+import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+
+/** Namespace of the uuids derived from GA4's composite event key. */
+export const GA4_NAMESPACE = uuidv5('hogport.ga4', uuidv5.URL);
+
+const RENAMES: Record<string, string> = { page_view: '$pageview', screen_view: '$screen' };
+const DROPPED = new Set(['session_start', 'first_visit']);
+const PARAM_RENAMES: Record<string, string> = { page_location: '$current_url', page_referrer: '$referrer', page_title: '$title' };
+const DEVICE_TYPES: Record<string, string> = { desktop: 'Desktop', mobile: 'Mobile', tablet: 'Tablet' };
+
+/** A GA4 typed value slot: `{string_value, int_value, float_value, double_value}`, INT64 as text in JSON. */
+function slot(v: unknown): unknown {
+  if (!v || typeof v !== 'object') return undefined;
+  const s = v as Record<string, unknown>;
+  if (s.string_value !== null && s.string_value !== undefined) return s.string_value;
+  if (s.int_value !== null && s.int_value !== undefined) { const n = Number(s.int_value); return Number.isSafeInteger(n) ? n : String(s.int_value); }
+  for (const k of ['float_value', 'double_value']) if (s[k] !== null && s[k] !== undefined) return Number(s[k]);
+  return undefined;
+}
+
+/** GA4's `[{key, value: {…_value}}]` as a plain object. */
+function flatten(list: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!Array.isArray(list)) return out;
+  for (const p of list) {
+    if (!p || typeof p !== 'object' || typeof (p as { key?: unknown }).key !== 'string') continue;
+    const v = slot((p as { value?: unknown }).value);
+    if (v !== undefined) out[(p as { key: string }).key] = v;
+  }
+  return out;
+}
+
+/**
+ * Maps one row of GA4's BigQuery export (`events_YYYYMMDD`, as NDJSON): event_params and
+ * user_properties flattened from their typed slots, `page_view` → `$pageview`, session_start and
+ * first_visit dropped by rule, distinct_id = user_id else user_pseudo_id, `$session_id` from
+ * ga_session_id, device, geo and first-touch traffic source mapped, and a uuid from the composite key
+ * (GA4 rows have no id of their own).
+ */
+export function mapGa4Row(value: unknown): RecordResult {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the row is not an object' };
+  const r = value as Record<string, any>;
+  const name = r.event_name;
+  if (typeof name !== 'string' || name === '') return { code: 'missing_event_name', reason: 'event_name is missing' };
+  if (DROPPED.has(name)) return { drop: 'ga4_session_event' };
+  const userId = idOf(r.user_id);
+  const pseudo = idOf(r.user_pseudo_id);
+  const distinctId = userId ?? pseudo;
+  if (!distinctId) return { code: 'missing_identity', reason: 'neither user_id nor user_pseudo_id is set (user_pseudo_id is null without consent)' };
+  const micros = typeof r.event_timestamp === 'string' || typeof r.event_timestamp === 'number' ? Number(r.event_timestamp) : NaN;
+  if (!Number.isFinite(micros) || micros <= 0) return { code: 'bad_timestamp', reason: `event_timestamp ${JSON.stringify(r.event_timestamp)} is not microseconds since the epoch` };
+  const ms = Math.floor(micros / 1000);
+  const rest = Math.round(micros - ms * 1000);
+  const timestamp = `${new Date(ms).toISOString().slice(0, 23)}${String(rest).padStart(3, '0')}Z`;
+
+  const params = flatten(r.event_params);
+  const properties: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) properties[PARAM_RENAMES[k] ?? k] = v;
+  const put = (k: string, v: unknown) => { if (v !== undefined && v !== null && v !== '') properties[k] = v; };
+  const d = r.device ?? {};
+  put('$device_type', DEVICE_TYPES[String(d.category ?? '').toLowerCase()]);
+  put('$os', d.operating_system);
+  put('$os_version', d.operating_system_version);
+  put('$browser', d.web_info?.browser);
+  put('$browser_version', d.web_info?.browser_version);
+  put('$host', d.web_info?.hostname);
+  put('$device_manufacturer', d.mobile_brand_name);
+  put('$device_model', d.mobile_model_name);
+  put('$locale', d.language);
+  const g = r.geo ?? {};
+  put('$geoip_country_name', g.country);
+  put('$geoip_subdivision_1_name', g.region);
+  put('$geoip_city_name', g.city);
+  put('$geoip_continent_name', g.continent);
+  put('$ga4_user_pseudo_id', pseudo);
+  put('$ga4_stream_id', r.stream_id);
+  if (r.items) properties.items = r.items;
+  if (r.ecommerce) properties.ecommerce = r.ecommerce;
+  const sessionId = params.ga_session_id;
+  if (typeof sessionId === 'number' && sessionId > 0) {
+    const random = createHash('sha256').update(`${sessionId}:${pseudo ?? distinctId}`).digest().subarray(0, 16);
+    properties.$session_id = uuidv7({ msecs: sessionId * 1000, random });
+  }
+
+  const key = { user_pseudo_id: r.user_pseudo_id ?? null, user_id: r.user_id ?? null, event_timestamp: String(r.event_timestamp), event_name: name, event_bundle_sequence_id: r.event_bundle_sequence_id ?? null, batch_event_index: r.batch_event_index ?? null, batch_page_id: r.batch_page_id ?? null, batch_ordering_id: r.batch_ordering_id ?? null, stream_id: r.stream_id ?? null };
+  const event: PostHogEvent = { uuid: uuidv5(canonicalJson(key), GA4_NAMESPACE), event: RENAMES[name] ?? name, distinct_id: distinctId, timestamp, properties };
+  const userProps = flatten(r.user_properties);
+  if (Object.keys(userProps).length) event.$set = userProps;
+  const ts = r.traffic_source;
+  if (ts && typeof ts === 'object') {
+    const once: Record<string, unknown> = {};
+    if (ts.source) once.$initial_utm_source = ts.source;
+    if (ts.medium) once.$initial_utm_medium = ts.medium;
+    if (ts.name) once.$initial_utm_campaign = ts.name;
+    if (Object.keys(once).length) event.$set_once = once;
+  }
+  return userId && pseudo ? { events: [event], identify: [{ distinctId: userId, anonId: pseudo }] } : { events: [event] };
+}
