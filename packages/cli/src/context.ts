@@ -5,7 +5,7 @@ import { DryRunDestination, PostHogDestination, type Destination, type RateGate 
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
 import { amplitudeSource } from '@hogport/source-amplitude';
-import { filesSource, ga4Source, segmentSource } from '@hogport/source-files';
+import { filesSource, ga4Source, heapSource, segmentSource } from '@hogport/source-files';
 import { mixpanelSource } from '@hogport/source-mixpanel';
 import { posthogApiSource, posthogFilesSource } from '@hogport/source-posthog';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
@@ -19,6 +19,7 @@ export const SOURCES: Record<string, SourceFactory> = {
   files: filesSource,
   segment: segmentSource,
   ga4: ga4Source,
+  heap: heapSource,
 };
 
 export interface GlobalOptions {

@@ -91,3 +91,28 @@ test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, 
   assert.equal(chunk.transform.counts!.dropped, 160);
   assert.equal(chunk.transform.counts!.rejected, rows.length - kept.length - 160);
 });
+
+test('loads a Heap export from an s3:// bucket: events once, users set after them, identities and merged users identified', async (t) => {
+  const moto = await startMoto();
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await moto.stop(); await posthog.close(); });
+  const location = await moto.bucket(randomBucket(), 'heap');
+  const bucket = openStore(location);
+  const events = Array.from({ length: 240 }, (_, i) => ({ event_id: String(9_000_000 + i), user_id: String(100 + (i % 20)), session_id: String(500 + (i % 7)), time: new Date(Date.UTC(2024, 1, 1) + i * 90_000).toISOString().replace('T', ' ').replace('Z', ''), event_table_name: i % 3 ? 'pageviews' : 'click_buy', path: `/p/${i % 5}` }));
+  await bucket.write('events/part-0.csv', `event_id,user_id,session_id,time,event_table_name,path\n${events.map((e) => [e.event_id, e.user_id, e.session_id, e.time, e.event_table_name, e.path].join(',')).join('\n')}\n`);
+  const users = Array.from({ length: 20 }, (_, i) => ({ user_id: String(100 + i), identity: i % 2 ? `user${i}@example.com` : null, joindate: '2024-01-15 10:00:00', last_modified: '2024-03-01 00:00:00', plan: i % 3 ? 'pro' : 'free' }));
+  await bucket.write('users/part-0.json', JSON.stringify(users));
+  await bucket.write('user_migrations/part-0.csv', 'from_user_id,to_user_id,time\n100,101,2024-02-01 00:00:00\n');
+  await bucket.close();
+  const file = await pipeline(`{ type: heap, location: "${location}" }`, posthog.url);
+  const run = await runCli(['run', file], { env });
+  assert.equal(run.code, 0, run.stderr);
+  const sourceEvents = posthog.events.filter((e) => e.event === '$pageview' || e.event === 'click_buy');
+  assert.equal(sourceEvents.length, 240);
+  assert.equal(new Set(sourceEvents.map((e) => e.uuid)).size, 240);
+  const sets = posthog.events.filter((e) => e.event === '$set' && (e.properties as Record<string, unknown>).$hogport_chunk === 'users~part-0.json');
+  assert.equal(sets.length, 20);
+  assert.ok(posthog.events.indexOf(sets[0]!) > posthog.events.lastIndexOf(sourceEvents.at(-1)!), 'users after the events');
+  const identifies = posthog.events.filter((e) => e.event === '$identify').map((e) => `${e.distinct_id} ${(e.properties as Record<string, string>).$anon_distinct_id}`).sort();
+  assert.deepEqual(identifies, ['101 100', ...users.filter((u) => u.identity).map((u) => `${u.identity} ${u.user_id}`)].sort());
+});

@@ -177,9 +177,10 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
     for (const chunk of ids) outcomes.push({ chunk, stage: 'load', result: 'waiting' });
     return { outcomes };
   }
-  // Ordered now that every chunk is transformed: oldest events first, profiles last.
+  // Ordered now that every chunk is transformed: oldest events first. Chunks the source wants last
+  // (profiles, users) form a phase of their own, so no event loads after them even with concurrency.
   const order = (await loadPlan(ctx, ids, last)).order;
-  for (const list of [merged.identities, order]) {
+  for (const list of [merged.identities, order.filter((id) => !last.has(id)), order.filter((id) => last.has(id))]) {
     const s = await phase([jobs.load], list);
     if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
   }

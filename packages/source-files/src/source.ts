@@ -7,6 +7,7 @@ import { readRecords, type RecordRead } from './formats.js';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 import { loadMappingModule, runMapper, type MapRecord } from './module.js';
 import { mapGa4Row } from './ga4.js';
+import { heapTable, mapHeapRow } from './heap.js';
 import { mapSegmentMessage } from './segment.js';
 
 export const FilesOptions = z.object({
@@ -88,6 +89,39 @@ export const ga4Source: SourceFactory = (ctx) => {
       }
     },
     transformConfig: () => ({ source: 'ga4', version: 1 }),
+  };
+};
+
+export const HeapOptions = z.object({
+  type: z.literal('heap'),
+  /** Where the Heap export is (events, users and user_migrations tables as JSON or CSV files). */
+  location: z.string().min(1),
+  pattern: z.string().min(1).default('**/*'),
+}).strict();
+
+/** Heap's exports: event tables, users (as `$set`) and user migrations (as links), one chunk per file. */
+export const heapSource: SourceFactory = (ctx) => {
+  const parsed = HeapOptions.safeParse(ctx.options);
+  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
+  const files = filesInStore(ctx, parsed.data.location, parsed.data.pattern);
+  return {
+    type: 'heap',
+    identities: true,
+    async plan() {
+      // Users carry the latest properties: their files load after the events.
+      return (await files.plan()).map((c) => (heapTable(c.inputs[0]!.key) === 'users' ? { ...c, loadLast: true } : c));
+    },
+    extract: (ectx) => files.extract(ectx),
+    async *transform(raw, tctx) {
+      for (const file of raw) {
+        const table = heapTable(`${tctx.chunk}/${file.name}`);
+        for await (const r of readRecords(await file.open(), file.name)) {
+          if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
+          yield outcome(mapHeapRow(r.value, table), r);
+        }
+      }
+    },
+    transformConfig: () => ({ source: 'heap', version: 1 }),
   };
 };
 
