@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { silentLogger } from '@hogport/common';
 import type { Outcome } from '@hogport/pipeline';
 import { openStore } from '@hogport/store';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { filesSource, mapSegmentMessage, readRecords, type RecordRead } from './index.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../../shared/samples/segment/', import.meta.url));
@@ -27,7 +28,7 @@ test('tells JSON lines, JSON arrays and CSV apart by their bytes, gzip or not', 
   const csv = '\uFEFFuser,event,note\nu1,signed up,"hello, ""world"""\nu2,bought,"two\nlines"\n';
   const rows = await read(csv);
   assert.deepEqual(values(rows), [{ user: 'u1', event: 'signed up', note: 'hello, "world"' }, { user: 'u2', event: 'bought', note: 'two\nlines' }]);
-  await assert.rejects(read(Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(20)])), { code: 'E_FORMAT_UNSUPPORTED' });
+  await assert.rejects(read(Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(20)])), { code: 'E_FILE_UNREADABLE' });
   await assert.rejects(read('[{"a":1}, {"b":'), { code: 'E_FILE_UNREADABLE' });
 });
 
@@ -94,4 +95,32 @@ test('maps Segment messages of every type, and refuses the ones without a messag
   assert.ok('events' in again && again.events[0]!.uuid === ev(full[0].type).uuid, 'the uuid comes from the messageId');
   const minimal = (await readFile(`${SAMPLES}spec-minimal-messages.jsonl`, 'utf8')).trim().split('\n').map((l) => mapSegmentMessage(JSON.parse(l)));
   assert.ok(minimal.every((r) => 'code' in r && r.reason.length > 10), 'spec snippets without ids or times are refused with a reason');
+});
+
+test('reads Parquet: row groups and slices, INT64, timestamps, JSON columns and JSON held as text', async () => {
+  const n = 25_000;
+  const at = (i: number) => new Date(Date.UTC(2024, 5, 1) + i * 1000);
+  const buffer = parquetWriteBuffer({
+    rowGroupSize: 7_000,
+    columnData: [
+      { name: 'id', data: Array.from({ length: n }, (_, i) => `row-${i}`), type: 'STRING' },
+      { name: 'kind', data: Array.from({ length: n }, (_, i) => (i % 2 ? 'view' : 'buy')), type: 'STRING' },
+      { name: 'customer', data: Array.from({ length: n }, (_, i) => `c${i % 100}`), type: 'STRING' },
+      { name: 'at', data: Array.from({ length: n }, (_, i) => at(i)), type: 'TIMESTAMP' },
+      { name: 'big', data: Array.from({ length: n }, (_, i) => BigInt(i) * 1_000_000_007n), type: 'INT64' },
+      { name: 'nested', data: Array.from({ length: n }, (_, i) => ({ plan: i % 3 ? 'pro' : 'free', tags: ['a', 'b'] })), type: 'JSON' },
+      { name: 'raw_props', data: Array.from({ length: n }, (_, i) => JSON.stringify({ score: i })), type: 'STRING' },
+    ],
+  });
+  const out = await transformWith({ jsonFields: ['raw_props'], mapping: { event: 'kind', distinctId: 'customer', timestamp: { field: 'at' }, uuid: 'id' } }, { 'data.parquet': Buffer.from(buffer) });
+  assert.equal(out.length, n);
+  assert.ok(out.every((o) => o.kind === 'events'));
+  const last = out.at(-1)!;
+  assert.ok(last.kind === 'events');
+  const e = last.events[0]!;
+  assert.equal(e.timestamp, at(n - 1).toISOString());
+  assert.equal(e.properties.big, Number(BigInt(n - 1) * 1_000_000_007n));
+  assert.deepEqual(e.properties.nested, { plan: (n - 1) % 3 ? 'pro' : 'free', tags: ['a', 'b'] });
+  assert.deepEqual(e.properties.raw_props, { score: n - 1 });
+  assert.equal(new Set(out.map((o) => (o.kind === 'events' ? o.events[0]!.uuid : ''))).size, n);
 });

@@ -1,10 +1,15 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parse as parseCsv } from 'csv-parse';
 import { gunzipIfGzipped, HogportError, peekBytes, splitLines } from '@hogport/common';
 import type { Position } from '@hogport/pipeline';
 import streamArray from 'stream-json/streamers/stream-array.js';
 
-export type Format = 'jsonl' | 'json' | 'csv';
+export type Format = 'jsonl' | 'json' | 'csv' | 'parquet';
 
 /** One record of a file, or a piece of it that could not be read, with where it sits. */
 export type RecordRead = { value: unknown; position: Position } | { error: string; position: Position; raw: string };
@@ -12,16 +17,14 @@ export type RecordRead = { value: unknown; position: Position } | { error: strin
 /**
  * Reads the records of a file whatever it is, told by its bytes: gzip or not, then a JSON array
  * (`[`, streamed element by element, never parsed whole), JSON lines (`{`), or CSV with a header row
- * (quoting and embedded newlines included). Parquet is recognised and refused with a clear error.
+ * (quoting and embedded newlines included), or Parquet (`PAR1`).
  */
 export async function* readRecords(input: Readable, file: string, format: Format | 'auto' = 'auto', csv: { delimiter?: string } = {}): AsyncGenerator<RecordRead> {
   const plain = await gunzipIfGzipped(input);
   const head = await peekBytes(plain, 512);
-  if (head.subarray(0, 4).toString('latin1') === 'PAR1') {
-    throw new HogportError('E_FORMAT_UNSUPPORTED', `${file} is a Parquet file; Parquet is not read yet: export it as JSON lines or CSV`);
-  }
-  const kind = format !== 'auto' ? format : sniff(head);
-  if (kind === 'json') yield* jsonArray(plain, file);
+  const kind = format !== 'auto' ? format : head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' : sniff(head);
+  if (kind === 'parquet') yield* parquetRows(plain, file);
+  else if (kind === 'json') yield* jsonArray(plain, file);
   else if (kind === 'csv') yield* csvRows(plain, file, csv);
   else yield* jsonLines(plain, file);
 }
@@ -65,5 +68,37 @@ async function* csvRows(input: Readable, file: string, options: { delimiter?: st
     }
   } catch (err) {
     throw new HogportError('E_FILE_UNREADABLE', `${file} is not valid CSV: ${(err as Error).message}`);
+  }
+}
+
+/** Rows read at once from a Parquet file: bounds memory whatever the row group size. */
+const PARQUET_SLICE = 10_000;
+
+/**
+ * A Parquet file's rows, nested columns assembled, INT64 as numbers (or text past 2^53), timestamps
+ * as ISO text. Parquet needs random access to its footer, so the file is spooled to a temporary file
+ * first and read a slice of rows at a time.
+ */
+async function* parquetRows(input: Readable, file: string): AsyncGenerator<RecordRead> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, toJson } = await import('hyparquet');
+  const { compressors } = await import('hyparquet-compressors');
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-parquet-'));
+  try {
+    const spooled = path.join(dir, 'file.parquet');
+    await pipeline(input, createWriteStream(spooled));
+    let metadata;
+    const buffer = await asyncBufferFromFile(spooled);
+    try {
+      metadata = await parquetMetadataAsync(buffer);
+    } catch (err) {
+      throw new HogportError('E_FILE_UNREADABLE', `${file} is not a readable Parquet file: ${(err as Error).message}`);
+    }
+    const rows = Number(metadata.num_rows);
+    for (let start = 0; start < rows; start += PARQUET_SLICE) {
+      const slice = await parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: Math.min(rows, start + PARQUET_SLICE), compressors });
+      for (const [i, row] of slice.entries()) yield { value: toJson(row), position: { file, line: start + i + 1 } };
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

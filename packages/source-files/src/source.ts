@@ -16,7 +16,9 @@ export const FilesOptions = z.object({
   location: z.string().min(1),
   pattern: z.string().min(1).default('**/*'),
   /** auto tells JSON lines, JSON arrays and CSV apart by their bytes (gzip or not). */
-  format: z.enum(['auto', 'jsonl', 'json', 'csv']).default('auto'),
+  format: z.enum(['auto', 'jsonl', 'json', 'csv', 'parquet']).default('auto'),
+  /** Top-level fields holding JSON as text (a Parquet string column of properties, say), parsed before mapping. */
+  jsonFields: z.array(z.string().min(1)).default([]),
   csv: z.object({ delimiter: z.string().length(1).optional() }).strict().default({}),
   /** The fields that make an event, declared… */
   mapping: DeclaredMapping.optional(),
@@ -53,13 +55,15 @@ export const filesSource: SourceFactory = (ctx) => {
       for (const file of raw) {
         for await (const r of readRecords(await file.open(), file.name, o.format, o.csv)) {
           if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-          const result = declared ? declared(r.value) : await runMapper(map!, r.value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid);
+          const value = parseJsonFields(r.value, o.jsonFields);
+          if (value instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: value.message, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) }; continue; }
+          const result = declared ? declared(value) : await runMapper(map!, value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid);
           yield outcome(result, r);
         }
       }
     },
     // The module's file name is part of the config; its content is the user's to version.
-    transformConfig: () => ({ source: 'files', version: 1, format: o.format, csv: o.csv, mapping: o.mapping ?? null, module: modulePath ? path.basename(modulePath) : null }),
+    transformConfig: () => ({ source: 'files', version: 1, format: o.format, csv: o.csv, jsonFields: o.jsonFields, mapping: o.mapping ?? null, module: modulePath ? path.basename(modulePath) : null }),
   };
 };
 
@@ -146,6 +150,17 @@ export const segmentSource: SourceFactory = (ctx) => {
     transformConfig: () => ({ source: 'segment', version: 1 }),
   };
 };
+
+/** The record with its JSON-text fields parsed, or the error naming the field that is not JSON. */
+function parseJsonFields(value: unknown, fields: readonly string[]): unknown {
+  if (fields.length === 0 || value === null || typeof value !== 'object') return value;
+  const out = { ...(value as Record<string, unknown>) };
+  for (const f of fields) {
+    if (typeof out[f] !== 'string') continue;
+    try { out[f] = JSON.parse(out[f] as string); } catch (err) { return new Error(`field ${f} is not JSON: ${(err as Error).message}`); }
+  }
+  return out;
+}
 
 function outcome(result: RecordResult, r: Extract<RecordRead, { value: unknown }>): Outcome {
   if ('events' in result) return { kind: 'events', events: result.events, position: r.position, ...(result.identify ? { identify: result.identify } : {}) };

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { normalizeTimestamp } from '@hogport/common';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { mapPostHogRecord, transformPostHogLines } from './index.js';
 
 const SAMPLES = new URL('../../../../shared/samples/posthog/', import.meta.url);
@@ -77,4 +78,25 @@ test('maps the published PostHog sample records', async () => {
     assert.equal(r.event.distinct_id, String(rec.distinct_id));
     assert.equal(Date.parse(r.event.timestamp), Date.parse(rec.timestamp));
   }
+});
+
+test('reads PostHog batch exports in Parquet, with properties held as JSON text', async () => {
+  const n = 1200;
+  const buffer = parquetWriteBuffer({
+    rowGroupSize: 500,
+    columnData: [
+      { name: 'uuid', data: Array.from({ length: n }, (_, i) => `0190e000-0000-7000-8000-${String(i).padStart(12, '0')}`), type: 'STRING' },
+      { name: 'event', data: Array.from({ length: n }, () => '$pageview'), type: 'STRING' },
+      { name: 'distinct_id', data: Array.from({ length: n }, (_, i) => `u${i % 9}`), type: 'STRING' },
+      { name: 'timestamp', data: Array.from({ length: n }, (_, i) => new Date(Date.UTC(2024, 0, 1) + i * 1000)), type: 'TIMESTAMP' },
+      { name: 'properties', data: Array.from({ length: n }, (_, i) => JSON.stringify({ $current_url: `https://x.example/${i}` })), type: 'STRING' },
+      { name: 'person_id', data: Array.from({ length: n }, () => 'source-person'), type: 'STRING' },
+    ],
+  });
+  const outcomes = [];
+  for await (const o of transformPostHogLines([{ name: 'export.parquet', open: async () => Readable.from([Buffer.from(buffer)], { objectMode: false }) }])) outcomes.push(o);
+  assert.equal(outcomes.length, n);
+  const last = outcomes.at(-1)!;
+  assert.ok(last.kind === 'events');
+  assert.deepEqual([last.events[0]!.uuid, last.events[0]!.timestamp, last.events[0]!.properties.$current_url, last.events[0]!.properties.person_id], [`0190e000-0000-7000-8000-${String(n - 1).padStart(12, '0')}`, new Date(Date.UTC(2024, 0, 1) + (n - 1) * 1000).toISOString(), `https://x.example/${n - 1}`, undefined]);
 });

@@ -1,4 +1,5 @@
-import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp } from '@hogport/common';
+import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp, peekBytes } from '@hogport/common';
+import { readRecords } from '@hogport/source-files';
 import { filesInStore, formatIssues, invalidDefinition, jsonLineOutcomes, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
@@ -58,12 +59,28 @@ export function mapPostHogRecord(value: unknown): Mapped {
 
 /** Turns the lines of PostHog-format files into outcomes, one per non-blank line. */
 export async function* transformPostHogLines(files: Parameters<Source['transform']>[0]): AsyncGenerator<Outcome> {
+  const map = (value: unknown) => {
+    const mapped = mapPostHogRecord(value);
+    return 'event' in mapped ? { events: [mapped.event] } : mapped;
+  };
   for (const file of files) {
     const stream = await gunzipIfGzipped(await file.open());
-    yield* jsonLineOutcomes(stream, { file: file.name }, (value) => {
-      const mapped = mapPostHogRecord(value);
-      return 'event' in mapped ? { events: [mapped.event] } : mapped;
-    });
+    if ((await peekBytes(stream, 4)).toString('latin1') !== 'PAR1') {
+      yield* jsonLineOutcomes(stream, { file: file.name }, map);
+      continue;
+    }
+    // PostHog's batch exports to Parquet hold properties (and $set, $set_once) as JSON text.
+    for await (const r of readRecords(stream, file.name, 'parquet')) {
+      if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
+      const row = { ...(r.value as Record<string, unknown>) };
+      for (const k of ['properties', '$set', '$set_once', 'set', 'set_once']) if (typeof row[k] === 'string') { try { row[k] = JSON.parse(row[k] as string); } catch { /* left as is: the mapping says why */ } }
+      if (row.set && !row.$set) row.$set = row.set;
+      if (row.set_once && !row.$set_once) row.$set_once = row.set_once;
+      delete row.set; delete row.set_once; delete row.person_id; delete row.person_properties; delete row.team_id;
+      const m = map(row);
+      if ('events' in m) yield { kind: 'events', events: m.events, position: r.position };
+      else yield { kind: 'reject', code: m.code, reason: m.reason, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) };
+    }
   }
 }
 
