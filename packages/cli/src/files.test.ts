@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { gzipSync } from 'node:zlib';
-import { mapSegmentMessage } from '@hogport/source-files';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { mapGa4Row, mapSegmentMessage } from '@hogport/source-files';
 import { openStore } from '@hogport/store';
 import { randomBucket, runCli, segmentMessages, startFakePostHog, startMoto } from '@hogport/testkit';
 
@@ -30,12 +32,17 @@ test('loads a JSON array, a CSV and gzip JSON lines from an s3:// bucket through
   const q = (v: unknown) => `"${String(v).replace(/"/g, '""')}"`;
   await bucket.write('orders-2024.csv', `id,kind,customer,at,amount,note\n${csvRows.map((r) => [r.id, r.kind, r.customer, r.at, r.amount, q(r.note)].join(',')).join('\n')}\n`);
   await bucket.write('orders-2025.jsonl.gz', gzipSync(Array.from({ length: 200 }, (_, i) => JSON.stringify(row(2000 + i))).join('\n')));
+  const pq = Array.from({ length: 100 }, (_, i) => row(3000 + i));
+  await bucket.write('orders-2026.parquet', Buffer.from(parquetWriteBuffer({ columnData: [
+    ...(['id', 'kind', 'customer', 'at', 'note'] as const).map((k) => ({ name: k, data: pq.map((r) => r[k]), type: 'STRING' as const })),
+    { name: 'amount', data: pq.map((r) => r.amount), type: 'DOUBLE' as const },
+  ] })));
   await bucket.close();
   const file = await pipeline(`{ type: files, location: "${location}", mapping: { event: kind, distinctId: customer, timestamp: { field: at }, uuid: id, properties: { rename: { amount: revenue } } } }`, posthog.url);
   const run = await runCli(['run', file], { env });
   assert.equal(run.code, 0, run.stderr);
-  assert.equal(posthog.events.length, 1000);
-  assert.equal(new Set(posthog.events.map((e) => e.uuid)).size, 1000);
+  assert.equal(posthog.events.length, 1100);
+  assert.equal(new Set(posthog.events.map((e) => e.uuid)).size, 1100);
   const csvNote = posthog.events.find((e) => (e.properties as Record<string, unknown>).note !== 'plain' && (e.properties as Record<string, unknown>).$hogport_chunk === 'orders-2024.csv');
   assert.equal((csvNote?.properties as Record<string, unknown>).note, 'with "quotes", commas\nand a newline');
   assert.ok(posthog.events.every((e) => (e.properties as Record<string, unknown>).revenue !== undefined));
@@ -51,15 +58,18 @@ test('loads Segment logs from an s3:// bucket: every message type mapped, each o
   const b = segmentMessages({ seed: 52, count: 200, start: new Date(Date.UTC(2024, 0, 2)) });
   await bucket.write('segment-logs/src1/1704067200000/1704070000-a.gz', gzipSync(a.map((m) => JSON.stringify(m)).join('\n')));
   await bucket.write('segment-logs/src1/1704153600000/1704160000-b.gz', b.map((m) => JSON.stringify(m)).join('\n'));
+  const published = (await readFile(fileURLToPath(new URL('../../../../shared/samples/segment/spec-full-messages.jsonl', import.meta.url)), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  await bucket.write('segment-logs/src2/1449878400000/published.gz', gzipSync(published.map((m) => JSON.stringify(m)).join('\n')));
   await bucket.close();
   const file = await pipeline(`{ type: segment, location: "${location}" }`, posthog.url);
   const run = await runCli(['run', file], { env });
   assert.equal(run.code, 0, run.stderr);
-  const expected = new Map<string, string>();
-  for (const m of [...a, ...b]) { const r = mapSegmentMessage(m); assert.ok('events' in r); expected.set(r.events[0]!.uuid, r.events[0]!.event); }
+  // The published spec examples reuse one messageId for different messages: one uuid, one event.
+  const expected = new Map<string, Set<string>>();
+  for (const m of [...a, ...b, ...published]) { const r = mapSegmentMessage(m); assert.ok('events' in r); expected.set(r.events[0]!.uuid, (expected.get(r.events[0]!.uuid) ?? new Set()).add(r.events[0]!.event)); }
   const source = posthog.events.filter((e) => expected.has(e.uuid as string));
   assert.equal(source.length, expected.size);
-  for (const e of source) assert.equal(e.event, expected.get(e.uuid as string));
+  for (const e of source) assert.ok(expected.get(e.uuid as string)!.has(e.event as string));
   const names = new Set(source.map((e) => e.event));
   for (const n of ['$pageview', '$screen', '$identify', '$groupidentify', '$create_alias', 'Order Completed']) assert.ok(names.has(n), n);
 });
@@ -77,17 +87,21 @@ test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, 
     device: { category: 'desktop', web_info: { browser: 'Firefox' } }, geo: { country: 'Japan', city: 'Tōkyō' }, stream_id: '7',
   }));
   await bucket.write('events_20240301/000000000000.json', rows.map((r) => JSON.stringify(r)).join('\n'));
+  const samples = fileURLToPath(new URL('../../../../shared/samples/ga4/', import.meta.url));
+  const published = (await Promise.all((await readdir(samples)).map((f) => readFile(path.join(samples, f), 'utf8')))).flatMap((t) => t.trim().split('\n'));
+  await bucket.write('events_20230206/published.json', published.join('\n'));
   await bucket.close();
   const file = await pipeline(`{ type: ga4, location: "${location}" }`, posthog.url);
   const run = await runCli(['run', file], { env });
   assert.equal(run.code, 0, run.stderr);
   const kept = rows.filter((r) => r.event_name !== 'session_start' && r.event_name !== 'first_visit' && (r.user_pseudo_id || (r as { user_id?: string }).user_id));
-  const source = posthog.events.filter((e) => e.event !== '$identify' && e.event !== '$set');
-  assert.equal(source.length, kept.length);
+  const publishedKept = published.map((l) => mapGa4Row(JSON.parse(l))).filter((r) => 'events' in r).length;
+  const source = posthog.events.filter((e) => e.event !== '$identify' && e.event !== '$set' && (e.properties as Record<string, unknown>).$hogport_chunk === 'events_20240301~000000000000.json');
+  assert.equal(posthog.events.filter((e) => (e.properties as Record<string, unknown>).$hogport_chunk === 'events_20230206~published.json').length, publishedKept);
   assert.equal(new Set(source.map((e) => e.uuid)).size, kept.length);
   assert.ok(source.some((e) => e.event === '$pageview' && (e.properties as Record<string, unknown>).$current_url));
   const status = JSON.parse((await runCli(['status', file, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; transform: { counts?: { rejected: number; dropped: number } } }> };
-  const chunk = status.chunks.find((c) => !c.chunk.startsWith('~'))!;
+  const chunk = status.chunks.find((c) => c.chunk === 'events_20240301~000000000000.json')!;
   assert.equal(chunk.transform.counts!.dropped, 160);
   assert.equal(chunk.transform.counts!.rejected, rows.length - kept.length - 160);
 });
@@ -115,4 +129,26 @@ test('loads a Heap export from an s3:// bucket: events once, users set after the
   assert.ok(posthog.events.indexOf(sets[0]!) > posthog.events.lastIndexOf(sourceEvents.at(-1)!), 'users after the events');
   const identifies = posthog.events.filter((e) => e.event === '$identify').map((e) => `${e.distinct_id} ${(e.properties as Record<string, string>).$anon_distinct_id}`).sort();
   assert.deepEqual(identifies, ['101 100', ...users.filter((u) => u.identity).map((u) => `${u.identity} ${u.user_id}`)].sort());
+});
+
+test('runs a user mapping module over files in an s3:// bucket: its throws are rejects with the message, and the counts add up', async (t) => {
+  const moto = await startMoto();
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await moto.stop(); await posthog.close(); });
+  const location = await moto.bucket(randomBucket(), 'custom');
+  const bucket = openStore(location);
+  await bucket.write('log.jsonl', Array.from({ length: 90 }, (_, i) => JSON.stringify({ n: i, who: `w${i % 6}`, when: new Date(Date.UTC(2022, 0, 1) + i * 3600_000).toISOString() })).join('\n'));
+  await bucket.close();
+  const file = await pipeline(`{ type: files, location: "${location}", module: ./map.mjs }`, posthog.url);
+  await writeFile(path.join(path.dirname(file), 'map.mjs'), 'export default (r) => { if (r.n % 9 === 4) throw new Error(`record ${r.n} has no shape`); if (r.n % 10 === 0) return null; return [{ event: "tick", distinct_id: r.who, timestamp: r.when, properties: { n: r.n } }, { event: "tock", distinct_id: r.who, timestamp: r.when, properties: {} }]; };\n');
+  const run = await runCli(['run', file], { env });
+  assert.equal(run.code, 0, run.stderr);
+  const manifest = JSON.parse(await readFile(path.join(path.dirname(file), 'store/files/manifests/transform/log.jsonl.json'), 'utf8')) as { counts: { in: number; out: number; rejected: number; dropped: number; events: number }; outputs: Array<{ role: string; key: string }> };
+  const threw = Array.from({ length: 90 }, (_, i) => i).filter((i) => i % 9 === 4).length;
+  const dropped = Array.from({ length: 90 }, (_, i) => i).filter((i) => i % 10 === 0 && i % 9 !== 4).length;
+  assert.deepEqual([manifest.counts.in, manifest.counts.rejected, manifest.counts.dropped, manifest.counts.out], [90, threw, dropped, 90 - threw - dropped]);
+  assert.equal(manifest.counts.events, 2 * (90 - threw - dropped));
+  assert.equal(posthog.events.length, manifest.counts.events);
+  const rejects = gunzipSync(await readFile(path.join(path.dirname(file), 'store', manifest.outputs.find((o) => o.role === 'rejects')!.key))).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string });
+  assert.ok(rejects.every((r) => /the mapping module threw: record \d+ has no shape/.test(r.reason)));
 });

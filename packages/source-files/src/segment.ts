@@ -1,4 +1,4 @@
-import { isUuid, normalizeTimestamp } from '@hogport/common';
+import { normalizeTimestamp } from '@hogport/common';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { v5 as uuidv5 } from 'uuid';
 
@@ -11,7 +11,7 @@ const UTM: Record<string, string> = { source: 'utm_source', medium: 'utm_medium'
  * Maps one Segment message (from Segment's S3/GCS logs): track → the event, page → `$pageview`,
  * screen → `$screen`, identify → `$identify` with traits in `$set`, group → `$groupidentify`, alias →
  * `$create_alias`. The skew-corrected `timestamp` is used; distinct_id is userId, else anonymousId,
- * and an identify or track carrying both links them. The uuid derives from messageId.
+ * and an identify or track carrying both links them. The uuid derives from messageId and type.
  */
 export function mapSegmentMessage(value: unknown): RecordResult {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the message is not an object' };
@@ -25,7 +25,9 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   const timestamp = raw ? normalizeTimestamp(raw) : undefined;
   if (!timestamp) return { code: 'bad_timestamp', reason: `no usable timestamp (${JSON.stringify(raw)?.slice(0, 40)})` };
   const messageId = idOf(m.messageId);
-  const uuid = messageId ? (isUuid(messageId) ? messageId.toLowerCase() : uuidv5(`message:${messageId}`, SEGMENT_NAMESPACE)) : undefined;
+  // Of the message's id and its type: Segment retries repeat both, and ids copied between messages of
+  // different types (it happens in hand-made data) still give distinct events.
+  const uuid = messageId ? uuidv5(`${String(type)}:${messageId}`, SEGMENT_NAMESPACE) : undefined;
   if (!uuid) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
 
   const properties: Record<string, unknown> = { ...context(m.context), ...(m.properties && typeof m.properties === 'object' ? m.properties : {}) };
