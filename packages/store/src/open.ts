@@ -53,14 +53,42 @@ export function openStore(uri: string, options: StoreOptions = {}): Store {
 function lazyStore(url: string, load: () => Promise<Store>): Store {
   let driver: Promise<Store> | undefined;
   const get = () => (driver ??= load());
+  const call = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+    try {
+      return await fn(await get());
+    } catch (err) {
+      throw setupError(url, err) ?? err;
+    }
+  };
   return {
     url,
-    read: async (key) => (await get()).read(key),
-    write: async (key, body) => (await get()).write(key, body),
-    writeIf: async (key, body, condition) => (await get()).writeIf(key, body, condition),
-    head: async (key) => (await get()).head(key),
-    async *list(prefix, options) { yield* (await get()).list(prefix, options); },
-    delete: async (key) => (await get()).delete(key),
+    read: (key) => call((s) => s.read(key)),
+    write: (key, body) => call((s) => s.write(key, body)),
+    writeIf: (key, body, condition) => call((s) => s.writeIf(key, body, condition)),
+    head: (key) => call((s) => s.head(key)),
+    async *list(prefix, options) {
+      try {
+        yield* (await get()).list(prefix, options);
+      } catch (err) {
+        throw setupError(url, err) ?? err;
+      }
+    },
+    delete: (key) => call((s) => s.delete(key)),
     close: async () => { if (driver) await (await driver).close(); },
   };
+}
+
+/** A cloud store that cannot be reached or has no credentials: the same words for every driver. */
+function setupError(url: string, err: unknown): HogportError | undefined {
+  if (err instanceof HogportError) return undefined;
+  const code = (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code ?? '';
+  const message = (err as Error)?.message ?? '';
+  // Only errors that mean "wrong place or no network": a reset mid-run stays the chunk's own, retried next run.
+  if (['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED'].includes(code) || /ENOTFOUND|EAI_AGAIN|ECONNREFUSED/.test(message)) {
+    return new HogportError('E_STORE_UNREACHABLE', `cannot reach ${url} (${code || message.slice(0, 80)}): check the network, and the endpoint if the store sets one`, { exitCode: 2, cause: err, details: { fatal: true } });
+  }
+  if (/Could not load the default credentials|could not refresh access token/i.test(message)) {
+    return new HogportError('E_STORE_CREDENTIALS', `no Google Cloud credentials for ${url}: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run where Application Default Credentials exist`, { exitCode: 2, cause: err, details: { fatal: true } });
+  }
+  return undefined;
 }
