@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { mapGa4Row, mapSegmentMessage } from '@hogport/source-files';
@@ -13,6 +13,15 @@ import { randomBucket, runCli, segmentMessages, startFakePostHog, startMoto } fr
 const KEY = 'phc_files_e2e';
 const env = { POSTHOG_PROJECT_API_KEY: KEY };
 
+/** A moto bucket to put the files in, and a PostHog stand-in to load them into; both stopped after the test. */
+async function setup(t: TestContext, prefix: string) {
+  const moto = await startMoto();
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await moto.stop(); await posthog.close(); });
+  const location = await moto.bucket(randomBucket(), prefix);
+  return { posthog, location, bucket: openStore(location) };
+}
+
 async function pipeline(source: string, posthog: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-files-e2e-'));
   const file = path.join(dir, 'pipeline.yaml');
@@ -21,11 +30,7 @@ async function pipeline(source: string, posthog: string): Promise<string> {
 }
 
 test('loads a JSON array, a CSV and gzip JSON lines from an s3:// bucket through a declared mapping, each record once', async (t) => {
-  const moto = await startMoto();
-  const posthog = await startFakePostHog({ token: KEY });
-  t.after(async () => { await moto.stop(); await posthog.close(); });
-  const location = await moto.bucket(randomBucket(), 'warehouse');
-  const bucket = openStore(location);
+  const { posthog, location, bucket } = await setup(t, 'warehouse');
   const row = (i: number) => ({ id: `row-${i}`, kind: i % 4 === 0 ? 'refund' : 'order', customer: `c${i % 17}`, at: new Date(Date.UTC(2023, 8, 1) + i * 60_000).toISOString(), amount: i * 1.5, note: i % 5 === 0 ? 'with "quotes", commas\nand a newline' : 'plain' });
   await bucket.write('orders-2023.json', JSON.stringify(Array.from({ length: 500 }, (_, i) => row(i))));
   const csvRows = Array.from({ length: 300 }, (_, i) => row(1000 + i));
@@ -49,11 +54,7 @@ test('loads a JSON array, a CSV and gzip JSON lines from an s3:// bucket through
 });
 
 test('loads Segment logs from an s3:// bucket: every message type mapped, each once, files named .gz but plain read alike', async (t) => {
-  const moto = await startMoto();
-  const posthog = await startFakePostHog({ token: KEY });
-  t.after(async () => { await moto.stop(); await posthog.close(); });
-  const location = await moto.bucket(randomBucket(), 'logs');
-  const bucket = openStore(location);
+  const { posthog, location, bucket } = await setup(t, 'logs');
   const a = segmentMessages({ seed: 51, count: 300, start: new Date(Date.UTC(2024, 0, 1)) });
   const b = segmentMessages({ seed: 52, count: 200, start: new Date(Date.UTC(2024, 0, 2)) });
   await bucket.write('segment-logs/src1/1704067200000/1704070000-a.gz', gzipSync(a.map((m) => JSON.stringify(m)).join('\n')));
@@ -75,11 +76,7 @@ test('loads Segment logs from an s3:// bucket: every message type mapped, each o
 });
 
 test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, session rows dropped, rows without ids refused', async (t) => {
-  const moto = await startMoto();
-  const posthog = await startFakePostHog({ token: KEY });
-  t.after(async () => { await moto.stop(); await posthog.close(); });
-  const location = await moto.bucket(randomBucket(), 'ga4');
-  const bucket = openStore(location);
+  const { posthog, location, bucket } = await setup(t, 'ga4');
   const rows = Array.from({ length: 400 }, (_, i) => ({
     event_date: '20240301', event_timestamp: String(1709251200000000 + i * 1_000_003), event_name: ['page_view', 'purchase', 'session_start', 'first_visit', 'scroll'][i % 5],
     user_pseudo_id: i % 50 === 49 ? null : `${1000 + (i % 30)}.1709`, ...(i % 3 === 0 ? { user_id: `member-${i % 30}` } : {}), event_bundle_sequence_id: String(i),
@@ -107,11 +104,7 @@ test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, 
 });
 
 test('loads a Heap export from an s3:// bucket: events once, users set after them, identities and merged users identified', async (t) => {
-  const moto = await startMoto();
-  const posthog = await startFakePostHog({ token: KEY });
-  t.after(async () => { await moto.stop(); await posthog.close(); });
-  const location = await moto.bucket(randomBucket(), 'heap');
-  const bucket = openStore(location);
+  const { posthog, location, bucket } = await setup(t, 'heap');
   const events = Array.from({ length: 240 }, (_, i) => ({ event_id: String(9_000_000 + i), user_id: String(100 + (i % 20)), session_id: String(500 + (i % 7)), time: new Date(Date.UTC(2024, 1, 1) + i * 90_000).toISOString().replace('T', ' ').replace('Z', ''), event_table_name: i % 3 ? 'pageviews' : 'click_buy', path: `/p/${i % 5}` }));
   await bucket.write('events/part-0.csv', `event_id,user_id,session_id,time,event_table_name,path\n${events.map((e) => [e.event_id, e.user_id, e.session_id, e.time, e.event_table_name, e.path].join(',')).join('\n')}\n`);
   const users = Array.from({ length: 20 }, (_, i) => ({ user_id: String(100 + i), identity: i % 2 ? `user${i}@example.com` : null, joindate: '2024-01-15 10:00:00', last_modified: '2024-03-01 00:00:00', plan: i % 3 ? 'pro' : 'free' }));
@@ -132,11 +125,7 @@ test('loads a Heap export from an s3:// bucket: events once, users set after the
 });
 
 test('runs a user mapping module over files in an s3:// bucket: its throws are rejects with the message, and the counts add up', async (t) => {
-  const moto = await startMoto();
-  const posthog = await startFakePostHog({ token: KEY });
-  t.after(async () => { await moto.stop(); await posthog.close(); });
-  const location = await moto.bucket(randomBucket(), 'custom');
-  const bucket = openStore(location);
+  const { posthog, location, bucket } = await setup(t, 'custom');
   await bucket.write('log.jsonl', Array.from({ length: 90 }, (_, i) => JSON.stringify({ n: i, who: `w${i % 6}`, when: new Date(Date.UTC(2022, 0, 1) + i * 3600_000).toISOString() })).join('\n'));
   await bucket.close();
   const file = await pipeline(`{ type: files, location: "${location}", module: ./map.mjs }`, posthog.url);

@@ -3,7 +3,7 @@ import { canonicalJson } from '@hogport/common';
 import { filesInStore, formatIssues, invalidDefinition, resolveLocation, type Outcome, type RecordResult, type SourceFactory } from '@hogport/pipeline';
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
-import { readRecords, type RecordRead } from './formats.js';
+import { readRecords, type Format, type RecordRead } from './formats.js';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 import { loadMappingModule, runMapper, type MapRecord } from './module.js';
 import { mapGa4Row } from './ga4.js';
@@ -25,13 +25,6 @@ export const FilesOptions = z.object({
   /** …or a JavaScript or TypeScript module whose default export maps a record (relative to the definition). */
   module: z.string().min(1).optional(),
 }).strict().refine((o) => Boolean(o.mapping) !== Boolean(o.module), { message: 'give either source.mapping or source.module (one of them)' });
-
-export const SegmentOptions = z.object({
-  type: z.literal('segment'),
-  /** Where Segment's logs are: the bucket prefix holding segment-logs/{source}/{day}/ (or a copy). */
-  location: z.string().min(1),
-  pattern: z.string().min(1).default('**/*.gz'),
-}).strict();
 
 /**
  * Any file in any store, one chunk per file: JSON lines, JSON arrays or CSV (told by their bytes),
@@ -67,89 +60,60 @@ export const filesSource: SourceFactory = (ctx) => {
   };
 };
 
-export const Ga4Options = z.object({
-  type: z.literal('ga4'),
-  /** Where the NDJSON extracts of events_YYYYMMDD are: a path or any store URI. */
-  location: z.string().min(1),
-  pattern: z.string().min(1).default('**/*'),
-}).strict();
-
-/** GA4's BigQuery export as NDJSON extracts (one chunk per file), rows mapped by `mapGa4Row`. */
-export const ga4Source: SourceFactory = (ctx) => {
-  const parsed = Ga4Options.safeParse(ctx.options);
-  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-  const files = filesInStore(ctx, parsed.data.location, parsed.data.pattern);
-  return {
-    type: 'ga4',
-    identities: true,
-    plan: () => files.plan(),
-    extract: (ectx) => files.extract(ectx),
-    async *transform(raw) {
-      for (const file of raw) {
-        for await (const r of readRecords(await file.open(), file.name)) {
-          if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-          yield outcome(mapGa4Row(r.value), r);
+/**
+ * A source of one known export shape in files (any store, one chunk per file): records read by
+ * `readRecords`, mapped by the source's own function.
+ */
+function exportFilesSource(type: string, spec: {
+  pattern: string;
+  format?: Format | 'auto';
+  /** Chunks that load after every other (their values are the latest), by input key. */
+  loadLast?: (key: string) => boolean;
+  map: (value: unknown, where: { chunk: string; file: string }) => RecordResult;
+}): SourceFactory {
+  const Options = z.object({
+    type: z.literal(type),
+    /** Where the export is: a path or any store URI prefix. */
+    location: z.string().min(1),
+    pattern: z.string().min(1).default(spec.pattern),
+  }).strict();
+  return (ctx) => {
+    const parsed = Options.safeParse(ctx.options);
+    if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
+    const files = filesInStore(ctx, parsed.data.location, parsed.data.pattern);
+    return {
+      type,
+      identities: true,
+      async plan() {
+        const planned = await files.plan();
+        return spec.loadLast ? planned.map((c) => (spec.loadLast!(c.inputs[0]!.key) ? { ...c, loadLast: true } : c)) : planned;
+      },
+      extract: (ectx) => files.extract(ectx),
+      async *transform(raw, tctx) {
+        for (const file of raw) {
+          for await (const r of readRecords(await file.open(), file.name, spec.format ?? 'auto')) {
+            if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
+            yield outcome(spec.map(r.value, { chunk: tctx.chunk, file: file.name }), r);
+          }
         }
-      }
-    },
-    transformConfig: () => ({ source: 'ga4', version: 1 }),
+      },
+      transformConfig: () => ({ source: type, version: 1 }),
+    };
   };
-};
+}
 
-export const HeapOptions = z.object({
-  type: z.literal('heap'),
-  /** Where the Heap export is (events, users and user_migrations tables as JSON or CSV files). */
-  location: z.string().min(1),
-  pattern: z.string().min(1).default('**/*'),
-}).strict();
+/** Segment's S3/GCS logs (gzip JSON lines, sometimes already decompressed). */
+export const segmentSource = exportFilesSource('segment', { pattern: '**/*.gz', format: 'jsonl', map: (v) => mapSegmentMessage(v) });
 
-/** Heap's exports: event tables, users (as `$set`) and user migrations (as links), one chunk per file. */
-export const heapSource: SourceFactory = (ctx) => {
-  const parsed = HeapOptions.safeParse(ctx.options);
-  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-  const files = filesInStore(ctx, parsed.data.location, parsed.data.pattern);
-  return {
-    type: 'heap',
-    identities: true,
-    async plan() {
-      // Users carry the latest properties: their files load after the events.
-      return (await files.plan()).map((c) => (heapTable(c.inputs[0]!.key) === 'users' ? { ...c, loadLast: true } : c));
-    },
-    extract: (ectx) => files.extract(ectx),
-    async *transform(raw, tctx) {
-      for (const file of raw) {
-        const table = heapTable(`${tctx.chunk}/${file.name}`);
-        for await (const r of readRecords(await file.open(), file.name)) {
-          if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-          yield outcome(mapHeapRow(r.value, table), r);
-        }
-      }
-    },
-    transformConfig: () => ({ source: 'heap', version: 1 }),
-  };
-};
+/** GA4's BigQuery export as NDJSON or Parquet extracts of events_YYYYMMDD. */
+export const ga4Source = exportFilesSource('ga4', { pattern: '**/*', map: (v) => mapGa4Row(v) });
 
-/** Segment's S3/GCS logs (gzip JSON lines, sometimes already decompressed), one chunk per file. */
-export const segmentSource: SourceFactory = (ctx) => {
-  const parsed = SegmentOptions.safeParse(ctx.options);
-  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-  const files = filesInStore(ctx, parsed.data.location, parsed.data.pattern);
-  return {
-    type: 'segment',
-    identities: true,
-    plan: () => files.plan(),
-    extract: (ectx) => files.extract(ectx),
-    async *transform(raw) {
-      for (const file of raw) {
-        for await (const r of readRecords(await file.open(), file.name, 'jsonl')) {
-          if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-          yield outcome(mapSegmentMessage(r.value), r);
-        }
-      }
-    },
-    transformConfig: () => ({ source: 'segment', version: 1 }),
-  };
-};
+/** Heap's exports: event tables, users (as `$set`, loaded after the events) and user migrations (as links). */
+export const heapSource = exportFilesSource('heap', {
+  pattern: '**/*',
+  loadLast: (key) => heapTable(key) === 'users',
+  map: (v, where) => mapHeapRow(v, heapTable(`${where.chunk}/${where.file}`)),
+});
 
 /** The record with its JSON-text fields parsed, or the error naming the field that is not JSON. */
 function parseJsonFields(value: unknown, fields: readonly string[]): unknown {
