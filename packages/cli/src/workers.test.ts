@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openStore } from '@hogport/store';
+import { logLines, randomBucket, runCli, startCli, startFakePostHog, startMoto } from '@hogport/testkit';
+import { workspace } from './e2e.helpers.js';
+
+const KEY = 'phc_four_workers';
+
+test('four workers on one s3:// store over 200 chunks: each committed once, a killed worker\'s chunk finished by another and its output never committed', async (t) => {
+  const moto = await startMoto();
+  const server = await startFakePostHog({ token: KEY, delayMs: 40 });
+  t.after(async () => { await moto.stop(); await server.close(); });
+  const uri = await moto.bucket(randomBucket(), 'shared');
+  const ws = await workspace({ files: 200, perFile: 12, destination: `{ type: posthog, host: "${server.url}", batchMaxEvents: 5, concurrency: 8 }` });
+  const env = { POSTHOG_PROJECT_API_KEY: KEY };
+  const args = (id: string) => ['run', ws.pipeline, '--store', uri, '--worker-id', id, '--concurrency', '3', '--lease-seconds', '5'];
+  const workers = ['w1', 'w2', 'w3', 'w4'].map((id) => ({ id, ...startCli(args(id), { env }) }));
+
+  // Kill w1 while it holds a load claim: mid-chunk, some of its batches sent, nothing committed.
+  const store = openStore(uri);
+  t.after(() => store.close());
+  let victim: { chunk: string; attempt: string } | undefined;
+  while (!victim) {
+    for await (const o of store.list('e2e/claims/load/')) {
+      const claim = JSON.parse((await import('node:stream/consumers').then((c) => store.read(o.key).then((s) => c.text(s))))) as { worker: string; chunk: string; attempt: string };
+      if (claim.worker === 'w1') { victim = { chunk: claim.chunk, attempt: claim.attempt }; break; }
+    }
+    if (!victim) await new Promise((r) => setTimeout(r, 20));
+  }
+  workers[0]!.child.kill('SIGKILL');
+  const results = await Promise.all(workers.map((w) => w.done));
+  assert.equal(results[0]!.signal, 'SIGKILL');
+  for (const r of results.slice(1)) assert.equal(r.code, 0, r.stderr.slice(-2000));
+
+  // Every chunk, every stage: one manifest, committed once (attempt 1), and the killed attempt in none.
+  for (const stage of ['extract', 'transform', 'load']) {
+    let count = 0;
+    for await (const o of store.list(`e2e/manifests/${stage}/`)) {
+      const m = JSON.parse(await import('node:stream/consumers').then(async (c) => c.text(await store.read(o.key)))) as { attemptNumber: number; attempt: string; worker: string; chunk: string };
+      assert.equal(m.attemptNumber, 1, `${stage} ${m.chunk} was committed more than once`);
+      if (stage === 'load' && m.chunk === victim.chunk) assert.ok(m.attempt !== victim.attempt && m.worker !== 'w1', 'the killed attempt never commits');
+      count += 1;
+    }
+    assert.equal(count, 200, stage);
+  }
+  const commits = results.flatMap((r) => logLines(r.stderr)).filter((l) => l.msg === 'chunk committed').map((l) => `${l.stage}/${l.chunk}`);
+  assert.equal(new Set(commits).size, commits.length, 'no (stage, chunk) committed twice');
+  const finished = results.slice(1).flatMap((r) => logLines(r.stderr)).filter((l) => l.msg === 'chunk committed' && l.stage === 'load' && l.chunk === victim!.chunk);
+  assert.equal(finished.length, 1, 'another worker finished the killed worker\'s chunk');
+  assert.equal(new Set(server.events.map((e) => e.uuid)).size, 200 * 12, 'every event delivered');
+  const status = JSON.parse((await runCli(['status', ws.pipeline, '--store', uri, '--json'])).stdout) as { totals: Record<string, Record<string, number>> };
+  assert.deepEqual([status.totals.extract!.done, status.totals.transform!.done, status.totals.load!.done], [200, 200, 200]);
+});
