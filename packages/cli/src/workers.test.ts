@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openStore } from '@hogport/store';
+import { text } from 'node:stream/consumers';
+import { openStore, type Store } from '@hogport/store';
 import { logLines, randomBucket, runCli, startCli, startFakePostHog, startMoto } from '@hogport/testkit';
 import { workspace } from './e2e.helpers.js';
 
 const KEY = 'phc_four_workers';
+const readJson = async (store: Store, key: string): Promise<unknown> => JSON.parse(await text(await store.read(key)));
 
 test('four workers on one s3:// store over 200 chunks: each committed once, a killed worker\'s chunk finished by another and its output never committed', async (t) => {
   const moto = await startMoto();
@@ -15,6 +17,7 @@ test('four workers on one s3:// store over 200 chunks: each committed once, a ki
   const env = { POSTHOG_PROJECT_API_KEY: KEY };
   const args = (id: string) => ['run', ws.pipeline, '--store', uri, '--worker-id', id, '--concurrency', '3', '--lease-seconds', '5'];
   const workers = ['w1', 'w2', 'w3', 'w4'].map((id) => ({ id, ...startCli(args(id), { env }) }));
+  t.after(() => { for (const w of workers) w.child.kill('SIGKILL'); });
 
   // Kill w1 while it holds a load claim: mid-chunk, some of its batches sent, nothing committed.
   const store = openStore(uri);
@@ -22,10 +25,11 @@ test('four workers on one s3:// store over 200 chunks: each committed once, a ki
   let victim: { chunk: string; attempt: string } | undefined;
   while (!victim) {
     for await (const o of store.list('e2e/claims/load/')) {
-      const claim = JSON.parse((await import('node:stream/consumers').then((c) => store.read(o.key).then((s) => c.text(s))))) as { worker: string; chunk: string; attempt: string };
-      if (claim.worker === 'w1') { victim = { chunk: claim.chunk, attempt: claim.attempt }; break; }
+      // A claim listed a moment ago may be released by now.
+      const claim = await readJson(store, o.key).catch(() => undefined) as { worker: string; chunk: string; attempt: string } | undefined;
+      if (claim?.worker === 'w1') { victim = { chunk: claim.chunk, attempt: claim.attempt }; break; }
     }
-    if (!victim) await new Promise((r) => setTimeout(r, 20));
+    if (!victim) await new Promise((r) => setTimeout(r, 100));
   }
   workers[0]!.child.kill('SIGKILL');
   const results = await Promise.all(workers.map((w) => w.done));
@@ -36,7 +40,7 @@ test('four workers on one s3:// store over 200 chunks: each committed once, a ki
   for (const stage of ['extract', 'transform', 'load']) {
     let count = 0;
     for await (const o of store.list(`e2e/manifests/${stage}/`)) {
-      const m = JSON.parse(await import('node:stream/consumers').then(async (c) => c.text(await store.read(o.key)))) as { attemptNumber: number; attempt: string; worker: string; chunk: string };
+      const m = await readJson(store, o.key) as { attemptNumber: number; attempt: string; worker: string; chunk: string };
       assert.equal(m.attemptNumber, 1, `${stage} ${m.chunk} was committed more than once`);
       if (stage === 'load' && m.chunk === victim.chunk) assert.ok(m.attempt !== victim.attempt && m.worker !== 'w1', 'the killed attempt never commits');
       count += 1;
