@@ -8,3 +8,4 @@ export { sleep } from './time.js';
 export { normalizeTimestamp, timeKey } from './timestamp.js';
 export { parseRetryAfter, backoffMs } from './http.js';
 export { RateGate } from './rate.js';
+export { wallToUtc, isTimeZone } from './zone.js';

@@ -1,4 +1,4 @@
-import { canonicalJson, isUuid, normalizeTimestamp } from '@hogport/common';
+import { canonicalJson, isUuid, normalizeTimestamp, wallToUtc, isTimeZone } from '@hogport/common';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
@@ -22,7 +22,7 @@ export const DeclaredMapping = z.object({
     /** iso (with or without zone), or epoch seconds, milliseconds, microseconds. */
     format: z.enum(['iso', 'unix', 'unix_ms', 'unix_us']).default('iso'),
     /** For iso times without a zone: the zone they are in (an IANA name; UTC by default). */
-    zone: z.string().default('UTC'),
+    zone: z.string().refine(isTimeZone, 'must be an IANA time zone, like Europe/Berlin').default('UTC'),
   }).strict(),
   /** The record's own id, for a uuid that re-runs repeat (a uuid is kept, anything else hashed). */
   uuid: path.optional(),
@@ -81,17 +81,11 @@ function timeOf(v: unknown, format: DeclaredMapping['timestamp']['format'], zone
     if (hasZone || zone === 'UTC') return normalizeTimestamp(v);
     const local = normalizeTimestamp(v);
     if (!local) return undefined;
-    const wall = Date.parse(local);
-    return normalizeTimestamp(new Date(wall - zoneOffset(zone, wall - zoneOffset(zone, wall))).toISOString().replace(/\.\d+Z$/, local.slice(19)));
+    // Whole seconds through the zone; the fraction as written.
+    return normalizeTimestamp(new Date(wallToUtc(Date.parse(local), zone)).toISOString().replace(/\.\d+Z$/, local.slice(19)));
   }
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) return undefined;
   const ms = format === 'unix' ? n * 1000 : format === 'unix_ms' ? n : n / 1000;
   return normalizeTimestamp(new Date(ms).toISOString());
-}
-
-function zoneOffset(zone: string, utcMs: number): number {
-  const f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  const p = Object.fromEntries(f.formatToParts(new Date(utcMs)).map((x) => [x.type, x.value]));
-  return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)) - Math.floor(utcMs / 1000) * 1000;
 }

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
-import { gunzipIfGzipped, HogportError, readAll, readSecret } from '@hogport/common';
+import { gunzipIfGzipped, HogportError, isTimeZone, readAll, readSecret } from '@hogport/common';
 import { formatIssues, invalidDefinition, jsonLineOutcomes, planWindows, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
 import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
-import { isTimeZone } from './time.js';
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;

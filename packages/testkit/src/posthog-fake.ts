@@ -220,25 +220,23 @@ function invalidEvent(item: unknown, token: string, seen: Set<string>, maxEventB
  */
 function countsByChunk(text: string, events: ReadonlyArray<Record<string, unknown>>): { rows: Array<[string, number, number]> } | { error: string } {
   const prop = String.raw`properties\.\`((?:[^\`]|\`\`)+)\``;
-  const str = String.raw`'((?:[^'\\]|\\.)*)'`;
   const select = new RegExp(String.raw`^\s*SELECT\s+${prop}\s+AS\s+chunk\s*,\s*count\(\)\s+AS\s+events\s*,\s*count\(DISTINCT\s+uuid\)\s+AS\s+uuids\s+FROM\s+events\s+WHERE\s+([\s\S]+?)\s+GROUP\s+BY\s+chunk\s+LIMIT\s+(\d+)\s*$`, 'i').exec(text);
   if (!select) return { error: 'unsupported query shape' };
   const group = unquoteIdent(select[1]!);
   const conditions = select[2]!.split(/\s+AND\s+/i);
   const tests: Array<(e: Record<string, unknown>) => boolean> = [];
-  const unquote = (s: string) => s.replace(/\\(.)/g, '$1');
   const propOf = (e: Record<string, unknown>, name: string) => (e.properties as Record<string, unknown> | undefined)?.[name];
   for (const c of conditions) {
-    let m = new RegExp(String.raw`^${prop}\s*=\s*${str}$`).exec(c.trim());
-    if (m) { const [name, value] = [unquoteIdent(m[1]!), unquote(m[2]!)]; tests.push((e) => propOf(e, name) === value); continue; }
+    let m = new RegExp(String.raw`^${prop}\s*=\s*${STR}$`).exec(c.trim());
+    if (m) { const [name, value] = [unquoteIdent(m[1]!), unq(m[2]!)]; tests.push((e) => propOf(e, name) === value); continue; }
     m = new RegExp(String.raw`^${prop}\s+IN\s+\(([\s\S]*)\)$`, 'i').exec(c.trim());
     if (m) {
       const name = unquoteIdent(m[1]!);
-      const values = new Set([...m[2]!.matchAll(new RegExp(str, 'g'))].map((v) => unquote(v[1]!)));
+      const values = new Set([...m[2]!.matchAll(new RegExp(STR, 'g'))].map((v) => unq(v[1]!)));
       tests.push((e) => values.has(String(propOf(e, name))));
       continue;
     }
-    m = new RegExp(String.raw`^timestamp\s*(>=|<=|<|>)\s*toDateTime\(${str}\s*,\s*'UTC'\)$`, 'i').exec(c.trim());
+    m = new RegExp(String.raw`^timestamp\s*(>=|<=|<|>)\s*toDateTime\(${STR}\s*,\s*'UTC'\)$`, 'i').exec(c.trim());
     if (m) {
       const bound = Date.parse(`${m[2]!.replace(' ', 'T')}Z`);
       const op = m[1]!;
