@@ -45,7 +45,7 @@ test('migrates an Amplitude project from the Export API: every kept event arrive
   let dropped = 0;
   for (const records of data.values()) {
     for (const r of records) {
-      const m = mapAmplitudeRecord(r, mapping);
+      const m = mapAmplitudeRecord(structuredClone(r), mapping);
       if ('drop' in m) dropped += 1;
       assert.ok(!('code' in m), 'the fixture has no unmappable records');
       if (!('events' in m)) continue;
@@ -169,7 +169,7 @@ test('migrates Amplitude\'s S3 export from a bucket, hour by hour, once each hou
   assert.equal(run.code, 0, run.stderr);
 
   let events = 0;
-  for (const h of hours.slice(0, 2)) for (const r of data.get(h)!) { const m = mapAmplitudeRecord(r, mapping); if ('events' in m) events += m.events.length; }
+  for (const h of hours.slice(0, 2)) for (const r of data.get(h)!) { const m = mapAmplitudeRecord(structuredClone(r), mapping); if ('events' in m) events += m.events.length; }
   const status = JSON.parse((await runCli(['status', file, '--json'])).stdout) as { chunks: Array<{ chunk: string; load: { status: string; counts?: { out: number } } }> };
   const sourceLoads = status.chunks.filter((c) => !c.chunk.startsWith('~'));
   assert.equal(sourceLoads.reduce((a, c) => a + (c.load.counts?.out ?? 0), 0), events);

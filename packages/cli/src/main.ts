@@ -4,11 +4,13 @@ import { formatVerify, PostHogQuery, verifyMigration } from '@hogport/verify';
 import { isDerivedChunk, type Stage } from '@hogport/layout';
 import { selectChunks } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
-import { currentWorker, joinRateShare, mergeIdentities, runChunks, type RunEvent, type RunOptions, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
+import { availableParallelism } from 'node:os';
+import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runChunks, type RunEvent, type RunOptions, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
 import { inspectChunk, listedChunks } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
 import { progressReporter } from './progress.js';
+import type { ThreadData } from './thread-setup.js';
 import { formatStatus, statusReport } from './status.js';
 
 interface StageOptions extends GlobalOptions {
@@ -17,6 +19,7 @@ interface StageOptions extends GlobalOptions {
   concurrency?: string;
   workerId?: string;
   leaseSeconds?: string;
+  threads?: string;
   resendChanged?: boolean;
   maxEventsPerMinute?: string;
   withoutHistoricalMigration?: boolean;
@@ -38,7 +41,8 @@ const stageCommand = (cmd: Command) => common(cmd)
   .option('--force', 'redo chunks even when they are done')
   .option('--concurrency <n>', 'chunks at once (default: the definition\'s concurrency)')
   .option('--lease-seconds <n>', 'lease on a claimed chunk (default: the definition\'s leaseSeconds)')
-  .option('--worker-id <id>', 'name this worker in claims and manifests (default: host:pid:random)');
+  .option('--worker-id <id>', 'name this worker in claims and manifests (default: host:pid:random)')
+  .option('--threads <n>', 'transform threads (default: the definition\'s threads, else one per core)');
 
 common(program.command('plan').description('list the chunks the pipeline plans'))
   .option('--json', 'print JSON')
@@ -122,7 +126,16 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     const loading = stages.includes('load') ? await prepareLoad(ctx, opts, ids, worker, last) : undefined;
     if (loading && stages.length === 1) ids = loading.order;
     const jobs = stageJobs(ctx, planned, loading?.destination, loading?.batchMaxEvents);
+    const threads = stages.includes('transform') ? num(opts.threads, '--threads') ?? def.threads ?? availableParallelism() : 1;
+    // Transform is CPU-bound: in threads it uses every core, and leaves this one to extract and load.
+    const threaded = threads > 1 ? threadedJob(jobs.transform, {
+      setup: new URL('./thread-setup.js', import.meta.url), threads, log: ctx.log,
+      data: { file, opts: { ...(opts.store ? { store: opts.store } : {}), ...(opts.logFile ? { logFile: opts.logFile } : {}) }, logLevel: ctx.log.level } satisfies ThreadData,
+    }) : undefined;
+    if (threaded) jobs.transform = threaded;
     const selected = stages.map((s) => jobs[s]);
+    // A chunk waiting for a thread would only hold its lease: a transform alone claims as many as there are threads.
+    const concurrency = num(opts.concurrency, '--concurrency') ?? (threaded && stages.length === 1 ? threads : def.concurrency);
     const stop = new AbortController();
     const onSignal = () => { ctx.log.warn('stopping: chunks in progress are left uncommitted and will be redone'); stop.abort(); };
     process.once('SIGINT', onSignal);
@@ -130,7 +143,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     const progress = progressReporter(stages.length === 1 ? stages[0]! : 'run', ids.length * selected.length);
     const runOptions = {
       store: ctx.store, layout: ctx.layout, worker,
-      concurrency: num(opts.concurrency, '--concurrency') ?? def.concurrency,
+      concurrency,
       leaseMs: (num(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
       force: Boolean(opts.force), resendChanged: Boolean(opts.resendChanged), log: ctx.log,
       // Derived chunks (identities, persons) change by design as the migration grows.
@@ -144,6 +157,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
         : await runChunks(selected, ids, runOptions);
     } finally {
       progress.stop();
+      await threaded?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       await loading?.close();

@@ -9,3 +9,4 @@ export { normalizeTimestamp, timeKey } from './timestamp.js';
 export { parseRetryAfter, backoffMs } from './http.js';
 export { RateGate } from './rate.js';
 export { wallToUtc, isTimeZone } from './zone.js';
+export { uuidV5, URL_NAMESPACE } from './uuid.js';

@@ -87,6 +87,8 @@ export const PipelineDefinition = z.object({
   }).strict().default({ personalApiKeyEnv: 'POSTHOG_PERSONAL_API_KEY' }),
   /** Chunks worked on at once in each stage. */
   concurrency: z.number().int().positive().max(256).default(4),
+  /** Transform threads on each machine; by default one per core (see os.availableParallelism). */
+  threads: z.number().int().positive().max(256).optional(),
   /** Lease on a claimed chunk; renewed while the chunk is worked on. */
   leaseSeconds: z.number().int().min(5).max(3600).default(60),
 }).strict();

@@ -8,3 +8,4 @@ export { finishEvent } from './stages/enrich.js';
 export { GzipLinesWriter } from './stages/writer.js';
 export { joinRateShare, type RateShare, type RateShareOptions } from './rate-share.js';
 export { mergeIdentities, MERGE_NAMESPACE, PERSONS_CHUNK, type MergeOptions, type MergeResult } from './merge.js';
+export { threadedJob, type ThreadedJob, type ThreadedOptions, type ThreadJob, type ThreadSetup } from './threads.js';

@@ -1,17 +1,16 @@
-import { canonicalJson, gunzipIfGzipped, HOGPORT_VERSION, hasCode, splitLines, timeKey, type Logger } from '@hogport/common';
+import { canonicalJson, gunzipIfGzipped, HOGPORT_VERSION, hasCode, splitLines, timeKey, type Logger, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { isDerivedChunk, type Layout } from '@hogport/layout';
 import { encodeControl, Manifest, readControl, type OutputRef } from '@hogport/manifest';
 import type { PostHogEvent, TransformSpec } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
-import { v5 as uuidv5 } from 'uuid';
 import { digestOf } from './stages/digest.js';
 import { finishEvent } from './stages/enrich.js';
 import { IdentityFacts } from './stages/summary.js';
 import { GzipLinesWriter } from './stages/writer.js';
 
 /** Namespace of the `$identify` and person `$set` events the merge step makes. */
-export const MERGE_NAMESPACE = uuidv5('hogport.merge', uuidv5.URL);
+export const MERGE_NAMESPACE = uuidV5('hogport.merge', URL_NAMESPACE);
 export const PERSONS_CHUNK = '~persons';
 const IDENTITIES = /^~identities-(\d{4,})$/;
 
@@ -78,7 +77,7 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
     const next = existing.identities.length === 0 ? 1 : Number(IDENTITIES.exec(existing.identities.at(-1)!)![1]) + 1;
     const chunk = `~identities-${String(next).padStart(4, '0')}`;
     const events = fresh.map((p): PostHogEvent => ({
-      uuid: uuidv5(`identify:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$identify', distinct_id: p.user, timestamp: p.first,
+      uuid: uuidV5(`identify:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$identify', distinct_id: p.user, timestamp: p.first,
       properties: { $anon_distinct_id: p.anon },
     }));
     if (await commitDerived(options, chunk, events, inputDigest, undefined)) {
@@ -96,7 +95,7 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
     const properties: Record<string, unknown> = {};
     if (Object.keys($set).length) properties.$set = $set;
     if (Object.keys($set_once).length) properties.$set_once = $set_once;
-    return { uuid: uuidv5(`persons:${id}:${canonicalJson(properties)}:${p.last}`, MERGE_NAMESPACE), event: '$set', distinct_id: id, timestamp: p.last, properties };
+    return { uuid: uuidV5(`persons:${id}:${canonicalJson(properties)}:${p.last}`, MERGE_NAMESPACE), event: '$set', distinct_id: id, timestamp: p.last, properties };
   }).filter((e) => Object.keys(e.properties).length > 0);
   if (people.length === 0) return { waiting: [], identities };
   const current = await readControl(store, layout.manifest('transform', PERSONS_CHUNK), Manifest);

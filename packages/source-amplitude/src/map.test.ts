@@ -13,7 +13,8 @@ const base = {
   platform: 'iOS', os_name: 'ios', os_version: '18.5', device_family: 'Apple iPhone', device_type: 'Apple iPhone 15', library: 'amplitude-swift/1.13.6',
   version_name: '1.0.81', ip_address: '203.0.113.17', country: 'Malaysia', region: 'Selangor', city: 'Puchong',
 };
-const map = (over: Record<string, unknown> = {}, m = mapping): Mapped => mapAmplitudeRecord({ ...base, ...over }, m);
+// The mapper owns the record it is given (as it owns each freshly parsed line): every call gets a copy.
+const map = (over: Record<string, unknown> = {}, m = mapping): Mapped => mapAmplitudeRecord(structuredClone({ ...base, ...over }), m);
 const first = (over: Record<string, unknown> = {}, m = mapping) => {
   const r = map(over, m);
   assert.ok('events' in r, JSON.stringify(r));
@@ -114,7 +115,7 @@ test('refuses what cannot be mapped, with a reason', () => {
 
 test('maps the published Amplitude sample records', async () => {
   const lines = (await readFile(`${SAMPLES}aierie-round-trip.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-  const results = lines.map((r) => mapAmplitudeRecord(r, mapping));
+  const results = lines.map((r) => mapAmplitudeRecord(structuredClone(r), mapping));
   assert.equal(results.filter((r) => 'code' in r).length, 0, JSON.stringify(results.filter((r) => 'code' in r)));
   const dropped = lines.filter((r) => r.event_type === 'session_start' || r.event_type === 'session_end').length;
   assert.equal(results.filter((r) => 'drop' in r).length, dropped);

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '@hogport/common';
+import { canonicalJson, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import { v7 as uuidv7 } from 'uuid';
 
 /** Namespace of the uuids derived from GA4's composite event key. */
-export const GA4_NAMESPACE = uuidv5('hogport.ga4', uuidv5.URL);
+export const GA4_NAMESPACE = uuidV5('hogport.ga4', URL_NAMESPACE);
 
 const RENAMES: Record<string, string> = { page_view: '$pageview', screen_view: '$screen' };
 const DROPPED = new Set(['session_start', 'first_visit']);
@@ -86,7 +86,7 @@ export function mapGa4Row(value: unknown): RecordResult {
   }
 
   const key = { user_pseudo_id: r.user_pseudo_id ?? null, user_id: r.user_id ?? null, event_timestamp: String(r.event_timestamp), event_name: name, event_bundle_sequence_id: r.event_bundle_sequence_id ?? null, batch_event_index: r.batch_event_index ?? null, batch_page_id: r.batch_page_id ?? null, batch_ordering_id: r.batch_ordering_id ?? null, stream_id: r.stream_id ?? null };
-  const event: PostHogEvent = { uuid: uuidv5(canonicalJson(key), GA4_NAMESPACE), event: RENAMES[name] ?? name, distinct_id: distinctId, timestamp, properties };
+  const event: PostHogEvent = { uuid: uuidV5(canonicalJson(key), GA4_NAMESPACE), event: RENAMES[name] ?? name, distinct_id: distinctId, timestamp, properties };
   const userProps = flatten(r.user_properties);
   if (Object.keys(userProps).length) event.$set = userProps;
   const ts = r.traffic_source;

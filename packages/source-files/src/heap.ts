@@ -1,9 +1,8 @@
-import { canonicalJson, normalizeTimestamp } from '@hogport/common';
+import { canonicalJson, normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { v5 as uuidv5 } from 'uuid';
 
 /** Namespace of the uuids derived from Heap's ids. */
-export const HEAP_NAMESPACE = uuidv5('hogport.heap', uuidv5.URL);
+export const HEAP_NAMESPACE = uuidV5('hogport.heap', URL_NAMESPACE);
 
 export type HeapTable = 'events' | 'users' | 'user_migrations';
 
@@ -50,7 +49,7 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
     const set: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r)) if (!USER_INTERNAL.has(k) && v !== null && v !== '') set[k] = v;
     const distinctId = identity ?? userId;
-    const event: PostHogEvent = { uuid: uuidv5(`user:${userId}:${canonicalJson(set)}:${at}`, HEAP_NAMESPACE), event: '$set', distinct_id: distinctId, timestamp: at, properties: { $set: set } };
+    const event: PostHogEvent = { uuid: uuidV5(`user:${userId}:${canonicalJson(set)}:${at}`, HEAP_NAMESPACE), event: '$set', distinct_id: distinctId, timestamp: at, properties: { $set: set } };
     const once = heapTime(r.joindate);
     if (once) event.$set_once = { heap_joined_at: once };
     return identity ? { events: [event], identify: [{ distinctId: identity, anonId: userId, at: heapTime(r.joindate) ?? at }] } : { events: [event] };
@@ -64,7 +63,7 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r)) if (!EVENT_INTERNAL.has(k) && v !== null && v !== '') properties[k] = v;
   if (r.session_id !== undefined && r.session_id !== null && r.session_id !== '') properties.$heap_session_id = String(r.session_id);
-  const uuid = eventId ? uuidv5(`event:${eventId}`, HEAP_NAMESPACE) : uuidv5(canonicalJson({ name, userId, timestamp, properties }), HEAP_NAMESPACE);
+  const uuid = eventId ? uuidV5(`event:${eventId}`, HEAP_NAMESPACE) : uuidV5(canonicalJson({ name, userId, timestamp, properties }), HEAP_NAMESPACE);
   const event = name === 'pageviews' || name === 'pageview' ? '$pageview' : name;
   return { events: [{ uuid, event, distinct_id: userId, timestamp, properties }] };
 }

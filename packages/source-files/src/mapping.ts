@@ -1,10 +1,9 @@
-import { canonicalJson, isUuid, normalizeTimestamp, wallToUtc, isTimeZone } from '@hogport/common';
+import { canonicalJson, isUuid, normalizeTimestamp, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 
 /** Namespace of uuids derived for records of user-mapped files. */
-export const FILES_NAMESPACE = uuidv5('hogport.files', uuidv5.URL);
+export const FILES_NAMESPACE = uuidV5('hogport.files', URL_NAMESPACE);
 
 const path = z.string().min(1);
 /** A field of the record by dot path, or a constant. */
@@ -51,6 +50,9 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
   const mapped = new Set([typeof m.event === 'string' ? m.event : '', ...idPaths, m.timestamp.field, m.uuid ?? ''].map((p) => p.split('.')[0]!));
   const include = new Set(m.properties.include);
   const exclude = new Set(m.properties.exclude);
+  const renames = Object.keys(m.properties.rename).length > 0;
+  // The usual declaration (every field but the mapped ones, nothing renamed) takes the fast path.
+  const rest = include.has('*') && !renames ? omitter([...new Set([...mapped, ...exclude])].filter(Boolean)) : undefined;
   return (record) => {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) return { code: 'not_an_object', reason: 'the record is not an object' };
     const name = typeof m.event === 'string' ? get(record, m.event) : m.event.value;
@@ -59,19 +61,35 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
     if (!distinctId) return { code: 'missing_distinct_id', reason: `none of ${idPaths.join(', ')} holds a distinct id` };
     const timestamp = timeOf(get(record, m.timestamp.field), m.timestamp.format, m.timestamp.zone);
     if (!timestamp) return { code: 'bad_timestamp', reason: `${m.timestamp.field} ${JSON.stringify(get(record, m.timestamp.field))?.slice(0, 40)} is not a ${m.timestamp.format} time` };
-    const properties: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(record)) {
-      if (exclude.has(k) || (include.has('*') ? mapped.has(k) : !include.has(k))) continue;
-      properties[m.properties.rename[k] ?? k] = v;
+    let properties: Record<string, unknown>;
+    if (rest) {
+      properties = rest(record);
+    } else {
+      properties = {};
+      for (const [k, v] of Object.entries(record)) {
+        if (exclude.has(k) || (include.has('*') ? mapped.has(k) : !include.has(k))) continue;
+        properties[m.properties.rename[k] ?? k] = v;
+      }
     }
     Object.assign(properties, m.properties.constant);
     const own = m.uuid ? get(record, m.uuid) : undefined;
     const uuid = typeof own === 'string' && isUuid(own) ? own.toLowerCase()
-      : own !== undefined && own !== null && own !== '' ? uuidv5(`id:${String(own)}`, FILES_NAMESPACE)
-        : uuidv5(canonicalJson({ event: name, distinct_id: distinctId, timestamp, properties }), FILES_NAMESPACE);
+      : own !== undefined && own !== null && own !== '' ? uuidV5(`id:${String(own)}`, FILES_NAMESPACE)
+        : uuidV5(canonicalJson({ event: name, distinct_id: distinctId, timestamp, properties }), FILES_NAMESPACE);
     const event: PostHogEvent = { uuid, event: name, distinct_id: distinctId, timestamp, properties };
     return { events: [event] };
   };
+}
+
+/**
+ * A function returning a copy of a record without the given keys, in the record's order. It is
+ * object rest (`{ [k0]: _, ...rest } = r`), made for these keys: V8 gives the copy a fast layout,
+ * where a copy built key by key becomes a dictionary that serialises at a third of the speed.
+ */
+export function omitter(keys: string[]): (record: object) => Record<string, unknown> {
+  const params = keys.map((_, i) => `k${i}`);
+  const pattern = [...params.map((p, i) => `[${p}]: _${i}`), '...rest'].join(', ');
+  return new Function(...params, `return (r) => { const { ${pattern} } = r; return rest; };`)(...keys) as (record: object) => Record<string, unknown>;
 }
 
 function timeOf(v: unknown, format: DeclaredMapping['timestamp']['format'], zone: string): string | undefined {

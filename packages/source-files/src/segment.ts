@@ -1,9 +1,8 @@
-import { normalizeTimestamp } from '@hogport/common';
+import { normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { v5 as uuidv5 } from 'uuid';
 
 /** Namespace of the uuids derived from Segment messageIds. */
-export const SEGMENT_NAMESPACE = uuidv5('hogport.segment', uuidv5.URL);
+export const SEGMENT_NAMESPACE = uuidV5('hogport.segment', URL_NAMESPACE);
 
 const UTM: Record<string, string> = { source: 'utm_source', medium: 'utm_medium', name: 'utm_campaign', term: 'utm_term', content: 'utm_content' };
 
@@ -27,7 +26,7 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   const messageId = idOf(m.messageId);
   // Of the message's id and its type: Segment retries repeat both, and ids copied between messages of
   // different types (it happens in hand-made data) still give distinct events.
-  const uuid = messageId ? uuidv5(`${String(type)}:${messageId}`, SEGMENT_NAMESPACE) : undefined;
+  const uuid = messageId ? uuidV5(`${String(type)}:${messageId}`, SEGMENT_NAMESPACE) : undefined;
   if (!uuid) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
 
   const properties: Record<string, unknown> = { ...context(m.context), ...(m.properties && typeof m.properties === 'object' ? m.properties : {}) };

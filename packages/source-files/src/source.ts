@@ -1,7 +1,6 @@
 import * as path from 'node:path';
-import { canonicalJson } from '@hogport/common';
+import { canonicalJson, uuidV5 } from '@hogport/common';
 import { filesInStore, formatIssues, invalidDefinition, resolveLocation, type Outcome, type RecordResult, type SourceFactory } from '@hogport/pipeline';
-import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import { readRecords, type Format, type RecordRead } from './formats.js';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
@@ -38,7 +37,7 @@ export const filesSource: SourceFactory = (ctx) => {
   const modulePath = o.module ? resolveLocation(ctx.baseDir, o.module) : undefined;
   let mapper: Promise<MapRecord> | undefined;
   const declared = o.mapping ? declaredMapper(o.mapping) : undefined;
-  const contentUuid = (e: object) => uuidv5(canonicalJson(e), FILES_NAMESPACE);
+  const contentUuid = (e: object) => uuidV5(canonicalJson(e), FILES_NAMESPACE);
   return {
     type: 'files',
     plan: () => files.plan(),

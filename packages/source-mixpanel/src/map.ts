@@ -1,6 +1,5 @@
-import { canonicalJson } from '@hogport/common';
+import { canonicalJson, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { v5 as uuidv5 } from 'uuid';
 import { mixpanelTime } from './time.js';
 
 /**
@@ -10,7 +9,7 @@ import { mixpanelTime } from './time.js';
  */
 export const POSTHOG_MIXPANEL_NAMESPACE = new Uint8Array(Buffer.from('posthog_mixpanel', 'ascii'));
 /** For records without `$insert_id`: a uuid from their content. */
-export const MIXPANEL_CONTENT_NAMESPACE = uuidv5('hogport.mixpanel', uuidv5.URL);
+export const MIXPANEL_CONTENT_NAMESPACE = uuidV5('hogport.mixpanel', URL_NAMESPACE);
 
 export interface MixpanelMapping {
   renameEvents: Record<string, string>;
@@ -48,8 +47,8 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
 
   const insertId = idOf(p.$insert_id);
   const uuid = insertId
-    ? uuidv5(insertId, POSTHOG_MIXPANEL_NAMESPACE)
-    : uuidv5(canonicalJson({ event: r.event, distinct_id: distinctId, time: timestamp, properties: p }), MIXPANEL_CONTENT_NAMESPACE);
+    ? uuidV5(insertId, POSTHOG_MIXPANEL_NAMESPACE)
+    : uuidV5(canonicalJson({ event: r.event, distinct_id: distinctId, time: timestamp, properties: p }), MIXPANEL_CONTENT_NAMESPACE);
 
   const drop = dropSet(mapping);
   const properties: Record<string, unknown> = {};
@@ -98,7 +97,7 @@ export function mapMixpanelProfile(value: unknown, mapping: MixpanelMapping, fal
   }
   const lastSeen = typeof props.$last_seen === 'string' ? profileTime(props.$last_seen, mapping.timezone) : undefined;
   const timestamp = lastSeen ?? fallbackTime;
-  const uuid = uuidv5(`profile:${distinctId}:${canonicalJson(set)}:${timestamp}`, MIXPANEL_CONTENT_NAMESPACE);
+  const uuid = uuidV5(`profile:${distinctId}:${canonicalJson(set)}:${timestamp}`, MIXPANEL_CONTENT_NAMESPACE);
   return { events: [{ uuid, event: '$set', distinct_id: distinctId, timestamp, properties: { $set: set } }] };
 }
 

@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
-import { HogportError, readAll, readSecret } from '@hogport/common';
+import { HogportError, readAll, readSecret, uuidV5 } from '@hogport/common';
 import { formatIssues, invalidDefinition, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactory } from '@hogport/pipeline';
 import { hogqlString, PostHogQuery } from '@hogport/query';
-import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 import { mapPostHogRecord, POSTHOG_FILES_NAMESPACE } from './source.js';
 
@@ -155,7 +154,7 @@ async function* personsOutcomes(files: RawFileInput[], timestamp: string): Async
         let props: unknown = r.properties;
         if (typeof props === 'string') { try { props = JSON.parse(props); } catch { props = {}; } }
         const set = props !== null && typeof props === 'object' ? props as Record<string, unknown> : {};
-        yield { kind: 'events', position, events: [{ uuid: uuidv5(`person:${person}`, POSTHOG_FILES_NAMESPACE), event: '$set', distinct_id: primary, timestamp, properties: { $set: set } }] };
+        yield { kind: 'events', position, events: [{ uuid: uuidV5(`person:${person}`, POSTHOG_FILES_NAMESPACE), event: '$set', distinct_id: primary, timestamp, properties: { $set: set } }] };
       } else {
         // No event of its own: the identity merge turns the pair into one `$identify`, loaded first.
         yield { kind: 'events', events: [], position, identify: [{ distinctId: primary, anonId: distinctId, at: timestamp }] };

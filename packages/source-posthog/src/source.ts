@@ -1,7 +1,6 @@
-import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp, peekBytes } from '@hogport/common';
+import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp, peekBytes, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { readRecords } from '@hogport/source-files';
 import { filesInStore, formatIssues, invalidDefinition, jsonLineOutcomes, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
-import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
 
 export const PostHogFilesOptions = z.object({
@@ -13,7 +12,7 @@ export const PostHogFilesOptions = z.object({
 }).strict();
 
 /** Namespace of the uuids hogport derives for PostHog-format events that have none. */
-export const POSTHOG_FILES_NAMESPACE = uuidv5('hogport.posthog-files', uuidv5.URL);
+export const POSTHOG_FILES_NAMESPACE = uuidV5('hogport.posthog-files', URL_NAMESPACE);
 
 const EventIn = z.object({
   event: z.string({ error: 'event must be a string' }).min(1, 'event is empty'),
@@ -50,7 +49,7 @@ export function mapPostHogRecord(value: unknown): Mapped {
   let uuid = rec.uuid;
   if (uuid !== undefined && !isUuid(uuid)) return { code: 'bad_uuid', reason: `uuid "${uuid.slice(0, 64)}" is not a valid UUID; capture would refuse the whole request` };
   // Derived from content only, never from position or time of run, so every re-run gives the same uuid.
-  uuid ??= uuidv5(canonicalJson({ event: rec.event, distinct_id: distinctId, timestamp, properties, $set: rec.$set ?? null, $set_once: rec.$set_once ?? null }), POSTHOG_FILES_NAMESPACE);
+  uuid ??= uuidV5(canonicalJson({ event: rec.event, distinct_id: distinctId, timestamp, properties, $set: rec.$set ?? null, $set_once: rec.$set_once ?? null }), POSTHOG_FILES_NAMESPACE);
   const event: PostHogEvent = { uuid: uuid.toLowerCase(), event: rec.event, distinct_id: distinctId, timestamp, properties };
   if (rec.$set) event.$set = rec.$set;
   if (rec.$set_once) event.$set_once = rec.$set_once;

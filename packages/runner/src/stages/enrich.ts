@@ -20,15 +20,34 @@ export function finishEvent(event: PostHogEvent, ctx: TransformContext): { line:
     properties.$lib = 'hogport';
     properties.$lib_version = ctx.hogportVersion;
   }
-  if (t.tags.migration) properties[t.tags.migration] = ctx.migration;
-  if (t.tags.chunk) properties[t.tags.chunk] = ctx.chunk;
-  const out: Record<string, unknown> = {
-    uuid: event.uuid.toLowerCase(), event: event.event, distinct_id: event.distinct_id, timestamp: event.timestamp, properties,
-  };
-  if (event.$set) out.$set = event.$set;
-  if (event.$set_once) out.$set_once = event.$set_once;
-  const line = JSON.stringify(out);
+  // The tags go into the serialised text, not the object: a store under a key from configuration
+  // would turn a fast V8 object into a dictionary, which serialises at a third of the speed.
+  let tags = tagsText(t.tags, ctx);
+  if ((t.tags.migration && Object.hasOwn(properties, t.tags.migration)) || (t.tags.chunk && Object.hasOwn(properties, t.tags.chunk))) {
+    // The source set a property of the same name: the tag replaces it where it stands.
+    if (t.tags.migration) properties[t.tags.migration] = ctx.migration;
+    if (t.tags.chunk) properties[t.tags.chunk] = ctx.chunk;
+    tags = '';
+  }
+  let props = JSON.stringify(properties);
+  if (tags) props = props.length === 2 ? `{${tags}}` : `${props.slice(0, -1)},${tags}}`;
+  let line = `{"uuid":${JSON.stringify(event.uuid.toLowerCase())},"event":${JSON.stringify(event.event)},"distinct_id":${JSON.stringify(event.distinct_id)},"timestamp":${JSON.stringify(event.timestamp)},"properties":${props}`;
+  if (event.$set) line += `,"$set":${JSON.stringify(event.$set)}`;
+  if (event.$set_once) line += `,"$set_once":${JSON.stringify(event.$set_once)}`;
+  line += '}';
   const size = Buffer.byteLength(line);
   if (size > MAX_EVENT_BYTES) return { code: 'too_large', reason: `the event is ${size} bytes serialised; capture refuses events over ${MAX_EVENT_BYTES}` };
   return { line };
+}
+
+let lastTags: { tags: TransformContext['transform']['tags']; migration: string; chunk: string; text: string } | undefined;
+
+/** The tags as JSON members, made once per chunk rather than once per event. */
+function tagsText(tags: TransformContext['transform']['tags'], ctx: TransformContext): string {
+  if (lastTags?.tags === tags && lastTags.migration === ctx.migration && lastTags.chunk === ctx.chunk) return lastTags.text;
+  const members: string[] = [];
+  if (tags.migration) members.push(`${JSON.stringify(tags.migration)}:${JSON.stringify(ctx.migration)}`);
+  if (tags.chunk) members.push(`${JSON.stringify(tags.chunk)}:${JSON.stringify(ctx.chunk)}`);
+  lastTags = { tags, migration: ctx.migration, chunk: ctx.chunk, text: members.join(',') };
+  return lastTags.text;
 }

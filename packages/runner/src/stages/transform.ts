@@ -42,6 +42,8 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const drop = new Set(spec.dropEvents);
       let min: string | undefined;
       let max: string | undefined;
+      let minKey: string | undefined;
+      let maxKey: string | undefined;
       // Facts that span chunks, for sources whose users move between anonymous and known ids.
       const facts = source.identities ? new IdentityFacts() : undefined;
       const files = raw.map((o) => ({
@@ -75,10 +77,12 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           }
           if (refused) { await reject({ ...refused, position: outcome.position, record: JSON.stringify(outcome.events) }); continue; }
           for (let i = 0; i < lines.length; i++) {
-            await events.writeLine(lines[i]!);
+            const flushing = events.writeLine(lines[i]!);
+            if (flushing) await flushing;
             const ts = kept[i]!.timestamp;
-            if (min === undefined || timeKey(ts) < timeKey(min)) min = ts;
-            if (max === undefined || timeKey(ts) > timeKey(max)) max = ts;
+            const key = timeKey(ts);
+            if (minKey === undefined || key < minKey) { min = ts; minKey = key; }
+            if (maxKey === undefined || key > maxKey) { max = ts; maxKey = key; }
             facts?.addEvent(kept[i]!);
           }
           if (facts && outcome.identify) {

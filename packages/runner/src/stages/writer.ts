@@ -23,22 +23,27 @@ export class GzipLinesWriter {
 
   constructor(store: Store, readonly key: string, private readonly role: OutputRef['role']) {
     // A deeper buffer lets compression (on the thread pool) overlap with producing the next lines.
-    this.gzip = createGzip({ level: 6, writableHighWaterMark: 1024 * 1024 } as ZlibOptions);
+    this.gzip = createGzip({ level: 1, writableHighWaterMark: 1024 * 1024 } as ZlibOptions);
     this.gzip.on('error', (err) => this.counter.destroy(err));
     this.upload = store.write(key, this.gzip.pipe(this.counter)).catch((err: unknown) => { this.failed = err; throw err; });
     this.upload.catch(() => undefined);
   }
 
-  async writeLine(line: string): Promise<void> {
-    if (this.failed) throw this.failed;
+  /**
+   * Adds a line. Returns a promise only when a piece went to gzip and must be awaited (backpressure):
+   * most lines cost no promise at all.
+   */
+  writeLine(line: string): Promise<void> | undefined {
+    if (this.failed) return Promise.reject(this.failed);
     this.pending += `${line}\n`;
     this.records += 1;
     // Lines go to gzip in pieces of about 64 KiB: one write and one hash update per piece, not per line.
-    if (this.pending.length >= PIECE) await this.flushPiece();
+    return this.pending.length >= PIECE ? this.flushPiece() : undefined;
   }
 
   private async flushPiece(): Promise<void> {
-    const data = this.pending;
+    // Encoded once, for both the hash and gzip.
+    const data = Buffer.from(this.pending);
     this.pending = '';
     this.content.update(data);
     if (!this.gzip.write(data)) await Promise.race([once(this.gzip, 'drain'), this.upload]);
