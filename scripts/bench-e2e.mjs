@@ -6,7 +6,7 @@
 // and the transform floor on the same raw files. Every process's peak RSS is recorded.
 //
 //   npm run bench:e2e -- [--events 1000000] [--chunks 20,2] [--no-stages] [--keep]
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -85,6 +85,20 @@ const definition = (url) => [
   'concurrency: 4',
 ].join('\n');
 
+/** Objects and bytes under each top-level prefix of the store (raw, events, manifests, …). */
+async function usage(dir) {
+  const out = {};
+  const walk = async (d, top) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const full = path.join(d, e.name);
+      if (e.isDirectory()) await walk(full, top ?? e.name);
+      else { const u = (out[top ?? '.'] ??= { objects: 0, bytes: 0 }); u.objects += 1; u.bytes += (await stat(full)).size; }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
 const posthog = await standIn(KEY);
 const results = [];
 const stages = [];
@@ -102,7 +116,7 @@ try {
     say(`hogport run (${chunks} chunks of ${int(total / chunks)})`);
     const r = await timed([hogport, 'run', pipeline, '--log-level', 'warn'], env);
     const got = await posthog.stats();
-    results.push({ chunks, bytes, ...r, got });
+    results.push({ chunks, bytes, ...r, got, store: await usage(path.join(dir, 'store', 'bench')) });
 
     if (chunks === layouts[0] && !values['no-stages']) {
       // Each stage on its own, into a second store, so every figure is one stage's.
@@ -146,5 +160,10 @@ if (stages.length > 0) {
     ['transform floor (parse + stringify + gzip, one process)', floor.seconds.toFixed(1), int(total / floor.seconds), mb(floor.rss), '1.00x'],
   ]));
 }
+out.push('');
+out.push(table([
+  ['store after the run, by prefix', ...results.map((r) => `${r.chunks} chunks: objects`), ...results.map((r) => `${r.chunks} chunks: MB`), 'bytes per record'],
+  ...Object.keys(results[0].store).sort().map((k) => [k, ...results.map((r) => r.store[k]?.objects ?? 0), ...results.map((r) => mb(r.store[k]?.bytes ?? 0)), ((results[0].store[k]?.bytes ?? 0) / total).toFixed(1)]),
+]));
 for (const r of results) if (r.got.uuids !== total) out.push(`\nWARNING: ${r.chunks} chunks: ${r.got.uuids} of ${total} uuids arrived`);
 process.stdout.write(`${out.join('\n')}\n`);

@@ -5,19 +5,16 @@
 // memory must not follow the file size.
 //
 //   npm run bench:files -- [--mb 1024] [--keep]
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { hogport, say, timed } from './bench/lib.mjs';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '1024' }, keep: { type: 'boolean', default: false } } });
 const bytes = Number(values.mb) * 1024 * 1024;
-const say = (s) => process.stderr.write(`${s}\n`);
 const pad = 'x'.repeat(800);
 const row = (i) => ({ id: `r-${i}`, kind: i % 7 === 0 ? 'refund' : 'order', customer: `c${i % 5000}`, at: new Date(Date.UTC(2023, 0, 1) + i * 1000).toISOString(), amount: (i % 1000) / 10, note: `${pad} ${i}` });
 
@@ -39,16 +36,6 @@ async function write(file, kind) {
   return i;
 }
 
-async function run(args, rssFile) {
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['--import', path.join(root, 'scripts/bench/rss.mjs'), ...args], { env: { ...process.env, HOGPORT_BENCH_RSS_FILE: rssFile }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (d) => { err += d; });
-  const code = await new Promise((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}: ${err.slice(-1500)}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rss: Number(await readFile(rssFile, 'utf8')) };
-}
-
 const results = [];
 for (const kind of ['json', 'csv']) {
   const dir = await mkdtemp(path.join(tmpdir(), `hogport-bench-files-${kind}-`));
@@ -57,10 +44,9 @@ for (const kind of ['json', 'csv']) {
   say(`writing ${values.mb} MB of ${kind} under ${dir}`);
   const records = await write(file, kind);
   await writeFile(path.join(dir, 'pipeline.yaml'), 'id: bench\nstore: ./store\nsource: { type: files, location: ./data, mapping: { event: kind, distinctId: customer, timestamp: { field: at }, uuid: id } }\nconcurrency: 1\n');
-  const hogport = path.join(root, 'packages/cli/bin/hogport.js');
-  await run([hogport, 'extract', path.join(dir, 'pipeline.yaml'), '--log-level', 'warn'], path.join(dir, 'rss-x'));
+  await timed([hogport, 'extract', path.join(dir, 'pipeline.yaml'), '--log-level', 'warn']);
   say(`transforming ${records.toLocaleString('en-US')} ${kind} records`);
-  const t = await run([hogport, 'transform', path.join(dir, 'pipeline.yaml'), '--log-level', 'warn'], path.join(dir, 'rss-t'));
+  const t = await timed([hogport, 'transform', path.join(dir, 'pipeline.yaml'), '--log-level', 'warn']);
   const manifest = JSON.parse(await readFile(path.join(dir, 'store/bench/manifests/transform/dump.' + kind + '.json'), 'utf8'));
   results.push({ kind, mb: values.mb, records, ...t, out: manifest.counts.out, rejected: manifest.counts.rejected });
   if (!values.keep) await rm(dir, { recursive: true, force: true });

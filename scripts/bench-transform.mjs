@@ -9,36 +9,20 @@
 //
 //   npm run bench:transform -- [--source amplitude|mixpanel] [--records 200000] [--sizes 50000,1000000]
 //                              [--chunks 1] [--threads 1,2] [--keep]
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { amplitudeExport, mixpanelExport, startMixpanelApi } from '../packages/testkit/dist/index.js';
+import { hogport, int, mb, root, say, table, timed } from './bench/lib.mjs';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const { values } = parseArgs({ options: {
   source: { type: 'string', default: 'amplitude' }, records: { type: 'string', default: '200000' }, sizes: { type: 'string', default: '50000,1000000' },
   chunks: { type: 'string', default: '1' }, threads: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false },
 } });
 const chunkCount = Number(values.chunks);
 const threadCounts = values.threads.split(',').map(Number);
-const say = (s) => process.stderr.write(`${s}\n`);
-const hogport = path.join(root, 'packages/cli/bin/hogport.js');
-
-async function run(args, rssFile) {
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['--import', path.join(root, 'scripts/bench/rss.mjs'), ...args], { env: { ...process.env, HOGPORT_BENCH_RSS_FILE: rssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
-  const code = await new Promise((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}: ${err.slice(-1500)}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rss: Number(await readFile(rssFile, 'utf8')), out };
-}
 
 const hours = (n) => Array.from({ length: n }, (_, i) => `2024-03-01T${String(9 + i).padStart(2, '0')}`);
 const days = (n) => Array.from({ length: n }, (_, i) => new Date(Date.UTC(2024, 2, 1 + i)).toISOString().slice(0, 10));
@@ -84,12 +68,12 @@ async function measure(records) {
   const staged = values.source === 'mixpanel' ? await stageMixpanel(dir, records) : await stageAmplitude(dir, records);
   Object.assign(process.env, staged.env);
   const pipeline = path.join(dir, 'pipeline.yaml');
-  await run([hogport, 'extract', pipeline, '--log-level', 'warn'], path.join(dir, 'rss-x'));
+  await timed([hogport, 'extract', pipeline, '--log-level', 'warn']);
   await staged.close();
   const transforms = [];
   for (const threads of threadCounts) {
     say(`transform with ${threads} thread(s)`);
-    const t = await run([hogport, 'transform', pipeline, '--log-level', 'warn', '--force', '--threads', String(threads)], path.join(dir, `rss-t${threads}`));
+    const t = await timed([hogport, 'transform', pipeline, '--log-level', 'warn', '--force', '--threads', String(threads)]);
     const counts = { events: 0, dropped: 0 };
     for (const chunk of staged.chunks) {
       const manifest = JSON.parse(await readFile(path.join(dir, `store/bench/manifests/transform/${chunk}.json`), 'utf8'));
@@ -104,7 +88,7 @@ async function measure(records) {
     raw.push(...extract.outputs.map((o) => path.join(dir, 'store', o.key)));
   }
   say('floor');
-  const floor = await run([path.join(root, 'scripts/bench/transform-floor.mjs'), path.join(dir, 'floor.jsonl.gz'), ...raw], path.join(dir, 'rss-f'));
+  const floor = await timed([path.join(root, 'scripts/bench/transform-floor.mjs'), path.join(dir, 'floor.jsonl.gz'), ...raw]);
   if (!values.keep) await rm(dir, { recursive: true, force: true });
   return { records, transforms, floor };
 }
@@ -112,13 +96,11 @@ async function measure(records) {
 const sizes = [...new Set([Number(values.records), ...values.sizes.split(',').map(Number)])].sort((a, b) => a - b);
 const results = [];
 for (const n of sizes) results.push(await measure(n));
-const mb = (b) => (b / 1048576).toFixed(0);
 const rows = [['records', 'chunks', 'threads', 'transform s', 'records/s', 'floor s', 'floor rec/s', 'ratio to floor', 'transform RSS MB', 'floor RSS MB', 'events out', 'dropped']];
 for (const r of results) {
   for (const t of r.transforms) {
-    rows.push([r.records.toLocaleString('en-US'), String(chunkCount), String(t.threads), t.seconds.toFixed(1), Math.round(r.records / t.seconds).toLocaleString('en-US'), r.floor.seconds.toFixed(1),
-      Math.round(r.records / r.floor.seconds).toLocaleString('en-US'), (r.floor.seconds / t.seconds).toFixed(2), mb(t.rss), mb(r.floor.rss), String(t.counts.events), String(t.counts.dropped)]);
+    rows.push([int(r.records), chunkCount, t.threads, t.seconds.toFixed(1), int(r.records / t.seconds), r.floor.seconds.toFixed(1),
+      int(r.records / r.floor.seconds), `${(r.floor.seconds / t.seconds).toFixed(2)}x`, mb(t.rss), mb(r.floor.rss), t.counts.events, t.counts.dropped]);
   }
 }
-const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-process.stdout.write(`\n${values.source} transform, ${cpus().length} cores, node ${process.version} (times include process start; the floor is one process)\n${rows.map((r) => r.map((v, i) => v.padStart(widths[i])).join('  ')).join('\n')}\n`);
+process.stdout.write(`\n${values.source} transform, ${cpus().length} cores, node ${process.version} (times include process start; the floor is one process)\n\n${table(rows)}\n`);

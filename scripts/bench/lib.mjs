@@ -1,6 +1,7 @@
 // What every benchmark script shares: timing a process with its peak RSS, the PostHog stand-in in
 // a process of its own, and plain-text tables.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -10,12 +11,15 @@ import { fileURLToPath } from 'node:url';
 export const root = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 export const hogport = path.join(root, 'packages/cli/bin/hogport.js');
 export const say = (s) => process.stderr.write(`${s}\n`);
+/** The node flags hogport's bin runs with (its shebang line), so a benchmark runs it as users do. */
+export const hogportFlags = readFileSync(hogport, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
 
 /** Runs `node args…` to its end; resolves with seconds taken, peak RSS (bytes) and stdout. */
 export async function timed(args, env = process.env) {
   const rssFile = path.join(tmpdir(), `hogport-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['--import', path.join(root, 'scripts/bench/rss.mjs'), ...args], {
+  const flags = args[0] === hogport ? hogportFlags : [];
+  const child = spawn(process.execPath, [...flags, '--import', path.join(root, 'scripts/bench/rss.mjs'), ...args], {
     env: { ...env, HOGPORT_BENCH_RSS_FILE: rssFile }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

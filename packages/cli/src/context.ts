@@ -4,22 +4,21 @@ import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
 import { DryRunDestination, PostHogDestination, type Destination, type RateGate } from '@hogport/loader';
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
-import { amplitudeSource } from '@hogport/source-amplitude';
-import { filesSource, ga4Source, heapSource, segmentSource } from '@hogport/source-files';
-import { mixpanelSource } from '@hogport/source-mixpanel';
-import { posthogApiSource, posthogFilesSource } from '@hogport/source-posthog';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
-
-/** Every source hogport knows, by the `source.type` that names it in a definition. */
-export const SOURCES: Record<string, SourceFactory> = {
-  'posthog-files': posthogFilesSource,
-  posthog: posthogApiSource,
-  amplitude: amplitudeSource,
-  mixpanel: mixpanelSource,
-  files: filesSource,
-  segment: segmentSource,
-  ga4: ga4Source,
-  heap: heapSource,
+/**
+ * Every source hogport knows, by the `source.type` that names it in a definition. Each is loaded
+ * only when a definition names it: a process (and every transform thread) carries one source's
+ * modules, not all of them.
+ */
+export const SOURCES: Record<string, () => Promise<SourceFactory>> = {
+  'posthog-files': async () => (await import('@hogport/source-posthog')).posthogFilesSource,
+  posthog: async () => (await import('@hogport/source-posthog')).posthogApiSource,
+  amplitude: async () => (await import('@hogport/source-amplitude')).amplitudeSource,
+  mixpanel: async () => (await import('@hogport/source-mixpanel')).mixpanelSource,
+  files: async () => (await import('@hogport/source-files')).filesSource,
+  segment: async () => (await import('@hogport/source-files')).segmentSource,
+  ga4: async () => (await import('@hogport/source-files')).ga4Source,
+  heap: async () => (await import('@hogport/source-files')).heapSource,
 };
 
 export interface GlobalOptions {
@@ -54,11 +53,12 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
   if (typeof def.store !== 'string' && def.store.s3) storeOptions.s3 = def.store.s3;
   if (typeof def.store !== 'string' && def.store.gcs) storeOptions.gcs = def.store.gcs;
   const store = openStore(opts.store ?? resolveLocation(pipeline.baseDir, spec.uri), storeOptions);
-  const factory = SOURCES[def.source.type];
-  if (!factory) {
+  const load = Object.hasOwn(SOURCES, def.source.type) ? SOURCES[def.source.type] : undefined;
+  if (!load) {
     throw new HogportError('E_PIPELINE_INVALID', `${file}: source.type "${def.source.type}" is not known; available: ${Object.keys(SOURCES).join(', ')}`, { exitCode: 2 });
   }
   const opened: Store[] = [store];
+  const factory = await load();
   const source = factory({
     options: def.source, baseDir: pipeline.baseDir, log,
     openStore: (uri) => { const s = openStore(uri, storeOptions); opened.push(s); return s; },
@@ -105,7 +105,7 @@ export function stageJobs(ctx: Context, planned: PlannedChunk[], destination?: D
     transform: transformJob({ source: ctx.source, spec: def.transform, store: ctx.store, layout: ctx.layout }),
     load: loadJob({
       ...(destination ? { destination } : {}), destinationId: destinationId(ctx), batchMaxEvents: batchMaxEvents ?? d.batchMaxEvents,
-      store: ctx.store, layout: ctx.layout, ...(d.type === 'posthog' ? { retryBudget: d.retryBudget } : {}),
+      store: ctx.store, layout: ctx.layout, ...(d.type === 'posthog' ? { retryBudget: d.retryBudget, batchesInMemory: 2 * d.concurrency } : {}),
     }),
   };
 }

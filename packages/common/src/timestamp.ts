@@ -7,6 +7,8 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1
  * output, which is what lets a re-sent event collapse in PostHog.
  */
 export function normalizeTimestamp(input: string): string | undefined {
+  // Most exports already write this very form (JavaScript's toISOString): check it, return it.
+  if ((input.length === 24 || input.length === 27) && NORMAL.test(input) && validClock(input) && validDate(input.slice(0, 10))) return input;
   const m = ISO.exec(input.trim());
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s = '0', frac = '', zone = 'Z'] = m;
@@ -28,6 +30,26 @@ export function normalizeTimestamp(input: string): string | undefined {
   const whole = utc.toISOString().slice(0, 19);
   const fraction = frac.length > 3 ? frac.padEnd(6, '0').slice(0, 6) : frac.padEnd(3, '0');
   return `${whole}.${fraction}Z`;
+}
+
+const NORMAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.(?:\d{3}|\d{6})Z$/;
+const validDates = new Map<string, boolean>();
+
+function validClock(s: string): boolean {
+  return s.slice(11, 13) <= '23' && s.slice(14, 16) <= '59' && s.slice(17, 19) <= '59';
+}
+
+/** Whether `YYYY-MM-DD` is a real calendar date; remembered, since records come in runs of days. */
+function validDate(date: string): boolean {
+  let ok = validDates.get(date);
+  if (ok === undefined) {
+    const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+    const check = new Date(Date.UTC(y, m - 1, d));
+    ok = m >= 1 && m <= 12 && check.getUTCFullYear() === y && check.getUTCMonth() === m - 1 && check.getUTCDate() === d;
+    if (validDates.size >= 10_000) validDates.clear();
+    validDates.set(date, ok);
+  }
+  return ok;
 }
 
 /**

@@ -8,6 +8,11 @@ export interface BatchOptions {
   attempt: string;
   /** The first batch's seq; resumed loads continue the numbering so outbox keys stay unique. */
   firstSeq?: number;
+  /**
+   * The lines come from hogport's transform, which already checked every event against capture's
+   * contract: only their size and leading uuid are checked again.
+   */
+  checked?: boolean;
 }
 
 /** An event line and its 0-based position among the chunk's events. */
@@ -37,7 +42,7 @@ export async function* batches(lines: AsyncIterable<IndexedLine>, options: Batch
       yield current;
       current = undefined;
     }
-    const checked = validateEvent(line);
+    const checked = validateEvent(line, { checked: options.checked ?? false });
     const size = Buffer.byteLength(line) + 1;
     if (current && 'uuid' in checked && !uuids.has(checked.uuid) && current.bytes + size > maxBytes) {
       yield current;

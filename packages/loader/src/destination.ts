@@ -74,7 +74,7 @@ export const MAX_EVENT_BYTES = 1_000_000;
  * 9 MiB) never exists in memory as one string or buffer.
  */
 export async function gzipBatchBody(apiKey: string, events: readonly string[], options: { sentAt?: Date; historicalMigration?: boolean } = {}): Promise<Buffer> {
-  const gzip = createGzip({ level: 6 });
+  const gzip = createGzip({ level: 1 });
   const out: Buffer[] = [];
   gzip.on('data', (b: Buffer) => out.push(b));
   const done = new Promise<void>((resolve, reject) => { gzip.on('end', resolve); gzip.on('error', reject); });

@@ -13,9 +13,15 @@ export interface EventProblem {
  * way: an event must carry a uuid and a timestamp, because without them a re-send cannot collapse.
  * Returns the uuid, or the problem.
  */
-export function validateEvent(line: string): { uuid: string } | EventProblem {
+export function validateEvent(line: string, options: { checked?: boolean } = {}): { uuid: string } | EventProblem {
   const bytes = Buffer.byteLength(line);
   if (bytes > MAX_EVENT_BYTES) return { code: 'E_EVENT_TOO_LARGE', message: `the event is ${bytes} bytes serialised; capture refuses events over ${MAX_EVENT_BYTES}` };
+  if (options.checked && line.startsWith('{"uuid":"') && line.charCodeAt(45) === 0x22) {
+    // Written by hogport's transform, which checked the whole event against this contract and put
+    // the uuid first: parsing every line again would double the load's work for nothing.
+    const uuid = line.slice(9, 45);
+    if (isUuid(uuid)) return { uuid };
+  }
   let e: unknown;
   try {
     e = JSON.parse(line);

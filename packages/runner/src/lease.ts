@@ -11,8 +11,13 @@ export interface Worker {
   pid: number;
 }
 
+/**
+ * This process as a worker. Its host is what tells a dead holder on this machine from a live one
+ * elsewhere: HOGPORT_WORKER_HOST names the machine where hostnames repeat (containers given one
+ * fixed hostname on several machines); by default it is the hostname.
+ */
 export function currentWorker(id?: string): Worker {
-  const host = os.hostname();
+  const host = process.env.HOGPORT_WORKER_HOST || os.hostname();
   return { id: id ?? `${host}:${process.pid}:${Math.random().toString(36).slice(2, 6)}`, host, pid: process.pid };
 }
 

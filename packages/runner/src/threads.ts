@@ -20,6 +20,13 @@ export interface ThreadedOptions {
    */
   threads: number;
   log: Logger;
+  /** Each thread's young generation (V8's nursery), in MB. */
+  youngGenerationMb?: number;
+  /**
+   * Whether one chunk runs in the calling thread (the default). Off when that thread has other
+   * work, like loading in a pipelined run: then every chunk goes to a worker thread.
+   */
+  inline?: boolean;
 }
 
 /** What a setup module's default export returns. */
@@ -59,7 +66,8 @@ export function threadedJob(local: StageJob, options: ThreadedOptions): Threaded
   const queue: Task[] = [];
   let nextId = 1;
   let closed = false;
-  let inlineBusy = false;
+  const inline = options.inline ?? true;
+  let inlineBusy = !inline;
 
   const runInline = (task: Task) => {
     inlineBusy = true;
@@ -74,7 +82,7 @@ export function threadedJob(local: StageJob, options: ThreadedOptions): Threaded
         continue;
       }
       let slot = idle.pop();
-      if (!slot && all.size < options.threads - 1) slot = spawn();
+      if (!slot && all.size < options.threads - (inline ? 1 : 0)) slot = spawn();
       if (!slot) return;
       const task = queue.shift()!;
       if (task.signal.aborted) { idle.push(slot); continue; }
@@ -130,6 +138,9 @@ class Slot {
       workerData: { setup: options.setup.href, data: options.data },
       // Threads write their own logs to stderr; nothing is read from their stdio here.
       stdout: false, stderr: false,
+      // A small young generation: the work allocates short-lived records at a high rate, and a
+      // large nursery only raises the process's peak memory (every thread has its own).
+      resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 48 },
     });
     this.thread.on('message', (reply: ThreadReply) => this.onReply(reply));
     this.thread.on('error', (err) => this.fail(new HogportError('E_THREAD_FAILED', `a worker thread failed: ${err.message}`, { cause: err })));

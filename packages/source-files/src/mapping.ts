@@ -35,13 +35,17 @@ export const DeclaredMapping = z.object({
 }).strict();
 export type DeclaredMapping = z.infer<typeof DeclaredMapping>;
 
-export function get(record: unknown, p: string): unknown {
-  let v: unknown = record;
-  for (const part of p.split('.')) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  return v;
+/** A reader of one dot path, split once rather than on every record. */
+export function getter(p: string): (record: unknown) => unknown {
+  const parts = p.split('.');
+  return (record) => {
+    let v: unknown = record;
+    for (const part of parts) {
+      if (v === null || typeof v !== 'object') return undefined;
+      v = (v as Record<string, unknown>)[part];
+    }
+    return v;
+  };
 }
 
 /** The mapping function a declared mapping describes. */
@@ -50,17 +54,22 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
   const mapped = new Set([typeof m.event === 'string' ? m.event : '', ...idPaths, m.timestamp.field, m.uuid ?? ''].map((p) => p.split('.')[0]!));
   const include = new Set(m.properties.include);
   const exclude = new Set(m.properties.exclude);
+  const eventOf = typeof m.event === 'string' ? getter(m.event) : undefined;
+  const idsOf = idPaths.map(getter);
+  const timeOfRecord = getter(m.timestamp.field);
+  const ownIdOf = m.uuid ? getter(m.uuid) : undefined;
   const renames = Object.keys(m.properties.rename).length > 0;
   // The usual declaration (every field but the mapped ones, nothing renamed) takes the fast path.
   const rest = include.has('*') && !renames ? omitter([...new Set([...mapped, ...exclude])].filter(Boolean)) : undefined;
   return (record) => {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) return { code: 'not_an_object', reason: 'the record is not an object' };
-    const name = typeof m.event === 'string' ? get(record, m.event) : m.event.value;
+    const name = eventOf ? eventOf(record) : (m.event as { value: string }).value;
     if (typeof name !== 'string' || name === '') return { code: 'missing_event', reason: `no event name at ${typeof m.event === 'string' ? m.event : '(constant)'}` };
-    const distinctId = idPaths.map((p) => idOf(get(record, p))).find((x) => x !== undefined);
+    let distinctId: string | undefined;
+    for (const read of idsOf) if ((distinctId = idOf(read(record))) !== undefined) break;
     if (!distinctId) return { code: 'missing_distinct_id', reason: `none of ${idPaths.join(', ')} holds a distinct id` };
-    const timestamp = timeOf(get(record, m.timestamp.field), m.timestamp.format, m.timestamp.zone);
-    if (!timestamp) return { code: 'bad_timestamp', reason: `${m.timestamp.field} ${JSON.stringify(get(record, m.timestamp.field))?.slice(0, 40)} is not a ${m.timestamp.format} time` };
+    const timestamp = timeOf(timeOfRecord(record), m.timestamp.format, m.timestamp.zone);
+    if (!timestamp) return { code: 'bad_timestamp', reason: `${m.timestamp.field} ${JSON.stringify(timeOfRecord(record))?.slice(0, 40)} is not a ${m.timestamp.format} time` };
     let properties: Record<string, unknown>;
     if (rest) {
       properties = rest(record);
@@ -72,7 +81,7 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
       }
     }
     Object.assign(properties, m.properties.constant);
-    const own = m.uuid ? get(record, m.uuid) : undefined;
+    const own = ownIdOf?.(record);
     const uuid = typeof own === 'string' && isUuid(own) ? own.toLowerCase()
       : own !== undefined && own !== null && own !== '' ? uuidV5(`id:${String(own)}`, FILES_NAMESPACE)
         : uuidV5(canonicalJson({ event: name, distinct_id: distinctId, timestamp, properties }), FILES_NAMESPACE);
