@@ -42,6 +42,18 @@ test('starts a new batch at a gap in positions, so every batch is one contiguous
   assert.deepEqual(out.map((b) => [b.first, b.end, b.events.length]), [[0, 2, 2], [5, 6, 1]]);
 });
 
+test('takes the uuid from the front of lines transform checked, and still checks any other line in full', async () => {
+  const checked = async (items: string[]) => {
+    const out: Batch[] = [];
+    for await (const b of batches(indexed(items), { maxEvents: 100, chunk: 'c', attempt: 'a', checked: true })) out.push(b);
+    return out[0]!;
+  };
+  const b = await checked([line(0), line(0), JSON.stringify({ event: 'e', uuid: uuid(2), distinct_id: 'u', timestamp: 'yesterday' }), '{"uuid":"not-a-uuid-at-all-but-exactly-36-ch","event":"e"}', line(4, 1_000_001)]);
+  assert.equal(b.events.length, 1);
+  assert.equal(b.duplicates, 1, 'the leading uuid is what dedupes');
+  assert.deepEqual(b.invalid.map((r) => r.code), ['E_EVENT_BAD_TIMESTAMP', 'E_EVENT_NO_DISTINCT_ID', 'E_EVENT_TOO_LARGE']);
+});
+
 test('refuses events capture would refuse before sending them, each with a reason', async () => {
   const bad = [
     JSON.stringify({ ...event(1), uuid: undefined }),

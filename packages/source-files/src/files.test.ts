@@ -10,7 +10,7 @@ import { silentLogger } from '@hogport/common';
 import type { Outcome } from '@hogport/pipeline';
 import { openStore } from '@hogport/store';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { filesSource, mapSegmentMessage, readRecords, type RecordRead } from './index.js';
+import { declaredMapper, DeclaredMapping, filesSource, mapSegmentMessage, readRecords, type RecordRead } from './index.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../../shared/samples/segment/', import.meta.url));
 const read = async (data: Buffer | string, format: 'auto' | 'csv' = 'auto') => {
@@ -58,6 +58,18 @@ test('maps records by a mapping declared in the definition', async () => {
   assert.equal(c.code, 'missing_distinct_id');
   const again = await transformWith({ mapping: { event: 'kind', distinctId: 'user.id', timestamp: { field: 'at' }, uuid: 'id' } }, { 'x.jsonl': JSON.stringify({ id: 'r-1', kind: 'purchase', user: { id: 'u1' }, at: '2024-07-01T10:00:00Z' }) });
   assert.ok(again[0]?.kind === 'events' && again[0].events[0]!.uuid === a.events[0]!.uuid, 'the uuid comes from the record\'s id');
+});
+
+test('carries every field but the mapped and excluded ones, in the record\'s order, whatever their names', () => {
+  const map = declaredMapper(DeclaredMapping.parse({ event: 'kind', distinctId: ['user.id', 'device'], timestamp: { field: 'at' }, uuid: 'id', properties: { exclude: ['secret', 'it\'s "quoted"'], constant: { source: 'dump' } } }));
+  const record = JSON.parse('{"id":"r-1","b":2,"kind":"buy","user":{"id":"u1"},"__proto__":{"polluted":true},"a":1,"secret":"x","it\'s \\"quoted\\"":3,"ünï":"ok","at":"2024-07-01T10:00:00.000Z"}') as unknown;
+  const mapped = map(record);
+  assert.ok('events' in mapped);
+  const props = mapped.events[0]!.properties;
+  assert.deepEqual(Object.keys(props), ['b', '__proto__', 'a', 'ünï', 'source']);
+  assert.deepEqual(JSON.parse(JSON.stringify(props)), { b: 2, ['__proto__']: { polluted: true }, a: 1, 'ünï': 'ok', source: 'dump' });
+  assert.equal(({} as Record<string, unknown>).polluted, undefined, 'a "__proto__" field is a field, never a prototype');
+  assert.equal(Object.getPrototypeOf(props), Object.prototype);
 });
 
 test('runs a user mapping module: what it throws becomes a reject with the message, the rest are events', async () => {
