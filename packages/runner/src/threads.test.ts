@@ -36,52 +36,38 @@ test('runs chunks side by side: one in the calling thread, the others in worker 
   }
 });
 
-test('a chunk that fails in a thread fails with its own code and message', async () => {
+/** A pool of two whose calling thread is kept busy, so every chunk `fn` runs goes to a worker thread. */
+async function inWorkerThread(fn: (run: Awaited<ReturnType<typeof pool>>['run']) => Promise<void>) {
   const { job, run } = await pool(2);
+  const inline = new AbortController();
+  const held = run('slow-inline', inline.signal).catch(() => undefined);
   try {
-    const slow = new AbortController();
-    // The calling thread is kept busy, so the failing chunk goes to a worker thread.
-    const held = run('slow-hold', slow.signal).catch(() => undefined);
-    await assert.rejects(run('fail-1'), (err: Error & { code?: string }) => err.code === 'E_FIXTURE' && /fail-1 failed on purpose/.test(err.message));
-    await assert.rejects(run('fail-fatal'), (err: Error & { details?: { fatal?: boolean } }) => err.details?.fatal === true);
-    slow.abort(new Error('done'));
-    await held;
+    await fn(run);
   } finally {
-    await job.close();
-  }
-});
-
-test('a lost lease stops the chunk in its thread at once, and the thread takes the next chunk', async () => {
-  const { job, run } = await pool(2);
-  try {
-    const inline = new AbortController();
-    const held = run('slow-inline', inline.signal).catch((e: unknown) => e);
-    const lease = new AbortController();
-    const started = Date.now();
-    const threaded = run('slow-threaded', lease.signal);
-    setTimeout(() => lease.abort(Object.assign(new Error('lease lost'), { code: 'E_LEASE_LOST' })), 300);
-    await assert.rejects(threaded, (err: Error & { code?: string }) => err.code === 'E_LEASE_LOST');
-    assert.ok(Date.now() - started < 10_000, 'the runner did not wait for the chunk to finish');
-    const next = await run('after');
-    assert.notEqual(next.stats?.thread, 'main', 'the worker thread is free again');
     inline.abort(new Error('done'));
     await held;
-  } finally {
     await job.close();
   }
-});
+}
 
-test('a thread that dies fails only its chunk; the next chunk gets a new thread', async () => {
-  const { job, run } = await pool(2);
-  try {
-    const inline = new AbortController();
-    const held = run('slow-inline', inline.signal).catch(() => undefined);
-    await assert.rejects(run('crash-1'), (err: Error & { code?: string }) => err.code === 'E_THREAD_FAILED' && /exited \(code 3\)/.test(err.message));
-    const next = await run('after-crash');
-    assert.notEqual(next.stats?.thread, 'main');
-    inline.abort(new Error('done'));
-    await held;
-  } finally {
-    await job.close();
-  }
-});
+test('a chunk that fails in a thread fails with its own code and message', () => inWorkerThread(async (run) => {
+  await assert.rejects(run('fail-1'), (err: Error & { code?: string }) => err.code === 'E_FIXTURE' && /fail-1 failed on purpose/.test(err.message));
+  await assert.rejects(run('fail-fatal'), (err: Error & { details?: { fatal?: boolean } }) => err.details?.fatal === true);
+}));
+
+test('a lost lease stops the chunk in its thread at once, and the thread takes the next chunk', () => inWorkerThread(async (run) => {
+  const lease = new AbortController();
+  const started = Date.now();
+  const threaded = run('slow-threaded', lease.signal);
+  setTimeout(() => lease.abort(Object.assign(new Error('lease lost'), { code: 'E_LEASE_LOST' })), 300);
+  await assert.rejects(threaded, (err: Error & { code?: string }) => err.code === 'E_LEASE_LOST');
+  assert.ok(Date.now() - started < 10_000, 'the runner did not wait for the chunk to finish');
+  const next = await run('after');
+  assert.notEqual(next.stats?.thread, 'main', 'the worker thread is free again');
+}));
+
+test('a thread that dies fails only its chunk; the next chunk gets a new thread', () => inWorkerThread(async (run) => {
+  await assert.rejects(run('crash-1'), (err: Error & { code?: string }) => err.code === 'E_THREAD_FAILED' && /exited \(code 3\)/.test(err.message));
+  const next = await run('after-crash');
+  assert.notEqual(next.stats?.thread, 'main');
+}));
