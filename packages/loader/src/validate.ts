@@ -16,11 +16,11 @@ export interface EventProblem {
 export function validateEvent(line: string, options: { checked?: boolean } = {}): { uuid: string } | EventProblem {
   const bytes = Buffer.byteLength(line);
   if (bytes > MAX_EVENT_BYTES) return { code: 'E_EVENT_TOO_LARGE', message: `the event is ${bytes} bytes serialised; capture refuses events over ${MAX_EVENT_BYTES}` };
-  if (options.checked && line.startsWith('{"uuid":"') && line.charCodeAt(45) === 0x22) {
-    // Written by hogport's transform, which checked the whole event against this contract and put
-    // the uuid first: parsing every line again would double the load's work for nothing.
-    const uuid = line.slice(9, 45);
-    if (isUuid(uuid)) return { uuid };
+  if (options.checked) {
+    // Written by hogport's transform, which checked the whole event and wrote uuid, event,
+    // distinct_id and timestamp first: those are checked here without parsing the properties.
+    const uuid = checkedHead(line);
+    if (uuid) return { uuid };
   }
   let e: unknown;
   try {
@@ -51,4 +51,43 @@ export function validateEvent(line: string, options: { checked?: boolean } = {})
 
 function isObject(v: unknown): boolean {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+const HEAD = ['{"uuid":', ',"event":', ',"distinct_id":', ',"timestamp":'] as const;
+
+/**
+ * The uuid of a line in the transform's own layout whose first four fields pass capture's rules
+ * (and whose properties are an object); undefined for anything else, which is then checked in full.
+ */
+function checkedHead(line: string): string | undefined {
+  const values: string[] = [];
+  let at = 0;
+  for (const key of HEAD) {
+    if (!line.startsWith(key, at)) return undefined;
+    const start = at + key.length;
+    const end = jsonStringEnd(line, start);
+    if (end < 0) return undefined;
+    values.push(line.slice(start, end));
+    at = end;
+  }
+  if (!line.startsWith(',"properties":{', at)) return undefined;
+  let parsed: string[];
+  try {
+    parsed = values.map((v) => JSON.parse(v) as string);
+  } catch {
+    return undefined;
+  }
+  const [uuid, event, distinctId, timestamp] = parsed as [string, string, string, string];
+  return isUuid(uuid) && event !== '' && distinctId !== '' && !Number.isNaN(Date.parse(timestamp)) ? uuid : undefined;
+}
+
+/** The index just after the JSON string starting at `start` (a quote), or -1. */
+function jsonStringEnd(line: string, start: number): number {
+  if (line.charCodeAt(start) !== 0x22) return -1;
+  for (let i = start + 1; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 0x5c) i += 1;
+    else if (c === 0x22) return i + 1;
+  }
+  return -1;
 }

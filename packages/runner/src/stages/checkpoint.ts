@@ -11,6 +11,8 @@ import type { Store } from '@hogport/store';
 export class Checkpointer {
   private writing: Promise<void> | undefined;
   private dirty = false;
+  private acknowledged = 0;
+  private durable = 0;
   private failed: unknown;
 
   private constructor(private readonly store: Store, private readonly key: string, private etag: string | undefined, private readonly build: () => Checkpoint) {}
@@ -32,8 +34,18 @@ export class Checkpointer {
 
   schedule(): void {
     this.throwIfFailed();
+    this.acknowledged += 1;
     this.dirty = true;
     this.writing ??= this.loop();
+  }
+
+  /**
+   * Waits while more than `max` acknowledgements are not yet in a written checkpoint: what a kill
+   * would re-send stays bounded however fast acknowledgements come compared with store writes.
+   */
+  async lag(max: number): Promise<void> {
+    while (this.acknowledged - this.durable > max && this.writing) await this.writing;
+    this.throwIfFailed();
   }
 
   /** Waits for the writes scheduled so far. */
@@ -52,8 +64,10 @@ export class Checkpointer {
     try {
       while (this.dirty && !this.failed) {
         this.dirty = false;
+        const upTo = this.acknowledged;
         const body = encodeControl(Checkpoint, this.build());
         this.etag = (await this.store.writeIf(this.key, body, this.etag ? { ifMatch: this.etag } : { ifAbsent: true })).etag;
+        this.durable = upTo;
       }
     } catch (err) {
       this.failed = err;

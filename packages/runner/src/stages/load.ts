@@ -141,6 +141,8 @@ export function loadJob(opts: LoadJobOptions): StageJob {
           ctx.signal.throwIfAborted();
           checkpointer.throwIfFailed();
           nextSeq = batch.seq + 1;
+          // At most two acknowledged batches per chunk wait for their checkpoint before more go out.
+          await checkpointer.lag(2);
           await held.take();
           const p = acknowledge(batch).catch((err: unknown) => { failure ??= err; }).finally(() => held.give());
           inFlight.add(p);
