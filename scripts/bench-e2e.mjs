@@ -33,7 +33,7 @@ const EVENTS = ['page_viewed', 'signed_up', 'order_completed', 'search', 'item_a
 const PATHS = ['/', '/pricing', '/docs/getting-started', '/blog/launch', '/app/dashboard', '/app/settings/billing', '/checkout'];
 
 /** One file of records, written as it is generated. */
-async function writeFile1(file, count, seed, startMs) {
+async function writeRecords(file, count, seed, startMs) {
   const r = prng(seed);
   const gzip = createGzip({ level: 1 });
   const done = once(gzip.pipe(createWriteStream(file)), 'finish');
@@ -64,7 +64,7 @@ async function stage(dir, chunks) {
   for (let c = 0; c < chunks; c++) {
     const count = Math.floor(total / chunks) + (c < total % chunks ? 1 : 0);
     const file = path.join(dir, 'export', `events-${String(c).padStart(4, '0')}.jsonl.gz`);
-    await writeFile1(file, count, 1000 + c, start + c * (total / chunks) * 250);
+    await writeRecords(file, count, 1000 + c, start + c * (total / chunks) * 250);
   }
   for (const f of await readdir(path.join(dir, 'export'))) bytes += (await readFile(path.join(dir, 'export', f))).length;
   return bytes;

@@ -105,7 +105,7 @@ export function stageJobs(ctx: Context, planned: PlannedChunk[], destination?: D
     transform: transformJob({ source: ctx.source, spec: def.transform, store: ctx.store, layout: ctx.layout }),
     load: loadJob({
       ...(destination ? { destination } : {}), destinationId: destinationId(ctx), batchMaxEvents: batchMaxEvents ?? d.batchMaxEvents,
-      store: ctx.store, layout: ctx.layout, ...(d.type === 'posthog' ? { retryBudget: d.retryBudget, batchesInMemory: 2 * d.concurrency } : {}),
+      store: ctx.store, layout: ctx.layout, ...(d.type === 'posthog' ? { retryBudget: d.retryBudget } : {}),
     }),
   };
 }

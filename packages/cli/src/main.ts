@@ -129,7 +129,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     const threads = stages.includes('transform') ? num(opts.threads, '--threads') ?? def.threads ?? availableParallelism() : 1;
     // Transform is CPU-bound: in threads it uses every core, and leaves this one to extract and load.
     const threaded = threads > 1 ? threadedJob(jobs.transform, {
-      setup: new URL('./thread-setup.js', import.meta.url), threads, log: ctx.log,
+      setup: new URL('./thread-setup.js', import.meta.url), threads,
       data: { file, opts: { ...(opts.store ? { store: opts.store } : {}), ...(opts.logFile ? { logFile: opts.logFile } : {}) }, logLevel: ctx.log.level } satisfies ThreadData,
     }) : undefined;
     if (threaded) jobs.transform = threaded;

@@ -12,5 +12,5 @@ export default async function setup(data: unknown): Promise<ThreadJob> {
   const { file, opts, logLevel } = data as ThreadData;
   const log = makeLogger({ ...opts, logLevel }, false);
   const ctx = await openContext(file, opts, log);
-  return { job: stageJobs(ctx, []).transform, store: ctx.store, layout: ctx.layout, log, close: () => ctx.close() };
+  return { job: stageJobs(ctx, []).transform, store: ctx.store, layout: ctx.layout, log };
 }

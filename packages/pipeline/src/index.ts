@@ -8,5 +8,5 @@ export type {
   Position, PostHogEvent,
 } from './source.js';
 export { jsonLineOutcomes, type RecordResult } from './lines.js';
-export { idOf } from './values.js';
+export { idOf, omitter } from './values.js';
 export { filesInStore } from './files.js';

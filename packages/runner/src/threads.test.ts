@@ -12,7 +12,7 @@ import { fixtureJob } from './threads.fixture.js';
 
 async function pool(threads: number) {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-threads-'));
-  const job = threadedJob(fixtureJob(), { setup: new URL('./threads.fixture.js', import.meta.url), data: { dir }, threads, log: silentLogger });
+  const job = threadedJob(fixtureJob(), { setup: new URL('./threads.fixture.js', import.meta.url), data: { dir }, threads });
   const store = openStore(dir);
   const run = (chunk: string, signal = new AbortController().signal, progress: number[] = []) => {
     const ctx: ProcessContext = { chunk, attempt: `a-${chunk}`, worker: 'w', store, layout: layout('m'), signal, log: silentLogger, previous: undefined, progress: (n) => progress.push(n) };

@@ -3,7 +3,7 @@ import { HogportError, type Logger } from '@hogport/common';
 import type { Manifest } from '@hogport/manifest';
 import type { Expectation } from '@hogport/state';
 import type { ProcessContext, StageJob, StageResult } from './job.js';
-import { reviveError, type SerializedError, type ThreadReply, type ThreadRequest } from './thread-protocol.js';
+import { reviveError, type ThreadReply, type ThreadRequest } from './thread-protocol.js';
 
 export interface ThreadedOptions {
   /**
@@ -19,14 +19,6 @@ export interface ThreadedOptions {
    * started on first use and kept for the next chunk.
    */
   threads: number;
-  log: Logger;
-  /** Each thread's young generation (V8's nursery), in MB. */
-  youngGenerationMb?: number;
-  /**
-   * Whether one chunk runs in the calling thread (the default). Off when that thread has other
-   * work, like loading in a pipelined run: then every chunk goes to a worker thread.
-   */
-  inline?: boolean;
 }
 
 /** What a setup module's default export returns. */
@@ -35,7 +27,6 @@ export interface ThreadJob {
   store: ProcessContext['store'];
   layout: ProcessContext['layout'];
   log: Logger;
-  close?(): Promise<void>;
 }
 export type ThreadSetup = (data: unknown) => Promise<ThreadJob>;
 
@@ -66,8 +57,7 @@ export function threadedJob(local: StageJob, options: ThreadedOptions): Threaded
   const queue: Task[] = [];
   let nextId = 1;
   let closed = false;
-  const inline = options.inline ?? true;
-  let inlineBusy = !inline;
+  let inlineBusy = false;
 
   const runInline = (task: Task) => {
     inlineBusy = true;
@@ -82,7 +72,7 @@ export function threadedJob(local: StageJob, options: ThreadedOptions): Threaded
         continue;
       }
       let slot = idle.pop();
-      if (!slot && all.size < options.threads - (inline ? 1 : 0)) slot = spawn();
+      if (!slot && all.size < options.threads - 1) slot = spawn();
       if (!slot) return;
       const task = queue.shift()!;
       if (task.signal.aborted) { idle.push(slot); continue; }
@@ -138,9 +128,6 @@ class Slot {
       workerData: { setup: options.setup.href, data: options.data },
       // Threads write their own logs to stderr; nothing is read from their stdio here.
       stdout: false, stderr: false,
-      // A small young generation: the work allocates short-lived records at a high rate, and a
-      // large nursery only raises the process's peak memory (every thread has its own).
-      resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 48 },
     });
     this.thread.on('message', (reply: ThreadReply) => this.onReply(reply));
     this.thread.on('error', (err) => this.fail(new HogportError('E_THREAD_FAILED', `a worker thread failed: ${err.message}`, { cause: err })));
@@ -187,4 +174,3 @@ class Slot {
   }
 }
 
-export type { SerializedError };

@@ -221,22 +221,10 @@ function object(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {};
 }
 
-const AMPLITUDE_TIME = /^(\d{4}-\d{2}-\d{2}) ([01]\d|2[0-3]):([0-5]\d):([0-5]\d)\.\d{6}$/;
-const validDates = new Map<string, boolean>();
-
 /**
- * Amplitude's `YYYY-MM-DD HH:MM:SS.ffffff` (UTC, no zone) straight to the normalised form, checking
- * each calendar date once; anything else goes through the general ISO 8601 normaliser.
+ * Amplitude's `YYYY-MM-DD HH:MM:SS.ffffff` (UTC, no zone) is the normal form but for the `T` and the
+ * `Z`: with them, the normaliser takes it on its fast path. Anything else is parsed as ISO 8601.
  */
 function amplitudeTime(s: string): string | undefined {
-  const m = AMPLITUDE_TIME.exec(s);
-  if (!m) return normalizeTimestamp(s);
-  const date = m[1]!;
-  let ok = validDates.get(date);
-  if (ok === undefined) {
-    ok = normalizeTimestamp(`${date}T00:00:00Z`) !== undefined;
-    if (validDates.size > 10_000) validDates.clear();
-    validDates.set(date, ok);
-  }
-  return ok ? `${date}T${s.slice(11)}Z` : undefined;
+  return normalizeTimestamp(s.length === 26 && s.charCodeAt(10) === 0x20 ? `${s.slice(0, 10)}T${s.slice(11)}Z` : s);
 }

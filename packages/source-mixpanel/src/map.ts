@@ -1,5 +1,5 @@
 import { canonicalJson, uuidV5, URL_NAMESPACE } from '@hogport/common';
-import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { mixpanelTime } from './time.js';
 
 /**
@@ -50,9 +50,7 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
     ? uuidV5(insertId, POSTHOG_MIXPANEL_NAMESPACE)
     : uuidV5(canonicalJson({ event: r.event, distinct_id: distinctId, time: timestamp, properties: p }), MIXPANEL_CONTENT_NAMESPACE);
 
-  const drop = dropSet(mapping);
-  const properties: Record<string, unknown> = {};
-  for (const k in p) if (!INTERNAL.has(k) && !drop.has(k)) properties[k] = p[k];
+  const properties = withoutInternals(mapping)(p);
   const put = (k: string, v: unknown) => { if (v !== undefined && v !== null && v !== '' && properties[k] === undefined) properties[k] = v; };
   put('$geoip_city_name', p.$city);
   put('$geoip_subdivision_1_name', p.$region);
@@ -79,6 +77,14 @@ function dropSet(mapping: MixpanelMapping): Set<string> {
   let s = dropSets.get(mapping);
   if (!s) { s = new Set(mapping.dropProperties); dropSets.set(mapping, s); }
   return s;
+}
+
+const omitters = new WeakMap<MixpanelMapping, (record: object) => Record<string, unknown>>();
+/** A copy of a record's properties without Mixpanel's internals and the dropped ones, made once per mapping. */
+function withoutInternals(mapping: MixpanelMapping): (record: object) => Record<string, unknown> {
+  let omit = omitters.get(mapping);
+  if (!omit) { omit = omitter([...new Set([...INTERNAL, ...mapping.dropProperties])]); omitters.set(mapping, omit); }
+  return omit;
 }
 
 

@@ -27,12 +27,6 @@ export interface LoadJobOptions {
   retryBudget?: number;
   /** Events capture may refuse one by one before the chunk is failed as a systematic problem. */
   maxRefused?: number;
-  /**
-   * Batches built and not yet acknowledged, across every chunk this job loads at once: a batch
-   * waiting for a request slot is only memory. About twice the destination's request concurrency
-   * keeps every slot busy.
-   */
-  batchesInMemory?: number;
 }
 
 /**
@@ -47,7 +41,6 @@ export interface LoadJobOptions {
 export function loadJob(opts: LoadJobOptions): StageJob {
   const { destination, store, layout } = opts;
   const configHash = digestOf({ stage: 'load', version: 2, destination: opts.destinationId });
-  const held = new Slots(opts.batchesInMemory ?? 2 * BATCHES_IN_FLIGHT);
   return {
     stage: 'load',
     async expect(chunk) {
@@ -143,8 +136,7 @@ export function loadJob(opts: LoadJobOptions): StageJob {
           nextSeq = batch.seq + 1;
           // At most two acknowledged batches per chunk wait for their checkpoint before more go out.
           await checkpointer.lag(2);
-          await held.take();
-          const p = acknowledge(batch).catch((err: unknown) => { failure ??= err; }).finally(() => held.give());
+          const p = acknowledge(batch).catch((err: unknown) => { failure ??= err; });
           inFlight.add(p);
           void p.finally(() => inFlight.delete(p));
           if (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
@@ -173,22 +165,3 @@ export function loadJob(opts: LoadJobOptions): StageJob {
   };
 }
 
-/** A counting semaphore: `take` waits while all slots are taken. */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(size: number) {
-    this.free = Math.max(1, size);
-  }
-
-  async take(): Promise<void> {
-    if (this.free > 0) { this.free -= 1; return; }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  give(): void {
-    const next = this.waiting.shift();
-    if (next) next(); else this.free += 1;
-  }
-}
