@@ -22,3 +22,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
+
+/**
+ * A JSON number that a double cannot hold exactly (an integer beyond 2^53, `1e400`), kept as the
+ * digits the source wrote. Ids read from it keep every digit; serialised, it becomes a string,
+ * since no JSON writer of this Node emits raw number text: a change the reader counts.
+ */
+export class ExactNumber {
+  constructor(readonly text: string) {}
+  toJSON(): string {
+    return this.text;
+  }
+  toString(): string {
+    return this.text;
+  }
+}

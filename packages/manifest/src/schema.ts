@@ -37,6 +37,11 @@ export const Counts = z.object({
   droppedBy: z.record(z.string(), z.number().int().nonnegative()).default({}),
   /** Events written; one record can become more than one event. */
   events: z.number().int().nonnegative().optional(),
+  /**
+   * Records kept, but not byte for byte as the source had them (invalid UTF-8 replaced, a number
+   * too large for a double kept as text), by what was changed. A record can count under several.
+   */
+  changedBy: z.record(z.string(), z.number().int().nonnegative()).optional(),
 }).refine((c) => c.in === c.out + c.rejected + c.dropped, { message: 'counts do not add up: in must equal out + rejected + dropped' })
   .refine((c) => Object.values(c.droppedBy).reduce((a, b) => a + b, 0) === c.dropped, { message: 'droppedBy must add up to dropped' });
 export type Counts = z.infer<typeof Counts>;

@@ -44,6 +44,8 @@ export type Outcome =
      * first sighting (`at`, else the outcome's first event's time).
      */
     identify?: Array<{ distinctId: string; anonId: string; at?: string }>;
+    /** What was changed on the way (`invalid_utf8`, `number_as_text`…): counted in the manifest's `changedBy`. */
+    changed?: readonly string[];
   }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };

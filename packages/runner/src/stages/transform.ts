@@ -39,6 +39,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const rejects = new GzipLinesWriter(ctx.store, ctx.layout.rejects('transform', ctx.chunk, ctx.attempt), 'rejects');
       const counts = { in: 0, out: 0, rejected: 0, dropped: 0, events: 0 };
       const droppedBy: Record<string, number> = {};
+      const changedBy: Record<string, number> = {};
       const drop = new Set(spec.dropEvents);
       let min: string | undefined;
       let max: string | undefined;
@@ -93,6 +94,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           }
           counts.out += 1;
           counts.events += lines.length;
+          if (outcome.changed) for (const c of outcome.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
           if (counts.in % 5000 === 0) ctx.progress(5000);
         }
       } catch (err) {
@@ -110,7 +112,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       return {
         inputs: raw.map((o) => ({ key: o.key, sha256: o.sha256, bytes: o.bytes })),
         outputs,
-        counts: { unit: 'records', ...counts, droppedBy },
+        counts: { unit: 'records', ...counts, droppedBy, ...(Object.keys(changedBy).length > 0 ? { changedBy } : {}) },
         // Every raw byte was verified against the extract manifest on the way through.
         bytes: { in: raw.reduce((a, o) => a + o.bytes, 0), out: outputs.reduce((a, o) => a + o.bytes, 0) },
         ...(min !== undefined && max !== undefined ? { eventTime: { min, max } } : {}),
