@@ -1,17 +1,18 @@
 import { Command, Option } from 'commander';
-import { describeError, HOGPORT_VERSION, HogportError, readSecret, redact, type Logger } from '@hogport/common';
+import { describeError, HOGPORT_VERSION, HogportError, readSecret, redact, sleep, type Logger } from '@hogport/common';
 import { formatVerify, PostHogQuery, verifyMigration } from '@hogport/verify';
-import { isDerivedChunk, type Stage } from '@hogport/layout';
+import { isDerivedChunk, upstreamOf, type Stage } from '@hogport/layout';
 import { selectChunks } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
 import { availableParallelism } from 'node:os';
-import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runChunks, type RunEvent, type RunOptions, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
+import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runChunks, type ChunkOutcome, type RunEvent, type RunOptions, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
 import { inspectChunk, listedChunks } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
 import { progressReporter } from './progress.js';
 import type { ThreadData } from './thread-setup.js';
 import { formatStatus, statusReport } from './status.js';
+import { upstreamOutstanding } from './waiting.js';
 
 interface StageOptions extends GlobalOptions {
   chunks?: string;
@@ -23,12 +24,22 @@ interface StageOptions extends GlobalOptions {
   resendChanged?: boolean;
   maxEventsPerMinute?: string;
   withoutHistoricalMigration?: boolean;
+  /** False with --no-wait. */
+  wait?: boolean;
 }
+
+/** How long a stopping run may take to release its claims before it exits regardless. */
+const STOP_GRACE_MS = 3000;
+/** How often a stage started before its upstream looks again, and how often it says so. */
+const WAIT_POLL_MS = Number(process.env.HOGPORT_WAIT_POLL_MS) || 5000;
+const WAIT_NOTICE_MS = 60_000;
 
 const program = new Command('hogport')
   .description('Move analytics history into PostHog: extract, transform and load in resumable stages through a store.')
   .version(HOGPORT_VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError('(hogport --help lists the commands, hogport <command> --help their options)')
+  // A mistyped command or flag is the command line's fault: exit 2, as the README says.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 const common = (cmd: Command) => cmd
   .argument('<pipeline>', 'the pipeline definition (YAML or JSON)')
@@ -42,7 +53,8 @@ const stageCommand = (cmd: Command) => common(cmd)
   .option('--concurrency <n>', 'chunks at once (default: the definition\'s concurrency)')
   .option('--lease-seconds <n>', 'lease on a claimed chunk (default: the definition\'s leaseSeconds)')
   .option('--worker-id <id>', 'name this worker in claims and manifests (default: host:pid:random)')
-  .option('--threads <n>', 'transform threads (default: the definition\'s threads, else one per core)');
+  .option('--threads <n>', 'transform threads (default: the definition\'s threads, else one per core)')
+  .option('--no-wait', 'exit (code 4) instead of waiting for chunks an earlier stage has not committed yet');
 
 common(program.command('plan').description('list the chunks the pipeline plans'))
   .option('--json', 'print JSON')
@@ -137,7 +149,16 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     // A chunk waiting for a thread would only hold its lease: a transform alone claims as many as there are threads.
     const concurrency = num(opts.concurrency, '--concurrency') ?? (threaded && stages.length === 1 ? threads : def.concurrency);
     const stop = new AbortController();
-    const onSignal = () => { ctx.log.warn('stopping: chunks in progress are left uncommitted and will be redone'); stop.abort(); };
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      stoppedBy = signal;
+      ctx.log.warn({ signal }, 'stopping: chunks in progress are left uncommitted and will be redone');
+      process.stderr.write(`hogport: ${signal}: stopping; chunks in progress are left uncommitted, and the next run redoes them\n`);
+      stop.abort(new HogportError('E_STOPPED', `stopped by ${signal}`));
+      // A stage deep in one request or one huge record still stops within seconds: what it holds is
+      // uncommitted, and its claims name this dead process, so the next run on this host takes them over.
+      setTimeout(() => process.exit(signalExitCode(signal)), STOP_GRACE_MS).unref();
+    };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const progress = progressReporter(stages.length === 1 ? stages[0]! : 'run', ids.length * selected.length);
@@ -150,11 +171,33 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       mayResend: isDerivedChunk,
       onEvent: (e: RunEvent) => progress.onEvent(e), signal: stop.signal,
     };
-    let summary: RunSummary;
+    const identities = Boolean(ctx.source.identities && loading);
+    const all = planned.map((c) => c.id);
+    // The latest outcome of every stage and chunk, over the passes a stage makes while it waits for its upstream.
+    const outcomes = new Map<string, ChunkOutcome>();
+    let summary: RunSummary = { outcomes: [] };
     try {
-      summary = ctx.source.identities && loading
-        ? await runWithIdentities(ctx, planned.map((c) => c.id), ids, last, stages, jobs, runOptions)
-        : await runChunks(selected, ids, runOptions);
+      let todo = ids;
+      let noticed = 0;
+      for (;;) {
+        const pass = identities ? await runWithIdentities(ctx, all, ids, last, stages, jobs, runOptions) : await runChunks(selected, todo, runOptions);
+        for (const o of pass.outcomes) outcomes.set(`${o.stage}/${o.chunk}`, o);
+        summary = { outcomes: [...outcomes.values()], ...(pass.fatal ? { fatal: pass.fatal } : {}) };
+        const waiting = pass.outcomes.filter((o) => o.result === 'waiting');
+        if (pass.fatal || stop.signal.aborted || opts.wait === false || waiting.length === 0) break;
+        // Identity sources merge across the whole migration: every chunk's upstream counts.
+        const coming = await upstreamOutstanding(ctx.store, ctx.layout, stages[0]!, identities ? all : [...new Set(waiting.map((o) => o.chunk))]);
+        if (coming.length === 0) break;
+        if (Date.now() - noticed > WAIT_NOTICE_MS) {
+          noticed = Date.now();
+          const message = `waiting for ${coming.length} chunk(s) that ${upstreamOf(stages[0]!)} has not committed yet (like ${coming.slice(0, 3).join(', ')}); pass --no-wait to exit instead`;
+          ctx.log.info({ waiting: coming.length }, message);
+          process.stderr.write(`hogport: ${message}\n`);
+        }
+        await sleep(WAIT_POLL_MS, stop.signal).catch(() => undefined);
+        if (stop.signal.aborted) break;
+        todo = [...new Set(waiting.map((o) => o.chunk))];
+      }
     } finally {
       progress.stop();
       await threaded?.close();
@@ -162,7 +205,8 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       process.off('SIGTERM', onSignal);
       await loading?.close();
     }
-    return report(summary, stages, ctx.log);
+    const code = report(summary, stages, ctx.log);
+    return stoppedBy ? signalExitCode(stoppedBy) : code;
   });
 }
 
@@ -172,6 +216,9 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
  * identities and person properties right: identities first, the chunks oldest first, persons last
  * (and only once every chunk is loaded).
  */
+/** Messages said once per process, however often a waiting stage looks again. */
+const said = new Set<string>();
+
 async function runWithIdentities(ctx: Context, all: string[], ids: string[], last: ReadonlySet<string>, stages: Stage[], jobs: Record<Stage, StageJob>, options: RunOptions): Promise<RunSummary> {
   const outcomes: RunSummary['outcomes'] = [];
   const phase = async (list: StageJob[], chunks: string[]): Promise<RunSummary | undefined> => {
@@ -187,7 +234,8 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
   if (merged.waiting.length > 0) {
     const message = `load waits until every chunk is transformed (${merged.waiting.length} not yet, like ${merged.waiting.slice(0, 3).join(', ')}): identities are merged across the whole migration and load before the events`;
     ctx.log.warn(message);
-    process.stderr.write(`hogport: ${message}\n`);
+    if (!said.has(message)) process.stderr.write(`hogport: ${message}\n`);
+    said.add(message);
     for (const chunk of ids) outcomes.push({ chunk, stage: 'load', result: 'waiting' });
     return { outcomes };
   }
@@ -197,6 +245,14 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
   for (const list of [merged.identities, order.filter((id) => !last.has(id)), order.filter((id) => last.has(id))]) {
     const s = await phase([jobs.load], list);
     if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
+    // An event sent before its $identify lands on a person of its own, which PostHog cannot undo.
+    if (list === merged.identities && !list.every((id) => outcomes.some((o) => o.stage === 'load' && o.chunk === id && (o.result === 'done' || o.result === 'skipped')))) {
+      const message = 'events load only after every identity chunk has: the next run loads the identities, then the events';
+      ctx.log.warn(message);
+      process.stderr.write(`hogport: ${message}\n`);
+      for (const chunk of order) outcomes.push({ chunk, stage: 'load', result: 'blocked' });
+      return { outcomes };
+    }
   }
   if (merged.persons) {
     const states = await Promise.all(all.map(async (chunk) => (await inspectChunk(ctx.store, ctx.layout, 'load', chunk, await jobs.load.expect(chunk))).status));
@@ -248,16 +304,23 @@ function report(summary: RunSummary, stages: Stage[], log: Logger): number {
   const lines: string[] = [];
   for (const stage of stages) {
     const of = (r: string) => by(r).filter((o) => o.stage === stage).length;
-    lines.push(`${stage}: ${of('done')} done, ${of('skipped')} already done, ${of('failed')} failed${of('waiting') ? `, ${of('waiting')} waiting for an earlier stage` : ''}${of('refused') ? `, ${of('refused')} refused` : ''}${of('lost') ? `, ${of('lost')} taken over by another worker` : ''}`);
+    lines.push(`${stage}: ${of('done')} done, ${of('skipped')} already done, ${of('failed')} failed${of('waiting') ? `, ${of('waiting')} waiting for an earlier stage` : ''}${of('blocked') ? `, ${of('blocked')} waiting for their identities` : ''}${of('refused') ? `, ${of('refused')} refused` : ''}${of('lost') ? `, ${of('lost')} taken over by another worker` : ''}`);
   }
   for (const o of [...by('failed'), ...by('refused')]) lines.push(`  ${o.stage} ${o.chunk}: ${o.error?.code ?? ''} ${o.error?.message ?? ''}`);
   process.stderr.write(`${redact(lines.join('\n'))}\n`);
   if (summary.fatal) {
-    log.error({ error: summary.fatal }, 'load stopped');
+    log.error({ error: summary.fatal }, 'run stopped');
     process.stderr.write(`hogport: ${redact(summary.fatal.message)}\n`);
-    return 3;
+    return summary.fatal.exitCode;
   }
-  return by('failed').length + by('refused').length > 0 ? 1 : 0;
+  if (by('failed').length + by('refused').length > 0) return 1;
+  // Exit 0 says every selected chunk is done: one still waiting for an earlier stage is not.
+  return by('waiting').length + by('blocked').length > 0 ? 4 : 0;
+}
+
+/** The shell's convention: 128 plus the signal's number. */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? 130 : 143;
 }
 
 function num(value: string | undefined, flag: string): number | undefined {

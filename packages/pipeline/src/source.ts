@@ -56,6 +56,8 @@ export interface TransformContext {
   transform: TransformSpec;
   hogportVersion: string;
   log: Logger;
+  /** Aborts when the run stops or the lease is lost: readers check it, so even one endless record stops. */
+  signal?: AbortSignal;
 }
 
 export interface RawFileInput {

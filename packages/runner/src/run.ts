@@ -41,14 +41,15 @@ export type RunEvent =
 export interface ChunkOutcome {
   chunk: string;
   stage: Stage;
-  result: 'done' | 'skipped' | 'failed' | 'waiting' | 'refused' | 'lost';
+  /** `waiting`: an earlier stage has not done the chunk; `blocked`: something it must follow (its identities) failed. */
+  result: 'done' | 'skipped' | 'failed' | 'waiting' | 'blocked' | 'refused' | 'lost';
   error?: { code: string; message: string };
 }
 
 export interface RunSummary {
   outcomes: ChunkOutcome[];
-  /** Set when a fatal error (like a refused API key) stopped the whole run. */
-  fatal?: { code: string; message: string };
+  /** Set when a fatal error (like a refused API key) stopped the whole run; `exitCode` is the error's. */
+  fatal?: { code: string; message: string; exitCode: number };
 }
 
 type Attempt = ChunkOutcome['result'] | 'held';
@@ -69,7 +70,7 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
   const limit = pLimit(options.concurrency);
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  let fatal: { code: string; message: string } | undefined;
+  let fatal: RunSummary['fatal'];
 
   const runChunk = async (chunk: string): Promise<'held' | 'finished'> => {
     for (const job of jobs) {
@@ -78,7 +79,7 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
       const result = await attemptChunk(job, chunk, options, signal).catch((err: unknown) => {
         const error = describeError(err);
         if (isFatal(err)) {
-          fatal ??= error;
+          fatal ??= { ...error, exitCode: (err as HogportError).exitCode };
           stop.abort(err);
         }
         return { result: 'failed' as const, error };

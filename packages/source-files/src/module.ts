@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +25,9 @@ export type MappedEvent = Omit<PostHogEvent, 'uuid'> & { uuid?: string };
  */
 export async function loadMappingModule(file: string): Promise<MapRecord> {
   let url = pathToFileURL(file).href;
+  if (!(await stat(file).catch(() => undefined))?.isFile()) {
+    throw new HogportError('E_MAPPING_MODULE', `the mapping module ${file} does not exist: check source.module (a path relative to the definition)`, { exitCode: 2 });
+  }
   if (/\.[cm]?ts$/.test(file)) {
     let ts: typeof import('typescript');
     try {
@@ -32,7 +35,11 @@ export async function loadMappingModule(file: string): Promise<MapRecord> {
     } catch {
       throw new HogportError('E_MAPPING_MODULE', `${file} is TypeScript, but the TypeScript compiler is not installed; compile it to JavaScript or install typescript`, { exitCode: 2 });
     }
-    const out = ts.transpileModule(await readFile(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }, fileName: file });
+    const out = ts.transpileModule(await readFile(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }, fileName: file, reportDiagnostics: true });
+    const broken = out.diagnostics?.find((d) => d.category === ts.DiagnosticCategory.Error);
+    if (broken) {
+      throw new HogportError('E_MAPPING_MODULE', `the mapping module ${file} does not compile: ${ts.flattenDiagnosticMessageText(broken.messageText, ' ')}`, { exitCode: 2 });
+    }
     const dir = await mkdtemp(path.join(tmpdir(), 'hogport-mapping-'));
     const js = path.join(dir, `${path.basename(file).replace(/\.[cm]?ts$/, '')}.mjs`);
     await writeFile(js, out.outputText);

@@ -40,7 +40,11 @@ export const filesSource: SourceFactory = (ctx) => {
   const contentUuid = (e: object) => uuidV5(canonicalJson(e), FILES_NAMESPACE);
   return {
     type: 'files',
-    plan: () => files.plan(),
+    async plan() {
+      // A mapping module that cannot load would fail every chunk in transform: say so before any work.
+      if (modulePath) await (mapper ??= loadMappingModule(modulePath));
+      return files.plan();
+    },
     extract: (ectx) => files.extract(ectx),
     async *transform(raw) {
       const map = declared ? undefined : await (mapper ??= loadMappingModule(modulePath!));

@@ -15,8 +15,24 @@ export function startCli(args: string[], options: { env?: Record<string, string>
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve, reject) => child.on('close', (code, signal) => {
+    const crash = crashIn(`${stderr}\n${stdout}`);
+    if (crash) reject(new Error(`hogport ${args.join(' ')} printed ${crash}; whatever the input, hogport handles its errors:\n${stderr.slice(-4000)}`));
+    else resolve({ code, signal, stdout, stderr });
+  }));
   return { child, done };
+}
+
+/**
+ * What in a process's output shows an error hogport did not handle: Node's report of an unheard
+ * 'error' event or an unhandled rejection, or a stack trace. Every test that runs the CLI fails on
+ * it, so a crash never passes for an ordinary non-zero exit.
+ */
+export function crashIn(output: string): string | undefined {
+  if (/Unhandled 'error' event/.test(output)) return "an unhandled 'error' event";
+  if (/UnhandledPromiseRejection|unhandled promise rejection/i.test(output)) return 'an unhandled rejection';
+  if (/^\s+at .+:\d+:\d+\)?$/m.test(output) || /^Node\.js v\d+/m.test(output)) return 'a stack trace';
+  return undefined;
 }
 
 export async function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {

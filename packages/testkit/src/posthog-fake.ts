@@ -68,6 +68,8 @@ export interface FakePostHogOptions {
     slowMs?: number;
     retryAfterSeconds?: number;
   };
+  /** An outage of part of capture: 503 for every request holding an event this matches. */
+  unavailableFor?: (event: Record<string, unknown>) => boolean;
   /** Enables the query API for this project id and personal API key. */
   query?: { projectId: string; personalKey: string };
   /** A source instance's data, for hogport's PostHog source: events and persons the query API serves. */
@@ -139,6 +141,9 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
     if (f && hit(f.rate429)) return refuse(429, { type: 'rate_limited', detail: 'Rate limit exceeded' }, { 'retry-after': String(f.retryAfterSeconds ?? 1) });
     if (f && hit(f.rate503)) return refuse(503, { type: 'server_error', detail: 'Service unavailable' });
     if (!batch) return refuse(400, { type: 'validation_error', code: 'invalid_payload', detail: 'Invalid payload: batch must be an array of events' });
+    if (options.unavailableFor && batch.some((e) => e !== null && typeof e === 'object' && options.unavailableFor!(e as Record<string, unknown>))) {
+      return refuse(503, { type: 'server_error', detail: 'Service unavailable' });
+    }
 
     const seen = new Set<string>();
     for (const item of batch) {

@@ -1,6 +1,6 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { HashingCounter, HogportError, HOGPORT_VERSION, timeKey } from '@hogport/common';
-import { Manifest, readControl } from '@hogport/manifest';
+import { Manifest, readControl, type OutputRef } from '@hogport/manifest';
 import type { Position, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
 import type { Layout } from '@hogport/layout';
 import type { Store } from '@hogport/store';
@@ -34,7 +34,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const up = await readControl(ctx.store, ctx.layout.manifest('extract', ctx.chunk), Manifest);
       if (!up) throw new HogportError('E_NOT_EXTRACTED', `chunk ${ctx.chunk} has no extract manifest`);
       const raw = up.value.outputs.filter((o) => o.role === 'raw');
-      const tctx: TransformContext = { migration, chunk: ctx.chunk, transform: spec, hogportVersion: HOGPORT_VERSION, log: ctx.log };
+      const tctx: TransformContext = { migration, chunk: ctx.chunk, transform: spec, hogportVersion: HOGPORT_VERSION, log: ctx.log, signal: ctx.signal };
       const events = new GzipLinesWriter(ctx.store, ctx.layout.events(ctx.chunk, ctx.attempt), 'events');
       const rejects = new GzipLinesWriter(ctx.store, ctx.layout.rejects('transform', ctx.chunk, ctx.attempt), 'rejects');
       const counts = { in: 0, out: 0, rejected: 0, dropped: 0, events: 0 };
@@ -52,10 +52,14 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
         async open(): Promise<Readable> {
           const verify = new HashingCounter({ sha256: o.sha256, mismatch: (actual) => rawCorrupt(o.key, actual, o.sha256) });
           const stream = await ctx.store.read(o.key);
-          stream.on('error', (err) => verify.destroy(err));
-          return stream.pipe(verify);
+          // Readers stop early and fail mid-file: pipeline carries an error either way and leaves no
+          // stream with an 'error' nobody listens to, which would end the process for one chunk.
+          pipeline(stream, verify, () => undefined);
+          return verify;
         },
       }));
+      const writers = [events, rejects];
+      const outputs: OutputRef[] = [];
       const reject = async (o: { code: string; reason: string; position: Position; record: string }) => {
         counts.rejected += 1;
         await rejects.writeLine(rejectLine(o));
@@ -97,17 +101,18 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           if (outcome.changed) for (const c of outcome.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
           if (counts.in % 5000 === 0) ctx.progress(5000);
         }
+        ctx.progress(counts.in % 5000);
+        outputs.push(await events.finish(), await rejects.finish());
+        if (facts) {
+          const summary = new GzipLinesWriter(ctx.store, ctx.layout.summary(ctx.chunk, ctx.attempt), 'summary');
+          writers.push(summary);
+          for (const line of facts.lines()) await summary.writeLine(line);
+          outputs.push(await summary.finish());
+        }
       } catch (err) {
-        events.abort(err as Error);
-        rejects.abort(err as Error);
+        // Every writer, finished or not: an open upload left behind is an unfinished multipart upload on S3.
+        for (const w of writers) w.abort(err as Error);
         throw err;
-      }
-      ctx.progress(counts.in % 5000);
-      const outputs = [await events.finish(), await rejects.finish()];
-      if (facts) {
-        const summary = new GzipLinesWriter(ctx.store, ctx.layout.summary(ctx.chunk, ctx.attempt), 'summary');
-        for (const line of facts.lines()) await summary.writeLine(line);
-        outputs.push(await summary.finish());
       }
       return {
         inputs: raw.map((o) => ({ key: o.key, sha256: o.sha256, bytes: o.bytes })),

@@ -25,6 +25,9 @@ export class GzipLinesWriter {
     // A deeper buffer lets compression (on the thread pool) overlap with producing the next lines.
     this.gzip = createGzip({ level: 1, writableHighWaterMark: 1024 * 1024 } as ZlibOptions);
     this.gzip.on('error', (err) => this.counter.destroy(err));
+    // The store may not be reading the body yet when an abort errors it: the write still fails with
+    // the error, and no 'error' event goes unheard.
+    this.counter.on('error', () => undefined);
     this.upload = store.write(key, this.gzip.pipe(this.counter)).catch((err: unknown) => { this.failed = err; throw err; });
     this.upload.catch(() => undefined);
   }
