@@ -75,7 +75,10 @@ test('a corrupted raw chunk fails only that chunk; after repair only it is trans
   assert.equal(status.totals.transform.done, 3);
   assert.match((await runCli(['status', ws.pipeline])).stdout, /transform part-001\.jsonl: failed: E_RAW_CORRUPT/);
 
-  assert.equal((await runCli(['load', ws.pipeline])).code, 0);
+  // The other chunks load; the failed one is not done, so neither is the load.
+  const partial = await runCli(['load', ws.pipeline]);
+  assert.equal(partial.code, 4, partial.stderr);
+  assert.match(partial.stderr, /load: 3 done, 0 already done, 0 failed, 1 waiting for an earlier stage/);
   await writeFile(rawFile, original);
   const retried = await runCli(['transform', ws.pipeline]);
   assert.equal(retried.code, 0, retried.stderr);

@@ -12,7 +12,7 @@ import { makeLogger, openContext, stageJobs, openDestination, type Context, type
 import { progressReporter } from './progress.js';
 import type { ThreadData } from './thread-setup.js';
 import { formatStatus, statusReport } from './status.js';
-import { upstreamOutstanding } from './waiting.js';
+import { upstreamProgress } from './waiting.js';
 
 interface StageOptions extends GlobalOptions {
   chunks?: string;
@@ -185,13 +185,14 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
         summary = { outcomes: [...outcomes.values()], ...(pass.fatal ? { fatal: pass.fatal } : {}) };
         const waiting = pass.outcomes.filter((o) => o.result === 'waiting');
         if (pass.fatal || stop.signal.aborted || opts.wait === false || waiting.length === 0) break;
-        // Identity sources merge across the whole migration: every chunk's upstream counts.
-        const coming = await upstreamOutstanding(ctx.store, ctx.layout, stages[0]!, identities ? all : [...new Set(waiting.map((o) => o.chunk))]);
+        // Identity sources merge across the whole migration: it waits for every chunk not transformed yet.
+        const upstream = await upstreamProgress(ctx.store, ctx.layout, stages[0]!, identities ? all : [...new Set(waiting.map((o) => o.chunk))]);
+        const coming = identities ? upstream.coming : [...upstream.ready, ...upstream.coming];
         if (coming.length === 0) break;
-        if (Date.now() - noticed > WAIT_NOTICE_MS) {
+        if (upstream.coming.length > 0 && Date.now() - noticed > WAIT_NOTICE_MS) {
           noticed = Date.now();
-          const message = `waiting for ${coming.length} chunk(s) that ${upstreamOf(stages[0]!)} has not committed yet (like ${coming.slice(0, 3).join(', ')}); pass --no-wait to exit instead`;
-          ctx.log.info({ waiting: coming.length }, message);
+          const message = `waiting for ${upstream.coming.length} chunk(s) that ${upstreamOf(stages[0]!)} has not committed yet (like ${upstream.coming.slice(0, 3).join(', ')}); pass --no-wait to exit instead`;
+          ctx.log.info({ waiting: upstream.coming.length }, message);
           process.stderr.write(`hogport: ${message}\n`);
         }
         await sleep(WAIT_POLL_MS, stop.signal).catch(() => undefined);

@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream';
 import { gunzipIfGzipped, HashingCounter, HogportError, splitLines } from '@hogport/common';
 import type { Layout } from '@hogport/layout';
 import { batches, deliver, type Batch, type Destination, type IndexedLine, type RetryBudget } from '@hogport/loader';
@@ -86,8 +87,9 @@ export function loadJob(opts: LoadJobOptions): StageJob {
         // Verified on the way through: a changed events object fails the chunk before it can commit.
         const verify = new HashingCounter({ sha256: eventsRef.sha256, mismatch: (actual) => new HogportError('E_EVENTS_CORRUPT', `${eventsRef.key} is not the object transform wrote (sha256 ${actual}, expected ${eventsRef.sha256}): re-run transform for chunk ${ctx.chunk} with --force`) });
         const raw = await ctx.store.read(eventsRef.key);
-        raw.on('error', (err) => verify.destroy(err));
-        const stream = await gunzipIfGzipped(raw.pipe(verify));
+        // An error on either stream reaches the reader below, and none is left unheard when it stops early.
+        pipeline(raw, verify, () => undefined);
+        const stream = await gunzipIfGzipped(verify);
         let index = 0;
         for await (const { line } of splitLines(stream)) {
           if (line === '') continue;
