@@ -47,8 +47,8 @@ export interface ChunkOutcome {
 
 export interface RunSummary {
   outcomes: ChunkOutcome[];
-  /** Set when a fatal error (like a refused API key) stopped the whole run. */
-  fatal?: { code: string; message: string };
+  /** Set when a fatal error (like a refused API key) stopped the whole run, with the exit code it asks for. */
+  fatal?: { code: string; message: string; exitCode?: number };
 }
 
 type Attempt = ChunkOutcome['result'] | 'held';
@@ -69,7 +69,7 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
   const limit = pLimit(options.concurrency);
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  let fatal: { code: string; message: string } | undefined;
+  let fatal: RunSummary['fatal'];
 
   const runChunk = async (chunk: string): Promise<'held' | 'finished'> => {
     for (const job of jobs) {
@@ -78,7 +78,7 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
       const result = await attemptChunk(job, chunk, options, signal).catch((err: unknown) => {
         const error = describeError(err);
         if (isFatal(err)) {
-          fatal ??= error;
+          fatal ??= { ...error, exitCode: (err as HogportError).exitCode };
           stop.abort(err);
         }
         return { result: 'failed' as const, error };
