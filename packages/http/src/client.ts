@@ -114,6 +114,8 @@ export class HttpClient {
       let connectionFailure = false;
       await this.slot();
       try {
+        // Again after the wait for a slot: the breaker may have opened meanwhile.
+        this.options.breaker?.check();
         let res: Dispatcher.ResponseData;
         try {
           res = await this.dispatcher.request({
