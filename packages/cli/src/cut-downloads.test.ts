@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { mapAmplitudeRecord } from '@hogport/source-amplitude';
 import { mapMixpanelRecord } from '@hogport/source-mixpanel';
-import { amplitudeExport, mixpanelExport, runCli, startAmplitudeExportApi, startFakePostHog, startMixpanelApi, type CutKind } from '@hogport/testkit';
+import { amplitudeExport, freePort, mixpanelExport, runCli, startAmplitudeExportApi, startFakePostHog, startMixpanelApi, type CutKind } from '@hogport/testkit';
 import { readJson } from './e2e.helpers.js';
 
 const KEY = 'phc_cut_downloads';
@@ -93,3 +93,19 @@ for (const gzip of [true, false]) {
     assert.equal(new Set(got).size, want.size);
   });
 }
+
+test('an Amplitude Export API that cannot be reached stops the extract through the breaker with exit 5, no hour marked failed', async (t) => {
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(() => posthog.close());
+  const nobody = `http://127.0.0.1:${await freePort()}`;
+  const { file } = await pipeline(`{ type: amplitude, endpoint: "${nobody}", start: "2024-03-01T00", end: "2024-03-02T00" }`, posthog.url);
+  const started = Date.now();
+  const run = await runCli(['extract', file], { env });
+  assert.equal(run.code, 5, run.stderr);
+  assert.match(run.stderr, /Amplitude's Export API could not be reached: 8 requests in a row failed .*nothing is lost: re-run/);
+  // 24 hours spending 8 attempts each would take minutes of backoff.
+  assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
+  const status = JSON.parse((await runCli(['status', file, '--json'])).stdout) as { totals: Record<string, Record<string, number>> };
+  assert.equal(status.totals.extract!.failed ?? 0, 0);
+  assert.equal(status.totals.extract!.done ?? 0, 0);
+});
