@@ -65,21 +65,21 @@ export async function downloadProfiles(options: MixpanelApiOptions, write: (page
     const url = new URL('/api/query/engage', options.queryBase);
     if (options.projectId) url.searchParams.set('project_id', options.projectId);
     const form = new URLSearchParams({ page: String(page), ...(sessionId ? { session_id: sessionId } : {}) });
-    const body = await call(options, url, {
+    const { raw, parsed } = await call(options, url, {
       method: 'POST', what: `profiles page ${page}`, body: form.toString(),
       headers: { ...headers(options), 'content-type': 'application/x-www-form-urlencoded' },
       ...(signal ? { signal } : {}),
-      read: async ({ body: b }) => {
+      // One page (at most 1,000 profiles) is small: read whole. It is stored as it came, so one that
+      // does not parse was cut.
+      read: async ({ body }) => {
         const parts: Buffer[] = [];
-        for await (const c of b as AsyncIterable<Buffer>) parts.push(c);
-        const raw = Buffer.concat(parts);
-        // A page is stored as it came and read whole: one that does not parse was cut.
-        try { return { raw, parsed: JSON.parse(raw.toString('utf8')) as { results?: unknown[]; session_id?: string; page_size?: number } }; }
+        for await (const c of body as AsyncIterable<Buffer>) parts.push(c);
+        const bytes = Buffer.concat(parts);
+        try { return { raw: bytes, parsed: JSON.parse(bytes.toString('utf8')) as { results?: unknown[]; session_id?: string; page_size?: number } }; }
         catch (err) { throw bodyIncomplete(`profiles page ${page}`, `it is not JSON (${(err as Error).message})`); }
       },
     });
-    // One page (at most 1,000 profiles) is small; the next page's request needs its session_id.
-    const { raw, parsed } = body;
+    // The next page's request needs this page's session_id.
     await write(page, raw);
     const results = parsed.results ?? [];
     if (results.length === 0 || results.length < (parsed.page_size ?? 1000)) return;
