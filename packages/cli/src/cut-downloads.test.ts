@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { mapAmplitudeRecord } from '@hogport/source-amplitude';
 import { mapMixpanelRecord } from '@hogport/source-mixpanel';
-import { amplitudeExport, freePort, mixpanelExport, runCli, startAmplitudeExportApi, startFakePostHog, startMixpanelApi, type CutKind } from '@hogport/testkit';
-import { readJson } from './e2e.helpers.js';
+import { openStore } from '@hogport/store';
+import { amplitudeExport, freePort, mixpanelExport, randomBucket, runCli, startAmplitudeExportApi, startFakePostHog, startMixpanelApi, startMoto, type CutKind } from '@hogport/testkit';
+import { readAll } from '@hogport/common';
 
 const KEY = 'phc_cut_downloads';
 const env = {
@@ -17,35 +18,47 @@ const env = {
 };
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function pipeline(source: string, posthog: string): Promise<{ file: string; store: string }> {
+async function pipeline(source: string, posthog: string, storeUri?: string): Promise<{ file: string; store: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-cut-'));
   const file = path.join(dir, 'pipeline.yaml');
-  await writeFile(file, ['id: cut', 'store: ./store', `source: ${source}`, `destination: { type: posthog, host: "${posthog}", batchMaxEvents: 100 }`, 'concurrency: 2'].join('\n'));
-  return { file, store: path.join(dir, 'store', 'cut') };
+  await writeFile(file, ['id: cut', `store: "${storeUri ?? './store'}"`, `source: ${source}`, `destination: { type: posthog, host: "${posthog}", batchMaxEvents: 100 }`, 'concurrency: 2'].join('\n'));
+  return { file, store: storeUri ?? path.join(dir, 'store') };
 }
 
 /** The bytes extract committed for a chunk: the one raw file its manifest names, checked against its sha256. */
-async function committedRaw(store: string, chunk: string): Promise<Buffer> {
-  const manifest = await readJson(path.join(store, 'manifests', 'extract', `${chunk}.json`)) as { outputs: Array<{ key: string; sha256: string; bytes: number }> };
-  assert.equal(manifest.outputs.length, 1);
-  const out = manifest.outputs[0]!;
-  const bytes = await readFile(path.join(store, '..', out.key));
-  assert.equal(sha256(bytes), out.sha256);
-  assert.equal(bytes.length, out.bytes);
-  return bytes;
+async function committedRaw(storeUri: string, chunk: string): Promise<Buffer> {
+  const store = openStore(storeUri);
+  try {
+    const manifest = JSON.parse((await readAll(await store.read(`cut/manifests/extract/${chunk}.json`))).toString('utf8')) as { outputs: Array<{ key: string; sha256: string; bytes: number }> };
+    assert.equal(manifest.outputs.length, 1);
+    const out = manifest.outputs[0]!;
+    const bytes = await readAll(await store.read(out.key));
+    assert.equal(sha256(bytes), out.sha256);
+    assert.equal(bytes.length, out.bytes);
+    return bytes;
+  } finally {
+    await store.close();
+  }
 }
 
 function kindsSeen(requests: Array<{ cut?: CutKind }>): Set<CutKind> {
   return new Set(requests.flatMap((r) => (r.cut ? [r.cut] : [])));
 }
 
-test('Amplitude downloads cut mid-body, ended early or short are retried and never committed short: one run, every event once', async (t) => {
+for (const where of ['a local store', 'an S3 store']) {
+test(`Amplitude downloads cut mid-body, ended early or short are retried and never committed short, into ${where}: one run, every event once`, async (t) => {
+  let storeUri: string | undefined;
+  if (where === 'an S3 store') {
+    const moto = await startMoto();
+    t.after(() => moto.stop());
+    storeUri = await moto.bucket(randomBucket(), 'hogport');
+  }
   const hours = ['2024-03-01T00', '2024-03-01T01', '2024-03-01T02', '2024-03-01T03'];
   const data = amplitudeExport({ seed: 41, hours, perHour: 80 });
-  const api = await startAmplitudeExportApi({ apiKey: env.AMPLITUDE_API_KEY, secretKey: env.AMPLITUDE_SECRET_KEY, data, cuts: { seed: 7, rate: 0.6 } });
+  const api = await startAmplitudeExportApi({ apiKey: env.AMPLITUDE_API_KEY, secretKey: env.AMPLITUDE_SECRET_KEY, data, cuts: { seed: 17, rate: 0.4 } });
   const posthog = await startFakePostHog({ token: KEY });
   t.after(async () => { await api.close(); await posthog.close(); });
-  const { file, store } = await pipeline(`{ type: amplitude, endpoint: "${api.url}", start: "2024-03-01T00", end: "2024-03-01T04", maxAttempts: 12 }`, posthog.url);
+  const { file, store } = await pipeline(`{ type: amplitude, endpoint: "${api.url}", start: "2024-03-01T00", end: "2024-03-01T04", maxAttempts: 12 }`, posthog.url, storeUri);
 
   const run = await runCli(['run', file], { env });
   assert.equal(run.code, 0, run.stderr);
@@ -64,6 +77,7 @@ test('Amplitude downloads cut mid-body, ended early or short are retried and nev
   assert.equal(got.length, want.size, 'every event arrives once');
   assert.equal(new Set(got).size, want.size);
 });
+}
 
 for (const gzip of [true, false]) {
   test(`Mixpanel exports cut mid-body, ended early or short (${gzip ? 'gzip' : 'plain'}) are retried and never committed short: one run, every event once`, async (t) => {
