@@ -39,3 +39,18 @@ test('moves a self-hosted PostHog project to another: every event once with its 
   assert.deepEqual(identifies.sort(), persons.filter((p) => p.distinct_ids.length > 1).map((p) => { const [a, b] = [...p.distinct_ids].sort(); return `${a} ${b}`; }).sort());
   assert.ok(cloud.events.findLastIndex((e) => e.event === '$identify') < cloud.events.findIndex((e) => byUuid.has(e.uuid as string) && events.some((x) => x.uuid === e.uuid)));
 });
+
+test('a personal key the source instance refuses stops the run at the first query with exit 3, not one failure per day', async (t) => {
+  const { events } = posthogInstance({ seed: 43, start: new Date(Date.UTC(2024, 4, 1)), days: 5, count: 100, persons: 5 });
+  const source = await startFakePostHog({ token: 'unused', query: { projectId: '1', personalKey: PERSONAL }, source: { events } });
+  t.after(() => source.close());
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-ph-src-auth-'));
+  const file = path.join(dir, 'pipeline.yaml');
+  await writeFile(file, `id: ph\nstore: ./store\nsource: { type: posthog, host: "${source.url}", projectId: 1, start: "2024-05-01", end: "2024-05-06", persons: false }\ndestination: { type: dry-run }\nconcurrency: 1\n`);
+  const run = await runCli(['run', file], { env: { SOURCE_POSTHOG_PERSONAL_API_KEY: 'phx_not_this_one' } });
+  assert.equal(run.code, 3, run.stderr);
+  assert.match(run.stderr, /refused the personal API key \(HTTP 401\).*Query Read/);
+  assert.ok(!run.stderr.includes('phx_not_this_one'));
+  const status = JSON.parse((await runCli(['status', file, '--json'])).stdout) as { totals: Record<string, Record<string, number>> };
+  assert.equal(status.totals.extract!.failed ?? 0, 0, 'no day is marked failed');
+});

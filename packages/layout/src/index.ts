@@ -7,6 +7,7 @@
  *   <migration>/failures/<stage>/<chunk>.json         the last failure, until the chunk succeeds
  *   <migration>/checkpoints/<stage>/<chunk>.json      progress inside an uncommitted chunk (load)
  *   <migration>/workers/<stage>/<worker>.json         workers sharing a rate limit, while they run
+ *   <migration>/unreadable/extract/<chunk>.json       raw data transform could not read: its extract is stale
  *   <migration>/raw/<chunk>/<attempt>/<file>          extract output, byte for byte the source's
  *   <migration>/events/<chunk>/<attempt>.jsonl.gz     transform output: PostHog events
  *   <migration>/summaries/<chunk>/<attempt>.jsonl.gz  transform output: identity pairs and person properties
@@ -63,6 +64,8 @@ export interface Layout {
   failure(stage: Stage, chunk: string): string;
   failures(stage: Stage): string;
   checkpoint(stage: Stage, chunk: string): string;
+  /** Raw data of a chunk that transform found unreadable, so its extract is fetched again. */
+  unreadable(chunk: string): string;
   /** A worker's registration while it takes part in a stage (rate limit shares). */
   worker(stage: Stage, worker: string): string;
   workers(stage: Stage): string;
@@ -98,6 +101,7 @@ export function layout(migration: string): Layout {
     failure: (stage, c) => `${m}/failures/${stage}/${chunk(c)}.json`,
     failures: (stage) => `${m}/failures/${stage}/`,
     checkpoint: (stage, c) => `${m}/checkpoints/${stage}/${chunk(c)}.json`,
+    unreadable: (c) => `${m}/unreadable/extract/${chunk(c)}.json`,
     worker: (stage, w) => `${m}/workers/${stage}/${w.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
     workers: (stage) => `${m}/workers/${stage}/`,
     raw: (c, attempt, file) => `${m}/raw/${chunk(c)}/${attempt}/${file}`,

@@ -223,3 +223,40 @@ test('reads Retry-After as seconds or as an HTTP date', () => {
   assert.equal(parseRetryAfter(new Date(10_000).toUTCString(), 5_000), 5000);
   assert.equal(parseRetryAfter('soon'), undefined);
 });
+
+test('only capture\'s own answer acknowledges a batch: {"status":1}, {"status":"Ok"} or 204, never a proxy\'s 200', async (t) => {
+  const answers: Array<[number, string, string?]> = [[200, '{"status":1}'], [200, '{"status":"Ok","quota_limited":["events"]}'], [204, ''], [200, '<html><body>Welcome</body></html>', 'text/html'], [200, '{}'], [200, '']];
+  let next = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const [status, body, type] = answers[next++]!;
+      res.writeHead(status, { 'content-type': type ?? 'application/json', ...(status === 204 ? {} : { 'content-length': String(Buffer.byteLength(body)) }) });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => { server.closeAllConnections(); server.close(); });
+  const d = destination(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  t.after(() => d.close());
+  for (let i = 0; i < 3; i++) assert.deepEqual(await d.send(batchOf([line(i)])), { requests: 1, retries: 0 });
+  for (let i = 3; i < 6; i++) {
+    await assert.rejects(d.send(batchOf([line(i)])), (err: { code: string; exitCode: number; message: string; details: { fatal: boolean } }) =>
+      err.code === 'E_POSTHOG_NOT_CAPTURE' && err.exitCode === 3 && err.details.fatal && /not PostHog capture's answer.*destination\.host/.test(err.message));
+  }
+  assert.equal(next, 6, 'none of them retried');
+});
+
+test('capture unreachable: the breaker stops every chunk\'s sends after a few failures in a row, with exit code 5', async (t) => {
+  const posthog = await startFakePostHog({ token: KEY, down: true });
+  t.after(() => posthog.close());
+  const d = destination(posthog.url, { maxAttempts: 50, breakerThreshold: 6 });
+  t.after(() => d.close());
+  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => d.send({ ...batchOf([line(i)], i), chunk: `chunk-${i}` })));
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    const err = r.reason as { code: string; exitCode: number; details: { fatal: boolean } };
+    assert.deepEqual([err.code, err.exitCode, err.details.fatal], ['E_POSTHOG_UNREACHABLE', 5, true]);
+  }
+  assert.ok(posthog.requests.length <= 6 + 2, `${posthog.requests.length} requests for 10 batches of 50 attempts each`);
+});

@@ -1,7 +1,6 @@
-import { Pool, errors as undiciErrors } from 'undici';
-import { HogportError, HOGPORT_VERSION, parseRetryAfter, backoffMs, sleep, type Logger } from '@hogport/common';
+import { HogportError, type Logger, type RateGate } from '@hogport/common';
+import { Breaker, HttpClient, unreachable, type Reply } from '@hogport/http';
 import { gzipBatchBody, type Batch, type Destination, type SendOptions, type SendReport } from './destination.js';
-import type { RateGate } from '@hogport/common';
 
 export interface PostHogOptions {
   host: string;
@@ -18,107 +17,103 @@ export interface PostHogOptions {
   rate?: RateGate;
   /** Backoff base and cap; tests shorten them. */
   backoff?: { baseMs: number; capMs: number };
+  /** Connection failures in a row, across every chunk, that stop the load (default 8). */
+  breakerThreshold?: number;
 }
-
-const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 /**
  * PostHog capture's `/batch/` endpoint with `historical_migration: true`, gzip bodies and a
- * keep-alive connection pool. Retries 408/429/5xx, timeouts and network errors with exponential
- * backoff and full jitter, honouring Retry-After; a 401/403 stops the whole load at once; a 400 or
- * 413 is thrown with capture's answer so the caller can isolate the refused events.
+ * keep-alive connection pool, through hogport's HTTP client (retries, Retry-After, budget, breaker).
+ * Capture's own meaning of statuses: 401/403 stops the whole load at once; 404/405 and a 2xx that is
+ * not capture's answer mean the host is not capture; 400 or 413 is thrown with capture's answer so
+ * the caller can isolate the refused events. Capture down for several requests in a row, across
+ * chunks, stops the load with E_POSTHOG_UNREACHABLE (exit 5) instead of every chunk spending its
+ * own retries.
  */
 export class PostHogDestination implements Destination {
   readonly name = 'posthog';
-  private readonly pool: Pool;
+  private readonly client: HttpClient;
   private readonly path: string;
-  private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly options: PostHogOptions) {
     const url = new URL(options.host);
     this.path = `${url.pathname.replace(/\/+$/, '')}/batch/`;
-    this.pool = new Pool(url.origin, { connections: options.concurrency, keepAliveTimeout: 30_000, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+    const breaker = new Breaker({
+      ...(options.breakerThreshold ? { threshold: options.breakerThreshold } : {}),
+      unreachable: (last, failures) => unreachable('E_POSTHOG_UNREACHABLE', `PostHog capture at ${options.host} could not be reached: ${failures} requests in a row failed (last ${last}). The load stopped; nothing is lost: re-run it once ${url.host} answers (check destination.host and the network)`),
+    });
+    this.client = new HttpClient({
+      service: 'PostHog capture', origin: url.origin, codes: { unexpected: 'E_POSTHOG_UNEXPECTED', unavailable: 'E_POSTHOG_UNAVAILABLE' },
+      maxAttempts: options.maxAttempts, timeoutMs: options.timeoutMs, connections: options.concurrency, concurrency: options.concurrency,
+      backoff: options.backoff ?? { baseMs: 500, capMs: 30_000 }, breaker, log: options.log,
+    });
   }
 
   async send(batch: Batch, opts: SendOptions = {}): Promise<SendReport> {
-    const { signal, budget } = opts;
     // Built once: every retry of this batch sends the same events with the same uuids and timestamps.
     const body = await gzipBatchBody(this.options.apiKey, batch.events, { historicalMigration: this.options.historicalMigration !== false });
-    const { baseMs, capMs } = this.options.backoff ?? { baseMs: 500, capMs: 30_000 };
-    const where = `batch ${batch.part ?? batch.seq} of chunk ${batch.chunk}`;
-    let retries = 0;
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      await this.options.rate?.take(batch.events.length, signal);
-      let status: number | undefined;
-      let retryAfterMs: number | undefined;
-      let reply = '';
-      await this.slot();
-      try {
-        const res = await this.pool.request({
-          path: this.path, method: 'POST', body,
-          headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'user-agent': `hogport/${HOGPORT_VERSION}` },
-          ...(signal ? { signal } : {}),
-        });
-        status = res.statusCode;
-        const text = await res.body.text();
-        if (status >= 200 && status < 300) return { requests: attempt, retries };
-        reply = text.slice(0, 500);
-        retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        if (!isNetworkError(err)) throw err;
-        reply = (err as Error).message;
-      } finally {
-        this.release();
-      }
-      if (status === 401 || status === 403) {
-        throw new HogportError('E_POSTHOG_AUTH', `PostHog refused the project API key (HTTP ${status}) at ${this.options.host}: check the project API key in the environment variable named by destination.apiKeyEnv, and that destination.host is your project's host (us.i.posthog.com, eu.i.posthog.com or your own)`, { exitCode: 3, details: { fatal: true } });
-      }
-      if (status === 404 || status === 405) {
-        throw new HogportError('E_POSTHOG_NOT_CAPTURE', `${this.options.host} answered HTTP ${status} to POST ${this.path}: it does not look like PostHog capture; check destination.host (https://us.i.posthog.com, https://eu.i.posthog.com or your instance's URL)`, { exitCode: 3, details: { fatal: true } });
-      }
-      if (status === 400 || status === 413) {
-        throw new HogportError(status === 413 ? 'E_POSTHOG_TOO_LARGE' : 'E_POSTHOG_REJECTED', `PostHog answered HTTP ${status} to ${where}: ${reply}`, { details: { status, reply, requests: attempt, retries } });
-      }
-      const last = `${status ? `HTTP ${status}` : 'network error'}: ${reply}`;
-      if (status !== undefined && !RETRYABLE.has(status)) {
-        throw new HogportError('E_POSTHOG_UNEXPECTED', `PostHog answered ${last} to ${where}; the chunk will be retried on the next run`);
-      }
-      if (attempt >= this.options.maxAttempts) {
-        throw new HogportError('E_POSTHOG_UNAVAILABLE', `${where} was not accepted after ${attempt} attempts (last ${last}); the chunk will be retried on the next run`);
-      }
-      if (budget && budget.left-- <= 0) {
-        throw new HogportError('E_POSTHOG_UNAVAILABLE', `chunk ${batch.chunk} used up its retry budget (last ${last}); it will be retried on the next run`);
-      }
-      retries += 1;
-      const backoff = backoffMs(attempt, baseMs, capMs);
-      const wait = Math.max(backoff, retryAfterMs ?? 0);
-      this.options.log.warn({ chunk: batch.chunk, batch: batch.part ?? batch.seq, status, attempt, waitMs: Math.round(wait) }, 'retrying batch');
-      await sleep(wait, signal);
-    }
+    const what = `batch ${batch.part ?? batch.seq} of chunk ${batch.chunk}`;
+    const rate = this.options.rate;
+    const { attempts, retries } = await this.client.call({
+      method: 'POST', path: this.path, body, what,
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.budget ? { budget: opts.budget } : {}),
+      ...(rate ? { beforeAttempt: (signal?: AbortSignal) => rate.take(batch.events.length, signal) } : {}),
+      classify: (reply) => this.refusal(reply, what),
+      read: async ({ status, body: answer }) => {
+        const text = (await readText(answer)).trim();
+        if (!isCaptureAnswer(status, text)) throw this.notCapture(`HTTP ${status} with ${text ? JSON.stringify(text.slice(0, 120)) : 'an empty body'}`);
+      },
+    });
+    return { requests: attempts, retries };
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await this.client.close();
   }
 
-  /** Bounds requests in flight across every chunk that shares this destination. */
-  private async slot(): Promise<void> {
-    if (this.inFlight < this.options.concurrency) { this.inFlight++; return; }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.inFlight++;
+  private refusal(reply: Reply, what: string): Error | undefined {
+    const { status, text } = reply;
+    if (status === 401 || status === 403) {
+      return new HogportError('E_POSTHOG_AUTH', `PostHog refused the project API key (HTTP ${status}) at ${this.options.host}: check the project API key in the environment variable named by destination.apiKeyEnv, and that destination.host is your project's host (us.i.posthog.com, eu.i.posthog.com or your own)`, { exitCode: 3, details: { fatal: true } });
+    }
+    if (status === 404 || status === 405) return this.notCapture(`HTTP ${status}`);
+    if (status === 400 || status === 413) {
+      const answer = text.slice(0, 500);
+      return new HogportError(status === 413 ? 'E_POSTHOG_TOO_LARGE' : 'E_POSTHOG_REJECTED', `PostHog answered HTTP ${status} to ${what}: ${answer}`, { details: { status, reply: answer, requests: reply.attempts, retries: reply.retries } });
+    }
+    return undefined;
   }
 
-  private release(): void {
-    this.inFlight--;
-    this.waiting.shift()?.();
+  private notCapture(answer: string): HogportError {
+    return new HogportError('E_POSTHOG_NOT_CAPTURE', `${this.options.host} answered ${answer} to POST ${this.path}: that is not PostHog capture's answer, so nothing counts as sent; check destination.host (https://us.i.posthog.com, https://eu.i.posthog.com or your instance's URL)`, { exitCode: 3, details: { fatal: true } });
   }
 }
 
-function isNetworkError(err: unknown): boolean {
-  if (err instanceof undiciErrors.UndiciError) return true;
-  const code = (err as { code?: string })?.code ?? '';
-  return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET'].includes(code);
+/**
+ * Capture's acknowledgement, and nothing else: the Python capture answers `{"status": 1}`, the Rust
+ * capture `{"status": "Ok"}` (with `quota_limited` when a quota applies) or 204 with no body. A proxy's
+ * or another host's 200 (an HTML page, `{}`) does not acknowledge anything.
+ */
+export function isCaptureAnswer(status: number, text: string): boolean {
+  if (status === 204) return text === '';
+  if (status !== 200) return false;
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+    const s = (body as { status?: unknown }).status;
+    return s === 1 || s === 'Ok';
+  } catch {
+    return false;
+  }
+}
+
+/** A capture answer is a few bytes; more than this is not capture's. */
+async function readText(body: AsyncIterable<Buffer>): Promise<string> {
+  const parts: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    if (length < 65_536) { parts.push(chunk); length += chunk.length; }
+  }
+  return Buffer.concat(parts).toString('utf8');
 }

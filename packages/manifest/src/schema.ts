@@ -125,6 +125,20 @@ export const Checkpoint = z.object({
 });
 export type Checkpoint = z.infer<typeof Checkpoint>;
 
+/**
+ * Raw data transform could not read (a cut gzip, a damaged zip, bytes that differ from the manifest):
+ * the extract attempt it was found in, and how many extract attempts of the chunk were found so.
+ * While `found` is within the refetch limit, that extract attempt counts as stale.
+ */
+export const Unreadable = z.object({
+  ...controlHead('hogport.unreadable'),
+  attempt: z.string(),
+  found: z.number().int().positive(),
+  at: isoTime,
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type Unreadable = z.infer<typeof Unreadable>;
+
 /** A worker taking part in a rate-limited stage; the budget is shared among the live ones. */
 export const WorkerRegistration = z.object({
   kind: z.literal('hogport.worker'),

@@ -1,5 +1,5 @@
-import { request, errors as undiciErrors } from 'undici';
-import { HogportError, HOGPORT_VERSION, sleep } from '@hogport/common';
+import { HogportError, type Logger } from '@hogport/common';
+import { bodyIncomplete, HttpClient, type Breaker } from '@hogport/http';
 
 export interface QueryOptions {
   /** The app host (https://us.posthog.com, https://eu.posthog.com or your own), not the ingestion host. */
@@ -8,6 +8,10 @@ export interface QueryOptions {
   personalKey: string;
   timeoutMs?: number;
   maxAttempts?: number;
+  backoff?: { baseMs: number; capMs: number };
+  /** Shared by every query of a run: a source instance that stopped answering stops the run. */
+  breaker?: Breaker;
+  log?: Logger;
 }
 
 export interface QueryResult {
@@ -15,9 +19,25 @@ export interface QueryResult {
   results: unknown[][];
 }
 
-/** Runs HogQL through PostHog's query API (`POST /api/projects/:id/query/`), retrying 429 and 5xx. */
+/**
+ * Runs HogQL through PostHog's query API (`POST /api/projects/:id/query/`) with hogport's HTTP
+ * client: network errors, 408/429/5xx and cut answers are retried; a refused personal key stops the
+ * run (every other query would be refused the same way).
+ */
 export class PostHogQuery {
-  constructor(private readonly options: QueryOptions) {}
+  private readonly client: HttpClient;
+  private readonly path: string;
+
+  constructor(private readonly options: QueryOptions) {
+    const base = new URL(options.host.endsWith('/') ? options.host : `${options.host}/`);
+    this.path = new URL(`api/projects/${encodeURIComponent(options.projectId)}/query/`, base).pathname;
+    this.client = new HttpClient({
+      service: "PostHog's query API", origin: base.origin, codes: { unexpected: 'E_QUERY_FAILED', unavailable: 'E_QUERY_FAILED' },
+      maxAttempts: options.maxAttempts ?? 5, timeoutMs: options.timeoutMs ?? 120_000,
+      backoff: options.backoff ?? { baseMs: 1000, capMs: 30_000 },
+      ...(options.breaker ? { breaker: options.breaker } : {}), ...(options.log ? { log: options.log } : {}),
+    });
+  }
 
   async hogql(query: string): Promise<QueryResult> {
     const text = (await this.hogqlRaw(query)).toString('utf8');
@@ -27,35 +47,27 @@ export class PostHogQuery {
   }
 
   /** The query API's answer to a HogQL query, as it came (for sources, which store it unchanged). */
-  async hogqlRaw(query: string): Promise<Buffer> {
-    const url = new URL(`api/projects/${encodeURIComponent(this.options.projectId)}/query/`, this.options.host.endsWith('/') ? this.options.host : `${this.options.host}/`);
-    const maxAttempts = this.options.maxAttempts ?? 5;
-    for (let attempt = 1; ; attempt++) {
-      let status = 0;
-      let text = '';
-      try {
-        const res = await request(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.personalKey}`, 'user-agent': `hogport/${HOGPORT_VERSION}` },
-          body: JSON.stringify({ query: { kind: 'HogQLQuery', query } }),
-          headersTimeout: this.options.timeoutMs ?? 120_000, bodyTimeout: this.options.timeoutMs ?? 120_000,
-        });
-        status = res.statusCode;
-        text = await res.body.text();
-      } catch (err) {
-        if (!(err instanceof undiciErrors.UndiciError) && !(err as { code?: string }).code) throw err;
-        text = (err as Error).message;
-      }
-      if (status === 200) return Buffer.from(text, 'utf8');
-      if (status === 401 || status === 403) {
-        throw new HogportError('E_QUERY_AUTH', `PostHog's query API refused the personal API key (HTTP ${status}) for project ${this.options.projectId} at ${this.options.host}: check the key has Query Read access to that project, and the project id`, { exitCode: 3 });
-      }
-      const retryable = status === 0 || status === 429 || status >= 500;
-      if (!retryable || attempt >= maxAttempts) {
-        throw new HogportError('E_QUERY_FAILED', `PostHog's query API answered ${status ? `HTTP ${status}` : 'with a network error'}: ${text.slice(0, 300)}`);
-      }
-      await sleep(Math.min(30_000, 1000 * 2 ** (attempt - 1)));
-    }
+  async hogqlRaw(query: string, signal?: AbortSignal): Promise<Buffer> {
+    const { value } = await this.client.call({
+      method: 'POST', path: this.path, what: 'a HogQL query',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.personalKey}` },
+      body: JSON.stringify({ query: { kind: 'HogQLQuery', query } }),
+      ...(signal ? { signal } : {}),
+      classify: ({ status }) => {
+        if (status !== 401 && status !== 403) return undefined;
+        return new HogportError('E_QUERY_AUTH', `PostHog's query API refused the personal API key (HTTP ${status}) for project ${this.options.projectId} at ${this.options.host}: check the key has Query Read access to that project, and the project id`, { exitCode: 3, details: { fatal: true } });
+      },
+      // A page is at most a query's LIMIT rows: read whole. An answer that does not parse was cut
+      // (it is stored as it came, so it must be whole).
+      read: async ({ body }) => {
+        const parts: Buffer[] = [];
+        for await (const c of body as AsyncIterable<Buffer>) parts.push(c);
+        const raw = Buffer.concat(parts);
+        try { JSON.parse(raw.toString('utf8')); } catch (err) { throw bodyIncomplete('a HogQL query', `it is not JSON (${(err as Error).message})`); }
+        return raw;
+      },
+    });
+    return value;
   }
 }
 

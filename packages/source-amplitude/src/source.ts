@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { HogportError, readSecret } from '@hogport/common';
+import { Breaker, unreachable } from '@hogport/http';
 import { formatIssues, invalidDefinition, planWindows, resolveLocation, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import { z } from 'zod';
@@ -71,6 +72,10 @@ export const amplitudeSource: SourceFactory = (ctx) => {
   const mapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties };
   let store: Store | undefined;
   const filesStore = () => (store ??= ctx.openStore(resolveLocation(ctx.baseDir, (options as { location: string }).location)));
+  // One for every hour of the run: an Export API that stopped answering stops the extract once.
+  const breaker = new Breaker({
+    unreachable: (last, failures) => unreachable('E_AMPLITUDE_UNREACHABLE', `Amplitude's Export API could not be reached: ${failures} requests in a row failed (last ${last}). The extract stopped; nothing is lost: re-run it once Amplitude answers (check source.region or source.endpoint and the network)`),
+  });
 
   return {
     type: 'amplitude',
@@ -116,7 +121,7 @@ export const amplitudeSource: SourceFactory = (ctx) => {
         }
         await downloadHour(ectx.chunk.id, {
           endpoint: options.endpoint ?? ENDPOINTS[options.region], apiKey, secretKey, maxAttempts: options.maxAttempts,
-          timeoutMs: options.timeoutSeconds * 1000, log: ectx.log,
+          timeoutMs: options.timeoutSeconds * 1000, log: ectx.log, breaker,
         }, (body) => ectx.writeRaw(`export-${ectx.chunk.id}.zip`, body), ectx.signal);
         return;
       }

@@ -1,6 +1,6 @@
-import { PassThrough, type Readable } from 'node:stream';
-import { request, errors as undiciErrors } from 'undici';
-import { backoffMs, HogportError, HOGPORT_VERSION, parseRetryAfter, RateGate, sleep, type Logger } from '@hogport/common';
+import type { Readable } from 'node:stream';
+import { HogportError, RateGate, type Logger } from '@hogport/common';
+import { bodyIncomplete, HttpClient, jsonLinesComplete, type Breaker, type CallOptions } from '@hogport/http';
 
 export interface MixpanelApiOptions {
   /** Base of the export host (https://data.mixpanel.com) and of the query host (https://mixpanel.com). */
@@ -14,6 +14,8 @@ export interface MixpanelApiOptions {
   log: Logger;
   limiter: MixpanelLimiter;
   backoff?: { baseMs: number; capMs: number };
+  /** Shared by every request of a run: a Mixpanel that stopped answering stops the extract. */
+  breaker?: Breaker;
 }
 
 /**
@@ -38,25 +40,21 @@ export class MixpanelLimiter {
 
 /**
  * One day of raw events (`from_date` = `to_date`, both inclusive) from the Raw Event Export API,
- * with `Accept-Encoding: gzip`; the body goes to `write` exactly as it came (gzip or not).
- * 429 and 5xx are retried with backoff, honouring Retry-After; every attempt passes the limiter.
+ * with `Accept-Encoding: gzip`; the body goes to `write` exactly as it came (gzip or not). The body
+ * must be whole before its end reaches `write` (Content-Length, a gzip stream that ends properly, a
+ * final newline after a last line that parses): a body that ends early, even cleanly, fails the store
+ * write and is retried, never committed short. Every attempt passes the limiter.
  */
 export async function downloadDay(day: string, options: MixpanelApiOptions, write: (body: Readable) => Promise<unknown>, signal?: AbortSignal): Promise<void> {
   const url = new URL('/api/2.0/export', options.exportBase);
   url.searchParams.set('from_date', day);
   url.searchParams.set('to_date', day);
   if (options.projectId) url.searchParams.set('project_id', options.projectId);
-  await withRetries(`day ${day}`, options, signal, async () => {
-    const res = await request(url, {
-      method: 'GET', headers: { ...headers(options), 'accept-encoding': 'gzip' },
-      headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, ...(signal ? { signal } : {}),
-    });
-    if (res.statusCode !== 200) return { status: res.statusCode, detail: (await res.body.text()).slice(0, 300), retryAfter: parseRetryAfter(res.headers['retry-after']) };
-    const body = new PassThrough();
-    res.body.on('error', (err) => body.destroy(err));
-    res.body.pipe(body);
-    await write(body);
-    return undefined;
+  await call(options, url, {
+    method: 'GET', what: `day ${day}`, headers: { ...headers(options), 'accept-encoding': 'gzip' },
+    ...(signal ? { signal } : {}),
+    complete: () => [jsonLinesComplete()],
+    read: async ({ body }) => { await write(body); },
   });
 }
 
@@ -67,19 +65,22 @@ export async function downloadProfiles(options: MixpanelApiOptions, write: (page
     const url = new URL('/api/query/engage', options.queryBase);
     if (options.projectId) url.searchParams.set('project_id', options.projectId);
     const form = new URLSearchParams({ page: String(page), ...(sessionId ? { session_id: sessionId } : {}) });
-    let body: Buffer | undefined;
-    await withRetries(`profiles page ${page}`, options, signal, async () => {
-      const res = await request(url, {
-        method: 'POST', body: form.toString(), headers: { ...headers(options), 'content-type': 'application/x-www-form-urlencoded' },
-        headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, ...(signal ? { signal } : {}),
-      });
-      if (res.statusCode !== 200) return { status: res.statusCode, detail: (await res.body.text()).slice(0, 300), retryAfter: parseRetryAfter(res.headers['retry-after']) };
-      body = Buffer.from(await res.body.arrayBuffer());
-      return undefined;
+    const { raw, parsed } = await call(options, url, {
+      method: 'POST', what: `profiles page ${page}`, body: form.toString(),
+      headers: { ...headers(options), 'content-type': 'application/x-www-form-urlencoded' },
+      ...(signal ? { signal } : {}),
+      // One page (at most 1,000 profiles) is small: read whole. It is stored as it came, so one that
+      // does not parse was cut.
+      read: async ({ body }) => {
+        const parts: Buffer[] = [];
+        for await (const c of body as AsyncIterable<Buffer>) parts.push(c);
+        const bytes = Buffer.concat(parts);
+        try { return { raw: bytes, parsed: JSON.parse(bytes.toString('utf8')) as { results?: unknown[]; session_id?: string; page_size?: number } }; }
+        catch (err) { throw bodyIncomplete(`profiles page ${page}`, `it is not JSON (${(err as Error).message})`); }
+      },
     });
-    // One page (at most 1,000 profiles) is small; the next page's request needs its session_id.
-    const parsed = JSON.parse(body!.toString('utf8')) as { results?: unknown[]; session_id?: string; page_size?: number };
-    await write(page, body!);
+    // The next page's request needs this page's session_id.
+    await write(page, raw);
     const results = parsed.results ?? [];
     if (results.length === 0 || results.length < (parsed.page_size ?? 1000)) return;
     sessionId = parsed.session_id;
@@ -87,35 +88,23 @@ export async function downloadProfiles(options: MixpanelApiOptions, write: (page
 }
 
 function headers(options: MixpanelApiOptions): Record<string, string> {
-  return { authorization: `Basic ${Buffer.from(options.credentials).toString('base64')}`, 'user-agent': `hogport/${HOGPORT_VERSION}`, accept: 'application/json' };
+  return { authorization: `Basic ${Buffer.from(options.credentials).toString('base64')}`, accept: 'application/json' };
 }
 
-type Attempt = () => Promise<{ status: number; detail: string; retryAfter?: number | undefined } | undefined>;
-
-async function withRetries(what: string, options: MixpanelApiOptions, signal: AbortSignal | undefined, attempt: Attempt): Promise<void> {
-  const { baseMs, capMs } = options.backoff ?? { baseMs: 2000, capMs: 120_000 };
-  for (let n = 1; ; n++) {
-    signal?.throwIfAborted();
-    await options.limiter.take(signal);
-    let failure: Awaited<ReturnType<Attempt>>;
-    try {
-      failure = await attempt();
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      if (!(err instanceof undiciErrors.UndiciError) && !['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes((err as { code?: string }).code ?? '') && !/terminated|aborted|premature/i.test((err as Error).message)) throw err;
-      failure = { status: 0, detail: (err as Error).message };
-    }
-    if (!failure) return;
-    const { status, detail } = failure;
-    if (status === 401 || status === 403) {
-      throw new HogportError('E_MIXPANEL_AUTH', `Mixpanel refused the credentials (HTTP ${status}: ${detail}): check the service account (and source.projectId) or the project secret in the environment variables the definition names`, { exitCode: 3, details: { fatal: true } });
-    }
-    const retryable = status === 0 || status === 429 || status >= 500;
-    const last = status ? `HTTP ${status}: ${detail}` : detail;
-    if (!retryable) throw new HogportError('E_MIXPANEL_REFUSED', `Mixpanel answered ${last} for ${what}`);
-    if (n >= options.maxAttempts) throw new HogportError('E_MIXPANEL_UNAVAILABLE', `${what} could not be exported after ${n} attempts (last ${last}); it will be retried on the next run`);
-    const wait = Math.max(backoffMs(n, baseMs, capMs), failure.retryAfter ?? 0);
-    options.log.warn({ what, status, attempt: n, waitMs: Math.round(wait) }, 'retrying the Mixpanel request');
-    await sleep(wait, signal);
-  }
+/** One Mixpanel request through hogport's HTTP client, with Mixpanel's meaning of statuses. */
+async function call<T>(options: MixpanelApiOptions, url: URL, req: Omit<CallOptions<T>, 'path' | 'beforeAttempt' | 'classify'>): Promise<T> {
+  const client = new HttpClient({
+    service: 'Mixpanel', origin: url.origin, codes: { unexpected: 'E_MIXPANEL_REFUSED', unavailable: 'E_MIXPANEL_UNAVAILABLE' },
+    maxAttempts: options.maxAttempts, timeoutMs: options.timeoutMs, backoff: options.backoff ?? { baseMs: 2000, capMs: 120_000 },
+    ...(options.breaker ? { breaker: options.breaker } : {}), log: options.log,
+  });
+  const { value } = await client.call({
+    ...req, path: `${url.pathname}${url.search}`,
+    beforeAttempt: (signal) => options.limiter.take(signal),
+    classify: ({ status, text }) => {
+      if (status !== 401 && status !== 403) return undefined;
+      return new HogportError('E_MIXPANEL_AUTH', `Mixpanel refused the credentials (HTTP ${status}: ${text.slice(0, 300)}): check the service account (and source.projectId) or the project secret in the environment variables the definition names`, { exitCode: 3, details: { fatal: true } });
+    },
+  });
+  return value;
 }

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { gunzipIfGzipped, HogportError, isTimeZone, readAll, readSecret } from '@hogport/common';
+import { Breaker, unreachable } from '@hogport/http';
 import { formatIssues, invalidDefinition, jsonLineOutcomes, planWindows, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
@@ -55,6 +56,10 @@ export const mixpanelSource: SourceFactory = (ctx) => {
   const mapping: MixpanelMapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties, ...(options.timezone ? { timezone: options.timezone } : {}) };
   const limiter = new MixpanelLimiter(options.maxQueriesPerHour, options.maxQueriesPerSecond);
   const fallbackTime = `${options.end}T00:00:00.000Z`;
+  // One for every day of the run: a Mixpanel that stopped answering stops the extract once.
+  const breaker = new Breaker({
+    unreachable: (last, failures) => unreachable('E_MIXPANEL_UNREACHABLE', `Mixpanel could not be reached: ${failures} requests in a row failed (last ${last}). The extract stopped; nothing is lost: re-run it once Mixpanel answers (check source.region or the endpoints and the network)`),
+  });
 
   const api = (log: MixpanelApiOptions['log']): MixpanelApiOptions => {
     const user = readSecret(options.serviceAccountUserEnv);
@@ -71,7 +76,7 @@ export const mixpanelSource: SourceFactory = (ctx) => {
     }
     return {
       exportBase: options.exportEndpoint ?? HOSTS[options.region].export, queryBase: options.queryEndpoint ?? HOSTS[options.region].query,
-      ...(options.projectId ? { projectId: options.projectId } : {}), credentials, maxAttempts: options.maxAttempts, timeoutMs: options.timeoutSeconds * 1000, log, limiter,
+      ...(options.projectId ? { projectId: options.projectId } : {}), credentials, maxAttempts: options.maxAttempts, timeoutMs: options.timeoutSeconds * 1000, log, limiter, breaker,
     };
   };
 

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { HogportError, readAll, readSecret, uuidV5 } from '@hogport/common';
+import { HogportError, readAll, readSecret, uuidV5, type Logger } from '@hogport/common';
+import { Breaker, unreachable } from '@hogport/http';
 import { formatIssues, invalidDefinition, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactory } from '@hogport/pipeline';
 import { hogqlString, PostHogQuery } from '@hogport/query';
 import { z } from 'zod';
@@ -66,10 +67,14 @@ export const posthogApiSource: SourceFactory = (ctx) => {
   if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
   const options = parsed.data;
   const personsTime = `${options.end}T00:00:00.000Z`;
-  const client = () => {
+  // One for every chunk of the run: a source instance that stopped answering stops the extract.
+  const breaker = new Breaker({
+    unreachable: (last, failures) => unreachable('E_POSTHOG_SOURCE_UNREACHABLE', `the source PostHog instance at ${options.host} could not be reached: ${failures} queries in a row failed (last ${last}). Nothing is lost: re-run once it answers`),
+  });
+  const client = (log: Logger) => {
     const personalKey = readSecret(options.personalApiKeyEnv);
     if (!personalKey) throw new HogportError('E_NO_API_KEY', `set a personal API key of the source instance (Query Read) in ${options.personalApiKeyEnv}`, { exitCode: 2, details: { fatal: true } });
-    return new PostHogQuery({ host: options.host, projectId: options.projectId, personalKey });
+    return new PostHogQuery({ host: options.host, projectId: options.projectId, personalKey, breaker, log });
   };
 
   return {
@@ -81,14 +86,14 @@ export const posthogApiSource: SourceFactory = (ctx) => {
       return options.persons ? [...days, { id: PERSONS_SOURCE_CHUNK, inputs: [{ key: `posthog-persons:${new URL(options.host).host}:${options.projectId}` }], loadLast: true }] : days;
     },
     async extract(ectx) {
-      const q = client();
+      const q = client(ectx.log);
       const persons = ectx.chunk.id === PERSONS_SOURCE_CHUNK;
       const next = persons ? '' : new Date(Date.parse(`${ectx.chunk.id}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
       let eventCursor: { timestamp: string; uuid: string } | undefined;
       let personCursor: { person: string; distinctId: string } | undefined;
       for (let page = 1; ; page++) {
         ectx.signal.throwIfAborted();
-        const body = await q.hogqlRaw(persons ? personsPageQuery(personCursor, options.pageSize) : eventsPageQuery(ectx.chunk.id, next, eventCursor, options.pageSize));
+        const body = await q.hogqlRaw(persons ? personsPageQuery(personCursor, options.pageSize) : eventsPageQuery(ectx.chunk.id, next, eventCursor, options.pageSize), ectx.signal);
         await ectx.writeRaw(`page-${String(page).padStart(6, '0')}.json`, Readable.from([body]));
         const { columns, results } = JSON.parse(body.toString('utf8')) as { columns: string[]; results: unknown[][] };
         if (results.length < options.pageSize) return;

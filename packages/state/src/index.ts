@@ -1,6 +1,6 @@
-import { hasCode } from '@hogport/common';
+import { describeError, HogportError, hasCode } from '@hogport/common';
 import type { Layout, Stage } from '@hogport/layout';
-import { Claim, Failure, Manifest, readControl } from '@hogport/manifest';
+import { Claim, encodeControl, Failure, Manifest, readControl, Unreadable } from '@hogport/manifest';
 import type { ObjectInfo, Store } from '@hogport/store';
 
 /**
@@ -44,10 +44,11 @@ export function claimExpired(claim: Claim, now: number = Date.now(), skewMs: num
 export async function inspectChunk(
   store: Store, layout: Layout, stage: Stage, chunk: string, expected: Expectation | undefined,
 ): Promise<ChunkState> {
-  const [manifest, failure, claim] = await Promise.all([
+  const [manifest, failure, claim, unreadable] = await Promise.all([
     readControl(store, layout.manifest(stage, chunk), Manifest),
     readControl(store, layout.failure(stage, chunk), Failure).catch(ignoreCorrupt),
     readControl(store, layout.claim(stage, chunk), Claim).catch(ignoreCorrupt),
+    stage === 'extract' ? readControl(store, layout.unreadable(chunk), Unreadable).catch(ignoreCorrupt) : undefined,
   ]);
   const base: ChunkState = { stage, chunk, status: 'pending' };
   if (manifest) base.manifest = manifest;
@@ -59,7 +60,7 @@ export async function inspectChunk(
     return { ...base, status: 'failed' };
   }
   if (manifest) {
-    const stale = staleReason(manifest.value, expected);
+    const stale = staleReason(manifest.value, expected) ?? refetchReason(manifest.value, unreadable?.value);
     if (stale) return { ...base, status: live ? 'running' : 'stale', ...stale };
     return { ...base, status: 'done' };
   }
@@ -78,6 +79,40 @@ function staleReason(manifest: Manifest, expected: Expectation | undefined): { r
     return { reason: manifest.stage === 'load' ? 'it was loaded to another destination' : 'the pipeline configuration changed since it was processed', staleBy: 'config' };
   }
   return undefined;
+}
+
+/** Times a chunk's raw data is fetched again after transform found it unreadable, before it stays failed. */
+export const REFETCH_LIMIT = 3;
+
+/** Codes of raw data that cannot be read as stored: fetching it again is the remedy. */
+const UNREADABLE = new Set(['Z_BUF_ERROR', 'Z_DATA_ERROR', 'E_ZIP_CORRUPT', 'E_RAW_UNREADABLE', 'E_RAW_CORRUPT']);
+
+export function isUnreadableRaw(err: unknown): boolean {
+  return UNREADABLE.has(describeError(err).code);
+}
+
+function refetchReason(manifest: Manifest, unreadable: Unreadable | undefined): { reason: string; staleBy: 'input' } | undefined {
+  if (!unreadable || unreadable.attempt !== manifest.attempt || unreadable.found > REFETCH_LIMIT) return undefined;
+  return { reason: `transform could not read its raw data (${unreadable.error.code}): it is fetched again (${unreadable.found} of ${REFETCH_LIMIT})`, staleBy: 'input' };
+}
+
+/**
+ * Records that transform could not read the raw data of a chunk's extract attempt, so that attempt is
+ * stale and the next extract fetches it again, up to REFETCH_LIMIT times; returns the error to fail
+ * the transform with, saying which of the two happens.
+ */
+export async function markUnreadable(store: Store, layout: Layout, chunk: string, extractAttempt: string, err: unknown): Promise<HogportError> {
+  const error = describeError(err);
+  const key = layout.unreadable(chunk);
+  const before = await readControl(store, key, Unreadable).catch(() => undefined);
+  // The same extract attempt found unreadable twice (a transform re-run) counts once.
+  const found = before?.value.attempt === extractAttempt ? before.value.found : (before?.value.found ?? 0) + 1;
+  const record: Unreadable = { kind: 'hogport.unreadable', version: 1, stage: 'extract', chunk, attempt: extractAttempt, found, at: new Date().toISOString(), error };
+  await store.write(key, encodeControl(Unreadable, record));
+  const next = found <= REFETCH_LIMIT
+    ? `the next run or extract fetches chunk ${chunk} again (${found} of ${REFETCH_LIMIT}), without --force`
+    : `chunk ${chunk} was fetched ${REFETCH_LIMIT} times more and is still unreadable: the source serves it damaged; check it at the source, then "extract --force --chunks ${chunk}" fetches it once more`;
+  return new HogportError(error.code, `${error.message}; ${next}`, { cause: err });
 }
 
 /** A broken claim or failure record must not block work: treat it as absent (the manifest is what counts). */

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import yazl from 'yazl';
+import { cutter, sendBody, type CutFaults, type CutKind } from './cut.js';
 import { seeded } from './fixtures.js';
 
 /** An Amplitude export record, as the Export API and the S3 export write it. */
@@ -133,22 +134,29 @@ export interface AmplitudeApiOptions {
   /** Extra entries per hour (a zip bomb). */
   extra?: Record<string, Array<{ name: string; data: Buffer }>>;
   faults?: { seed: number; rate429?: number; rate503?: number; retryAfterSeconds?: number };
+  /** Seeded cut downloads: resets mid-body, clean early ends, short zips. */
+  cuts?: CutFaults;
 }
 
 export interface AmplitudeApi {
   url: string;
-  requests: Array<{ start: string; end: string; status: number }>;
+  /** Every request, with how its answer was cut, if it was. */
+  requests: Array<{ start: string; end: string; status: number; cut?: CutKind }>;
+  /** The whole zip of each hour answered 200, as the last answer sent it (cut or not). */
+  zips: Map<string, Buffer>;
   close(): Promise<void>;
 }
 
 /**
  * A local stand-in for Amplitude's Export API: `GET /api/2/export?start=YYYYMMDDTHH&end=YYYYMMDDTHH`
  * (inclusive, UTC) with HTTP basic auth; 404 when no data falls in the range, 400 past the size
- * limit or for a malformed range, 401 for a wrong key, seeded 429/503.
+ * limit or for a malformed range, 401 for a wrong key, seeded 429/503 and seeded cut downloads.
  */
 export async function startAmplitudeExportApi(options: AmplitudeApiOptions): Promise<AmplitudeApi> {
   const requests: AmplitudeApi['requests'] = [];
+  const zips = new Map<string, Buffer>();
   const rand = seeded(options.faults?.seed ?? 1);
+  const cut = cutter(options.cuts);
   const server = createServer((req, res) => { void handle(req, res).catch(() => res.destroy()); });
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
@@ -176,13 +184,14 @@ export async function startAmplitudeExportApi(options: AmplitudeApiOptions): Pro
     let zip = await zipOf(amplitudeEntries(hours, { ...options.zip, extra }));
     if (options.maxBytes !== undefined && zip.length > options.maxBytes) { log(400); return send(res, 400, 'Raw data files were too large to export'); }
     if (options.truncate?.some((h) => h >= from && h <= to)) zip = zip.subarray(0, Math.floor(zip.length / 2));
-    log(200);
-    res.writeHead(200, { 'content-type': 'application/zip', 'content-length': zip.length });
-    res.end(zip);
+    const kind = cut();
+    requests.push({ start, end, status: 200, ...(kind ? { cut: kind } : {}) });
+    zips.set(start, zip);
+    sendBody(res, zip, { 'content-type': 'application/zip' }, kind);
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, zips,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

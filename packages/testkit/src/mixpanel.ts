@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { cutter, sendBody, type CutFaults, type CutKind } from './cut.js';
 import { seeded } from './fixtures.js';
 
 export type MixpanelEvent = { event: string; properties: Record<string, unknown> };
@@ -73,11 +74,15 @@ export interface MixpanelApiOptions {
   limits?: { perHour: number; perSecond: number; hourMs?: number };
   /** Extra seeded 429s and 503s on top of the quotas (a "429 storm"). */
   faults?: { seed: number; rate429?: number; rate503?: number; retryAfterSeconds?: number };
+  /** Seeded cut exports: resets mid-body, clean early ends, short bodies. */
+  cuts?: CutFaults;
+  /** False answers plain text even when gzip is asked for (as some proxies do). */
+  gzip?: boolean;
 }
 
 export interface MixpanelApi {
   url: string;
-  requests: Array<{ path: string; status: number; at: number; from?: string; page?: number }>;
+  requests: Array<{ path: string; status: number; at: number; from?: string; page?: number; cut?: CutKind }>;
   /** Requests answered 429 because a quota was really exceeded (not injected). */
   overQuota: number;
   close(): Promise<void>;
@@ -86,20 +91,22 @@ export interface MixpanelApi {
 /**
  * A local stand-in for Mixpanel's Raw Event Export API (`GET /api/2.0/export`, both dates inclusive,
  * gzip when asked, basic auth with a service account and `project_id`) and Engage
- * (`POST /api/query/engage`, pages with `session_id`). It enforces the query quotas with 429.
+ * (`POST /api/query/engage`, pages with `session_id`). It enforces the query quotas with 429, and
+ * can cut export answers (seeded): resets mid-body, clean early ends, short bodies.
  */
 export async function startMixpanelApi(options: MixpanelApiOptions): Promise<MixpanelApi> {
   const requests: MixpanelApi['requests'] = [];
   const rand = seeded(options.faults?.seed ?? 1);
   const limits = options.limits ?? { perHour: 60, perSecond: 3 };
   const accepted: number[] = [];
+  const cut = cutter(options.cuts);
   const api: MixpanelApi = { url: '', requests, overQuota: 0, close: async () => undefined };
   const server = createServer((req, res) => { void handle(req, res).catch(() => res.destroy()); });
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://fake');
-    const record = (status: number, extra: { from?: string; page?: number } = {}) => requests.push({ path: url.pathname, status, at: Date.now(), ...extra });
+    const record = (status: number, extra: { from?: string; page?: number; cut?: CutKind } = {}) => requests.push({ path: url.pathname, status, at: Date.now(), ...extra });
     if (req.headers.authorization !== `Basic ${Buffer.from(`${options.user}:${options.secret}`).toString('base64')}`) { record(401); return send(res, 401, { error: 'Invalid credentials' }); }
     if (url.searchParams.get('project_id') !== options.projectId) { record(400); return send(res, 400, { error: 'project_id is required for service accounts' }); }
     const now = Date.now();
@@ -122,11 +129,11 @@ export async function startMixpanelApi(options: MixpanelApiOptions): Promise<Mix
       if (!/^\d{4}-\d{2}-\d{2}$/.test(from) || !/^\d{4}-\d{2}-\d{2}$/.test(to) || from > to) { record(400, { from }); return send(res, 400, { error: 'from_date and to_date must be YYYY-MM-DD, from_date <= to_date' }); }
       const lines = [...options.data].filter(([day]) => day >= from && day <= to).flatMap(([, evs]) => evs.map((e) => JSON.stringify(e)));
       const text = Buffer.from(lines.length ? `${lines.join('\n')}\n` : '');
-      record(200, { from });
-      const gzip = /gzip/.test(String(req.headers['accept-encoding'] ?? ''));
+      const kind = cut();
+      record(200, { from, ...(kind ? { cut: kind } : {}) });
+      const gzip = options.gzip !== false && /gzip/.test(String(req.headers['accept-encoding'] ?? ''));
       const body = gzip ? gzipSync(text) : text;
-      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': body.length, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
-      res.end(body);
+      sendBody(res, body, { 'content-type': 'application/x-ndjson', ...(gzip ? { 'content-encoding': 'gzip' } : {}) }, kind);
       return;
     }
     if (req.method === 'POST' && url.pathname === '/api/query/engage') {

@@ -27,6 +27,10 @@ export interface FakePostHog {
   queries: string[];
   /** Answer 200 but keep nothing, like a billing-limited project; can be switched while running. */
   billingLimited: boolean;
+  /** Capture is down: every capture request's connection is reset before an answer. Switchable. */
+  down: boolean;
+  /** Not capture: every capture request gets 200 with an HTML page (a proxy, a wrong host). Switchable. */
+  notCapture: boolean;
   close(): Promise<void>;
 }
 
@@ -53,6 +57,8 @@ export interface FakePostHogOptions {
   /** Server-side rules beyond the contract: a message refuses the event (and so the request) with 400. */
   refuse?: (event: Record<string, unknown>) => string | undefined;
   billingLimited?: boolean;
+  down?: boolean;
+  notCapture?: boolean;
   /** False keeps only counts and uuids, for benchmarks with millions of events. */
   keepEvents?: boolean;
   faults?: {
@@ -92,7 +98,7 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
   const maxEventBytes = options.maxEventBytes ?? 1_000_000;
   const server: Server = createServer((req, res) => { void handle(req, res).catch(() => res.destroy()); });
   const fake: FakePostHog = {
-    url: '', events, requests, queries, billingLimited: options.billingLimited ?? false, accepted: { events: 0, uuids: new Set() },
+    url: '', events, requests, queries, billingLimited: options.billingLimited ?? false, down: options.down ?? false, notCapture: options.notCapture ?? false, accepted: { events: 0, uuids: new Set() },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 
@@ -101,6 +107,19 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
     if (req.method === 'POST' && /^\/api\/projects\/[^/]+\/query\/?$/.test(url.pathname)) return query(req, res, url);
     if (req.method !== 'POST' || !CAPTURE_PATHS.has(url.pathname)) return answer(res, 404, { type: 'not_found' });
 
+    if (fake.down) {
+      requests.push({ status: 0, outcome: 'reset', historical_migration: undefined, events: 0, gzip: false });
+      req.socket.destroy();
+      return;
+    }
+    if (fake.notCapture) {
+      for await (const _ of req) { /* drained, then ignored, as a web server that is not capture does */ }
+      requests.push({ status: 200, outcome: 'refused', historical_migration: undefined, events: 0, gzip: false, detail: 'not capture' });
+      const page = '<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>';
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page) });
+      res.end(page);
+      return;
+    }
     const f = options.faults;
     const roll = f ? rand() : 1;
     let edge = 0;

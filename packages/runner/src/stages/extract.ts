@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { HashingCounter } from '@hogport/common';
 import type { OutputRef } from '@hogport/manifest';
 import type { PlannedChunk, Source } from '@hogport/pipeline';
@@ -30,9 +30,16 @@ export function extractJob(opts: { source: Source; planned: ReadonlyMap<string, 
             throw new Error(`source produced an unsafe raw file name: ${name}`);
           }
           const counter = new HashingCounter();
-          body.on('error', (err) => counter.destroy(err));
           const key = ctx.layout.raw(ctx.chunk, ctx.attempt, name);
-          await ctx.store.write(key, body.pipe(counter) as Readable);
+          // The pipeline listens to both streams from the start, so a body that fails before the
+          // store reads it (a cut download) rejects this write instead of an unheard 'error'.
+          const flowing = pipeline(body, counter);
+          const written = ctx.store.write(key, counter);
+          const [flowed, stored] = await Promise.allSettled([flowing, written]);
+          // A store that gave up closes the pipeline early: its own error says more than that.
+          const closedByStore = stored.status === 'rejected' && flowed.status === 'rejected' && (flowed.reason as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+          if (flowed.status === 'rejected' && !closedByStore) throw flowed.reason;
+          if (stored.status === 'rejected') throw stored.reason;
           outputs.push({ key, role: 'raw', bytes: counter.bytes, sha256: counter.sha256 });
           ctx.progress(1);
           return { sha256: counter.sha256, bytes: counter.bytes };

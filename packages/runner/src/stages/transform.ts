@@ -3,6 +3,7 @@ import { HashingCounter, HogportError, HOGPORT_VERSION, timeKey } from '@hogport
 import { Manifest, readControl, type OutputRef } from '@hogport/manifest';
 import type { Position, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
 import type { Layout } from '@hogport/layout';
+import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
@@ -112,6 +113,8 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       } catch (err) {
         // Every writer, finished or not: an open upload left behind is an unfinished multipart upload on S3.
         for (const w of writers) w.abort(err as Error);
+        // Raw data that cannot be read as stored is fetched again by the next extract, a few times.
+        if (isUnreadableRaw(err) && !ctx.signal.aborted) throw await markUnreadable(ctx.store, ctx.layout, ctx.chunk, up.value.attempt, err);
         throw err;
       }
       return {
