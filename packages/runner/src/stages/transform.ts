@@ -130,5 +130,5 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
 }
 
 function rawCorrupt(key: string, actual: string, expected: string): HogportError {
-  return new HogportError('E_RAW_CORRUPT', `raw file ${key} does not match its extract manifest (sha256 ${actual.slice(0, 12)}…, expected ${expected.slice(0, 12)}…): restore it, or re-extract the chunk with --force`);
+  return new HogportError('E_RAW_CORRUPT', `raw file ${key} does not match its extract manifest (sha256 ${actual.slice(0, 12)}…, expected ${expected.slice(0, 12)}…): it was changed in the store`);
 }
