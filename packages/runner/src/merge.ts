@@ -5,7 +5,7 @@ import type { PostHogEvent, TransformSpec } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
 import { digestOf } from './stages/digest.js';
-import { finishEvent } from './stages/enrich.js';
+import { finishEvent } from '@hogport/event';
 import { IdentityFacts } from './stages/summary.js';
 import { GzipLinesWriter } from './stages/writer.js';
 
@@ -122,9 +122,17 @@ async function commitDerived(options: MergeOptions, chunk: string, events: PostH
   const ctx = { migration: layout.migration, chunk, transform: options.transform, hogportVersion: HOGPORT_VERSION, log: options.log };
   let min: string | undefined;
   let max: string | undefined;
+  const droppedBy: Record<string, number> = {};
+  let written = 0;
   for (const e of events) {
     const done = finishEvent(e, ctx);
-    if (!('line' in done)) throw new Error(`the merge step made an event capture would refuse: ${done.reason}`);
+    if (!('line' in done)) {
+      // Person facts hold values from many events: one that cannot be sent costs that person only, counted.
+      droppedBy[done.code] = (droppedBy[done.code] ?? 0) + 1;
+      options.log.warn({ chunk, distinctId: e.distinct_id.slice(0, 200), code: done.code, reason: done.reason }, 'the merge step left out an event capture would refuse');
+      continue;
+    }
+    written += 1;
     await writer.writeLine(done.line);
     if (min === undefined || timeKey(e.timestamp) < timeKey(min)) min = e.timestamp;
     if (max === undefined || timeKey(e.timestamp) > timeKey(max)) max = e.timestamp;
@@ -134,7 +142,7 @@ async function commitDerived(options: MergeOptions, chunk: string, events: PostH
   const manifest: Manifest = {
     kind: 'hogport.manifest', version: 1, stage: 'transform', migration: layout.migration, chunk, attempt, attemptNumber: 1,
     worker: options.worker, hogportVersion: HOGPORT_VERSION, configHash: digestOf({ merge: 1, transform: options.transform }), inputDigest,
-    inputs: [], outputs: [out], counts: { unit: 'records', in: events.length, out: events.length, rejected: 0, dropped: 0, droppedBy: {}, events: events.length },
+    inputs: [], outputs: [out], counts: { unit: 'records', in: events.length, out: written, rejected: 0, dropped: events.length - written, droppedBy, events: written },
     bytes: { in: 0, out: out.bytes }, ...(min && max ? { eventTime: { min, max } } : {}),
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime(), stats: { derived: true },
   };
