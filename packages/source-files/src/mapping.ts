@@ -1,4 +1,4 @@
-import { canonicalJson, isUuid, normalizeTimestamp, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, epochToIso, isUuid, normalizeTimestamp, ownValue, setOwn, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { z } from 'zod';
 
@@ -77,7 +77,7 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
       properties = {};
       for (const [k, v] of Object.entries(record)) {
         if (exclude.has(k) || (include.has('*') ? mapped.has(k) : !include.has(k))) continue;
-        properties[m.properties.rename[k] ?? k] = v;
+        setOwn(properties, (ownValue(m.properties.rename, k) as string | undefined) ?? k, v);
       }
     }
     Object.assign(properties, m.properties.constant);
@@ -98,10 +98,10 @@ function timeOf(v: unknown, format: DeclaredMapping['timestamp']['format'], zone
     const local = normalizeTimestamp(v);
     if (!local) return undefined;
     // Whole seconds through the zone; the fraction as written.
-    return normalizeTimestamp(new Date(wallToUtc(Date.parse(local), zone)).toISOString().replace(/\.\d+Z$/, local.slice(19)));
+    const utc = epochToIso(wallToUtc(Date.parse(local), zone), 'ms', 'ms');
+    return utc === undefined ? undefined : normalizeTimestamp(utc.replace(/\.\d+Z$/, local.slice(19)));
   }
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) return undefined;
-  const ms = format === 'unix' ? n * 1000 : format === 'unix_ms' ? n : n / 1000;
-  return normalizeTimestamp(new Date(ms).toISOString());
+  return epochToIso(n, format === 'unix' ? 's' : format === 'unix_ms' ? 'ms' : 'us', 'ms');
 }

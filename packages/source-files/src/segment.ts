@@ -1,4 +1,4 @@
-import { normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 
 /** Namespace of the uuids derived from Segment messageIds. */
@@ -10,7 +10,7 @@ const UTM: Record<string, string> = { source: 'utm_source', medium: 'utm_medium'
  * Maps one Segment message (from Segment's S3/GCS logs): track → the event, page → `$pageview`,
  * screen → `$screen`, identify → `$identify` with traits in `$set`, group → `$groupidentify`, alias →
  * `$create_alias`. The skew-corrected `timestamp` is used; distinct_id is userId, else anonymousId,
- * and an identify or track carrying both links them. The uuid derives from messageId and type.
+ * and an identify or track carrying both links them. The uuid derives from messageId, type and content.
  */
 export function mapSegmentMessage(value: unknown): RecordResult {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the message is not an object' };
@@ -24,10 +24,8 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   const timestamp = raw ? normalizeTimestamp(raw) : undefined;
   if (!timestamp) return { code: 'bad_timestamp', reason: `no usable timestamp (${JSON.stringify(raw)?.slice(0, 40)})` };
   const messageId = idOf(m.messageId);
-  // Of the message's id and its type: Segment retries repeat both, and ids copied between messages of
-  // different types (it happens in hand-made data) still give distinct events.
-  const uuid = messageId ? uuidV5(`${String(type)}:${messageId}`, SEGMENT_NAMESPACE) : undefined;
-  if (!uuid) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
+  if (!messageId) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
+  const uuid = messageUuid(m, messageId);
 
   const properties: Record<string, unknown> = { ...context(m.context), ...(m.properties && typeof m.properties === 'object' ? m.properties : {}) };
   if (anonymousId) properties.$segment_anonymous_id = anonymousId;
@@ -67,6 +65,23 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   }
   const result: RecordResult = { events: [{ ...base, event, properties }] };
   return userId && anonymousId ? { ...result, identify: [{ distinctId: userId, anonId: anonymousId }] } : result;
+}
+
+/**
+ * The uuid of a message: of its messageId, its type and what its sender wrote. A message Segment
+ * delivers twice (at least once, by design) repeats all of those, so its copies share one uuid in
+ * any chunk and collapse; two different messages that happen to share a messageId (copied ids,
+ * hand-made data) get uuids of their own instead of one silently replacing the other. What Segment
+ * sets on each delivery (receivedAt, sentAt and the skew-corrected timestamp made from them,
+ * context it adds) is left out, so it cannot split one message into two.
+ */
+function messageUuid(m: Record<string, unknown>, messageId: string): string {
+  const sent = {
+    type: m.type ?? null, userId: m.userId ?? null, anonymousId: m.anonymousId ?? null, event: m.event ?? null, name: m.name ?? null,
+    properties: m.properties ?? null, traits: m.traits ?? null, groupId: m.groupId ?? null, previousId: m.previousId ?? null,
+    originalTimestamp: m.originalTimestamp ?? m.timestamp ?? null,
+  };
+  return uuidV5(`${String(m.type)}:${messageId}:${canonicalJson(sent)}`, SEGMENT_NAMESPACE);
 }
 
 /** Segment's context under PostHog's names. */

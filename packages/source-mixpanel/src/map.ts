@@ -1,4 +1,4 @@
-import { canonicalJson, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { mixpanelTime } from './time.js';
 
@@ -22,7 +22,8 @@ export interface MixpanelMapping {
 const INTERNAL = new Set(['time', 'distinct_id', '$insert_id', '$mp_api_endpoint', 'mp_processing_time_ms', '$mp_api_timestamp_ms', 'mp_lib', '$import', '$mp_event_size', 'mp_sent_by_lib_version', '$city', '$region', 'mp_country_code']);
 /** Mixpanel's own identity bookkeeping; the pairs come from the events' `$user_id`/`$device_id` instead. */
 const IDENTITY_EVENTS = new Set(['$identify', '$create_alias', '$merge']);
-const RENAMES: Record<string, string> = { $mp_web_page_view: '$pageview' };
+// Looked up by names from data: Maps, so `constructor` finds nothing.
+const RENAMES = new Map([['$mp_web_page_view', '$pageview']]);
 
 /**
  * Maps one exported Mixpanel event. distinct_id is `$user_id` when the user is known, else the
@@ -56,7 +57,7 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
   put('$geoip_subdivision_1_name', p.$region);
   put('$geoip_country_code', p.mp_country_code);
   put('$lib', p.mp_lib);
-  const name = mapping.renameEvents[r.event] ?? RENAMES[r.event] ?? r.event;
+  const name = (ownValue(mapping.renameEvents, r.event) as string | undefined) ?? RENAMES.get(r.event) ?? r.event;
   if (name !== r.event) properties.$mixpanel_event_name = r.event;
 
   const event: PostHogEvent = { uuid, event: name, distinct_id: distinctId, timestamp, properties };
@@ -99,7 +100,7 @@ export function mapMixpanelProfile(value: unknown, mapping: MixpanelMapping, fal
   const set: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(props)) {
     if (drop.has(k) || k === '$last_seen' || k === '$distinct_id') continue;
-    set[PROFILE_RENAMES[k] ?? k] = v;
+    setOwn(set, PROFILE_RENAMES.get(k) ?? k, v);
   }
   const lastSeen = typeof props.$last_seen === 'string' ? profileTime(props.$last_seen, mapping.timezone) : undefined;
   const timestamp = lastSeen ?? fallbackTime;
@@ -107,7 +108,7 @@ export function mapMixpanelProfile(value: unknown, mapping: MixpanelMapping, fal
   return { events: [{ uuid, event: '$set', distinct_id: distinctId, timestamp, properties: { $set: set } }] };
 }
 
-const PROFILE_RENAMES: Record<string, string> = { $email: 'email', $name: 'name', $first_name: 'first_name', $last_name: 'last_name', $phone: 'phone', $created: 'created_at' };
+const PROFILE_RENAMES = new Map([['$email', 'email'], ['$name', 'name'], ['$first_name', 'first_name'], ['$last_name', 'last_name'], ['$phone', 'phone'], ['$created', 'created_at']]);
 
 /** Engage's `2024-01-01T10:00:00` is wall time in the project's zone (UTC for newer projects). */
 function profileTime(s: string, zone?: string): string | undefined {
