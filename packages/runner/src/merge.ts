@@ -5,7 +5,7 @@ import type { PostHogEvent, TransformSpec } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
 import { digestOf } from './stages/digest.js';
-import { finishEvent } from '@hogport/event';
+import { checkedId, finishEvent } from '@hogport/event';
 import { IdentityFacts } from './stages/summary.js';
 import { GzipLinesWriter } from './stages/writer.js';
 
@@ -70,7 +70,22 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
       });
     }
   }
-  const fresh = [...facts.pairs.entries()].filter(([key]) => !known.has(key)).map(([, p]) => p)
+  // Pairs as they would be sent: an id capture would refuse is left out here, so it is not found
+  // "new" again by every later merge; truncated ids are compared as sent.
+  const mode = options.transform.longDistinctIds;
+  let refusedPairs = 0;
+  const sendable = new Map<string, { user: string; anon: string; first: string }>();
+  for (const p of facts.pairs.values()) {
+    const user = checkedId(p.user, mode, 'distinct_id');
+    const anon = checkedId(p.anon, mode, '$anon_distinct_id');
+    if ('code' in user || 'code' in anon) { refusedPairs += 1; continue; }
+    // Two long ids can truncate to one: one pair, at its first sighting.
+    const key = `${user.id}\u0000${anon.id}`;
+    const seen = sendable.get(key);
+    if (!seen || timeKey(p.first) < timeKey(seen.first)) sendable.set(key, { user: user.id, anon: anon.id, first: p.first });
+  }
+  if (refusedPairs > 0) log.warn({ pairs: refusedPairs }, 'pairs with an id longer than capture keeps are not identified (set transform.longDistinctIds: truncate to send their first 200 characters)');
+  const fresh = [...sendable.entries()].filter(([key]) => !known.has(key)).map(([, p]) => p)
     .sort((a, b) => (timeKey(a.first) < timeKey(b.first) ? -1 : timeKey(a.first) > timeKey(b.first) ? 1 : a.user < b.user ? -1 : a.user > b.user ? 1 : a.anon < b.anon ? -1 : 1));
   const identities = [...existing.identities];
   if (fresh.length > 0) {

@@ -76,12 +76,14 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           }
           const lines: string[] = [];
           let refused: { code: string; reason: string } | undefined;
+          // What the finish step changed on this record, each name once (most records: nothing, no allocation).
           let finishChanged: string[] | undefined;
+          const mark = (name: string) => { if (!outcome.changed?.includes(name) && !finishChanged?.includes(name)) (finishChanged ??= []).push(name); };
           for (const e of kept) {
             const done = finishOrRefuse(e, tctx);
             if (!('line' in done)) { refused = done; break; }
             lines.push(done.line);
-            if (done.changed) finishChanged = [...new Set([...(finishChanged ?? []), ...done.changed])];
+            if (done.changed) for (const c of done.changed) mark(c);
           }
           if (refused) { await reject({ ...refused, position: outcome.position, record: recordText(outcome.events) }); continue; }
           for (let i = 0; i < lines.length; i++) {
@@ -101,15 +103,15 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
               // once, so the merge sees only ids it can send and compares them as sent.
               const user = checkedId(pair.distinctId, longIds, 'distinct_id');
               const anon = checkedId(pair.anonId, longIds, '$anon_distinct_id');
-              if ('code' in user || 'code' in anon) { (finishChanged ??= []).push(LINK_REFUSED); continue; }
-              if (user.changed || anon.changed) finishChanged = [...new Set([...(finishChanged ?? []), Changed.distinctIdTruncated])];
+              if ('code' in user || 'code' in anon) { mark(LINK_REFUSED); continue; }
+              if (user.changed || anon.changed) mark(Changed.distinctIdTruncated);
               facts.addPair(user.id, anon.id, at);
             }
           }
           counts.out += 1;
           counts.events += lines.length;
           if (outcome.changed) for (const c of outcome.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
-          if (finishChanged) for (const c of finishChanged) if (!outcome.changed?.includes(c)) changedBy[c] = (changedBy[c] ?? 0) + 1;
+          if (finishChanged) for (const c of finishChanged) changedBy[c] = (changedBy[c] ?? 0) + 1;
           if (counts.in % 5000 === 0) ctx.progress(5000);
         }
       } catch (err) {
