@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, isUuid, normalizeTimestamp, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent } from '@hogport/pipeline';
 import { v7 as uuidv7 } from 'uuid';
 
@@ -47,7 +48,7 @@ const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['ta
  * (it is fresh from JSON.parse, and nothing else holds it).
  */
 export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): Mapped {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the line is JSON but not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the line is JSON but not an object' };
   const r = value as Record<string, unknown>;
   const sourceName = r.event_type;
   if (typeof sourceName !== 'string' || sourceName === '') return { code: 'missing_event_type', reason: 'event_type is missing or empty' };
@@ -61,7 +62,7 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   const timeField = (['event_time', 'client_event_time', 'server_received_time'] as const).find((f) => typeof r[f] === 'string' && r[f] !== '');
   const timestamp = timeField ? amplitudeTime(r[timeField] as string) : undefined;
   if (!timestamp) {
-    return { code: 'bad_timestamp', reason: timeField ? `${timeField} "${String(r[timeField]).slice(0, 40)}" is not a date-time` : 'none of event_time, client_event_time, server_received_time is set' };
+    return { code: RejectCode.badTimestamp, reason: timeField ? `${timeField} "${String(r[timeField]).slice(0, 40)}" is not a date-time` : 'none of event_time, client_event_time, server_received_time is set' };
   }
 
   let uuid: string;

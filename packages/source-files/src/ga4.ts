@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, epochToIso, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { v7 as uuidv7 } from 'uuid';
 
@@ -42,7 +43,7 @@ function flatten(list: unknown): Record<string, unknown> {
  * (GA4 rows have no id of their own).
  */
 export function mapGa4Row(value: unknown): RecordResult {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the row is not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the row is not an object' };
   const r = value as Record<string, any>;
   const name = r.event_name;
   if (typeof name !== 'string' || name === '') return { code: 'missing_event_name', reason: 'event_name is missing' };
@@ -53,7 +54,7 @@ export function mapGa4Row(value: unknown): RecordResult {
   if (!distinctId) return { code: 'missing_identity', reason: 'neither user_id nor user_pseudo_id is set (user_pseudo_id is null without consent)' };
   const micros = typeof r.event_timestamp === 'string' || typeof r.event_timestamp === 'number' ? Number(r.event_timestamp) : NaN;
   const timestamp = micros > 0 ? epochToIso(micros, 'us', 'us') : undefined;
-  if (!timestamp) return { code: 'bad_timestamp', reason: `event_timestamp ${JSON.stringify(r.event_timestamp)?.slice(0, 40)} is not microseconds since the epoch within years 0000-9999` };
+  if (!timestamp) return { code: RejectCode.badTimestamp, reason: `event_timestamp ${JSON.stringify(r.event_timestamp)?.slice(0, 40)} is not microseconds since the epoch within years 0000-9999` };
 
   const params = flatten(r.event_params);
   const properties: Record<string, unknown> = {};

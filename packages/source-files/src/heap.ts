@@ -1,4 +1,5 @@
 import { canonicalJson, epochToIso, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 
 /** Namespace of the uuids derived from Heap's ids. */
@@ -36,7 +37,7 @@ function heapTime(v: unknown): string | undefined {
  * old user_id linked to the new one. Links go through the identity merge: one `$identify` per pair.
  */
 export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the row is not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the row is not an object' };
   const r = value as Record<string, unknown>;
   if (table === 'user_migrations') {
     const from = idOf(r.from_user_id);
@@ -50,7 +51,7 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
     if (!userId) return { code: 'missing_user_id', reason: 'a user row without user_id' };
     const identity = idOf(r.identity);
     const at = heapTime(r.last_modified) ?? heapTime(r.joindate);
-    if (!at) return { code: 'bad_timestamp', reason: 'a user row needs last_modified or joindate' };
+    if (!at) return { code: RejectCode.badTimestamp, reason: 'a user row needs last_modified or joindate' };
     const set: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r)) if (!USER_INTERNAL.has(k) && v !== null && v !== '') setOwn(set, k, v);
     const distinctId = identity ?? userId;
@@ -60,10 +61,10 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
     return identity ? { events: [event], identify: [{ distinctId: identity, anonId: userId, at: heapTime(r.joindate) ?? at }] } : { events: [event] };
   }
   const name = [r.event_table_name, r.type, r.event].find((x) => typeof x === 'string' && x !== '') as string | undefined;
-  if (!name) return { code: 'missing_event', reason: 'no event_table_name, type or event column' };
+  if (!name) return { code: RejectCode.missingEvent, reason: 'no event_table_name, type or event column' };
   if (!userId) return { code: 'missing_user_id', reason: 'an event without user_id' };
   const timestamp = heapTime(r.time);
-  if (!timestamp) return { code: 'bad_timestamp', reason: `time ${JSON.stringify(r.time)?.slice(0, 40)} is not a date-time` };
+  if (!timestamp) return { code: RejectCode.badTimestamp, reason: `time ${JSON.stringify(r.time)?.slice(0, 40)} is not a date-time` };
   const eventId = idOf(r.event_id);
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r)) if (!EVENT_INTERNAL.has(k) && v !== null && v !== '') setOwn(properties, k, v);

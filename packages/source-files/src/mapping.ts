@@ -1,4 +1,5 @@
 import { canonicalJson, epochToIso, isUuid, normalizeTimestamp, ownValue, setOwn, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { z } from 'zod';
 
@@ -62,14 +63,14 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
   // The usual declaration (every field but the mapped ones, nothing renamed) takes the fast path.
   const rest = include.has('*') && !renames ? omitter([...new Set([...mapped, ...exclude])].filter(Boolean)) : undefined;
   return (record) => {
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) return { code: 'not_an_object', reason: 'the record is not an object' };
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) return { code: RejectCode.notAnObject, reason: 'the record is not an object' };
     const name = eventOf ? eventOf(record) : (m.event as { value: string }).value;
-    if (typeof name !== 'string' || name === '') return { code: 'missing_event', reason: `no event name at ${typeof m.event === 'string' ? m.event : '(constant)'}` };
+    if (typeof name !== 'string' || name === '') return { code: RejectCode.missingEvent, reason: `no event name at ${typeof m.event === 'string' ? m.event : '(constant)'}` };
     let distinctId: string | undefined;
     for (const read of idsOf) if ((distinctId = idOf(read(record))) !== undefined) break;
-    if (!distinctId) return { code: 'missing_distinct_id', reason: `none of ${idPaths.join(', ')} holds a distinct id` };
+    if (!distinctId) return { code: RejectCode.missingDistinctId, reason: `none of ${idPaths.join(', ')} holds a distinct id` };
     const timestamp = timeOf(timeOfRecord(record), m.timestamp.format, m.timestamp.zone);
-    if (!timestamp) return { code: 'bad_timestamp', reason: `${m.timestamp.field} ${JSON.stringify(timeOfRecord(record))?.slice(0, 40)} is not a ${m.timestamp.format} time` };
+    if (!timestamp) return { code: RejectCode.badTimestamp, reason: `${m.timestamp.field} ${JSON.stringify(timeOfRecord(record))?.slice(0, 40)} is not a ${m.timestamp.format} time` };
     let properties: Record<string, unknown>;
     if (rest) {
       properties = rest(record);

@@ -1,4 +1,5 @@
 import { canonicalJson, normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 
 /** Namespace of the uuids derived from Segment messageIds. */
@@ -13,7 +14,7 @@ const UTM: Record<string, string> = { source: 'utm_source', medium: 'utm_medium'
  * and an identify or track carrying both links them. The uuid derives from messageId, type and content.
  */
 export function mapSegmentMessage(value: unknown): RecordResult {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the message is not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the message is not an object' };
   const m = value as Record<string, any>;
   const type = m.type;
   const userId = idOf(m.userId);
@@ -22,7 +23,7 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   if (!distinctId) return { code: 'missing_identity', reason: 'neither userId nor anonymousId is set' };
   const raw = [m.timestamp, m.originalTimestamp, m.receivedAt].find((t) => typeof t === 'string');
   const timestamp = raw ? normalizeTimestamp(raw) : undefined;
-  if (!timestamp) return { code: 'bad_timestamp', reason: `no usable timestamp (${JSON.stringify(raw)?.slice(0, 40)})` };
+  if (!timestamp) return { code: RejectCode.badTimestamp, reason: `no usable timestamp (${JSON.stringify(raw)?.slice(0, 40)})` };
   const messageId = idOf(m.messageId);
   if (!messageId) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
   const uuid = messageUuid(m, messageId);
@@ -33,7 +34,7 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   const base = { uuid, distinct_id: distinctId, timestamp };
   switch (type) {
     case 'track':
-      if (typeof m.event !== 'string' || m.event === '') return { code: 'missing_event', reason: 'a track message without an event name' };
+      if (typeof m.event !== 'string' || m.event === '') return { code: RejectCode.missingEvent, reason: 'a track message without an event name' };
       event = m.event;
       break;
     case 'page':

@@ -1,4 +1,5 @@
 import { canonicalJson, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { mixpanelTime } from './time.js';
 
@@ -31,9 +32,9 @@ const RENAMES = new Map([['$mp_web_page_view', '$pageview']]);
  * shows is handed to the identity merge. The uuid is PostHog's importer's: UUIDv5 of `$insert_id`.
  */
 export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): RecordResult {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the line is JSON but not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the line is JSON but not an object' };
   const r = value as { event?: unknown; properties?: unknown };
-  if (typeof r.event !== 'string' || r.event === '') return { code: 'missing_event', reason: '"event" is missing or empty' };
+  if (typeof r.event !== 'string' || r.event === '') return { code: RejectCode.missingEvent, reason: '"event" is missing or empty' };
   if (IDENTITY_EVENTS.has(r.event)) return { drop: 'mixpanel_identity_event' };
   const p = r.properties !== null && typeof r.properties === 'object' && !Array.isArray(r.properties) ? r.properties as Record<string, unknown> : undefined;
   if (!p) return { code: 'missing_properties', reason: '"properties" is missing or not an object' };
@@ -44,7 +45,7 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
   const rawDistinct = idOf(p.distinct_id);
   const deviceId = idOf(p.$device_id);
   const distinctId = userId ?? rawDistinct ?? (deviceId ? `$device:${deviceId}` : undefined);
-  if (!distinctId) return { code: 'missing_distinct_id', reason: 'no distinct_id, $user_id or $device_id' };
+  if (!distinctId) return { code: RejectCode.missingDistinctId, reason: 'no distinct_id, $user_id or $device_id' };
 
   const insertId = idOf(p.$insert_id);
   const uuid = insertId
@@ -91,10 +92,10 @@ function withoutInternals(mapping: MixpanelMapping): (record: object) => Record<
 
 /** One Engage profile as a person `$set`, timestamped at its `$last_seen` (in the project's zone). */
 export function mapMixpanelProfile(value: unknown, mapping: MixpanelMapping, fallbackTime: string): RecordResult {
-  if (value === null || typeof value !== 'object') return { code: 'not_an_object', reason: 'a profile must be an object' };
+  if (value === null || typeof value !== 'object') return { code: RejectCode.notAnObject, reason: 'a profile must be an object' };
   const r = value as { $distinct_id?: unknown; $properties?: unknown };
   const distinctId = idOf(r.$distinct_id);
-  if (!distinctId) return { code: 'missing_distinct_id', reason: 'the profile has no $distinct_id' };
+  if (!distinctId) return { code: RejectCode.missingDistinctId, reason: 'the profile has no $distinct_id' };
   const props = r.$properties !== null && typeof r.$properties === 'object' ? r.$properties as Record<string, unknown> : {};
   const drop = dropSet(mapping);
   const set: Record<string, unknown> = {};

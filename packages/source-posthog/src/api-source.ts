@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { HogportError, readAll, readSecret, uuidV5 } from '@hogport/common';
-import { guardedMapping, recordText } from '@hogport/event';
+import { guardedMapping, recordText, RejectCode } from '@hogport/event';
 import { formatIssues, invalidDefinition, planWindows, transformConfigOf, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactory } from '@hogport/pipeline';
 import { hogqlString, PostHogQuery } from '@hogport/query';
 import { z } from 'zod';
@@ -154,7 +154,7 @@ async function* personsOutcomes(files: RawFileInput[], timestamp: string): Async
       const position = { file: page.file, line: i + 1 };
       const person = String(r.person_id);
       const distinctId = String(r.distinct_id ?? '');
-      if (distinctId === '') { yield { kind: 'reject', code: 'missing_distinct_id', reason: 'a person row without a distinct_id', position, record: recordText(r) }; continue; }
+      if (distinctId === '') { yield { kind: 'reject', code: RejectCode.missingDistinctId, reason: 'a person row without a distinct_id', position, record: recordText(r) }; continue; }
       if (person !== current) {
         current = person;
         primary = distinctId;

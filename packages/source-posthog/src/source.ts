@@ -1,5 +1,5 @@
 import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp, ownValue, peekBytes, uuidV5, URL_NAMESPACE } from '@hogport/common';
-import { guardedMapping, recordText } from '@hogport/event';
+import { guardedMapping, recordText, RejectCode } from '@hogport/event';
 import { readRecords } from '@hogport/source-files';
 import { filesInStore, transformConfigOf, formatIssues, invalidDefinition, jsonLineOutcomes, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
@@ -30,7 +30,7 @@ type Mapped = { event: PostHogEvent } | { code: string; reason: string };
 
 /** Validates and normalises one parsed PostHog-format record. */
 export function mapPostHogRecord(value: unknown): Mapped {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the line is JSON but not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the line is JSON but not an object' };
   const raw = value as Record<string, unknown>;
   if (raw.timestamp === undefined || raw.timestamp === null) {
     return { code: 'missing_timestamp', reason: 'no timestamp: PostHog would stamp it with the time of import, and a re-send would not collapse' };
@@ -43,14 +43,14 @@ export function mapPostHogRecord(value: unknown): Mapped {
   const properties: Record<string, unknown> = { ...(own('properties') ?? {}) };
   const did = rec.distinct_id ?? properties.distinct_id;
   if ((typeof did !== 'string' && typeof did !== 'number') || String(did).trim() === '') {
-    return { code: 'missing_distinct_id', reason: 'no distinct_id, neither at the top level nor in properties' };
+    return { code: RejectCode.missingDistinctId, reason: 'no distinct_id, neither at the top level nor in properties' };
   }
   const distinctId = String(did);
   const timestamp = normalizeTimestamp(rec.timestamp);
-  if (!timestamp) return { code: 'bad_timestamp', reason: `timestamp "${rec.timestamp.slice(0, 64)}" is not an ISO 8601 date-time` };
+  if (!timestamp) return { code: RejectCode.badTimestamp, reason: `timestamp "${rec.timestamp.slice(0, 64)}" is not an ISO 8601 date-time` };
   if (rec.elements_chain !== undefined && properties.$elements_chain === undefined) properties.$elements_chain = rec.elements_chain;
   let uuid = rec.uuid;
-  if (uuid !== undefined && !isUuid(uuid)) return { code: 'bad_uuid', reason: `uuid "${uuid.slice(0, 64)}" is not a valid UUID; capture would refuse the whole request` };
+  if (uuid !== undefined && !isUuid(uuid)) return { code: RejectCode.badUuid, reason: `uuid "${uuid.slice(0, 64)}" is not a valid UUID; capture would refuse the whole request` };
   // Derived from content only, never from position or time of run, so every re-run gives the same uuid.
   uuid ??= uuidV5(canonicalJson({ event: rec.event, distinct_id: distinctId, timestamp, properties, $set: own('$set') ?? null, $set_once: own('$set_once') ?? null }), POSTHOG_FILES_NAMESPACE);
   const event: PostHogEvent = { uuid: uuid.toLowerCase(), event: rec.event, distinct_id: distinctId, timestamp, properties };
