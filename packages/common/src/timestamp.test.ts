@@ -53,3 +53,9 @@ test('canonical JSON sorts keys, keeps __proto__ as data and does not overflow o
   for (let i = 0; i < 1000; i++) shallow = i % 2 ? { a: i, b: shallow, c: [undefined, () => 1] } : [shallow];
   assert.equal(canonicalJson(shallow), JSON.stringify(shallow), 'past the recursion depth the text is still exactly JSON\'s, with keys already in order');
 });
+
+test('an offset that carries a time out of years 0000-9999 gives no time, not a garbled one', () => {
+  assert.equal(normalizeTimestamp('9999-12-31T23:00:00-05:00'), undefined);
+  assert.equal(normalizeTimestamp('0000-01-01T00:30:00+01:00'), undefined);
+  assert.equal(normalizeTimestamp('9999-12-31T20:00:00-03:00'), '9999-12-31T23:00:00.000Z');
+});

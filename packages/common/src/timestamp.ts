@@ -26,8 +26,10 @@ export function normalizeTimestamp(input: string): string | undefined {
     if (oh > 23 || om > 59) return undefined;
     offsetMin = sign * (oh * 60 + om);
   }
-  const utc = new Date(base - offsetMin * 60_000);
-  const whole = utc.toISOString().slice(0, 19);
+  const instant = base - offsetMin * 60_000;
+  // An offset can carry a time at the edge of year 0000 or 9999 out of what four digits write.
+  if (instant < MIN_EPOCH_MS || instant > MAX_EPOCH_MS) return undefined;
+  const whole = new Date(instant).toISOString().slice(0, 19);
   const fraction = frac.length > 3 ? frac.padEnd(6, '0').slice(0, 6) : frac.padEnd(3, '0');
   return `${whole}.${fraction}Z`;
 }
