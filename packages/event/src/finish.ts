@@ -1,5 +1,5 @@
 import { isUuid } from '@hogport/common';
-import { MAX_EVENT_BYTES, RejectCode, type LongDistinctIds, type PostHogEvent, type Refusal } from './contract.js';
+import { Changed, MAX_EVENT_BYTES, RejectCode, type LongDistinctIds, type PostHogEvent, type Refusal } from './contract.js';
 import { serialisationFailure } from './guard.js';
 import { checkedId } from './ids.js';
 
@@ -99,4 +99,56 @@ function tagsText(tags: EventSettings['tags'], ctx: FinishContext): string {
   if (tags.chunk) members.push(`${JSON.stringify(tags.chunk)}:${JSON.stringify(ctx.chunk)}`);
   lastTags = { tags, migration: ctx.migration, chunk: ctx.chunk, text: members.join(',') };
   return lastTags.text;
+}
+
+/** A user link a record shows: the merge step makes one `$identify` of each. */
+export interface Link { distinctId: string; anonId: string; at?: string }
+
+/** Counted in changedBy when a record's user link is left out because one of its ids is longer than capture keeps. */
+export const LINK_REFUSED = 'identity_link_refused';
+
+/** A record's events as lines, its links as the merge step will send them, and what was changed on the way. */
+export interface FinishedRecord {
+  lines: string[];
+  links: Array<{ user: string; anon: string; at: string }>;
+  /** Each name once; undefined when nothing was changed. */
+  changed?: string[];
+}
+
+/**
+ * Finishes one source record: every event through `finishEvent` (a throw there, or a refusal,
+ * refuses the whole record, since its events stand or fall together), and its user links through
+ * the same distinct_id rule, so the merge step sees only ids it can send and compares them as
+ * sent. A link without its own time takes the record's first event's. The transform stage (and
+ * anything that must decide a record as it does) calls this once per record.
+ */
+export function finishRecord(events: readonly PostHogEvent[], links: readonly Link[] | undefined, ctx: FinishContext): FinishedRecord | Refusal {
+  const lines: string[] = [];
+  let changed: string[] | undefined;
+  const mark = (name: string) => { if (!changed?.includes(name)) (changed ??= []).push(name); };
+  for (const e of events) {
+    let done: Finished;
+    try {
+      done = finishEvent(e, ctx);
+    } catch (err) {
+      done = serialisationFailure(err);
+    }
+    if (!('line' in done)) return done;
+    lines.push(done.line);
+    if (done.changed) for (const c of done.changed) mark(c);
+  }
+  const out: FinishedRecord['links'] = [];
+  if (links) {
+    const mode = ctx.transform.longDistinctIds ?? 'reject';
+    for (const link of links) {
+      const at = link.at ?? events[0]?.timestamp;
+      if (!at) continue;
+      const user = checkedId(link.distinctId, mode, 'distinct_id');
+      const anon = checkedId(link.anonId, mode, '$anon_distinct_id');
+      if ('code' in user || 'code' in anon) { mark(LINK_REFUSED); continue; }
+      if (user.changed || anon.changed) mark(Changed.distinctIdTruncated);
+      out.push({ user: user.id, anon: anon.id, at });
+    }
+  }
+  return changed ? { lines, links: out, changed } : { lines, links: out };
 }

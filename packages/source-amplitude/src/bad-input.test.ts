@@ -20,6 +20,7 @@ const corpus = [
   `{"$insert_id":"i6","event_type":"Far","user_id":"u6","event_time":1e20}`,
   `{"$insert_id":"i7","event_type":"Long","user_id":"${long}","device_id":"d7","event_time":"${at}"}`,
   `{"$insert_id":"i8","event_type":"Signed Up","user_id":"u8","event_time":"${at}"}`,
+  `{"$insert_id":"i9","event_type":"Linked","user_id":"u9","device_id":"${'d'.repeat(300)}","event_time":"${at}"}`,
 ].join('\n');
 const file = { name: '187520_2024-03-01_9#0.json', data: corpus };
 const brief = (v: Verdict) => [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.rule];
@@ -35,8 +36,13 @@ test('Amplitude bad input: each record is an event or a reject with its code and
     [6, 'reject', 'bad_timestamp'],
     [7, 'reject', 'distinct_id_too_long'],
     [8, 'events', 'Signed Up'],
+    [9, 'events', 'Linked'],
   ]);
-  assert.deepEqual(counts, { in: 8, out: 5, rejected: 3, dropped: 0 });
+  assert.deepEqual(counts, { in: 9, out: 6, rejected: 3, dropped: 0 });
+  const [first] = verdicts as Array<Extract<Verdict, { kind: 'events' }>>;
+  assert.deepEqual(first!.links, [{ user: 'u1', anon: 'd1', at: '2024-03-01T09:00:00.000000Z' }]);
+  const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
+  assert.deepEqual([linked.links, linked.changed], [[], ['identity_link_refused']], 'the event is sent; its link to a device id capture would cut is left out, counted');
   const [, protoKeys, , groups] = verdicts as Array<Extract<Verdict, { kind: 'events' }>>;
   const e2 = protoKeys!.events[0]!;
   assert.deepEqual(Object.keys(e2.$set).sort(), ['__proto__', 'constructor', 'hasOwnProperty', 'toString'], 'user property names from Object.prototype are ordinary properties');
@@ -58,5 +64,7 @@ test('Amplitude: with longDistinctIds: truncate a 201-character user_id is sent 
   assert.ok(seventh.kind === 'events');
   assert.equal(seventh.events[0]!.distinct_id, 'u'.repeat(200));
   assert.deepEqual(seventh.changed, ['distinct_id_truncated']);
-  assert.deepEqual(counts, { in: 8, out: 6, rejected: 2, dropped: 0 });
+  assert.deepEqual(counts, { in: 9, out: 7, rejected: 2, dropped: 0 });
+  const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
+  assert.deepEqual([linked.links, linked.changed], [[{ user: 'u9', anon: 'd'.repeat(200), at: '2024-03-01T09:00:00.000000Z' }], ['distinct_id_truncated']]);
 });

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { silentLogger, type Logger } from '@hogport/common';
-import { finishEvent, type EventSettings, type PostHogEvent } from '@hogport/event';
+import { finishRecord, type EventSettings, type Link, type PostHogEvent } from '@hogport/event';
 
 type Position = { file: string; line?: number; offset?: number; entry?: string };
 type Outcome =
-  | { kind: 'events'; events: PostHogEvent[]; position: Position; changed?: readonly string[] }
+  | { kind: 'events'; events: PostHogEvent[]; position: Position; identify?: Link[]; changed?: readonly string[] }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };
 
@@ -15,15 +15,16 @@ export interface TransformingSource {
 
 /** What became of one source record once the finish step saw its events, as the transform stage decides it. */
 export type Verdict =
-  | { kind: 'events'; position: Position; events: Array<Record<string, any>>; changed: string[] }
+  | { kind: 'events'; position: Position; events: Array<Record<string, any>>; changed: string[]; links: Array<{ user: string; anon: string; at: string }> }
   | { kind: 'reject'; position: Position; code: string; reason: string }
   | { kind: 'drop'; position: Position; rule: string };
 
 /**
- * Runs a source's transform over in-memory raw files and finishes every event with the event
- * contract, as the transform stage does: each record's verdict (its events as the lines that would
- * be written, a reject with its code and position, or a drop by rule) and the counts, which must add
- * up. A chunk that fails rejects the promise with the chunk's error.
+ * Runs a source's transform over in-memory raw files and finishes every record with the event
+ * contract's `finishRecord`, as the transform stage does: each record's verdict (its events as the
+ * lines that would be written and its user links as the merge step would get them, a reject with
+ * its code and position, or a drop by rule) and the counts, which must add up. A chunk that fails
+ * rejects the promise with the chunk's error.
  */
 export async function transformVerdicts(source: TransformingSource, files: Array<{ name: string; data: string | Buffer }>, options: { chunk?: string; transform?: Partial<EventSettings> } = {}): Promise<{ verdicts: Verdict[]; counts: { in: number; out: number; rejected: number; dropped: number } }> {
   const transform = { geoipDisable: true, ignoreSentAt: true, lib: 'if-absent' as const, tags: { migration: '$hogport_migration', chunk: '$hogport_chunk' }, longDistinctIds: 'reject' as const, dropEvents: [], ...options.transform };
@@ -35,18 +36,10 @@ export async function transformVerdicts(source: TransformingSource, files: Array
     counts.in += 1;
     if (o.kind === 'reject') { counts.rejected += 1; verdicts.push({ kind: 'reject', position: o.position, code: o.code, reason: o.reason }); continue; }
     if (o.kind === 'drop') { counts.dropped += 1; verdicts.push({ kind: 'drop', position: o.position, rule: o.rule }); continue; }
-    const lines: Array<Record<string, unknown>> = [];
-    const changed = new Set(o.changed ?? []);
-    let refused: { code: string; reason: string } | undefined;
-    for (const e of o.events) {
-      const done = finishEvent(e, ctx);
-      if (!('line' in done)) { refused = done; break; }
-      lines.push(JSON.parse(done.line) as Record<string, unknown>);
-      for (const c of done.changed ?? []) changed.add(c);
-    }
-    if (refused) { counts.rejected += 1; verdicts.push({ kind: 'reject', position: o.position, ...refused }); continue; }
+    const done = finishRecord(o.events, o.identify, ctx);
+    if ('code' in done) { counts.rejected += 1; verdicts.push({ kind: 'reject', position: o.position, code: done.code, reason: done.reason }); continue; }
     counts.out += 1;
-    verdicts.push({ kind: 'events', position: o.position, events: lines, changed: [...changed] });
+    verdicts.push({ kind: 'events', position: o.position, events: done.lines.map((l) => JSON.parse(l) as Record<string, unknown>), changed: [...new Set([...(o.changed ?? []), ...(done.changed ?? [])])], links: done.links });
   }
   return { verdicts, counts };
 }

@@ -1,17 +1,14 @@
 import type { Readable } from 'node:stream';
 import { HashingCounter, HogportError, HOGPORT_VERSION, timeKey } from '@hogport/common';
 import { Manifest, readControl } from '@hogport/manifest';
-import type { Position, PostHogEvent, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
+import type { Position, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
 import type { Layout } from '@hogport/layout';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
-import { Changed, checkedId, finishEvent, recordText, serialisationFailure, type Finished } from '@hogport/event';
+import { finishRecord, recordText } from '@hogport/event';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
-
-/** Counted in changedBy when a record's user link is left out because one of its ids is longer than capture keeps. */
-const LINK_REFUSED = 'identity_link_refused';
 
 /** Bumped when hogport's own transform logic changes output, so done chunks become stale. */
 const TRANSFORM_LOGIC = 1;
@@ -44,7 +41,6 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const droppedBy: Record<string, number> = {};
       const changedBy: Record<string, number> = {};
       const drop = new Set(spec.dropEvents);
-      const longIds = spec.longDistinctIds;
       let min: string | undefined;
       let max: string | undefined;
       let minKey: string | undefined;
@@ -74,18 +70,9 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           if (kept.length === 0 && outcome.events.length > 0) {
             counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
           }
-          const lines: string[] = [];
-          let refused: { code: string; reason: string } | undefined;
-          // What the finish step changed on this record, each name once (most records: nothing, no allocation).
-          let finishChanged: string[] | undefined;
-          const mark = (name: string) => { if (!outcome.changed?.includes(name) && !finishChanged?.includes(name)) (finishChanged ??= []).push(name); };
-          for (const e of kept) {
-            const done = finishOrRefuse(e, tctx);
-            if (!('line' in done)) { refused = done; break; }
-            lines.push(done.line);
-            if (done.changed) for (const c of done.changed) mark(c);
-          }
-          if (refused) { await reject({ ...refused, position: outcome.position, record: recordText(outcome.events) }); continue; }
+          const done = finishRecord(kept, outcome.identify, tctx);
+          if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
+          const { lines } = done;
           for (let i = 0; i < lines.length; i++) {
             const flushing = events.writeLine(lines[i]!);
             if (flushing) await flushing;
@@ -95,23 +82,11 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             if (maxKey === undefined || key > maxKey) { max = ts; maxKey = key; }
             facts?.addEvent(kept[i]!);
           }
-          if (facts && outcome.identify) {
-            for (const pair of outcome.identify) {
-              const at = pair.at ?? kept[0]?.timestamp;
-              if (!at) continue;
-              // The merge makes a `$identify` of each pair: its ids meet capture's length rule here,
-              // once, so the merge sees only ids it can send and compares them as sent.
-              const user = checkedId(pair.distinctId, longIds, 'distinct_id');
-              const anon = checkedId(pair.anonId, longIds, '$anon_distinct_id');
-              if ('code' in user || 'code' in anon) { mark(LINK_REFUSED); continue; }
-              if (user.changed || anon.changed) mark(Changed.distinctIdTruncated);
-              facts.addPair(user.id, anon.id, at);
-            }
-          }
+          if (facts) for (const l of done.links) facts.addPair(l.user, l.anon, l.at);
           counts.out += 1;
           counts.events += lines.length;
           if (outcome.changed) for (const c of outcome.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
-          if (finishChanged) for (const c of finishChanged) changedBy[c] = (changedBy[c] ?? 0) + 1;
+          if (done.changed) for (const c of done.changed) if (!outcome.changed?.includes(c)) changedBy[c] = (changedBy[c] ?? 0) + 1;
           if (counts.in % 5000 === 0) ctx.progress(5000);
         }
       } catch (err) {
@@ -136,15 +111,6 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       };
     },
   };
-}
-
-/** The finish step, where even an unexpected throw costs only the record it was finishing. */
-function finishOrRefuse(e: PostHogEvent, ctx: TransformContext): Finished {
-  try {
-    return finishEvent(e, ctx);
-  } catch (err) {
-    return serialisationFailure(err);
-  }
 }
 
 function rawCorrupt(key: string, actual: string, expected: string): HogportError {
