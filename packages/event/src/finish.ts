@@ -124,8 +124,8 @@ export interface FinishedRecord {
  */
 export function finishRecord(events: readonly PostHogEvent[], links: readonly Link[] | undefined, ctx: FinishContext): FinishedRecord | Refusal {
   const lines: string[] = [];
+  // Most records change nothing and link nothing: no allocation for them.
   let changed: string[] | undefined;
-  const mark = (name: string) => { if (!changed?.includes(name)) (changed ??= []).push(name); };
   for (const e of events) {
     let done: Finished;
     try {
@@ -135,20 +135,28 @@ export function finishRecord(events: readonly PostHogEvent[], links: readonly Li
     }
     if (!('line' in done)) return done;
     lines.push(done.line);
-    if (done.changed) for (const c of done.changed) mark(c);
+    if (done.changed) changed = marked(changed, ...done.changed);
   }
+  if (!links || links.length === 0) return changed ? { lines, links: NO_LINKS, changed } : { lines, links: NO_LINKS };
   const out: FinishedRecord['links'] = [];
-  if (links) {
-    const mode = ctx.transform.longDistinctIds ?? 'reject';
-    for (const link of links) {
-      const at = link.at ?? events[0]?.timestamp;
-      if (!at) continue;
-      const user = checkedId(link.distinctId, mode, 'distinct_id');
-      const anon = checkedId(link.anonId, mode, '$anon_distinct_id');
-      if ('code' in user || 'code' in anon) { mark(LINK_REFUSED); continue; }
-      if (user.changed || anon.changed) mark(Changed.distinctIdTruncated);
-      out.push({ user: user.id, anon: anon.id, at });
-    }
+  const mode = ctx.transform.longDistinctIds ?? 'reject';
+  for (const link of links) {
+    const at = link.at ?? events[0]?.timestamp;
+    if (!at) continue;
+    const user = checkedId(link.distinctId, mode, 'distinct_id');
+    const anon = checkedId(link.anonId, mode, '$anon_distinct_id');
+    if ('code' in user || 'code' in anon) { changed = marked(changed, LINK_REFUSED); continue; }
+    if (user.changed || anon.changed) changed = marked(changed, Changed.distinctIdTruncated);
+    out.push({ user: user.id, anon: anon.id, at });
   }
   return changed ? { lines, links: out, changed } : { lines, links: out };
+}
+
+const NO_LINKS: FinishedRecord['links'] = Object.freeze([]) as unknown as FinishedRecord['links'];
+
+/** The change names so far with `names` added, each once. */
+function marked(changed: string[] | undefined, ...names: string[]): string[] {
+  const out = changed ?? [];
+  for (const n of names) if (!out.includes(n)) out.push(n);
+  return out;
 }
