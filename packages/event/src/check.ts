@@ -1,6 +1,6 @@
 import { isUuid } from '@hogport/common';
 import { MAX_DISTINCT_ID_LENGTH, MAX_EVENT_BYTES, RejectCode, type Refusal } from './contract.js';
-import { HEAD_KEYS } from './finish.js';
+import { HEAD_PREFIXES } from './finish.js';
 import { idTooLong } from './ids.js';
 
 /**
@@ -53,7 +53,6 @@ function isObject(v: unknown): boolean {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-const HEAD = HEAD_KEYS.map((k, i) => `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`);
 
 /**
  * The uuid of a line in the transform's own layout whose head (`HEAD_KEYS`) passes capture's rules
@@ -62,7 +61,7 @@ const HEAD = HEAD_KEYS.map((k, i) => `${i === 0 ? '{' : ','}${JSON.stringify(k)}
 export function readHead(line: string): string | undefined {
   const values: string[] = [];
   let at = 0;
-  for (const key of HEAD) {
+  for (const key of HEAD_PREFIXES) {
     if (!line.startsWith(key, at)) return undefined;
     const start = at + key.length;
     const end = jsonStringEnd(line, start);

@@ -26,6 +26,10 @@ export interface FinishContext {
  */
 export const HEAD_KEYS = ['uuid', 'event', 'distinct_id', 'timestamp'] as const;
 
+/** The text before each head value: `{"uuid":`, `,"event":`…, written and read alike. */
+export const HEAD_PREFIXES = HEAD_KEYS.map((k, i) => `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`) as [string, string, string, string];
+const [UUID_AT, EVENT_AT, DISTINCT_ID_AT, TIMESTAMP_AT] = HEAD_PREFIXES;
+
 /** Properties of identity events that hold a distinct_id of their own, which capture's length rule reaches too. */
 const LINKED_IDS: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, { $identify: '$anon_distinct_id', $create_alias: 'alias' });
 
@@ -77,7 +81,7 @@ export function finishEvent(event: PostHogEvent, ctx: FinishContext): Finished {
   try {
     let props = JSON.stringify(properties);
     if (tags) props = props.length === 2 ? `{${tags}}` : `${props.slice(0, -1)},${tags}}`;
-    line = `{"uuid":${JSON.stringify(event.uuid.toLowerCase())},"event":${JSON.stringify(event.event)},"distinct_id":${JSON.stringify(event.distinct_id)},"timestamp":${JSON.stringify(event.timestamp)},"properties":${props}`;
+    line = `${UUID_AT}${JSON.stringify(event.uuid.toLowerCase())}${EVENT_AT}${JSON.stringify(event.event)}${DISTINCT_ID_AT}${JSON.stringify(event.distinct_id)}${TIMESTAMP_AT}${JSON.stringify(event.timestamp)},"properties":${props}`;
     if (event.$set) line += `,"$set":${JSON.stringify(event.$set)}`;
     if (event.$set_once) line += `,"$set_once":${JSON.stringify(event.$set_once)}`;
     line += '}';
