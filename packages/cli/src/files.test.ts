@@ -65,7 +65,7 @@ test('loads Segment logs from an s3:// bucket: every message type mapped, each o
   const file = await pipeline(`{ type: segment, location: "${location}" }`, posthog.url);
   const run = await runCli(['run', file], { env });
   assert.equal(run.code, 0, run.stderr);
-  // The published spec examples reuse one messageId for different messages: one uuid, one event.
+  // The published spec examples reuse one messageId for different messages: each is an event of its own.
   const expected = new Map<string, Set<string>>();
   for (const m of [...a, ...b, ...published]) { const r = mapSegmentMessage(m); assert.ok('events' in r); expected.set(r.events[0]!.uuid, (expected.get(r.events[0]!.uuid) ?? new Set()).add(r.events[0]!.event)); }
   const source = posthog.events.filter((e) => expected.has(e.uuid as string));

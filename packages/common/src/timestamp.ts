@@ -26,8 +26,10 @@ export function normalizeTimestamp(input: string): string | undefined {
     if (oh > 23 || om > 59) return undefined;
     offsetMin = sign * (oh * 60 + om);
   }
-  const utc = new Date(base - offsetMin * 60_000);
-  const whole = utc.toISOString().slice(0, 19);
+  const instant = base - offsetMin * 60_000;
+  // An offset can carry a time at the edge of year 0000 or 9999 out of what four digits write.
+  if (instant < MIN_EPOCH_MS || instant > MAX_EPOCH_MS) return undefined;
+  const whole = new Date(instant).toISOString().slice(0, 19);
   const fraction = frac.length > 3 ? frac.padEnd(6, '0').slice(0, 6) : frac.padEnd(3, '0');
   return `${whole}.${fraction}Z`;
 }
@@ -58,4 +60,30 @@ function validDate(date: string): boolean {
  */
 export function timeKey(normalized: string): string {
   return normalized.length === 24 ? `${normalized.slice(0, 23)}000Z` : normalized;
+}
+
+/** 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the instants a four-digit ISO year can write. */
+const MIN_EPOCH_MS = -62_167_219_200_000;
+const MAX_EPOCH_MS = 253_402_300_799_999;
+const PER_MICROSECOND = { s: 1_000_000, ms: 1000, us: 1 } as const;
+
+/**
+ * An epoch number (seconds, milliseconds or microseconds, fractions allowed) as a normalised UTC
+ * timestamp, or undefined when it is not finite or lies outside years 0000–9999 (`1e20` seconds, a
+ * 20-digit microsecond count): such a time makes `new Date(…).toISOString()` throw, and a record
+ * with one must become a reject, never a failed chunk. Every source converts epoch numbers here.
+ *
+ * `fraction` says how the sub-second part is written: `ms` keeps milliseconds (truncated, as `Date`
+ * does), `us` always writes six digits, `auto` writes microseconds only when there are some.
+ */
+export function epochToIso(value: number, unit: 's' | 'ms' | 'us', fraction: 'ms' | 'us' | 'auto' = 'auto'): string | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  // Milliseconds are computed as `new Date(n * 1000)` and the like always did, so times stay the same.
+  const micros = fraction === 'ms' ? Math.trunc(unit === 's' ? value * 1000 : unit === 'ms' ? value : value / 1000) * 1000 : Math.round(value * PER_MICROSECOND[unit]);
+  const ms = Math.floor(micros / 1000);
+  if (!(ms >= MIN_EPOCH_MS && ms <= MAX_EPOCH_MS)) return undefined;
+  const iso = new Date(ms).toISOString();
+  const rest = micros - ms * 1000;
+  if (fraction === 'ms' || (fraction === 'auto' && rest === 0)) return iso;
+  return `${iso.slice(0, 23)}${String(rest).padStart(3, '0')}Z`;
 }

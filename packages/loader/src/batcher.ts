@@ -1,4 +1,5 @@
 import { ENVELOPE_BYTES, MAX_REQUEST_BYTES, type Batch, type InvalidEvent } from './destination.js';
+import { RejectCode } from '@hogport/event';
 import { validateEvent } from './validate.js';
 
 export interface BatchOptions {
@@ -23,7 +24,9 @@ export interface IndexedLine {
 
 /**
  * Groups event lines into request-sized batches: at most `maxEvents` events and `maxBytes`
- * uncompressed bytes each, never the same uuid twice in one request (capture refuses such a batch).
+ * uncompressed bytes each, never the same uuid twice in one request (capture refuses such a batch):
+ * a repeat of the same event is counted as a duplicate, another event under a uuid already in the
+ * request is refused with the reason.
  * Every batch covers a contiguous range of line positions, including the events it refused and the
  * duplicates it skipped, so an acknowledged batch can be checkpointed as a range. A gap in the
  * positions (lines already acknowledged) always starts a new batch.
@@ -32,9 +35,10 @@ export async function* batches(lines: AsyncIterable<IndexedLine>, options: Batch
   const maxBytes = (options.maxBytes ?? MAX_REQUEST_BYTES) - ENVELOPE_BYTES;
   let seq = options.firstSeq ?? 0;
   let current: Batch | undefined;
-  let uuids = new Set<string>();
+  // Each uuid of the open request with the line that carries it: a repeat is told apart by content.
+  let uuids = new Map<string, string>();
   const open = (index: number): Batch => {
-    uuids = new Set();
+    uuids = new Map();
     return { events: [], bytes: 0, chunk: options.chunk, attempt: options.attempt, seq: seq++, first: index, end: index, invalid: [], duplicates: 0 };
   };
   for await (const { line, index } of lines) {
@@ -53,11 +57,20 @@ export async function* batches(lines: AsyncIterable<IndexedLine>, options: Batch
     if (!('uuid' in checked)) {
       current.invalid.push({ index, line, ...checked } satisfies InvalidEvent);
     } else if (uuids.has(checked.uuid)) {
-      // The same uuid twice is the same event twice: PostHog keeps one either way.
-      current.duplicates += 1;
+      if (uuids.get(checked.uuid) === line) {
+        // The very same event twice: PostHog keeps one either way. Counted as dropped by rule.
+        current.duplicates += 1;
+      } else {
+        // Another event under the same uuid: sending it would make capture refuse the request, or
+        // PostHog keep only one of the two. Refused with the reason, never dropped unseen.
+        current.invalid.push({
+          index, line, code: RejectCode.uuidConflict,
+          message: `uuid ${checked.uuid} is already used by a different event of this chunk: two events cannot share a uuid (PostHog would keep only one); give them distinct ids at the source`,
+        });
+      }
     } else {
       current.events.push(line);
-      uuids.add(checked.uuid);
+      uuids.set(checked.uuid, line);
       current.bytes += size;
     }
   }

@@ -24,7 +24,7 @@ export interface Batch {
   end: number;
   /** Events in the range refused before sending. */
   invalid: InvalidEvent[];
-  /** Events in the range skipped because their uuid was already in this request. */
+  /** Events in the range skipped because the very same event (same uuid, same line) was already in this request. */
   duplicates: number;
   /** Set on the halves of a batch split after a 400 or 413, like "0.1". */
   part?: string;
@@ -66,8 +66,8 @@ export const ENVELOPE_BYTES = 512;
 /** PostHog's managed importer keeps requests at or under 9 MiB uncompressed; capture's hard limit is higher. */
 export const MAX_REQUEST_BYTES = 9 * 1024 * 1024;
 
-/** Capture refuses a single event over about this many bytes serialised. */
-export const MAX_EVENT_BYTES = 1_000_000;
+/** The event size limit is part of the event contract. */
+export { MAX_EVENT_BYTES } from '@hogport/event';
 
 /**
  * The gzip request body for a batch, compressed as it is assembled: the uncompressed body (up to

@@ -28,12 +28,16 @@ test('batches by event count and by uncompressed bytes', async () => {
   assert.equal(big.reduce((a, b) => a + b.events.length, 0), 10);
 });
 
-test('never puts one uuid twice in a request, and counts what it skipped', async () => {
-  const [only, ...rest] = await collect(indexed([line(1), line(2), line(1), line(3)]), 10);
+test('never puts one uuid twice in a request: the same event again is counted, a different event under it refused with the reason', async () => {
+  const other = JSON.stringify(event(1, { event: 'other' }));
+  const [only, ...rest] = await collect(indexed([line(1), line(2), line(1), line(3), other]), 10);
   assert.equal(rest.length, 0);
-  assert.equal(only!.events.length, 3);
+  assert.deepEqual(only!.events, [line(1), line(2), line(3)]);
   assert.equal(only!.duplicates, 1);
-  assert.deepEqual([only!.first, only!.end], [0, 4]);
+  assert.deepEqual(only!.invalid.map((r) => [r.index, r.code, r.line]), [[4, 'uuid_conflict', other]]);
+  assert.match(only!.invalid[0]!.message, /different event/);
+  assert.equal(only!.events.length + only!.duplicates + only!.invalid.length, 5, 'every line is sent, counted or refused');
+  assert.deepEqual([only!.first, only!.end], [0, 5]);
 });
 
 test('starts a new batch at a gap in positions, so every batch is one contiguous range', async () => {
@@ -48,10 +52,10 @@ test('takes the uuid from the front of lines transform checked, and still checks
     for await (const b of batches(indexed(items), { maxEvents: 100, chunk: 'c', attempt: 'a', checked: true })) out.push(b);
     return out[0]!;
   };
-  const b = await checked([line(0), line(0), JSON.stringify({ event: 'e', uuid: uuid(2), distinct_id: 'u', timestamp: 'yesterday' }), '{"uuid":"not-a-uuid-at-all-but-exactly-36-ch","event":"e"}', line(4, 1_000_001)]);
+  const b = await checked([line(0), line(0), JSON.stringify({ event: 'e', uuid: uuid(2), distinct_id: 'u', timestamp: 'yesterday' }), '{"uuid":"not-a-uuid-at-all-but-exactly-36-ch","event":"e"}', line(4, 1_000_001), JSON.stringify(event(5, { distinct_id: 'é'.repeat(201) }))]);
   assert.equal(b.events.length, 1);
   assert.equal(b.duplicates, 1, 'the leading uuid is what dedupes');
-  assert.deepEqual(b.invalid.map((r) => r.code), ['E_EVENT_BAD_TIMESTAMP', 'E_EVENT_NO_DISTINCT_ID', 'E_EVENT_TOO_LARGE']);
+  assert.deepEqual(b.invalid.map((r) => r.code), ['bad_timestamp', 'missing_distinct_id', 'too_large', 'distinct_id_too_long']);
 });
 
 test('refuses events capture would refuse before sending them, each with a reason', async () => {
@@ -62,11 +66,12 @@ test('refuses events capture would refuse before sending them, each with a reaso
     JSON.stringify({ ...event(4), event: '' }),
     '{"uuid":',
     line(5, 1_000_001),
+    JSON.stringify({ ...event(7), distinct_id: 'x'.repeat(201) }),
   ];
   const [b] = await collect(indexed([line(0), ...bad, line(9)]), 100);
   assert.equal(b!.events.length, 2);
   assert.deepEqual(b!.invalid.map((r) => [r.index, r.code]), [
-    [1, 'E_EVENT_NO_UUID'], [2, 'E_EVENT_NO_DISTINCT_ID'], [3, 'E_EVENT_BAD_TIMESTAMP'], [4, 'E_EVENT_NO_NAME'], [5, 'E_EVENT_NOT_JSON'], [6, 'E_EVENT_TOO_LARGE'],
+    [1, 'bad_uuid'], [2, 'missing_distinct_id'], [3, 'bad_timestamp'], [4, 'missing_event'], [5, 'invalid_json'], [6, 'too_large'], [7, 'distinct_id_too_long'],
   ]);
   assert.ok(b!.invalid.every((r) => r.message.length > 10));
 });

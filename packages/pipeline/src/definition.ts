@@ -34,6 +34,12 @@ export const TransformSpec = z.object({
   }).strict().default({ migration: '$hogport_migration', chunk: '$hogport_chunk' }),
   /** Event names dropped (and counted as dropped by rule). */
   dropEvents: z.array(z.string().min(1)).default([]),
+  /**
+   * distinct_ids longer than the 200 characters capture keeps: `reject` them (capture would merge
+   * every user sharing the first 200), or `truncate` them to those 200 on purpose, counted as
+   * `distinct_id_truncated` in the manifest's changedBy.
+   */
+  longDistinctIds: z.enum(['reject', 'truncate']).default('reject'),
 }).strict();
 export type TransformSpec = z.infer<typeof TransformSpec>;
 

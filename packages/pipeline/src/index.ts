@@ -10,3 +10,4 @@ export type {
 export { jsonLineOutcomes, type RecordResult } from './lines.js';
 export { idOf, omitter } from './values.js';
 export { filesInStore } from './files.js';
+export { transformConfigOf } from './config.js';

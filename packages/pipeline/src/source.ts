@@ -1,19 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '@hogport/common';
 import type { Store } from '@hogport/store';
+import type { PostHogEvent } from '@hogport/event';
 import type { TransformSpec } from './definition.js';
 
-/** A PostHog event as capture's `/batch/` takes it. */
-export interface PostHogEvent {
-  uuid: string;
-  event: string;
-  distinct_id: string;
-  /** ISO 8601 in UTC. */
-  timestamp: string;
-  properties: Record<string, unknown>;
-  $set?: Record<string, unknown>;
-  $set_once?: Record<string, unknown>;
-}
+// The event contract lives in @hogport/event; sources keep importing the type from here.
+export type { PostHogEvent };
 
 /** One unit of source work, planned deterministically from the definition. */
 export interface PlannedChunk {

@@ -4,7 +4,7 @@ export { acquireLease, currentWorker, Lease, type Worker } from './lease.js';
 export { extractJob } from './stages/extract.js';
 export { transformJob } from './stages/transform.js';
 export { loadJob } from './stages/load.js';
-export { finishEvent } from './stages/enrich.js';
+export { finishEvent } from '@hogport/event';
 export { GzipLinesWriter } from './stages/writer.js';
 export { joinRateShare, type RateShare, type RateShareOptions } from './rate-share.js';
 export { mergeIdentities, MERGE_NAMESPACE, PERSONS_CHUNK, type MergeOptions, type MergeResult } from './merge.js';

@@ -96,3 +96,38 @@ test('merges every chunk\'s summary into one $identify per pair and one $set per
   const u0 = (await eventsOf(store, PERSONS_CHUNK)).find((e) => e.distinct_id === all[0]!.e.distinct_id)!;
   assert.equal(u0.timestamp, '2025-01-01T00:00:00.000Z', 'persons move to the latest values');
 });
+
+test('person properties named after Object.prototype members fold across chunks and reach the final $set like any other', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-merge-proto-')));
+  const ev = (i: number, set: string, t: string): { e: PostHogEvent } => ({
+    e: { uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, event: 'e', distinct_id: 'ada', timestamp: t, properties: {}, $set: JSON.parse(set) as Record<string, unknown> },
+  });
+  await stageSummary(store, 'c1', [ev(1, '{"constructor":"old","toString":"t","__proto__":{"x":1}}', '2024-01-01T00:00:00.000Z')]);
+  await stageSummary(store, 'c2', [ev(2, '{"constructor":"new","hasOwnProperty":"h"}', '2024-01-02T00:00:00.000Z')]);
+  await merge(store, ['c1', 'c2']);
+  const [person] = await eventsOf(store, PERSONS_CHUNK);
+  assert.deepEqual(person!.properties.$set, JSON.parse('{"__proto__":{"x":1},"constructor":"new","hasOwnProperty":"h","toString":"t"}'));
+  assert.ok(Object.hasOwn(person!.properties.$set, '__proto__'));
+});
+
+test('with longDistinctIds: truncate the merge sends ids as capture keeps them; by default it leaves out, and counts, what capture would refuse', async () => {
+  const long = 'l'.repeat(250);
+  for (const mode of ['reject', 'truncate'] as const) {
+    const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-merge-long-')));
+    const e: PostHogEvent = { uuid: '00000000-0000-4000-8000-000000000001', event: 'e', distinct_id: long, timestamp: '2024-01-01T00:00:00.000Z', properties: {}, $set: { plan: 'pro' } };
+    await stageSummary(store, 'c1', [{ e, pair: [long, 'device-1'] }]);
+    await mergeIdentities({ store, layout, chunks: ['c1'], transform: TransformSpec.parse({ longDistinctIds: mode }), worker: 'w', log: silentLogger });
+    const m = (await readControl(store, layout.manifest('transform', PERSONS_CHUNK), Manifest))!.value;
+    if (mode === 'truncate') {
+      const [person] = await eventsOf(store, PERSONS_CHUNK);
+      assert.equal(person!.distinct_id, long.slice(0, 200));
+      const [identify] = await eventsOf(store, '~identities-0001');
+      assert.equal(identify!.distinct_id, long.slice(0, 200));
+      assert.equal(m.counts.dropped, 0);
+    } else {
+      assert.deepEqual([m.counts.in, m.counts.out, m.counts.dropped, m.counts.droppedBy], [1, 0, 1, { distinct_id_too_long: 1 }]);
+      const again = await mergeIdentities({ store, layout, chunks: ['c1'], transform: TransformSpec.parse({ longDistinctIds: mode }), worker: 'w', log: silentLogger });
+      assert.deepEqual(again.identities, [], 'a pair capture would refuse makes no identities chunk, however often the merge runs');
+    }
+  }
+});

@@ -5,7 +5,7 @@ import type { PostHogEvent, TransformSpec } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
 import { digestOf } from './stages/digest.js';
-import { finishEvent } from './stages/enrich.js';
+import { checkedId, finishEvent } from '@hogport/event';
 import { IdentityFacts } from './stages/summary.js';
 import { GzipLinesWriter } from './stages/writer.js';
 
@@ -70,7 +70,22 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
       });
     }
   }
-  const fresh = [...facts.pairs.entries()].filter(([key]) => !known.has(key)).map(([, p]) => p)
+  // Pairs as they would be sent: an id capture would refuse is left out here, so it is not found
+  // "new" again by every later merge; truncated ids are compared as sent.
+  const mode = options.transform.longDistinctIds;
+  let refusedPairs = 0;
+  const sendable = new Map<string, { user: string; anon: string; first: string }>();
+  for (const p of facts.pairs.values()) {
+    const user = checkedId(p.user, mode, 'distinct_id');
+    const anon = checkedId(p.anon, mode, '$anon_distinct_id');
+    if ('code' in user || 'code' in anon) { refusedPairs += 1; continue; }
+    // Two long ids can truncate to one: one pair, at its first sighting.
+    const key = `${user.id}\u0000${anon.id}`;
+    const seen = sendable.get(key);
+    if (!seen || timeKey(p.first) < timeKey(seen.first)) sendable.set(key, { user: user.id, anon: anon.id, first: p.first });
+  }
+  if (refusedPairs > 0) log.warn({ pairs: refusedPairs }, 'pairs with an id longer than capture keeps are not identified (set transform.longDistinctIds: truncate to send their first 200 characters)');
+  const fresh = [...sendable.entries()].filter(([key]) => !known.has(key)).map(([, p]) => p)
     .sort((a, b) => (timeKey(a.first) < timeKey(b.first) ? -1 : timeKey(a.first) > timeKey(b.first) ? 1 : a.user < b.user ? -1 : a.user > b.user ? 1 : a.anon < b.anon ? -1 : 1));
   const identities = [...existing.identities];
   if (fresh.length > 0) {
@@ -122,9 +137,17 @@ async function commitDerived(options: MergeOptions, chunk: string, events: PostH
   const ctx = { migration: layout.migration, chunk, transform: options.transform, hogportVersion: HOGPORT_VERSION, log: options.log };
   let min: string | undefined;
   let max: string | undefined;
+  const droppedBy: Record<string, number> = {};
+  let written = 0;
   for (const e of events) {
     const done = finishEvent(e, ctx);
-    if (!('line' in done)) throw new Error(`the merge step made an event capture would refuse: ${done.reason}`);
+    if (!('line' in done)) {
+      // Person facts hold values from many events: one that cannot be sent costs that person only, counted.
+      droppedBy[done.code] = (droppedBy[done.code] ?? 0) + 1;
+      options.log.warn({ chunk, distinctId: e.distinct_id.slice(0, 200), code: done.code, reason: done.reason }, 'the merge step left out an event capture would refuse');
+      continue;
+    }
+    written += 1;
     await writer.writeLine(done.line);
     if (min === undefined || timeKey(e.timestamp) < timeKey(min)) min = e.timestamp;
     if (max === undefined || timeKey(e.timestamp) > timeKey(max)) max = e.timestamp;
@@ -134,7 +157,7 @@ async function commitDerived(options: MergeOptions, chunk: string, events: PostH
   const manifest: Manifest = {
     kind: 'hogport.manifest', version: 1, stage: 'transform', migration: layout.migration, chunk, attempt, attemptNumber: 1,
     worker: options.worker, hogportVersion: HOGPORT_VERSION, configHash: digestOf({ merge: 1, transform: options.transform }), inputDigest,
-    inputs: [], outputs: [out], counts: { unit: 'records', in: events.length, out: events.length, rejected: 0, dropped: 0, droppedBy: {}, events: events.length },
+    inputs: [], outputs: [out], counts: { unit: 'records', in: events.length, out: written, rejected: 0, dropped: events.length - written, droppedBy, events: written },
     bytes: { in: 0, out: out.bytes }, ...(min && max ? { eventTime: { min, max } } : {}),
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime(), stats: { derived: true },
   };

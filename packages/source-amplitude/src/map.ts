@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, isUuid, normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, isUuid, normalizeTimestamp, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent } from '@hogport/pipeline';
 import { v7 as uuidv7 } from 'uuid';
 
@@ -19,11 +20,12 @@ export type Mapped =
   | { drop: string }
   | { code: string; reason: string };
 
-const BUILT_IN_RENAMES: Record<string, string> = {
-  '[Amplitude] Page Viewed': '$pageview',
-  '[Amplitude] Element Clicked': '$autocapture',
-  '[Amplitude] Element Changed': '$autocapture',
-};
+// Looked up by names from data: a Map, so `constructor` finds nothing.
+const BUILT_IN_RENAMES = new Map([
+  ['[Amplitude] Page Viewed', '$pageview'],
+  ['[Amplitude] Element Clicked', '$autocapture'],
+  ['[Amplitude] Element Changed', '$autocapture'],
+]);
 const SESSION_EVENTS = new Set(['session_start', 'session_end']);
 const PAGE_PROPERTIES: Record<string, string> = {
   '[Amplitude] Page URL': '$current_url',
@@ -46,7 +48,7 @@ const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['ta
  * (it is fresh from JSON.parse, and nothing else holds it).
  */
 export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): Mapped {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the line is JSON but not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the line is JSON but not an object' };
   const r = value as Record<string, unknown>;
   const sourceName = r.event_type;
   if (typeof sourceName !== 'string' || sourceName === '') return { code: 'missing_event_type', reason: 'event_type is missing or empty' };
@@ -60,7 +62,7 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   const timeField = (['event_time', 'client_event_time', 'server_received_time'] as const).find((f) => typeof r[f] === 'string' && r[f] !== '');
   const timestamp = timeField ? amplitudeTime(r[timeField] as string) : undefined;
   if (!timestamp) {
-    return { code: 'bad_timestamp', reason: timeField ? `${timeField} "${String(r[timeField]).slice(0, 40)}" is not a date-time` : 'none of event_time, client_event_time, server_received_time is set' };
+    return { code: RejectCode.badTimestamp, reason: timeField ? `${timeField} "${String(r[timeField]).slice(0, 40)}" is not a date-time` : 'none of event_time, client_event_time, server_received_time is set' };
   }
 
   let uuid: string;
@@ -74,10 +76,10 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   // fresh object built key by key turns into a slow dictionary for V8, which then serialises at a
   // third of the speed; adding keys to a parsed object keeps it fast.
   const properties = object(r.event_properties);
-  if (drop.size > 0) for (const k of drop) if (k in properties) delete properties[k];
+  if (drop.size > 0) for (const k of drop) if (Object.hasOwn(properties, k)) delete properties[k];
   for (const [from, to] of PAGE_ENTRIES) if (properties[from] !== undefined) properties[to] = properties[from];
 
-  const renamed = mapping.renameEvents[sourceName] ?? BUILT_IN_RENAMES[sourceName] ?? sourceName;
+  const renamed = (ownValue(mapping.renameEvents, sourceName) as string | undefined) ?? BUILT_IN_RENAMES.get(sourceName) ?? sourceName;
   // Named stores (p.$x = …), not a helper storing by key: V8 keeps an object built by named stores
   // fast up to 128 added fields, but by keyed stores only up to 12, and a slow object serialises at a third of the speed.
   const p = properties;
@@ -171,8 +173,7 @@ function personProperties(props: Record<string, unknown>, drop: Set<string>): { 
   const $set_once: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(props)) {
     if (v === 'EMPTY' || v === null || v === undefined || drop.has(k)) continue;
-    if (k.startsWith('initial_')) $set_once[k] = v;
-    else $set[k] = v;
+    setOwn(k.startsWith('initial_') ? $set_once : $set, k, v);
   }
   const out: { $set?: Record<string, unknown>; $set_once?: Record<string, unknown> } = {};
   for (const _ in $set) { out.$set = $set; break; }
@@ -185,7 +186,7 @@ function groupsOf(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [type, v] of Object.entries(object(value))) {
     const key = Array.isArray(v) ? v[0] : v;
-    if ((typeof key === 'string' && key !== '') || typeof key === 'number') out[type] = String(key);
+    if ((typeof key === 'string' && key !== '') || typeof key === 'number') setOwn(out, type, String(key));
   }
   return out;
 }
@@ -203,8 +204,8 @@ function groupProperties(value: Record<string, unknown>, groups: Record<string, 
     const nested = entries.every(([, x]) => x !== null && typeof x === 'object' && !Array.isArray(x));
     if (nested) {
       for (const [key, props] of entries) if (Object.keys(object(props)).length) out.push([type, key, object(props)]);
-    } else if (groups[type]) {
-      out.push([type, groups[type], inner]);
+    } else if (Object.hasOwn(groups, type)) {
+      out.push([type, groups[type]!, inner]);
     }
   }
   return out;

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipIfGzipped, HogportError, peekBytes } from '@hogport/common';
+import { guardedMapping } from '@hogport/event';
 import { jsonLineOutcomes, type Outcome, type RawFileInput } from '@hogport/pipeline';
 import yauzl from 'yauzl';
 import { mapAmplitudeRecord, type AmplitudeMapping } from './map.js';
@@ -52,7 +53,7 @@ async function* records(input: Readable, where: { file: string; entry?: string }
   }
   const counted = plain.pipe(budget.meter(where));
   plain.on('error', (err) => counted.destroy(corrupt(where, err)));
-  yield* jsonLineOutcomes(counted, where, (value) => mapAmplitudeRecord(value, mapping));
+  yield* jsonLineOutcomes(counted, where, guardedMapping((value: unknown) => mapAmplitudeRecord(value, mapping)));
 }
 
 /** The entries of a zip file in natural name order, directories and `_complete` markers left out. */

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { HogportError, readSecret } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
-import { formatIssues, invalidDefinition, planWindows, resolveLocation, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
+import { formatIssues, invalidDefinition, planWindows, resolveLocation, transformConfigOf, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import { z } from 'zod';
 import { downloadHour } from './export-api.js';
@@ -51,6 +51,9 @@ export const AmplitudeOptions = z.discriminatedUnion('mode', [
   }).strict(),
 ]);
 export type AmplitudeOptions = z.infer<typeof AmplitudeOptions>;
+
+/** Options that say where and how to fetch, and change nothing in how a chunk's bytes are mapped. */
+const EXTRACT_ONLY = ['mode', 'region', 'endpoint', 'start', 'end', 'apiKeyEnv', 'secretKeyEnv', 'maxAttempts', 'timeoutSeconds', 'location', 'requireComplete'];
 
 /** `{projectId}_{YYYY-MM-DD}_{H}#{N}.json[.gz]` and the hour's `_complete` marker. */
 const FILE = /(?:^|\/)(\d+)_(\d{4}-\d{2}-\d{2})_(\d{1,2})#(\d+)\.json(?:\.gz)?$/;
@@ -132,6 +135,6 @@ export const amplitudeSource: SourceFactory = (ctx) => {
       }
     },
     transform: (files) => readAmplitude(files, { mapping, maxUncompressedBytes: options.maxUncompressedBytes }),
-    transformConfig: () => ({ source: 'amplitude', version: 1, mapping }),
+    transformConfig: () => transformConfigOf('amplitude', 2, options, EXTRACT_ONLY),
   };
 };

@@ -104,7 +104,7 @@ test('maps Segment messages of every type, and refuses the ones without a messag
   const track = ev('track');
   assert.deepEqual([track.properties.$ip, track.properties.$browser, track.properties.utm_source], ['203.0.113.8', 'Chrome', 'Newsletter']);
   const again = mapSegmentMessage(full[0]);
-  assert.ok('events' in again && again.events[0]!.uuid === ev(full[0].type).uuid, 'the uuid comes from the messageId');
+  assert.ok('events' in again && again.events[0]!.uuid === ev(full[0].type).uuid, 'the same message always gets the same uuid');
   const minimal = (await readFile(`${SAMPLES}spec-minimal-messages.jsonl`, 'utf8')).trim().split('\n').map((l) => mapSegmentMessage(JSON.parse(l)));
   assert.ok(minimal.every((r) => 'code' in r && r.reason.length > 10), 'spec snippets without ids or times are refused with a reason');
 });

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, epochToIso, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { v7 as uuidv7 } from 'uuid';
 
 /** Namespace of the uuids derived from GA4's composite event key. */
 export const GA4_NAMESPACE = uuidV5('hogport.ga4', URL_NAMESPACE);
 
-const RENAMES: Record<string, string> = { page_view: '$pageview', screen_view: '$screen' };
+// Looked up by names from data: Maps, so a param named `constructor` finds nothing.
+const RENAMES = new Map([['page_view', '$pageview'], ['screen_view', '$screen']]);
 const DROPPED = new Set(['session_start', 'first_visit']);
-const PARAM_RENAMES: Record<string, string> = { page_location: '$current_url', page_referrer: '$referrer', page_title: '$title' };
-const DEVICE_TYPES: Record<string, string> = { desktop: 'Desktop', mobile: 'Mobile', tablet: 'Tablet' };
+const PARAM_RENAMES = new Map([['page_location', '$current_url'], ['page_referrer', '$referrer'], ['page_title', '$title']]);
+const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet']]);
 
 /** A GA4 typed value slot: `{string_value, int_value, float_value, double_value}`, INT64 as text in JSON. */
 function slot(v: unknown): unknown {
@@ -28,7 +30,7 @@ function flatten(list: unknown): Record<string, unknown> {
   for (const p of list) {
     if (!p || typeof p !== 'object' || typeof (p as { key?: unknown }).key !== 'string') continue;
     const v = slot((p as { value?: unknown }).value);
-    if (v !== undefined) out[(p as { key: string }).key] = v;
+    if (v !== undefined) setOwn(out, (p as { key: string }).key, v);
   }
   return out;
 }
@@ -41,7 +43,7 @@ function flatten(list: unknown): Record<string, unknown> {
  * (GA4 rows have no id of their own).
  */
 export function mapGa4Row(value: unknown): RecordResult {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the row is not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the row is not an object' };
   const r = value as Record<string, any>;
   const name = r.event_name;
   if (typeof name !== 'string' || name === '') return { code: 'missing_event_name', reason: 'event_name is missing' };
@@ -51,17 +53,15 @@ export function mapGa4Row(value: unknown): RecordResult {
   const distinctId = userId ?? pseudo;
   if (!distinctId) return { code: 'missing_identity', reason: 'neither user_id nor user_pseudo_id is set (user_pseudo_id is null without consent)' };
   const micros = typeof r.event_timestamp === 'string' || typeof r.event_timestamp === 'number' ? Number(r.event_timestamp) : NaN;
-  if (!Number.isFinite(micros) || micros <= 0) return { code: 'bad_timestamp', reason: `event_timestamp ${JSON.stringify(r.event_timestamp)} is not microseconds since the epoch` };
-  const ms = Math.floor(micros / 1000);
-  const rest = Math.round(micros - ms * 1000);
-  const timestamp = `${new Date(ms).toISOString().slice(0, 23)}${String(rest).padStart(3, '0')}Z`;
+  const timestamp = micros > 0 ? epochToIso(micros, 'us', 'us') : undefined;
+  if (!timestamp) return { code: RejectCode.badTimestamp, reason: `event_timestamp ${JSON.stringify(r.event_timestamp)?.slice(0, 40)} is not microseconds since the epoch within years 0000-9999` };
 
   const params = flatten(r.event_params);
   const properties: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params)) properties[PARAM_RENAMES[k] ?? k] = v;
+  for (const [k, v] of Object.entries(params)) setOwn(properties, PARAM_RENAMES.get(k) ?? k, v);
   const put = (k: string, v: unknown) => { if (v !== undefined && v !== null && v !== '') properties[k] = v; };
   const d = r.device ?? {};
-  put('$device_type', DEVICE_TYPES[String(d.category ?? '').toLowerCase()]);
+  put('$device_type', DEVICE_TYPES.get(String(d.category ?? '').toLowerCase()));
   put('$os', d.operating_system);
   put('$os_version', d.operating_system_version);
   put('$browser', d.web_info?.browser);
@@ -86,7 +86,7 @@ export function mapGa4Row(value: unknown): RecordResult {
   }
 
   const key = { user_pseudo_id: r.user_pseudo_id ?? null, user_id: r.user_id ?? null, event_timestamp: String(r.event_timestamp), event_name: name, event_bundle_sequence_id: r.event_bundle_sequence_id ?? null, batch_event_index: r.batch_event_index ?? null, batch_page_id: r.batch_page_id ?? null, batch_ordering_id: r.batch_ordering_id ?? null, stream_id: r.stream_id ?? null };
-  const event: PostHogEvent = { uuid: uuidV5(canonicalJson(key), GA4_NAMESPACE), event: RENAMES[name] ?? name, distinct_id: distinctId, timestamp, properties };
+  const event: PostHogEvent = { uuid: uuidV5(canonicalJson(key), GA4_NAMESPACE), event: RENAMES.get(name) ?? name, distinct_id: distinctId, timestamp, properties };
   const userProps = flatten(r.user_properties);
   if (Object.keys(userProps).length) event.$set = userProps;
   const ts = r.traffic_source;

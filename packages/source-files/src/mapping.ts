@@ -1,4 +1,5 @@
-import { canonicalJson, isUuid, normalizeTimestamp, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, epochToIso, isUuid, normalizeTimestamp, ownValue, setOwn, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { z } from 'zod';
 
@@ -62,14 +63,14 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
   // The usual declaration (every field but the mapped ones, nothing renamed) takes the fast path.
   const rest = include.has('*') && !renames ? omitter([...new Set([...mapped, ...exclude])].filter(Boolean)) : undefined;
   return (record) => {
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) return { code: 'not_an_object', reason: 'the record is not an object' };
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) return { code: RejectCode.notAnObject, reason: 'the record is not an object' };
     const name = eventOf ? eventOf(record) : (m.event as { value: string }).value;
-    if (typeof name !== 'string' || name === '') return { code: 'missing_event', reason: `no event name at ${typeof m.event === 'string' ? m.event : '(constant)'}` };
+    if (typeof name !== 'string' || name === '') return { code: RejectCode.missingEvent, reason: `no event name at ${typeof m.event === 'string' ? m.event : '(constant)'}` };
     let distinctId: string | undefined;
     for (const read of idsOf) if ((distinctId = idOf(read(record))) !== undefined) break;
-    if (!distinctId) return { code: 'missing_distinct_id', reason: `none of ${idPaths.join(', ')} holds a distinct id` };
+    if (!distinctId) return { code: RejectCode.missingDistinctId, reason: `none of ${idPaths.join(', ')} holds a distinct id` };
     const timestamp = timeOf(timeOfRecord(record), m.timestamp.format, m.timestamp.zone);
-    if (!timestamp) return { code: 'bad_timestamp', reason: `${m.timestamp.field} ${JSON.stringify(timeOfRecord(record))?.slice(0, 40)} is not a ${m.timestamp.format} time` };
+    if (!timestamp) return { code: RejectCode.badTimestamp, reason: `${m.timestamp.field} ${JSON.stringify(timeOfRecord(record))?.slice(0, 40)} is not a ${m.timestamp.format} time` };
     let properties: Record<string, unknown>;
     if (rest) {
       properties = rest(record);
@@ -77,7 +78,7 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
       properties = {};
       for (const [k, v] of Object.entries(record)) {
         if (exclude.has(k) || (include.has('*') ? mapped.has(k) : !include.has(k))) continue;
-        properties[m.properties.rename[k] ?? k] = v;
+        setOwn(properties, (ownValue(m.properties.rename, k) as string | undefined) ?? k, v);
       }
     }
     Object.assign(properties, m.properties.constant);
@@ -98,10 +99,10 @@ function timeOf(v: unknown, format: DeclaredMapping['timestamp']['format'], zone
     const local = normalizeTimestamp(v);
     if (!local) return undefined;
     // Whole seconds through the zone; the fraction as written.
-    return normalizeTimestamp(new Date(wallToUtc(Date.parse(local), zone)).toISOString().replace(/\.\d+Z$/, local.slice(19)));
+    const utc = epochToIso(wallToUtc(Date.parse(local), zone), 'ms', 'ms');
+    return utc === undefined ? undefined : normalizeTimestamp(utc.replace(/\.\d+Z$/, local.slice(19)));
   }
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) return undefined;
-  const ms = format === 'unix' ? n * 1000 : format === 'unix_ms' ? n : n / 1000;
-  return normalizeTimestamp(new Date(ms).toISOString());
+  return epochToIso(n, format === 'unix' ? 's' : format === 'unix_ms' ? 'ms' : 'us', 'ms');
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HogportError, normalizeTimestamp } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import type { PostHogEvent, RecordResult } from '@hogport/pipeline';
 
 /**
@@ -61,7 +62,7 @@ export async function runMapper(map: MapRecord, record: unknown, context: { file
   try {
     out = await map(record, context);
   } catch (err) {
-    return { code: 'mapping_threw', reason: `the mapping module threw: ${err instanceof Error ? err.message : String(err)}` };
+    return { code: RejectCode.mappingFailed, reason: `the mapping module threw: ${err instanceof Error ? err.message : String(err)}` };
   }
   if (out === null || out === undefined) return { drop: 'mapping_module' };
   if (!Array.isArray(out) && typeof out === 'object' && 'reject' in out) return { code: 'mapping_rejected', reason: String(out.reject) };

@@ -1,4 +1,5 @@
-import { normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 
 /** Namespace of the uuids derived from Segment messageIds. */
@@ -10,10 +11,10 @@ const UTM: Record<string, string> = { source: 'utm_source', medium: 'utm_medium'
  * Maps one Segment message (from Segment's S3/GCS logs): track → the event, page → `$pageview`,
  * screen → `$screen`, identify → `$identify` with traits in `$set`, group → `$groupidentify`, alias →
  * `$create_alias`. The skew-corrected `timestamp` is used; distinct_id is userId, else anonymousId,
- * and an identify or track carrying both links them. The uuid derives from messageId and type.
+ * and an identify or track carrying both links them. The uuid derives from messageId, type and content.
  */
 export function mapSegmentMessage(value: unknown): RecordResult {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the message is not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the message is not an object' };
   const m = value as Record<string, any>;
   const type = m.type;
   const userId = idOf(m.userId);
@@ -22,12 +23,10 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   if (!distinctId) return { code: 'missing_identity', reason: 'neither userId nor anonymousId is set' };
   const raw = [m.timestamp, m.originalTimestamp, m.receivedAt].find((t) => typeof t === 'string');
   const timestamp = raw ? normalizeTimestamp(raw) : undefined;
-  if (!timestamp) return { code: 'bad_timestamp', reason: `no usable timestamp (${JSON.stringify(raw)?.slice(0, 40)})` };
+  if (!timestamp) return { code: RejectCode.badTimestamp, reason: `no usable timestamp (${JSON.stringify(raw)?.slice(0, 40)})` };
   const messageId = idOf(m.messageId);
-  // Of the message's id and its type: Segment retries repeat both, and ids copied between messages of
-  // different types (it happens in hand-made data) still give distinct events.
-  const uuid = messageId ? uuidV5(`${String(type)}:${messageId}`, SEGMENT_NAMESPACE) : undefined;
-  if (!uuid) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
+  if (!messageId) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
+  const uuid = messageUuid(m, messageId);
 
   const properties: Record<string, unknown> = { ...context(m.context), ...(m.properties && typeof m.properties === 'object' ? m.properties : {}) };
   if (anonymousId) properties.$segment_anonymous_id = anonymousId;
@@ -35,7 +34,7 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   const base = { uuid, distinct_id: distinctId, timestamp };
   switch (type) {
     case 'track':
-      if (typeof m.event !== 'string' || m.event === '') return { code: 'missing_event', reason: 'a track message without an event name' };
+      if (typeof m.event !== 'string' || m.event === '') return { code: RejectCode.missingEvent, reason: 'a track message without an event name' };
       event = m.event;
       break;
     case 'page':
@@ -67,6 +66,23 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   }
   const result: RecordResult = { events: [{ ...base, event, properties }] };
   return userId && anonymousId ? { ...result, identify: [{ distinctId: userId, anonId: anonymousId }] } : result;
+}
+
+/**
+ * The uuid of a message: of its messageId, its type and what its sender wrote. A message Segment
+ * delivers twice (at least once, by design) repeats all of those, so its copies share one uuid in
+ * any chunk and collapse; two different messages that happen to share a messageId (copied ids,
+ * hand-made data) get uuids of their own instead of one silently replacing the other. What Segment
+ * sets on each delivery (receivedAt, sentAt and the skew-corrected timestamp made from them,
+ * context it adds) is left out, so it cannot split one message into two.
+ */
+function messageUuid(m: Record<string, unknown>, messageId: string): string {
+  const sent = {
+    type: m.type ?? null, userId: m.userId ?? null, anonymousId: m.anonymousId ?? null, event: m.event ?? null, name: m.name ?? null,
+    properties: m.properties ?? null, traits: m.traits ?? null, groupId: m.groupId ?? null, previousId: m.previousId ?? null,
+    originalTimestamp: m.originalTimestamp ?? m.timestamp ?? null,
+  };
+  return uuidV5(`${String(m.type)}:${messageId}:${canonicalJson(sent)}`, SEGMENT_NAMESPACE);
 }
 
 /** Segment's context under PostHog's names. */

@@ -1,6 +1,6 @@
-import * as path from 'node:path';
 import { canonicalJson, uuidV5 } from '@hogport/common';
-import { filesInStore, formatIssues, invalidDefinition, resolveLocation, type Outcome, type RecordResult, type SourceFactory } from '@hogport/pipeline';
+import { guardedMapping, mappingFailure, recordText } from '@hogport/event';
+import { filesInStore, formatIssues, invalidDefinition, resolveLocation, transformConfigOf, type Outcome, type RecordResult, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 import { readRecords, type Format, type RecordRead } from './formats.js';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
@@ -36,7 +36,7 @@ export const filesSource: SourceFactory = (ctx) => {
   const files = filesInStore(ctx, o.location, o.pattern);
   const modulePath = o.module ? resolveLocation(ctx.baseDir, o.module) : undefined;
   let mapper: Promise<MapRecord> | undefined;
-  const declared = o.mapping ? declaredMapper(o.mapping) : undefined;
+  const declared = o.mapping ? guardedMapping(declaredMapper(o.mapping)) : undefined;
   const contentUuid = (e: object) => uuidV5(canonicalJson(e), FILES_NAMESPACE);
   return {
     type: 'files',
@@ -52,27 +52,30 @@ export const filesSource: SourceFactory = (ctx) => {
         for await (const r of readRecords(await file.open(), file.name, o.format, o.csv)) {
           if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
           const value = parseJsonFields(r.value, o.jsonFields);
-          if (value instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: value.message, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) }; continue; }
-          const result = declared ? declared(value) : await runMapper(map!, value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid);
+          if (value instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: value.message, position: r.position, record: recordText(r.value) }; continue; }
+          const result = declared ? declared(value) : await runMapper(map!, value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid).catch(mappingFailure);
           yield outcome(result, r);
         }
       }
     },
-    // The module's file name is part of the config; its content is the user's to version.
-    transformConfig: () => ({ source: 'files', version: 1, format: o.format, csv: o.csv, jsonFields: o.jsonFields, mapping: o.mapping ?? null, module: modulePath ? path.basename(modulePath) : null }),
+    // The module's name is part of the config; its content is the user's to version.
+    transformConfig: () => transformConfigOf('files', 2, o, ['location', 'pattern']),
   };
 };
 
 /**
  * A source of one known export shape in files (any store, one chunk per file): records read by
- * `readRecords`, mapped by the source's own function.
+ * `readRecords`, mapped by the source's own function, made for each chunk (so it may hold what it
+ * needs across the chunk's records) and guarded: whatever it throws on a record rejects that record.
  */
 function exportFilesSource(type: string, spec: {
   pattern: string;
   format?: Format | 'auto';
-  /** Chunks that load after every other (their values are the latest), by input key. */
-  loadLast?: (key: string) => boolean;
-  map: (value: unknown, where: { chunk: string; file: string }) => RecordResult;
+  /** Bumped when the mapping changes its output for the same records. */
+  version: number;
+  /** Chunks that load after every other (their values are the latest), by chunk id. */
+  loadLast?: (chunk: string) => boolean;
+  mapper: (chunk: string) => (value: unknown) => RecordResult;
 }): SourceFactory {
   const Options = z.object({
     type: z.literal(type),
@@ -89,33 +92,56 @@ function exportFilesSource(type: string, spec: {
       identities: true,
       async plan() {
         const planned = await files.plan();
-        return spec.loadLast ? planned.map((c) => (spec.loadLast!(c.inputs[0]!.key) ? { ...c, loadLast: true } : c)) : planned;
+        return spec.loadLast ? planned.map((c) => (spec.loadLast!(c.id) ? { ...c, loadLast: true } : c)) : planned;
       },
       extract: (ectx) => files.extract(ectx),
       async *transform(raw, tctx) {
+        const map = guardedMapping(spec.mapper(tctx.chunk));
         for (const file of raw) {
           for await (const r of readRecords(await file.open(), file.name, spec.format ?? 'auto')) {
             if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-            yield outcome(spec.map(r.value, { chunk: tctx.chunk, file: file.name }), r);
+            yield outcome(map(r.value), r);
           }
         }
       },
-      transformConfig: () => ({ source: type, version: 1 }),
+      transformConfig: () => transformConfigOf(type, spec.version, parsed.data, ['location', 'pattern']),
     };
   };
 }
 
-/** Segment's S3/GCS logs (gzip JSON lines, sometimes already decompressed). */
-export const segmentSource = exportFilesSource('segment', { pattern: '**/*.gz', format: 'jsonl', map: (v) => mapSegmentMessage(v) });
+/**
+ * Segment's S3/GCS logs (gzip JSON lines, sometimes already decompressed). Segment delivers at
+ * least once: the same message again in one chunk is dropped by rule (it has the same uuid anyway).
+ */
+export const segmentSource = exportFilesSource('segment', {
+  pattern: '**/*.gz', format: 'jsonl', version: 2,
+  mapper: () => {
+    const seen = new Set<string>();
+    return (v) => {
+      const m = mapSegmentMessage(v);
+      if (!('events' in m)) return m;
+      const uuid = m.events[0]!.uuid;
+      if (seen.has(uuid)) return { drop: 'duplicate_message' };
+      seen.add(uuid);
+      return m;
+    };
+  },
+});
 
 /** GA4's BigQuery export as NDJSON or Parquet extracts of events_YYYYMMDD. */
-export const ga4Source = exportFilesSource('ga4', { pattern: '**/*', map: (v) => mapGa4Row(v) });
+export const ga4Source = exportFilesSource('ga4', { pattern: '**/*', version: 2, mapper: () => (v) => mapGa4Row(v) });
 
-/** Heap's exports: event tables, users (as `$set`, loaded after the events) and user migrations (as links). */
+/**
+ * Heap's exports: event tables, users (as `$set`, loaded after the events) and user migrations (as
+ * links). The table is told by the chunk id, at plan and at transform alike.
+ */
 export const heapSource = exportFilesSource('heap', {
-  pattern: '**/*',
-  loadLast: (key) => heapTable(key) === 'users',
-  map: (v, where) => mapHeapRow(v, heapTable(`${where.chunk}/${where.file}`)),
+  pattern: '**/*', version: 2,
+  loadLast: (chunk) => heapTable(chunk) === 'users',
+  mapper: (chunk) => {
+    const table = heapTable(chunk);
+    return (v) => mapHeapRow(v, table);
+  },
 });
 
 /** The record with its JSON-text fields parsed, or the error naming the field that is not JSON. */
@@ -132,5 +158,5 @@ function parseJsonFields(value: unknown, fields: readonly string[]): unknown {
 function outcome(result: RecordResult, r: Extract<RecordRead, { value: unknown }>): Outcome {
   if ('events' in result) return { kind: 'events', events: result.events, position: r.position, ...(result.identify ? { identify: result.identify } : {}) };
   if ('drop' in result) return { kind: 'drop', rule: result.drop, position: r.position };
-  return { kind: 'reject', code: result.code, reason: result.reason, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) };
+  return { kind: 'reject', code: result.code, reason: result.reason, position: r.position, record: recordText(r.value) };
 }

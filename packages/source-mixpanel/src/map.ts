@@ -1,4 +1,5 @@
-import { canonicalJson, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { RejectCode } from '@hogport/event';
 import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { mixpanelTime } from './time.js';
 
@@ -22,7 +23,8 @@ export interface MixpanelMapping {
 const INTERNAL = new Set(['time', 'distinct_id', '$insert_id', '$mp_api_endpoint', 'mp_processing_time_ms', '$mp_api_timestamp_ms', 'mp_lib', '$import', '$mp_event_size', 'mp_sent_by_lib_version', '$city', '$region', 'mp_country_code']);
 /** Mixpanel's own identity bookkeeping; the pairs come from the events' `$user_id`/`$device_id` instead. */
 const IDENTITY_EVENTS = new Set(['$identify', '$create_alias', '$merge']);
-const RENAMES: Record<string, string> = { $mp_web_page_view: '$pageview' };
+// Looked up by names from data: Maps, so `constructor` finds nothing.
+const RENAMES = new Map([['$mp_web_page_view', '$pageview']]);
 
 /**
  * Maps one exported Mixpanel event. distinct_id is `$user_id` when the user is known, else the
@@ -30,9 +32,9 @@ const RENAMES: Record<string, string> = { $mp_web_page_view: '$pageview' };
  * shows is handed to the identity merge. The uuid is PostHog's importer's: UUIDv5 of `$insert_id`.
  */
 export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): RecordResult {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the line is JSON but not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the line is JSON but not an object' };
   const r = value as { event?: unknown; properties?: unknown };
-  if (typeof r.event !== 'string' || r.event === '') return { code: 'missing_event', reason: '"event" is missing or empty' };
+  if (typeof r.event !== 'string' || r.event === '') return { code: RejectCode.missingEvent, reason: '"event" is missing or empty' };
   if (IDENTITY_EVENTS.has(r.event)) return { drop: 'mixpanel_identity_event' };
   const p = r.properties !== null && typeof r.properties === 'object' && !Array.isArray(r.properties) ? r.properties as Record<string, unknown> : undefined;
   if (!p) return { code: 'missing_properties', reason: '"properties" is missing or not an object' };
@@ -43,7 +45,7 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
   const rawDistinct = idOf(p.distinct_id);
   const deviceId = idOf(p.$device_id);
   const distinctId = userId ?? rawDistinct ?? (deviceId ? `$device:${deviceId}` : undefined);
-  if (!distinctId) return { code: 'missing_distinct_id', reason: 'no distinct_id, $user_id or $device_id' };
+  if (!distinctId) return { code: RejectCode.missingDistinctId, reason: 'no distinct_id, $user_id or $device_id' };
 
   const insertId = idOf(p.$insert_id);
   const uuid = insertId
@@ -56,7 +58,7 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
   put('$geoip_subdivision_1_name', p.$region);
   put('$geoip_country_code', p.mp_country_code);
   put('$lib', p.mp_lib);
-  const name = mapping.renameEvents[r.event] ?? RENAMES[r.event] ?? r.event;
+  const name = (ownValue(mapping.renameEvents, r.event) as string | undefined) ?? RENAMES.get(r.event) ?? r.event;
   if (name !== r.event) properties.$mixpanel_event_name = r.event;
 
   const event: PostHogEvent = { uuid, event: name, distinct_id: distinctId, timestamp, properties };
@@ -90,16 +92,16 @@ function withoutInternals(mapping: MixpanelMapping): (record: object) => Record<
 
 /** One Engage profile as a person `$set`, timestamped at its `$last_seen` (in the project's zone). */
 export function mapMixpanelProfile(value: unknown, mapping: MixpanelMapping, fallbackTime: string): RecordResult {
-  if (value === null || typeof value !== 'object') return { code: 'not_an_object', reason: 'a profile must be an object' };
+  if (value === null || typeof value !== 'object') return { code: RejectCode.notAnObject, reason: 'a profile must be an object' };
   const r = value as { $distinct_id?: unknown; $properties?: unknown };
   const distinctId = idOf(r.$distinct_id);
-  if (!distinctId) return { code: 'missing_distinct_id', reason: 'the profile has no $distinct_id' };
+  if (!distinctId) return { code: RejectCode.missingDistinctId, reason: 'the profile has no $distinct_id' };
   const props = r.$properties !== null && typeof r.$properties === 'object' ? r.$properties as Record<string, unknown> : {};
   const drop = dropSet(mapping);
   const set: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(props)) {
     if (drop.has(k) || k === '$last_seen' || k === '$distinct_id') continue;
-    set[PROFILE_RENAMES[k] ?? k] = v;
+    setOwn(set, PROFILE_RENAMES.get(k) ?? k, v);
   }
   const lastSeen = typeof props.$last_seen === 'string' ? profileTime(props.$last_seen, mapping.timezone) : undefined;
   const timestamp = lastSeen ?? fallbackTime;
@@ -107,7 +109,7 @@ export function mapMixpanelProfile(value: unknown, mapping: MixpanelMapping, fal
   return { events: [{ uuid, event: '$set', distinct_id: distinctId, timestamp, properties: { $set: set } }] };
 }
 
-const PROFILE_RENAMES: Record<string, string> = { $email: 'email', $name: 'name', $first_name: 'first_name', $last_name: 'last_name', $phone: 'phone', $created: 'created_at' };
+const PROFILE_RENAMES = new Map([['$email', 'email'], ['$name', 'name'], ['$first_name', 'first_name'], ['$last_name', 'last_name'], ['$phone', 'phone'], ['$created', 'created_at']]);
 
 /** Engage's `2024-01-01T10:00:00` is wall time in the project's zone (UTC for newer projects). */
 function profileTime(s: string, zone?: string): string | undefined {

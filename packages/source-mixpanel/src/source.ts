@@ -1,10 +1,15 @@
 import { Readable } from 'node:stream';
 import { gunzipIfGzipped, HogportError, isTimeZone, readAll, readSecret } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
-import { formatIssues, invalidDefinition, jsonLineOutcomes, planWindows, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
+import { guardedMapping, recordText } from '@hogport/event';
+import { formatIssues, invalidDefinition, jsonLineOutcomes, planWindows, transformConfigOf, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
 import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
+
+// Whatever mapping throws on one record (a time out of range, a record too deep) costs that record.
+const mapRecord = guardedMapping(mapMixpanelRecord);
+const mapProfile = guardedMapping(mapMixpanelProfile);
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -13,6 +18,12 @@ const HOSTS = {
   eu: { export: 'https://data-eu.mixpanel.com', query: 'https://eu.mixpanel.com' },
   in: { export: 'https://data-in.mixpanel.com', query: 'https://in.mixpanel.com' },
 } as const;
+/**
+ * Options that say where and how to fetch. `end` is not among them: profiles without `$last_seen`
+ * are stamped with it.
+ */
+const EXTRACT_ONLY = ['region', 'exportEndpoint', 'queryEndpoint', 'projectId', 'serviceAccountUserEnv', 'serviceAccountSecretEnv', 'projectSecretEnv', 'start', 'profiles', 'maxQueriesPerHour', 'maxQueriesPerSecond', 'maxAttempts', 'timeoutSeconds'];
+
 /** The chunk that holds every Engage profile; it loads after the events. */
 export const PROFILES_CHUNK = 'profiles';
 
@@ -108,7 +119,7 @@ export const mixpanelSource: SourceFactory = (ctx) => {
     transform(files, tctx) {
       return tctx.chunk === PROFILES_CHUNK ? profiles(files) : events(files);
     },
-    transformConfig: () => ({ source: 'mixpanel', version: 1, mapping }),
+    transformConfig: () => transformConfigOf('mixpanel', 2, options, EXTRACT_ONLY),
   };
 
   async function* events(files: Parameters<ReturnType<SourceFactory>['transform']>[0]): AsyncGenerator<Outcome> {
@@ -116,7 +127,7 @@ export const mixpanelSource: SourceFactory = (ctx) => {
     const seen = new Set<string>();
     for (const file of files) {
       yield* jsonLineOutcomes(await gunzipIfGzipped(await file.open()), { file: file.name }, (value) => {
-        const m = mapMixpanelRecord(value, mapping);
+        const m = mapRecord(value, mapping);
         if (!('events' in m)) return m;
         const uuid = m.events[0]!.uuid;
         if (seen.has(uuid)) return { drop: 'duplicate_insert_id' };
@@ -139,10 +150,10 @@ export const mixpanelSource: SourceFactory = (ctx) => {
       }
       for (const [i, profile] of (page.results ?? []).entries()) {
         const position = { file: file.name, line: i + 1 };
-        const m = mapMixpanelProfile(profile, mapping, fallbackTime);
+        const m = mapProfile(profile, mapping, fallbackTime);
         if ('events' in m) yield { kind: 'events', events: m.events, position };
         else if ('drop' in m) yield { kind: 'drop', rule: m.drop, position };
-        else yield { kind: 'reject', code: m.code, reason: m.reason, position, record: JSON.stringify(profile) };
+        else yield { kind: 'reject', code: m.code, reason: m.reason, position, record: recordText(profile) };
       }
     }
   }

@@ -1,4 +1,4 @@
-import { wallToUtc } from '@hogport/common';
+import { epochToIso, wallToUtc } from '@hogport/common';
 
 /**
  * Mixpanel's `time`: epoch seconds, sometimes fractional, sometimes milliseconds (> 1e10). Projects
@@ -10,13 +10,11 @@ export function mixpanelTime(value: unknown, zone?: string): string | undefined 
   const t = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) return undefined;
   let micros = t > 1e10 ? Math.round(t * 1000) : Math.round(t * 1_000_000);
+  // Out of range (1e20 seconds) is no time at all, before any zone is asked about it.
+  if (epochToIso(micros, 'us') === undefined) return undefined;
   if (zone) {
     const wallMs = Math.floor(micros / 1000);
     micros += (wallToUtc(wallMs, zone) - wallMs) * 1000;
   }
-  const ms = Math.floor(micros / 1000);
-  const rest = micros - ms * 1000;
-  const iso = new Date(ms).toISOString();
-  if (Number.isNaN(ms) || iso.startsWith('+') || iso.startsWith('-')) return undefined;
-  return rest === 0 ? iso : `${iso.slice(0, 23)}${String(rest).padStart(3, '0')}Z`;
+  return epochToIso(micros, 'us');
 }

@@ -1,12 +1,16 @@
 import { Readable } from 'node:stream';
 import { HogportError, readAll, readSecret, uuidV5, type Logger } from '@hogport/common';
+import { guardedMapping, recordText, RejectCode } from '@hogport/event';
 import { Breaker, unreachable } from '@hogport/http';
-import { formatIssues, invalidDefinition, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactory } from '@hogport/pipeline';
+import { formatIssues, invalidDefinition, planWindows, transformConfigOf, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactory } from '@hogport/pipeline';
 import { hogqlString, PostHogQuery } from '@hogport/query';
 import { z } from 'zod';
 import { mapPostHogRecord, POSTHOG_FILES_NAMESPACE } from './source.js';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+/** Options that say where and how to fetch. `end` is not among them: persons are stamped with it. */
+const EXTRACT_ONLY = ['host', 'projectId', 'personalApiKeyEnv', 'start', 'pageSize', 'persons'];
+
 /** The chunk holding every person of the source project; it loads after the events. */
 export const PERSONS_SOURCE_CHUNK = 'persons';
 
@@ -103,7 +107,7 @@ export const posthogApiSource: SourceFactory = (ctx) => {
       }
     },
     transform: (files, tctx) => (tctx.chunk === PERSONS_SOURCE_CHUNK ? personsOutcomes(files, personsTime) : eventOutcomes(files)),
-    transformConfig: () => ({ source: 'posthog', version: 1 }),
+    transformConfig: () => transformConfigOf('posthog', 2, options, EXTRACT_ONLY),
   };
 };
 
@@ -126,6 +130,9 @@ async function* pages(files: RawFileInput[]): AsyncGenerator<{ file: string; row
   }
 }
 
+// Whatever mapping throws on one row costs that row.
+const mapRow = guardedMapping(mapPostHogRecord);
+
 async function* eventOutcomes(files: RawFileInput[]): AsyncGenerator<Outcome> {
   for await (const page of pages(files)) {
     if ('kind' in page) { yield page; continue; }
@@ -133,11 +140,11 @@ async function* eventOutcomes(files: RawFileInput[]): AsyncGenerator<Outcome> {
       const position = { file: page.file, line: i + 1 };
       let properties: unknown = r.properties;
       if (typeof properties === 'string') {
-        try { properties = JSON.parse(properties); } catch { yield { kind: 'reject', code: 'invalid_properties', reason: 'properties is not JSON', position, record: JSON.stringify(r) }; continue; }
+        try { properties = JSON.parse(properties); } catch { yield { kind: 'reject', code: 'invalid_properties', reason: 'properties is not JSON', position, record: recordText(r) }; continue; }
       }
-      const mapped = mapPostHogRecord({ uuid: r.uuid, event: r.event, distinct_id: r.distinct_id, timestamp: r.timestamp, properties, ...(r.elements_chain ? { elements_chain: r.elements_chain } : {}) });
+      const mapped = mapRow({ uuid: r.uuid, event: r.event, distinct_id: r.distinct_id, timestamp: r.timestamp, properties, ...(r.elements_chain ? { elements_chain: r.elements_chain } : {}) });
       if ('event' in mapped) yield { kind: 'events', events: [mapped.event], position };
-      else yield { kind: 'reject', code: mapped.code, reason: mapped.reason, position, record: JSON.stringify(r) };
+      else yield { kind: 'reject', code: mapped.code, reason: mapped.reason, position, record: recordText(r) };
     }
   }
 }
@@ -152,7 +159,7 @@ async function* personsOutcomes(files: RawFileInput[], timestamp: string): Async
       const position = { file: page.file, line: i + 1 };
       const person = String(r.person_id);
       const distinctId = String(r.distinct_id ?? '');
-      if (distinctId === '') { yield { kind: 'reject', code: 'missing_distinct_id', reason: 'a person row without a distinct_id', position, record: JSON.stringify(r) }; continue; }
+      if (distinctId === '') { yield { kind: 'reject', code: RejectCode.missingDistinctId, reason: 'a person row without a distinct_id', position, record: recordText(r) }; continue; }
       if (person !== current) {
         current = person;
         primary = distinctId;

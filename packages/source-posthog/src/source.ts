@@ -1,6 +1,7 @@
-import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp, peekBytes, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp, ownValue, peekBytes, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { guardedMapping, recordText, RejectCode } from '@hogport/event';
 import { readRecords } from '@hogport/source-files';
-import { filesInStore, formatIssues, invalidDefinition, jsonLineOutcomes, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
+import { filesInStore, transformConfigOf, formatIssues, invalidDefinition, jsonLineOutcomes, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 
 export const PostHogFilesOptions = z.object({
@@ -29,7 +30,7 @@ type Mapped = { event: PostHogEvent } | { code: string; reason: string };
 
 /** Validates and normalises one parsed PostHog-format record. */
 export function mapPostHogRecord(value: unknown): Mapped {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: 'not_an_object', reason: 'the line is JSON but not an object' };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the line is JSON but not an object' };
   const raw = value as Record<string, unknown>;
   if (raw.timestamp === undefined || raw.timestamp === null) {
     return { code: 'missing_timestamp', reason: 'no timestamp: PostHog would stamp it with the time of import, and a re-send would not collapse' };
@@ -37,31 +38,33 @@ export function mapPostHogRecord(value: unknown): Mapped {
   const parsed = EventIn.safeParse(raw);
   if (!parsed.success) return { code: 'invalid_event', reason: formatIssues(parsed.error.issues).join('; ') };
   const rec = parsed.data;
-  const properties: Record<string, unknown> = { ...(rec.properties ?? {}) };
+  // The validated shapes, but the record's own objects: a parsed copy would lose a `__proto__` key.
+  const own = (k: 'properties' | '$set' | '$set_once') => ownValue(raw, k) as Record<string, unknown> | undefined;
+  const properties: Record<string, unknown> = { ...(own('properties') ?? {}) };
   const did = rec.distinct_id ?? properties.distinct_id;
   if ((typeof did !== 'string' && typeof did !== 'number') || String(did).trim() === '') {
-    return { code: 'missing_distinct_id', reason: 'no distinct_id, neither at the top level nor in properties' };
+    return { code: RejectCode.missingDistinctId, reason: 'no distinct_id, neither at the top level nor in properties' };
   }
   const distinctId = String(did);
   const timestamp = normalizeTimestamp(rec.timestamp);
-  if (!timestamp) return { code: 'bad_timestamp', reason: `timestamp "${rec.timestamp.slice(0, 64)}" is not an ISO 8601 date-time` };
+  if (!timestamp) return { code: RejectCode.badTimestamp, reason: `timestamp "${rec.timestamp.slice(0, 64)}" is not an ISO 8601 date-time` };
   if (rec.elements_chain !== undefined && properties.$elements_chain === undefined) properties.$elements_chain = rec.elements_chain;
   let uuid = rec.uuid;
-  if (uuid !== undefined && !isUuid(uuid)) return { code: 'bad_uuid', reason: `uuid "${uuid.slice(0, 64)}" is not a valid UUID; capture would refuse the whole request` };
+  if (uuid !== undefined && !isUuid(uuid)) return { code: RejectCode.badUuid, reason: `uuid "${uuid.slice(0, 64)}" is not a valid UUID; capture would refuse the whole request` };
   // Derived from content only, never from position or time of run, so every re-run gives the same uuid.
-  uuid ??= uuidV5(canonicalJson({ event: rec.event, distinct_id: distinctId, timestamp, properties, $set: rec.$set ?? null, $set_once: rec.$set_once ?? null }), POSTHOG_FILES_NAMESPACE);
+  uuid ??= uuidV5(canonicalJson({ event: rec.event, distinct_id: distinctId, timestamp, properties, $set: own('$set') ?? null, $set_once: own('$set_once') ?? null }), POSTHOG_FILES_NAMESPACE);
   const event: PostHogEvent = { uuid: uuid.toLowerCase(), event: rec.event, distinct_id: distinctId, timestamp, properties };
-  if (rec.$set) event.$set = rec.$set;
-  if (rec.$set_once) event.$set_once = rec.$set_once;
+  if (rec.$set) event.$set = own('$set')!;
+  if (rec.$set_once) event.$set_once = own('$set_once')!;
   return { event };
 }
 
 /** Turns the lines of PostHog-format files into outcomes, one per non-blank line. */
 export async function* transformPostHogLines(files: Parameters<Source['transform']>[0]): AsyncGenerator<Outcome> {
-  const map = (value: unknown) => {
+  const map = guardedMapping((value: unknown) => {
     const mapped = mapPostHogRecord(value);
     return 'event' in mapped ? { events: [mapped.event] } : mapped;
-  };
+  });
   for (const file of files) {
     const stream = await gunzipIfGzipped(await file.open());
     if ((await peekBytes(stream, 4)).toString('latin1') !== 'PAR1') {
@@ -78,7 +81,7 @@ export async function* transformPostHogLines(files: Parameters<Source['transform
       delete row.set; delete row.set_once; delete row.person_id; delete row.person_properties; delete row.team_id;
       const m = map(row);
       if ('events' in m) yield { kind: 'events', events: m.events, position: r.position };
-      else yield { kind: 'reject', code: m.code, reason: m.reason, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) };
+      else yield { kind: 'reject', code: m.code, reason: m.reason, position: r.position, record: recordText(r.value) };
     }
   }
 }
@@ -97,6 +100,6 @@ export const posthogFilesSource: SourceFactory = (ctx) => {
     plan: () => files.plan(),
     extract: (ectx) => files.extract(ectx),
     transform: (files) => transformPostHogLines(files),
-    transformConfig: () => ({ source: 'posthog-files', version: 1 }),
+    transformConfig: () => transformConfigOf('posthog-files', 2, options, ['location', 'pattern']),
   };
 };

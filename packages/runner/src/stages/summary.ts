@@ -1,7 +1,11 @@
 import { timeKey } from '@hogport/common';
 import type { PostHogEvent } from '@hogport/pipeline';
 
-/** What is known of one person: when they were last seen, and each property's latest (and first) value. */
+/**
+ * What is known of one person: when they were last seen, and each property's latest (and first)
+ * value. `set` and `once` are keyed by property names from data (`constructor`, `__proto__`), so
+ * they are objects without a prototype: no name can find Object.prototype's members.
+ */
 export interface PersonFacts {
   last: string;
   /** Property → [timestamp, value] of its latest `$set`. */
@@ -30,15 +34,15 @@ export class IdentityFacts {
     const set = e.$set ?? (e.properties.$set as Record<string, unknown> | undefined);
     const once = e.$set_once ?? (e.properties.$set_once as Record<string, unknown> | undefined);
     let p = this.persons.get(e.distinct_id);
-    if (!p) { p = { last: e.timestamp, set: {}, once: {} }; this.persons.set(e.distinct_id, p); }
+    if (!p) { p = { last: e.timestamp, set: table(), once: table() }; this.persons.set(e.distinct_id, p); }
     else if (timeKey(e.timestamp) > timeKey(p.last)) p.last = e.timestamp;
-    for (const k in set) { const tv: [string, unknown] = [e.timestamp, set[k]]; if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv; }
-    for (const k in once) { const tv: [string, unknown] = [e.timestamp, once[k]]; if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv; }
+    if (set !== null && typeof set === 'object') for (const k of Object.keys(set)) { const tv: [string, unknown] = [e.timestamp, set[k]]; if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv; }
+    if (once !== null && typeof once === 'object') for (const k of Object.keys(once)) { const tv: [string, unknown] = [e.timestamp, once[k]]; if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv; }
   }
 
   addPerson(id: string, facts: PersonFacts): void {
     const p = this.persons.get(id);
-    if (!p) { this.persons.set(id, { last: facts.last, set: { ...facts.set }, once: { ...facts.once } }); return; }
+    if (!p) { this.persons.set(id, { last: facts.last, set: Object.assign(table(), facts.set), once: Object.assign(table(), facts.once) }); return; }
     if (timeKey(facts.last) > timeKey(p.last)) p.last = facts.last;
     for (const [k, tv] of Object.entries(facts.set)) if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv;
     for (const [k, tv] of Object.entries(facts.once)) if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv;
@@ -56,6 +60,11 @@ export class IdentityFacts {
     for (const p of [...this.pairs.values()].sort((a, b) => cmp(a.user, b.user) || cmp(a.anon, b.anon))) yield JSON.stringify({ pair: [p.user, p.anon, p.first] });
     for (const id of [...this.persons.keys()].sort(cmp)) yield JSON.stringify({ person: id, facts: this.persons.get(id) });
   }
+}
+
+/** An empty property table with no prototype, for keys that come from data. */
+function table(): Record<string, [string, unknown]> {
+  return Object.create(null) as Record<string, [string, unknown]>;
 }
 
 /** Whether [t, v] is later than [u, w]; equal times are ordered by value, so folding is order-free. */

@@ -7,7 +7,7 @@ import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
-import { finishEvent } from './enrich.js';
+import { finishRecord, recordText } from '@hogport/event';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
 
@@ -75,13 +75,9 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           if (kept.length === 0 && outcome.events.length > 0) {
             counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
           }
-          const lines: string[] = [];
-          let refused: { code: string; reason: string } | undefined;
-          for (const e of kept) {
-            const done = finishEvent(e, tctx);
-            if ('line' in done) lines.push(done.line); else { refused = done; break; }
-          }
-          if (refused) { await reject({ ...refused, position: outcome.position, record: JSON.stringify(outcome.events) }); continue; }
+          const done = finishRecord(kept, outcome.identify, tctx);
+          if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
+          const { lines } = done;
           for (let i = 0; i < lines.length; i++) {
             const flushing = events.writeLine(lines[i]!);
             if (flushing) await flushing;
@@ -91,15 +87,11 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             if (maxKey === undefined || key > maxKey) { max = ts; maxKey = key; }
             facts?.addEvent(kept[i]!);
           }
-          if (facts && outcome.identify) {
-            for (const pair of outcome.identify) {
-              const at = pair.at ?? kept[0]?.timestamp;
-              if (at) facts.addPair(pair.distinctId, pair.anonId, at);
-            }
-          }
+          if (facts) for (const l of done.links) facts.addPair(l.user, l.anon, l.at);
           counts.out += 1;
           counts.events += lines.length;
           if (outcome.changed) for (const c of outcome.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
+          if (done.changed) for (const c of done.changed) if (!outcome.changed?.includes(c)) changedBy[c] = (changedBy[c] ?? 0) + 1;
           if (counts.in % 5000 === 0) ctx.progress(5000);
         }
         ctx.progress(counts.in % 5000);

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { test } from 'node:test';
+import { silentLogger } from '@hogport/common';
+import { openStore } from '@hogport/store';
+import { nestedJson, transformVerdicts, type Verdict } from '@hogport/testkit';
+import { amplitudeSource } from './index.js';
+
+const source = () => amplitudeSource({ options: { type: 'amplitude', mode: 'files', location: tmpdir(), requireComplete: false }, baseDir: tmpdir(), openStore: (uri) => openStore(uri), log: silentLogger });
+const at = '2024-03-01 09:00:00.000000';
+const long = 'u'.repeat(201);
+
+/** One record per line, written as text: some cannot be written by JSON.stringify (a `__proto__` key, 100,000 levels). */
+const corpus = [
+  `{"$insert_id":"i1","event_type":"Signed Up","user_id":"u1","device_id":"d1","event_time":"${at}","user_properties":{"plan":"pro"}}`,
+  `{"$insert_id":"i2","event_type":"Viewed","user_id":"u2","event_time":"${at}","event_properties":{"constructor":1,"__proto__":"p"},"user_properties":{"constructor":"c","toString":"t","hasOwnProperty":"h","__proto__":{"x":1},"initial_referrer":"r"}}`,
+  `{"$insert_id":"i3","event_type":"constructor","user_id":"u3","event_time":"${at}"}`,
+  `{"$insert_id":"i4","event_type":"toString","user_id":"u4","event_time":"${at}","groups":{"constructor":"acme"},"group_properties":{"constructor":{"name":"Acme"},"toString":{"a":1}}}`,
+  `{"event_type":"Deep","user_id":"u5","event_time":"${at}","event_properties":${nestedJson(100_000)}}`,
+  `{"$insert_id":"i6","event_type":"Far","user_id":"u6","event_time":1e20}`,
+  `{"$insert_id":"i7","event_type":"Long","user_id":"${long}","device_id":"d7","event_time":"${at}"}`,
+  `{"$insert_id":"i8","event_type":"Signed Up","user_id":"u8","event_time":"${at}"}`,
+  `{"$insert_id":"i9","event_type":"Linked","user_id":"u9","device_id":"${'d'.repeat(300)}","event_time":"${at}"}`,
+].join('\n');
+const file = { name: '187520_2024-03-01_9#0.json', data: corpus };
+const brief = (v: Verdict) => [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.rule];
+
+test('Amplitude bad input: each record is an event or a reject with its code and line, the counts add up, and the chunk completes', async () => {
+  const { verdicts, counts } = await transformVerdicts(source(), [file]);
+  assert.deepEqual(verdicts.map(brief), [
+    [1, 'events', 'Signed Up'],
+    [2, 'events', 'Viewed'],
+    [3, 'events', 'constructor'],
+    [4, 'events', 'toString,$groupidentify'],
+    [5, 'reject', 'too_deep'],
+    [6, 'reject', 'bad_timestamp'],
+    [7, 'reject', 'distinct_id_too_long'],
+    [8, 'events', 'Signed Up'],
+    [9, 'events', 'Linked'],
+  ]);
+  assert.deepEqual(counts, { in: 9, out: 6, rejected: 3, dropped: 0 });
+  const [first] = verdicts as Array<Extract<Verdict, { kind: 'events' }>>;
+  assert.deepEqual(first!.links, [{ user: 'u1', anon: 'd1', at: '2024-03-01T09:00:00.000000Z' }]);
+  const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
+  assert.deepEqual([linked.links, linked.changed], [[], ['identity_link_refused']], 'the event is sent; its link to a device id capture would cut is left out, counted');
+  const [, protoKeys, , groups] = verdicts as Array<Extract<Verdict, { kind: 'events' }>>;
+  const e2 = protoKeys!.events[0]!;
+  assert.deepEqual(Object.keys(e2.$set).sort(), ['__proto__', 'constructor', 'hasOwnProperty', 'toString'], 'user property names from Object.prototype are ordinary properties');
+  assert.deepEqual(e2.$set.__proto__, { x: 1 });
+  assert.deepEqual(e2.$set_once, { initial_referrer: 'r' });
+  assert.equal(e2.properties.__proto__, 'p');
+  assert.equal(e2.properties.constructor, 1);
+  const [toString, group] = groups!.events;
+  assert.deepEqual(toString!.properties.$groups, { constructor: 'acme' });
+  assert.deepEqual([group!.properties.$group_type, group!.properties.$group_key, group!.properties.$group_set], ['constructor', 'acme', { name: 'Acme' }]);
+  assert.equal(groups!.events.length, 2, 'a group type named toString the record does not have makes no group event');
+  const reasons = verdicts.filter((v): v is Extract<Verdict, { kind: 'reject' }> => v.kind === 'reject').map((v) => v.reason);
+  assert.match(reasons[2]!, /201 characters.*first 200/);
+});
+
+test('Amplitude: with longDistinctIds: truncate a 201-character user_id is sent as its first 200, counted as changed', async () => {
+  const { verdicts, counts } = await transformVerdicts(source(), [file], { transform: { longDistinctIds: 'truncate' } });
+  const seventh = verdicts[6]!;
+  assert.ok(seventh.kind === 'events');
+  assert.equal(seventh.events[0]!.distinct_id, 'u'.repeat(200));
+  assert.deepEqual(seventh.changed, ['distinct_id_truncated']);
+  assert.deepEqual(counts, { in: 9, out: 7, rejected: 2, dropped: 0 });
+  const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
+  assert.deepEqual([linked.links, linked.changed], [[{ user: 'u9', anon: 'd'.repeat(200), at: '2024-03-01T09:00:00.000000Z' }], ['distinct_id_truncated']]);
+});
