@@ -255,7 +255,8 @@ function report(summary: RunSummary, stages: Stage[], log: Logger): number {
   if (summary.fatal) {
     log.error({ error: summary.fatal }, 'load stopped');
     process.stderr.write(`hogport: ${redact(summary.fatal.message)}\n`);
-    return 3;
+    // 5: a service could not be reached, and a later re-run will do; otherwise PostHog refused the key.
+    return summary.fatal.exitCode === 5 ? 5 : 3;
   }
   return by('failed').length + by('refused').length > 0 ? 1 : 0;
 }

@@ -4,6 +4,7 @@ import { HogportError } from '@hogport/common';
 import { FileStore } from './drivers/file.js';
 import type { GcsOptions } from './drivers/gcs.js';
 import type { S3Options } from './drivers/s3.js';
+import { retryingStore } from './retry.js';
 import type { Store } from './types.js';
 
 /** Driver options that a URI's query string or the pipeline definition can set. */
@@ -15,9 +16,14 @@ export interface StoreOptions {
 /**
  * Opens a store from a URI: `s3://bucket/prefix`, `gs://bucket/prefix`, `file:///dir` or a plain path.
  * S3 and GCS options may ride in the query string (`?endpoint=…&region=…&path_style=true`), which is
- * how a store on MinIO, R2 or an emulator is named on the command line.
+ * how a store on MinIO, R2 or an emulator is named on the command line. Every store comes wrapped
+ * in the retries of `retryingStore`, whatever its driver.
  */
 export function openStore(uri: string, options: StoreOptions = {}): Store {
+  return retryingStore(openDriver(uri, options));
+}
+
+function openDriver(uri: string, options: StoreOptions): Store {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1]?.toLowerCase();
   if (scheme === undefined) return new FileStore(path.resolve(uri));
   if (scheme === 'file') return new FileStore(fileURLToPath(uri));
@@ -78,15 +84,13 @@ function lazyStore(url: string, load: () => Promise<Store>): Store {
   };
 }
 
-/** A cloud store that cannot be reached or has no credentials: the same words for every driver. */
+/**
+ * A cloud store without credentials: the same words for every driver. (One that cannot be reached
+ * is told by the retries, once they are spent.)
+ */
 function setupError(url: string, err: unknown): HogportError | undefined {
   if (err instanceof HogportError) return undefined;
-  const code = (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code ?? '';
   const message = (err as Error)?.message ?? '';
-  // Only errors that mean "wrong place or no network": a reset mid-run stays the chunk's own, retried next run.
-  if (['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED'].includes(code) || /ENOTFOUND|EAI_AGAIN|ECONNREFUSED/.test(message)) {
-    return new HogportError('E_STORE_UNREACHABLE', `cannot reach ${url} (${code || message.slice(0, 80)}): check the network, and the endpoint if the store sets one`, { exitCode: 2, cause: err, details: { fatal: true } });
-  }
   if (/Could not load the default credentials|could not refresh access token/i.test(message)) {
     return new HogportError('E_STORE_CREDENTIALS', `no Google Cloud credentials for ${url}: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run where Application Default Credentials exist`, { exitCode: 2, cause: err, details: { fatal: true } });
   }

@@ -119,7 +119,8 @@ export async function startFakeGcs(): Promise<FakeGcs> {
       const max = Math.min(Number(q.get('maxResults') ?? 1000) || 1000, 1000);
       const token = q.get('pageToken');
       const after = token ? Buffer.from(token, 'base64url').toString('utf8') : undefined;
-      const names = [...objects(bucket).keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after)).sort();
+      const from = q.get('startOffset');
+      const names = [...objects(bucket).keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after) && (from === null || n >= from)).sort();
       const page = names.slice(0, max);
       const out: Record<string, unknown> = { kind: 'storage#objects', items: page.map((n) => resource(bucket, n, objects(bucket).get(n)!)) };
       if (names.length > max) out.nextPageToken = Buffer.from(page[page.length - 1]!).toString('base64url');

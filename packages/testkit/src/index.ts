@@ -6,3 +6,4 @@ export { startFakePostHog, type FakePostHog, type FakePostHogOptions, type Captu
 export { startCli, runCli, logLines, HOGPORT_BIN, type CliResult } from './cli-runner.js';
 export { amplitudeExport, amplitudeEntries, zipOf, startAmplitudeExportApi, type AmplitudeRecord, type AmplitudeFixtureOptions, type AmplitudeZipOptions, type AmplitudeApi, type AmplitudeApiOptions } from './amplitude.js';
 export { mixpanelExport, mixpanelProfiles, startMixpanelApi, type MixpanelEvent, type MixpanelProfile, type MixpanelFixtureOptions, type MixpanelApiOptions as MixpanelStandInOptions, type MixpanelApi } from './mixpanel.js';
+export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultKind } from './fault-proxy.js';

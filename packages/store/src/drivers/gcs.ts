@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket } from '@google-cloud/storage';
 import { assertKey, joinKey, notFound, preconditionFailed } from '../errors.js';
-import type { Body, ObjectInfo, Store, WriteCondition } from '../types.js';
+import { cutBody, guardBody, lengthChecked } from '../retry.js';
+import type { Body, ListOptions, ObjectInfo, Store, WriteCondition } from '../types.js';
 
 export interface GcsOptions {
   /** A custom JSON API endpoint (an emulator); the real service when absent. */
@@ -24,6 +25,8 @@ export class GcsStore implements Store {
     const storage = new Storage({
       ...(options.endpoint ? { apiEndpoint: options.endpoint } : {}),
       ...(options.projectId ? { projectId: options.projectId } : {}),
+      // Retries are retryingStore's, for every driver alike (see the S3 driver for why).
+      retryOptions: { autoRetry: false },
     });
     this.bucket = storage.bucket(bucket);
   }
@@ -42,10 +45,13 @@ export class GcsStore implements Store {
       throw err;
     });
     const generation = meta[0].generation;
-    return this.bucket.file(file.name, generation === undefined ? {} : { generation: Number(generation) }).createReadStream();
+    const stream = this.bucket.file(file.name, generation === undefined ? {} : { generation: Number(generation) }).createReadStream();
+    const announced = Number(meta[0].size ?? NaN);
+    return Number.isFinite(announced) ? lengthChecked(stream, announced, (received, cause) => cutBody(this.url, key, received, announced, cause)) : stream;
   }
 
   async write(key: string, body: Body): Promise<ObjectInfo> {
+    guardBody(body);
     const file = this.fileOf(key);
     const source = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body;
     await pipeline(source, file.createWriteStream({ resumable: false, contentType: 'application/octet-stream' }));
@@ -74,15 +80,20 @@ export class GcsStore implements Store {
     }
   }
 
-  async *list(prefix: string, options: { pageSize?: number } = {}): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const full = joinKey(this.prefix, prefix);
     const strip = this.prefix === '' ? 0 : joinKey(this.prefix, '').length;
     let pageToken: string | undefined;
     do {
       const [files, next] = await this.bucket.getFiles({
         prefix: full, autoPaginate: false, maxResults: options.pageSize ?? 1000, ...(pageToken ? { pageToken } : {}),
+        ...(options.startAfter !== undefined ? { startOffset: joinKey(this.prefix, options.startAfter) } : {}),
       });
-      for (const f of files) yield this.infoFromMetadata(f.name.slice(strip), f.metadata);
+      for (const f of files) {
+        // startOffset is inclusive; startAfter is not.
+        if (options.startAfter !== undefined && f.name.slice(strip) <= options.startAfter) continue;
+        yield this.infoFromMetadata(f.name.slice(strip), f.metadata);
+      }
       pageToken = (next as { pageToken?: string } | null)?.pageToken;
     } while (pageToken);
   }
