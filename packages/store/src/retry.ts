@@ -28,7 +28,7 @@ const TRANSIENT_NAMES = new Set(['SlowDown', 'InternalError', 'ServiceUnavailabl
 
 /** A store answer cut short: the bytes that arrived are fewer than the store announced. */
 export function cutBody(url: string, key: string, received: number, announced: number, cause?: unknown): HogportError {
-  return new HogportError('E_STORE_CUT', `the answer for ${key} from ${url} was cut after ${received} of ${announced} bytes: a network or store fault, retried; nothing is wrong with the object`, {
+  return new HogportError('E_STORE_CUT', `the answer for ${key} from ${url} was cut after ${received} of ${announced} bytes by a network or store fault: nothing is wrong with the object, and a re-run reads it again`, {
     cause, details: { retryable: true, received, announced },
   });
 }
