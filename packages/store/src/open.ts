@@ -5,12 +5,12 @@ import { FileStore } from './drivers/file.js';
 import type { GcsOptions } from './drivers/gcs.js';
 import type { S3Options } from './drivers/s3.js';
 import { retryingStore } from './retry.js';
-import type { Store } from './types.js';
+import type { ResumableReads, Store } from './types.js';
 
 /** Driver options that a URI's query string or the pipeline definition can set. */
 export interface StoreOptions {
   s3?: { region?: string; endpoint?: string; forcePathStyle?: boolean };
-  gcs?: { endpoint?: string; projectId?: string };
+  gcs?: { endpoint?: string; projectId?: string; stallMs?: number };
 }
 
 /**
@@ -46,7 +46,7 @@ function openDriver(uri: string, options: StoreOptions): Store {
   if (scheme === 'gs') {
     const endpoint = q.get('endpoint') ?? options.gcs?.endpoint ?? process.env.HOGPORT_GCS_ENDPOINT;
     const projectId = q.get('project') ?? options.gcs?.projectId;
-    const gcs: GcsOptions = { ...(endpoint ? { endpoint } : {}), ...(projectId ? { projectId } : {}) };
+    const gcs: GcsOptions = { ...(endpoint ? { endpoint } : {}), ...(projectId ? { projectId } : {}), ...(options.gcs?.stallMs ? { stallMs: options.gcs.stallMs } : {}) };
     return lazyStore(`gs://${bucket}/${prefix}`, async () => new (await import('./drivers/gcs.js')).GcsStore(bucket, prefix, gcs));
   }
   throw new HogportError('E_STORE_URI', `unsupported store "${uri}": use a path, file://, s3:// or gs://`, { exitCode: 2 });
@@ -56,10 +56,10 @@ function openDriver(uri: string, options: StoreOptions): Store {
  * A store whose driver is loaded on first use: the cloud SDKs cost tens of MB of memory and a
  * noticeable start-up time, which a run on local disk should not pay.
  */
-function lazyStore(url: string, load: () => Promise<Store>): Store {
-  let driver: Promise<Store> | undefined;
+function lazyStore(url: string, load: () => Promise<Store & ResumableReads>): Store & ResumableReads {
+  let driver: Promise<Store & ResumableReads> | undefined;
   const get = () => (driver ??= load());
-  const call = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+  const call = async <T>(fn: (s: Store & ResumableReads) => Promise<T>): Promise<T> => {
     try {
       return await fn(await get());
     } catch (err) {
@@ -69,6 +69,7 @@ function lazyStore(url: string, load: () => Promise<Store>): Store {
   return {
     url,
     read: (key) => call((s) => s.read(key)),
+    openAt: (key, offset, etag) => call((s) => s.openAt(key, offset, etag)),
     write: (key, body) => call((s) => s.write(key, body)),
     writeIf: (key, body, condition) => call((s) => s.writeIf(key, body, condition)),
     head: (key) => call((s) => s.head(key)),

@@ -1,6 +1,6 @@
 import { backoffMs, hasCode, HogportError, readAll, sleep } from '@hogport/common';
-import { Transform, type Readable } from 'node:stream';
-import type { Body, ObjectInfo, Store, WriteCondition } from './types.js';
+import { Readable, Transform } from 'node:stream';
+import type { Body, ObjectInfo, ResumableReads, Store, WriteCondition } from './types.js';
 
 /** How often and how patiently a store operation that met a passing fault is tried again. */
 export interface RetryPolicy {
@@ -42,12 +42,14 @@ export function isTransientStoreError(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof HogportError) return (e.details as { retryable?: boolean } | undefined)?.retryable === true;
     const { code, name, message } = e as { code?: unknown; name?: string; message?: string };
+    // hogport stopping its own work (a lost lease, a signal) is not a fault to ride out.
+    if (name === 'AbortError' || code === 'ABORT_ERR') return false;
     if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
     const status = statusOf(e);
     if (status !== undefined && (status === 408 || status === 429 || status >= 500)) return true;
     if (name && TRANSIENT_NAMES.has(name)) return true;
     // The SDKs' words for a connection dropped mid-answer, which come without a code.
-    if (typeof message === 'string' && /socket hang up|aborted|premature close|Deserialization error|other side closed|ECONNRESET|Unexpected end of/i.test(message)) return true;
+    if (typeof message === 'string' && /socket hang up|premature close|Deserialization error|other side closed|ECONNRESET|Unexpected end of/i.test(message)) return true;
   }
   return false;
 }
@@ -120,7 +122,11 @@ export function retryingStore(store: Store, policy: RetryPolicy = DEFAULT_RETRY)
   const run = <T>(what: string, fn: () => Promise<T>, onRetry?: (err: unknown) => void) => retrying(url, what, fn, policy, onRetry);
   const wrapped: Store = {
     url,
-    read: (key) => run(`reading ${key}`, () => store.read(key)),
+    async read(key) {
+      if (!resumable(store)) return run(`reading ${key}`, () => store.read(key));
+      const first = await run(`reading ${key}`, () => store.openAt(key, 0));
+      return Readable.from(resumed(first, (offset, etag) => run(`reading ${key}`, () => store.openAt(key, offset, etag)), policy), { objectMode: false });
+    },
     write(key, body: Body) {
       if (typeof body === 'string' || body instanceof Uint8Array) return run(`writing ${key}`, () => store.write(key, body));
       // Before anything awaits (a driver loading, a directory being made), or its error ends the process.
@@ -168,6 +174,42 @@ export function retryingStore(store: Store, policy: RetryPolicy = DEFAULT_RETRY)
   return wrapped;
 }
 
+function resumable(store: Store): store is Store & ResumableReads {
+  return typeof (store as Partial<ResumableReads>).openAt === 'function';
+}
+
+/**
+ * The bytes of an object read to its end, going on from the byte where a read was cut short, from
+ * the same version (a replaced object fails with E_STORE_CHANGED rather than mixing two versions).
+ */
+async function* resumed(
+  first: { body: Readable; info: ObjectInfo },
+  reopen: (offset: number, etag: string) => Promise<{ body: Readable }>,
+  policy: RetryPolicy,
+): AsyncGenerator<Buffer> {
+  let body = first.body;
+  let offset = 0;
+  let faults = 0;
+  for (;;) {
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        offset += chunk.length;
+        faults = 0;
+        yield chunk;
+      }
+      return;
+    } catch (err) {
+      if (!isTransientStoreError(err)) throw err;
+      // Every byte arrived, and only the connection's end went wrong.
+      if (offset >= first.info.size) return;
+      faults += 1;
+      if (faults >= policy.attempts) throw err;
+      await sleep(backoffMs(faults, policy.baseMs, policy.capMs));
+      body = (await reopen(offset, first.info.etag)).body;
+    }
+  }
+}
+
 /** The object's info when it holds exactly `bytes`, read so that the info belongs to those bytes. */
 async function landed(store: Store, key: string, bytes: Buffer): Promise<ObjectInfo | undefined> {
   const before = await store.head(key);
@@ -198,17 +240,32 @@ export async function readSmall(store: Store, key: string, policy: RetryPolicy =
 /**
  * Passes a read stream through, failing it with `cut(received)` when it ends, breaks or closes before
  * the length the store announced: a read that ends early must never look like a shorter object.
+ * With `stallMs`, a source that gives nothing for that long while the reader waits for it counts as
+ * cut too (some HTTP clients never tell that a connection closed mid-body; time spent held back by
+ * a slow reader does not count).
  */
-export function lengthChecked(source: Readable, announced: number, cut: (received: number, cause?: unknown) => Error): Readable {
+export function lengthChecked(source: Readable, announced: number, cut: (received: number, cause?: unknown) => Error, stallMs?: number): Readable {
   let received = 0;
+  let lastData = Date.now();
   const out = new Transform({
-    transform(chunk: Buffer, _enc, cb) { received += chunk.length; cb(null, chunk); },
+    transform(chunk: Buffer, _enc, cb) { received += chunk.length; lastData = Date.now(); cb(null, chunk); },
     flush(cb) { cb(received === announced ? null : cut(received)); },
   });
   source.on('error', (err) => out.destroy(cut(received, err)));
   source.on('close', () => { if (!source.readableEnded) out.destroy(cut(received)); });
+  let watch: NodeJS.Timeout | undefined;
+  if (stallMs !== undefined) {
+    watch = setInterval(() => {
+      if (out.writableNeedDrain || source.isPaused() || source.readableEnded) { lastData = Date.now(); return; }
+      if (Date.now() - lastData > stallMs) out.destroy(cut(received, new Error(`no data for ${stallMs} ms`)));
+    }, Math.max(10, stallMs / 4));
+    watch.unref();
+  }
   // A reader that stops early releases the connection.
-  out.on('close', () => { if (!source.destroyed) source.destroy(); });
+  out.on('close', () => {
+    clearInterval(watch);
+    if (!source.destroyed) source.destroy();
+  });
   source.pipe(out);
   return out;
 }

@@ -48,3 +48,15 @@ export interface Store {
   /** Releases connections; the store must not be used afterwards. */
   close(): Promise<void>;
 }
+
+/**
+ * What a driver whose reads travel over a network adds, so that a read cut short can go on from where
+ * it broke instead of failing: an object opened at a byte offset, pinned to the version first read.
+ */
+export interface ResumableReads {
+  /**
+   * Opens `key` from byte `offset`, only as the version `etag` when given (`E_STORE_CHANGED` when it
+   * was replaced since). `info` is the whole object's.
+   */
+  openAt(key: string, offset: number, etag?: string): Promise<{ body: Readable; info: ObjectInfo }>;
+}

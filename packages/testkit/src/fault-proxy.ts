@@ -22,8 +22,11 @@ export interface FaultProxyOptions {
   seed?: number;
   /** The faults drawn from, evenly; default reset, 500 and cut. */
   kinds?: FaultKind[];
-  /** Decides a request's fault itself (scripted tests); returning undefined falls back to `rate`. */
-  decide?: (req: { method: string; path: string; n: number }) => FaultKind | undefined;
+  /**
+   * Decides a request's fault itself (scripted tests); undefined falls back to `rate`. The request
+   * waits while a returned promise is pending, so a test can change the store between two requests.
+   */
+  decide?: (req: { method: string; path: string; n: number }) => FaultKind | undefined | Promise<FaultKind | undefined>;
 }
 
 export interface FaultProxy {
@@ -53,9 +56,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const n = requests.length;
     const path = req.url ?? '/';
     const method = req.method ?? 'GET';
-    const fault = options.decide?.({ method, path, n }) ?? (rate > 0 && rand() < rate ? kinds[Math.floor(rand() * kinds.length)] : undefined);
-    requests.push({ method, path, ...(fault ? { fault } : {}) });
-    handle(req, res, fault);
+    const entry: FaultProxy['requests'][number] = { method, path };
+    requests.push(entry);
+    void Promise.resolve(options.decide?.({ method, path, n })).then((decided) => {
+      const fault = decided ?? (rate > 0 && rand() < rate ? kinds[Math.floor(rand() * kinds.length)] : undefined);
+      if (fault) entry.fault = fault;
+      handle(req, res, fault);
+    }, () => req.socket.destroy());
   });
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
 

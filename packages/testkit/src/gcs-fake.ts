@@ -98,6 +98,19 @@ export async function startFakeGcs(): Promise<FakeGcs> {
         if (checkGeneration(q, current)) return sendError(res, 412, 'At least one of the pre-conditions you specified did not hold.');
         if (q.get('alt') === 'media' || download) {
           const meta = resource(bucket, name, current);
+          const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+          if (range) {
+            const start = Math.min(Number(range[1]), current.data.length);
+            res.writeHead(206, {
+              'content-type': 'application/octet-stream',
+              'content-length': String(current.data.length - start),
+              'content-range': `bytes ${start}-${current.data.length - 1}/${current.data.length}`,
+              'x-goog-generation': String(current.generation),
+              'x-goog-stored-content-encoding': 'identity',
+            });
+            res.end(current.data.subarray(start));
+            return;
+          }
           res.writeHead(200, {
             'content-type': 'application/octet-stream',
             'content-length': String(current.data.length),

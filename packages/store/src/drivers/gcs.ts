@@ -1,14 +1,19 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket } from '@google-cloud/storage';
-import { assertKey, joinKey, notFound, preconditionFailed } from '../errors.js';
+import { assertKey, changedWhileRead, joinKey, notFound, preconditionFailed } from '../errors.js';
 import { cutBody, guardBody, lengthChecked } from '../retry.js';
-import type { Body, ListOptions, ObjectInfo, Store, WriteCondition } from '../types.js';
+import type { Body, ListOptions, ObjectInfo, ResumableReads, Store, WriteCondition } from '../types.js';
 
 export interface GcsOptions {
   /** A custom JSON API endpoint (an emulator); the real service when absent. */
   endpoint?: string;
   projectId?: string;
+  /**
+   * A download that gives no byte for this long while hogport waits for one is taken for cut (30 s
+   * by default): the client library never tells when a connection closes in the middle of a body.
+   */
+  stallMs?: number;
 }
 
 /**
@@ -16,12 +21,14 @@ export interface GcsOptions {
  * The etag is the object's generation, and conditional writes use `ifGenerationMatch` (0 = absent).
  * Uploads are single-request multipart uploads, which need no upload session state to resume.
  */
-export class GcsStore implements Store {
+export class GcsStore implements Store, ResumableReads {
   readonly url: string;
   private readonly bucket: Bucket;
+  private readonly stallMs: number;
 
   constructor(bucket: string, private readonly prefix: string, options: GcsOptions = {}) {
     this.url = `gs://${bucket}/${prefix}`;
+    this.stallMs = options.stallMs ?? 30_000;
     const storage = new Storage({
       ...(options.endpoint ? { apiEndpoint: options.endpoint } : {}),
       ...(options.projectId ? { projectId: options.projectId } : {}),
@@ -37,17 +44,24 @@ export class GcsStore implements Store {
   }
 
   async read(key: string): Promise<Readable> {
+    return (await this.openAt(key, 0)).body;
+  }
+
+  async openAt(key: string, offset: number, etag?: string): Promise<{ body: Readable; info: ObjectInfo }> {
     const file = this.fileOf(key);
-    // Fetch metadata first so that a missing object fails here, not later inside a pipeline, and
-    // so that the bytes read are those of one generation even if the object is replaced meanwhile.
-    const meta = await file.getMetadata().catch((err: unknown) => {
-      if (status(err) === 404) throw notFound(this.url, key, err);
+    // Metadata first, so that a missing object fails here, not later inside a pipeline, and so that
+    // the bytes read are those of one generation even if the object is replaced meanwhile.
+    const meta = await (etag === undefined ? file : this.bucket.file(file.name, { generation: Number(etag) })).getMetadata().catch((err: unknown) => {
+      if (status(err) === 404) throw etag === undefined ? notFound(this.url, key, err) : changedWhileRead(this.url, key, err);
       throw err;
     });
+    const info = this.infoFromMetadata(key, meta[0]);
     const generation = meta[0].generation;
-    const stream = this.bucket.file(file.name, generation === undefined ? {} : { generation: Number(generation) }).createReadStream();
-    const announced = Number(meta[0].size ?? NaN);
-    return Number.isFinite(announced) ? lengthChecked(stream, announced, (received, cause) => cutBody(this.url, key, received, announced, cause)) : stream;
+    const stream = this.bucket.file(file.name, generation === undefined ? {} : { generation: Number(generation) })
+      .createReadStream(offset > 0 ? { start: offset } : {});
+    const size = Number(meta[0].size ?? NaN);
+    if (!Number.isFinite(size)) return { body: stream, info };
+    return { body: lengthChecked(stream, size - offset, (received, cause) => cutBody(this.url, key, offset + received, size, cause), this.stallMs), info };
   }
 
   async write(key: string, body: Body): Promise<ObjectInfo> {

@@ -5,9 +5,9 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { assertKey, joinKey, notFound, preconditionFailed } from '../errors.js';
+import { assertKey, changedWhileRead, joinKey, notFound, preconditionFailed } from '../errors.js';
 import { cutBody, guardBody, lengthChecked, retrying } from '../retry.js';
-import type { Body, ListOptions, ObjectInfo, Store, WriteCondition } from '../types.js';
+import type { Body, ListOptions, ObjectInfo, ResumableReads, Store, WriteCondition } from '../types.js';
 
 // hogport pins its AWS SDK version; the SDK's warning about future versions needing Node 22 is not
 // something a user of hogport can act on, and it would clutter every run's output.
@@ -27,7 +27,7 @@ const PART_SIZE = 8 * 1024 * 1024;
  * A store on an S3 bucket and prefix. Credentials come from the standard AWS chain (environment,
  * profile, instance role); conditional writes use `If-None-Match: *` and `If-Match: <etag>`.
  */
-export class S3Store implements Store {
+export class S3Store implements Store, ResumableReads {
   readonly url: string;
   private readonly client: S3Client;
   /** For streamed writes only, whose parts the SDK buffers and so can send again itself. */
@@ -54,13 +54,23 @@ export class S3Store implements Store {
   }
 
   async read(key: string): Promise<Readable> {
+    return (await this.openAt(key, 0)).body;
+  }
+
+  async openAt(key: string, offset: number, etag?: string): Promise<{ body: Readable; info: ObjectInfo }> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+      const out = await this.client.send(new GetObjectCommand({
+        Bucket: this.bucket, Key: this.keyOf(key),
+        ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}), ...(etag !== undefined ? { IfMatch: quote(etag) } : {}),
+      }));
       const body = out.Body as Readable;
       const announced = out.ContentLength;
-      return announced === undefined ? body : lengthChecked(body, announced, (received, cause) => cutBody(this.url, key, received, announced, cause));
+      const info = { key, size: offset + (announced ?? 0), etag: unquote(out.ETag ?? '') };
+      if (announced === undefined) return { body, info };
+      return { body: lengthChecked(body, announced, (received, cause) => cutBody(this.url, key, offset + received, offset + announced, cause)), info };
     } catch (err) {
       if (isStatus(err, 404)) throw notFound(this.url, key, err);
+      if (etag !== undefined && isStatus(err, 412)) throw changedWhileRead(this.url, key, err);
       throw err;
     }
   }
