@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { readAll } from '@hogport/common';
 import { openStore, type Store } from '@hogport/store';
-import { randomBucket, runCli, startFaultProxy, startMoto, type CliResult, type FaultKind } from '@hogport/testkit';
+import { logLines, randomBucket, runCli, startFaultProxy, startMoto, type CliResult, type FaultKind } from '@hogport/testkit';
 import { workspace } from './e2e.helpers.js';
 
 const FILES = 8;
@@ -83,4 +83,49 @@ test('with 5% of store requests failing (resets, 500s, answers lost or cut), the
 
 test('with 25% of store requests failing, the migration completes within three runs, and nothing is lost or sent twice', async (t) => {
   await faultCampaign(0.25, 3, t);
+});
+
+test('a commit that landed although every answer to it was lost counts as done, with no failure record', async (t) => {
+  const moto = await startMoto();
+  // The first transform commit lands but its answer is lost, and every retry of it is reset.
+  let planned = 0;
+  const proxy = await startFaultProxy({
+    target: moto.endpoint,
+    decide: ({ method, path }) => {
+      if (method !== 'PUT' || !path.includes('manifests/transform/') || planned >= 8) return undefined;
+      planned += 1;
+      return planned === 1 ? 'lost' : 'reset';
+    },
+  });
+  const uri = await moto.bucket(randomBucket(), 'landed');
+  const direct = openStore(uri);
+  t.after(async () => { await direct.close(); await proxy.close(); await moto.stop(); });
+  const ws = await workspace({ files: 1, perFile: 20 });
+  const run = await runCli(['run', ws.pipeline, '--store', uri.replace(/endpoint=[^&]+/, `endpoint=${encodeURIComponent(proxy.url)}`), '--threads', '1']);
+  assert.equal(planned, 8, 'the commit and all its retries met faults');
+  assert.equal(run.code, 0, run.stderr.slice(-2000));
+  assert.ok(logLines(run.stderr).some((l) => l.msg === 'the commit landed although its answer was lost'));
+  assert.deepEqual(await keys(direct, 'e2e/failures/'), []);
+  assert.equal((await keys(direct, 'e2e/manifests/')).length, 3);
+});
+
+test('a failure record its manifest supersedes is ignored by status and removed by the next run', async () => {
+  const ws = await workspace({ files: 2, perFile: 10 });
+  assert.equal((await runCli(['run', ws.pipeline])).code, 0);
+  const store = openStore(ws.storeDir);
+  const chunk = (await keys(store, 'e2e/manifests/transform/'))[0]!.split('/').pop()!.replace(/\.json$/, '');
+  const manifest = await json(store, `e2e/manifests/transform/${chunk}.json`);
+  // What an attempt whose commit landed, but whose answer was lost, wrote after it.
+  const failure = {
+    kind: 'hogport.failure', version: 1, stage: 'transform', chunk, attempt: manifest.attempt, worker: manifest.worker,
+    at: new Date(Date.parse(manifest.finishedAt) + 5000).toISOString(), error: { code: 'E_STORE_UNAVAILABLE', message: 'the answer was lost' },
+  };
+  await store.write(`e2e/failures/transform/${chunk}.json`, JSON.stringify(failure));
+  const status = JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout) as { totals: Record<string, Record<string, number>> };
+  assert.equal(status.totals.transform!.done, 2);
+  assert.equal(status.totals.transform!.failed, 0);
+  const again = await runCli(['run', ws.pipeline]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /already done/);
+  assert.deepEqual(await keys(store, 'e2e/failures/'), [], 'the superseded failure record is gone');
 });
