@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { readAll } from '@hogport/common';
 import { openStore, type Store } from '@hogport/store';
-import { logLines, randomBucket, runCli, startFaultProxy, startMoto, type CliResult, type FaultKind } from '@hogport/testkit';
+import { freePort, logLines, randomBucket, runCli, startFaultProxy, startMoto, type CliResult, type FaultKind } from '@hogport/testkit';
 import { workspace } from './e2e.helpers.js';
 
 const FILES = 8;
@@ -128,4 +128,15 @@ test('a failure record its manifest supersedes is ignored by status and removed 
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /already done/);
   assert.deepEqual(await keys(store, 'e2e/failures/'), [], 'the superseded failure record is gone');
+});
+
+test('a store that cannot be reached stops the run with exit code 5, saying nothing is lost', async () => {
+  const ws = await workspace({ files: 1, perFile: 5 });
+  const port = await freePort();
+  const res = await runCli(['run', ws.pipeline, '--store', `s3://nowhere/x?endpoint=${encodeURIComponent(`http://127.0.0.1:${port}`)}&path_style=true&region=us-east-1`], {
+    env: { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
+  });
+  assert.equal(res.code, 5, res.stderr.slice(-2000));
+  assert.match(res.stderr, /cannot reach s3:\/\/nowhere\/x \(ECONNREFUSED.*nothing is lost, re-run later/);
+  assert.doesNotMatch(res.stderr, /\n\s+at /);
 });

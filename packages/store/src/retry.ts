@@ -125,7 +125,7 @@ export function retryingStore(store: Store, policy: RetryPolicy = DEFAULT_RETRY)
     async read(key) {
       if (!resumable(store)) return run(`reading ${key}`, () => store.read(key));
       const first = await run(`reading ${key}`, () => store.openAt(key, 0));
-      return Readable.from(resumed(first, (offset, etag) => run(`reading ${key}`, () => store.openAt(key, offset, etag)), policy), { objectMode: false });
+      return Readable.from(resumed(first, (offset, etag) => run(`reading ${key}`, () => store.openAt(key, offset, etag)), policy), { objectMode: false, highWaterMark: 256 * 1024 });
     },
     write(key, body: Body) {
       if (typeof body === 'string' || body instanceof Uint8Array) return run(`writing ${key}`, () => store.write(key, body));
