@@ -209,6 +209,17 @@ describe('store operations through a faulty network to gcs', () => {
     assert.equal(script.plan.length, 0, 'the download was cut');
   });
 
+  it('an unreachable store stops with E_STORE_UNREACHABLE and exit code 5 once its retries are spent', async () => {
+    const port = await freePort();
+    const s = openStore(`gs://nowhere/x?endpoint=${encodeURIComponent(`http://127.0.0.1:${port}`)}&project=test`);
+    await assert.rejects(s.head('a'), (err: Error & { code?: string; exitCode?: number }) => {
+      assert.equal(err.code, 'E_STORE_UNREACHABLE');
+      assert.equal(err.exitCode, 5);
+      return true;
+    });
+    await s.close();
+  });
+
   it('metadata and listings ride out 500s and resets', async () => {
     for (const k of ['l/a', 'l/b', 'l/c']) await direct.write(k, k);
     script.plan.push({ method: 'GET', path: /\/o\/p%2Fl%2Fa|\/o\/p\/l\/a/, fault: '500' });

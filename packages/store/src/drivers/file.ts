@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
+import { readlinkSync, type BigIntStats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,8 +21,12 @@ const STALE_LOCK_MS = 10_000;
  * every write, and none waits hours between two. Temp files of dead processes on this host go sooner.
  */
 const STALE_TEMP_MS = 6 * 3600_000;
-/** Tells this host's temp files from those of other hosts sharing the directory (a network disk). */
-const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+/**
+ * Tells temp files whose pid can be checked here from those of other hosts sharing the directory (a
+ * network disk) or of containers on this host with pid namespaces of their own, where the same pid
+ * names another process.
+ */
+const HOST_TAG = createHash('sha256').update(`${os.hostname()}\0${pidNamespace()}`).digest('hex').slice(0, 8);
 /** `<pid>-<host tag>-<random>`; older versions wrote `<pid>-<random>`, judged by age alone. */
 const TEMP_NAME = /^(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{16}$/;
 
@@ -249,6 +253,14 @@ export class FileStore implements Store {
     } finally {
       await fs.rm(lock, { recursive: true, force: true });
     }
+  }
+}
+
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
   }
 }
 

@@ -65,7 +65,8 @@ export class S3Store implements Store, ResumableReads {
       }));
       const body = out.Body as Readable;
       const announced = out.ContentLength;
-      const info = { key, size: offset + (announced ?? 0), etag: unquote(out.ETag ?? '') };
+      // Without a length the end of the object is unknown: a read broken off is never taken for complete.
+      const info = { key, size: announced === undefined ? Number.POSITIVE_INFINITY : offset + announced, etag: unquote(out.ETag ?? '') };
       if (announced === undefined) return { body, info };
       return { body: lengthChecked(body, announced, (received, cause) => cutBody(this.url, key, offset + received, offset + announced, cause)), info };
     } catch (err) {
