@@ -3,8 +3,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { silentLogger } from '@hogport/common';
+import { hasCode, silentLogger } from '@hogport/common';
 import { openStore } from '@hogport/store';
+import { randomBucket, startFaultProxy, startMoto } from '@hogport/testkit';
 import { acquireLease, currentWorker } from './index.js';
 
 const claim = async (store: ReturnType<typeof openStore>, worker: string, leaseMs: number) => acquireLease({
@@ -36,4 +37,46 @@ test('an expired lease is taken over, and its old holder can no longer commit', 
   assert.ok(await store.head('m/claims/transform/c.json'), 'the loser does not delete the new holder\'s claim');
   await b.renew();
   await b.release();
+});
+
+test('renewals asked for at once (the timer\'s and the commit\'s) run one after the other, and none reads as a lost lease', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-lease-')));
+  const a = await claim(store, 'a', 60_000);
+  assert.ok(a);
+  await Promise.all([a.renew(), a.renew(), a.renew(), a.renew()]);
+  assert.equal(a.signal.aborted, false);
+  await a.renew();
+  await a.release();
+  assert.equal(await store.head('m/claims/transform/c.json'), undefined, 'the claim, still ours, is released');
+});
+
+test('a lost lease is a HogportError with the code E_LEASE_LOST', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-lease-')));
+  const a = await claim(store, 'a', 60_000);
+  assert.ok(a);
+  await store.write('m/claims/transform/c.json', '{"taken":"by someone else"}');
+  await assert.rejects(a.renew(), (err: unknown) => hasCode(err, 'E_LEASE_LOST'));
+  assert.ok(hasCode(a.signal.reason, 'E_LEASE_LOST'));
+  await a.release();
+});
+
+test('a renewal whose answer was lost on the way back is a renewal, not a lost lease', async (t) => {
+  const moto = await startMoto();
+  let lose = false;
+  const proxy = await startFaultProxy({
+    target: moto.endpoint,
+    decide: ({ method, path: p }) => (lose && method === 'PUT' && p.includes('claims') ? ((lose = false), 'lost') : undefined),
+  });
+  const uri = (await moto.bucket(randomBucket(), 'lease')).replace(/endpoint=[^&]+/, `endpoint=${encodeURIComponent(proxy.url)}`);
+  const store = openStore(uri);
+  t.after(async () => { await store.close(); await proxy.close(); await moto.stop(); });
+  const a = await claim(store, 'a', 60_000);
+  assert.ok(a);
+  lose = true;
+  await a.renew();
+  assert.equal(lose, false, 'the renewal met the fault');
+  assert.equal(a.signal.aborted, false);
+  await a.renew();
+  await a.release();
+  assert.equal(await store.head('m/claims/transform/c.json'), undefined);
 });

@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { hasCode, type Logger } from '@hogport/common';
+import { hasCode, HogportError, type Logger } from '@hogport/common';
 import type { Stage } from '@hogport/layout';
 import { Claim, encodeControl, readControl } from '@hogport/manifest';
 import { claimExpired } from '@hogport/state';
@@ -30,6 +30,7 @@ export class Lease {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private lost = false;
+  private renewing: Promise<void> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -48,11 +49,32 @@ export class Lease {
     return this.claim.attempt;
   }
 
-  /** Renews now; throws E_LEASE_LOST if another worker took the chunk. Called right before committing. */
+  /**
+   * Renews now; throws E_LEASE_LOST if another worker took the chunk. Called right before committing.
+   * One renewal at a time: two at once (the timer's and the commit's) would send the same etag, and
+   * the loser would take its own renewal for a lost lease. A caller that comes while one is in
+   * flight waits for it, then renews in turn, so it always gets a renewal that started after it asked.
+   */
   async renew(): Promise<void> {
+    const before = this.renewing;
+    const mine = (async () => {
+      if (before) await before.catch(() => undefined);
+      await this.renewOnce();
+    })();
+    this.renewing = mine;
+    try {
+      await mine;
+    } finally {
+      if (this.renewing === mine) this.renewing = undefined;
+    }
+  }
+
+  private async renewOnce(): Promise<void> {
     if (this.lost) throw this.lostError();
     const next: Claim = { ...this.claim, expiresAt: new Date(Date.now() + this.leaseMs).toISOString() };
     try {
+      // A renewal whose answer was lost and whose retry met its own write is a renewal: the store's
+      // conditional write tells (it reads the claim back), so E_PRECONDITION here means another holder.
       const info = await this.store.writeIf(this.key, encodeControl(Claim, next), { ifMatch: this.etag });
       this.claim = next;
       this.etag = info.etag;
@@ -77,13 +99,14 @@ export class Lease {
   async release(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.renewing?.catch(() => undefined);
     if (this.lost) return;
     const current = await this.store.head(this.key).catch(() => undefined);
     if (current?.etag === this.etag) await this.store.delete(this.key).catch(() => undefined);
   }
 
-  private lostError(): Error {
-    return Object.assign(new Error(`lease on ${this.key} was taken by another worker`), { code: 'E_LEASE_LOST' });
+  private lostError(): HogportError {
+    return new HogportError('E_LEASE_LOST', `lease on ${this.key} was taken by another worker`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { describeError, HOGPORT_VERSION, HogportError, sleep, type Logger } from '@hogport/common';
 import { newAttemptId, type Layout, type Stage } from '@hogport/layout';
-import { encodeControl, Failure, Manifest } from '@hogport/manifest';
+import { encodeControl, Failure, Manifest, readControl } from '@hogport/manifest';
 import { inspectChunk, type ChunkState } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
@@ -116,6 +116,7 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
   const stage = job.stage;
   const expected = await job.expect(chunk);
   const before = await inspectChunk(store, layout, stage, chunk, expected);
+  if (before.supersededFailure) await removeSupersededFailure(store, layout.failure(stage, chunk), log);
   const decision = decide(before, options);
   if (decision) {
     if (decision === 'skipped') options.onEvent?.({ type: 'skipped', stage, chunk });
@@ -132,6 +133,7 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
   const lease = await acquireLease({ store, key: layout.claim(stage, chunk), stage, chunk, attempt, worker: options.worker, leaseMs: options.leaseMs, log });
   if (!lease) return { result: 'held' };
   const chunkLog = log.child({ stage, chunk, attempt });
+  let committing = false;
   try {
     // Between the look above and the claim, another worker may have committed the chunk.
     const current = await inspectChunk(store, layout, stage, chunk, expected);
@@ -162,12 +164,16 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
     // committed since we looked.
     const body = encodeControl(Manifest, manifest);
     const key = layout.manifest(stage, chunk);
+    committing = true;
     await store.writeIf(key, body, current.manifest ? { ifMatch: current.manifest.info.etag } : { ifAbsent: true });
-    await Promise.all([store.delete(layout.failure(stage, chunk)), store.delete(layout.checkpoint(stage, chunk))]);
-    chunkLog.info({ counts: manifest.counts, durationMs: manifest.durationMs }, 'chunk committed');
-    options.onEvent?.({ type: 'done', stage, chunk, attempt, records: manifest.counts.in });
-    return { result: 'done' };
+    return await committed(manifest);
   } catch (err) {
+    // A commit whose answer never came may have landed: then this attempt is done, not failed.
+    const landed = committing ? await manifestOf(store, layout.manifest(stage, chunk), attempt) : undefined;
+    if (landed) {
+      chunkLog.info('the commit landed although its answer was lost');
+      return await committed(landed);
+    }
     const error = describeError(err);
     if (error.code === 'E_LEASE_LOST' || error.code === 'E_PRECONDITION') {
       chunkLog.warn({ error }, 'another worker took this chunk over: this attempt is discarded');
@@ -188,6 +194,30 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
   } finally {
     await lease.release();
   }
+
+  async function committed(manifest: Manifest): Promise<{ result: Attempt }> {
+    // Best effort: a failure record the commit supersedes is ignored by status and removed by the
+    // next run; a checkpoint names this attempt's inputs, and the next attempt finds it done anyway.
+    await Promise.all([store.delete(layout.failure(stage, chunk)), store.delete(layout.checkpoint(stage, chunk))]).catch((e: unknown) => {
+      chunkLog.warn({ error: describeError(e) }, 'could not remove the failure record or checkpoint of a committed chunk; the next run does');
+    });
+    chunkLog.info({ counts: manifest.counts, durationMs: manifest.durationMs }, 'chunk committed');
+    options.onEvent?.({ type: 'done', stage, chunk, attempt, records: manifest.counts.in });
+    return { result: 'done' };
+  }
+}
+
+/** The chunk's manifest when it commits this attempt. */
+async function manifestOf(store: Store, key: string, attempt: string): Promise<Manifest | undefined> {
+  const m = await readControl(store, key, Manifest).catch(() => undefined);
+  return m?.value.attempt === attempt ? m.value : undefined;
+}
+
+async function removeSupersededFailure(store: Store, key: string, log: Logger): Promise<void> {
+  await store.delete(key).then(
+    () => log.info({ failure: key }, 'removed a failure record its chunk\'s manifest supersedes'),
+    (err: unknown) => log.warn({ failure: key, error: describeError(err) }, 'could not remove a superseded failure record; status ignores it'),
+  );
 }
 
 /** Errors that stop the whole run, like a refused API key, say so in their details. */

@@ -26,6 +26,11 @@ export interface ChunkState {
   status: ChunkStatus;
   manifest?: { value: Manifest; info: ObjectInfo };
   failure?: Failure;
+  /**
+   * A failure record that the manifest supersedes (see `failureSuperseded`): not the chunk's state,
+   * only garbage for the next run to remove.
+   */
+  supersededFailure?: Failure;
   claim?: Claim;
   /** Why a chunk is stale, in words. */
   reason?: string;
@@ -52,13 +57,13 @@ export async function inspectChunk(
   ]);
   const base: ChunkState = { stage, chunk, status: 'pending' };
   if (manifest) base.manifest = manifest;
-  if (failure) base.failure = failure.value;
+  const current = failure && !(manifest && failureSuperseded(failure.value, manifest.value)) ? failure.value : undefined;
+  if (current) base.failure = current;
+  else if (failure) base.supersededFailure = failure.value;
   if (claim) base.claim = claim.value;
 
   const live = claim && !claimExpired(claim.value);
-  if (failure && (!manifest || Date.parse(failure.value.at) > Date.parse(manifest.value.finishedAt)) && !live) {
-    return { ...base, status: 'failed' };
-  }
+  if (current && !live) return { ...base, status: 'failed' };
   if (manifest) {
     const stale = staleReason(manifest.value, expected) ?? refetchReason(manifest.value, unreadable?.value);
     if (stale) return { ...base, status: live ? 'running' : 'stale', ...stale };
@@ -67,6 +72,16 @@ export async function inspectChunk(
   if (live) return { ...base, status: 'running' };
   if (!expected) return { ...base, status: 'waiting' };
   return base;
+}
+
+/**
+ * Whether a chunk's manifest makes its failure record obsolete: the failed attempt is the one the
+ * manifest commits (its commit landed, but its answer was lost and the attempt counted itself as
+ * failed), or the failure is older than the commit (a later attempt committed, and removing the
+ * failure record did not get through).
+ */
+export function failureSuperseded(failure: Failure, manifest: Manifest): boolean {
+  return failure.attempt === manifest.attempt || Date.parse(failure.at) <= Date.parse(manifest.finishedAt);
 }
 
 function staleReason(manifest: Manifest, expected: Expectation | undefined): { reason: string; staleBy: 'input' | 'config' } | undefined {

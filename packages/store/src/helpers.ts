@@ -1,15 +1,7 @@
-import { hasCode, readAll } from '@hogport/common';
 import type { ObjectInfo, Store } from './types.js';
+import { readSmall } from './retry.js';
 
-/** Reads a small object whole; undefined when it does not exist. */
-export async function readSmall(store: Store, key: string): Promise<Buffer | undefined> {
-  try {
-    return await readAll(await store.read(key));
-  } catch (err) {
-    if (hasCode(err, 'E_NOT_FOUND')) return undefined;
-    throw err;
-  }
-}
+export { readSmall };
 
 /** Reads a small JSON object with the etag it had when read, so it can be replaced only if unchanged. */
 export async function readJsonWithEtag(store: Store, key: string): Promise<{ value: unknown; info: ObjectInfo } | undefined> {

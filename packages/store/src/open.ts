@@ -4,20 +4,26 @@ import { HogportError } from '@hogport/common';
 import { FileStore } from './drivers/file.js';
 import type { GcsOptions } from './drivers/gcs.js';
 import type { S3Options } from './drivers/s3.js';
-import type { Store } from './types.js';
+import { retryingStore } from './retry.js';
+import type { ResumableReads, Store } from './types.js';
 
 /** Driver options that a URI's query string or the pipeline definition can set. */
 export interface StoreOptions {
   s3?: { region?: string; endpoint?: string; forcePathStyle?: boolean };
-  gcs?: { endpoint?: string; projectId?: string };
+  gcs?: { endpoint?: string; projectId?: string; stallMs?: number };
 }
 
 /**
  * Opens a store from a URI: `s3://bucket/prefix`, `gs://bucket/prefix`, `file:///dir` or a plain path.
  * S3 and GCS options may ride in the query string (`?endpoint=…&region=…&path_style=true`), which is
- * how a store on MinIO, R2 or an emulator is named on the command line.
+ * how a store on MinIO, R2 or an emulator is named on the command line. Every store comes wrapped
+ * in the retries of `retryingStore`, whatever its driver.
  */
 export function openStore(uri: string, options: StoreOptions = {}): Store {
+  return retryingStore(openDriver(uri, options));
+}
+
+function openDriver(uri: string, options: StoreOptions): Store {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1]?.toLowerCase();
   if (scheme === undefined) return new FileStore(path.resolve(uri));
   if (scheme === 'file') return new FileStore(fileURLToPath(uri));
@@ -40,7 +46,7 @@ export function openStore(uri: string, options: StoreOptions = {}): Store {
   if (scheme === 'gs') {
     const endpoint = q.get('endpoint') ?? options.gcs?.endpoint ?? process.env.HOGPORT_GCS_ENDPOINT;
     const projectId = q.get('project') ?? options.gcs?.projectId;
-    const gcs: GcsOptions = { ...(endpoint ? { endpoint } : {}), ...(projectId ? { projectId } : {}) };
+    const gcs: GcsOptions = { ...(endpoint ? { endpoint } : {}), ...(projectId ? { projectId } : {}), ...(options.gcs?.stallMs ? { stallMs: options.gcs.stallMs } : {}) };
     return lazyStore(`gs://${bucket}/${prefix}`, async () => new (await import('./drivers/gcs.js')).GcsStore(bucket, prefix, gcs));
   }
   throw new HogportError('E_STORE_URI', `unsupported store "${uri}": use a path, file://, s3:// or gs://`, { exitCode: 2 });
@@ -50,10 +56,10 @@ export function openStore(uri: string, options: StoreOptions = {}): Store {
  * A store whose driver is loaded on first use: the cloud SDKs cost tens of MB of memory and a
  * noticeable start-up time, which a run on local disk should not pay.
  */
-function lazyStore(url: string, load: () => Promise<Store>): Store {
-  let driver: Promise<Store> | undefined;
+function lazyStore(url: string, load: () => Promise<Store & ResumableReads>): Store & ResumableReads {
+  let driver: Promise<Store & ResumableReads> | undefined;
   const get = () => (driver ??= load());
-  const call = async <T>(fn: (s: Store) => Promise<T>): Promise<T> => {
+  const call = async <T>(fn: (s: Store & ResumableReads) => Promise<T>): Promise<T> => {
     try {
       return await fn(await get());
     } catch (err) {
@@ -63,6 +69,7 @@ function lazyStore(url: string, load: () => Promise<Store>): Store {
   return {
     url,
     read: (key) => call((s) => s.read(key)),
+    openAt: (key, offset, etag) => call((s) => s.openAt(key, offset, etag)),
     write: (key, body) => call((s) => s.write(key, body)),
     writeIf: (key, body, condition) => call((s) => s.writeIf(key, body, condition)),
     head: (key) => call((s) => s.head(key)),
@@ -78,15 +85,13 @@ function lazyStore(url: string, load: () => Promise<Store>): Store {
   };
 }
 
-/** A cloud store that cannot be reached or has no credentials: the same words for every driver. */
+/**
+ * A cloud store without credentials: the same words for every driver. (One that cannot be reached
+ * is told by the retries, once they are spent.)
+ */
 function setupError(url: string, err: unknown): HogportError | undefined {
   if (err instanceof HogportError) return undefined;
-  const code = (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code ?? '';
   const message = (err as Error)?.message ?? '';
-  // Only errors that mean "wrong place or no network": a reset mid-run stays the chunk's own, retried next run.
-  if (['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED'].includes(code) || /ENOTFOUND|EAI_AGAIN|ECONNREFUSED/.test(message)) {
-    return new HogportError('E_STORE_UNREACHABLE', `cannot reach ${url} (${code || message.slice(0, 80)}): check the network, and the endpoint if the store sets one`, { exitCode: 2, cause: err, details: { fatal: true } });
-  }
   if (/Could not load the default credentials|could not refresh access token/i.test(message)) {
     return new HogportError('E_STORE_CREDENTIALS', `no Google Cloud credentials for ${url}: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run where Application Default Credentials exist`, { exitCode: 2, cause: err, details: { fatal: true } });
   }

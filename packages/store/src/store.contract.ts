@@ -96,6 +96,13 @@ export function storeContract(name: string, open: () => Promise<Store>, teardown
       assert.deepEqual(none, []);
     });
 
+    it('lists only the keys after startAfter, the way a cut listing resumes', async () => {
+      for (const k of ['sa/1', 'sa/2', 'sa/3/x', 'sa/4']) await store.write(k, k);
+      const keys: string[] = [];
+      for await (const o of store.list('sa/', { pageSize: 1, startAfter: 'sa/2' })) keys.push(o.key);
+      assert.deepEqual(keys, ['sa/3/x', 'sa/4']);
+    });
+
     it('deletes, and deleting an absent key is not an error', async () => {
       await store.write('del/x', 'x');
       await store.delete('del/x');
@@ -112,6 +119,13 @@ export function storeContract(name: string, open: () => Promise<Store>, teardown
       });
       await assert.rejects(store.write('partial/obj', failing));
       assert.equal(await store.head('partial/obj'), undefined);
+    });
+
+    it('rejects a streamed write whose body fails before it is read, and lives on', async () => {
+      const failing = new Readable({ read() {} });
+      process.nextTick(() => failing.destroy(new Error('source broke at once')));
+      await assert.rejects(store.write('partial/early', failing), /source broke at once/);
+      assert.equal(await store.head('partial/early'), undefined);
     });
 
     it('keeps keys with spaces and unicode intact', async () => {

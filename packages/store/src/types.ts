@@ -14,6 +14,11 @@ export type WriteCondition = { ifAbsent: true } | { ifMatch: string };
 
 export type Body = Readable | Uint8Array | string;
 
+export interface ListOptions {
+  pageSize?: number;
+  startAfter?: string;
+}
+
 /**
  * The one interface every store driver implements. Keys are relative to the store's root and use `/`.
  * A reader never sees a half-written object: writes become visible whole or not at all.
@@ -33,10 +38,25 @@ export interface Store {
   writeIf(key: string, body: Uint8Array | string, condition: WriteCondition): Promise<ObjectInfo>;
   /** The object's size and etag, or undefined when it does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
-  /** Every object whose key starts with `prefix`, in key order, fetched page by page. */
-  list(prefix: string, options?: { pageSize?: number }): AsyncIterable<ObjectInfo>;
+  /**
+   * Every object whose key starts with `prefix`, in key order, fetched page by page; with
+   * `startAfter`, only the keys after it (how a listing cut by a fault resumes).
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Deletes an object; deleting an absent object is not an error. */
   delete(key: string): Promise<void>;
   /** Releases connections; the store must not be used afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * What a driver whose reads travel over a network adds, so that a read cut short can go on from where
+ * it broke instead of failing: an object opened at a byte offset, pinned to the version first read.
+ */
+export interface ResumableReads {
+  /**
+   * Opens `key` from byte `offset`, only as the version `etag` when given (`E_STORE_CHANGED` when it
+   * was replaced since). `info` is the whole object's.
+   */
+  openAt(key: string, offset: number, etag?: string): Promise<{ body: Readable; info: ObjectInfo }>;
 }

@@ -98,6 +98,19 @@ export async function startFakeGcs(): Promise<FakeGcs> {
         if (checkGeneration(q, current)) return sendError(res, 412, 'At least one of the pre-conditions you specified did not hold.');
         if (q.get('alt') === 'media' || download) {
           const meta = resource(bucket, name, current);
+          const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+          if (range) {
+            const start = Math.min(Number(range[1]), current.data.length);
+            res.writeHead(206, {
+              'content-type': 'application/octet-stream',
+              'content-length': String(current.data.length - start),
+              'content-range': `bytes ${start}-${current.data.length - 1}/${current.data.length}`,
+              'x-goog-generation': String(current.generation),
+              'x-goog-stored-content-encoding': 'identity',
+            });
+            res.end(current.data.subarray(start));
+            return;
+          }
           res.writeHead(200, {
             'content-type': 'application/octet-stream',
             'content-length': String(current.data.length),
@@ -119,7 +132,8 @@ export async function startFakeGcs(): Promise<FakeGcs> {
       const max = Math.min(Number(q.get('maxResults') ?? 1000) || 1000, 1000);
       const token = q.get('pageToken');
       const after = token ? Buffer.from(token, 'base64url').toString('utf8') : undefined;
-      const names = [...objects(bucket).keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after)).sort();
+      const from = q.get('startOffset');
+      const names = [...objects(bucket).keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after) && (from === null || n >= from)).sort();
       const page = names.slice(0, max);
       const out: Record<string, unknown> = { kind: 'storage#objects', items: page.map((n) => resource(bucket, n, objects(bucket).get(n)!)) };
       if (names.length > max) out.nextPageToken = Buffer.from(page[page.length - 1]!).toString('base64url');

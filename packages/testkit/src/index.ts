@@ -8,3 +8,4 @@ export { amplitudeExport, amplitudeEntries, zipOf, startAmplitudeExportApi, type
 export { mixpanelExport, mixpanelProfiles, startMixpanelApi, type MixpanelEvent, type MixpanelProfile, type MixpanelFixtureOptions, type MixpanelApiOptions as MixpanelStandInOptions, type MixpanelApi } from './mixpanel.js';
 export { cutter, sendBody, type CutFaults, type CutKind } from './cut.js';
 export { transformVerdicts, nestedJson, type Verdict, type TransformingSource } from './verdicts.js';
+export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultKind } from './fault-proxy.js';

@@ -5,8 +5,9 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { assertKey, joinKey, notFound, preconditionFailed } from '../errors.js';
-import type { Body, ObjectInfo, Store, WriteCondition } from '../types.js';
+import { assertKey, changedWhileRead, joinKey, notFound, preconditionFailed } from '../errors.js';
+import { cutBody, guardBody, lengthChecked, retrying } from '../retry.js';
+import type { Body, ListOptions, ObjectInfo, ResumableReads, Store, WriteCondition } from '../types.js';
 
 // hogport pins its AWS SDK version; the SDK's warning about future versions needing Node 22 is not
 // something a user of hogport can act on, and it would clutter every run's output.
@@ -26,21 +27,25 @@ const PART_SIZE = 8 * 1024 * 1024;
  * A store on an S3 bucket and prefix. Credentials come from the standard AWS chain (environment,
  * profile, instance role); conditional writes use `If-None-Match: *` and `If-Match: <etag>`.
  */
-export class S3Store implements Store {
+export class S3Store implements Store, ResumableReads {
   readonly url: string;
   private readonly client: S3Client;
+  /** For streamed writes only, whose parts the SDK buffers and so can send again itself. */
+  private readonly uploads: S3Client;
 
   constructor(private readonly bucket: string, private readonly prefix: string, options: S3Options = {}) {
     this.url = `s3://${bucket}/${prefix}`;
-    this.client = new S3Client({
+    const config = {
       region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
-    });
-    // Every call (multipart uploads included) turns setup problems into errors a user can act on.
-    const send = this.client.send.bind(this.client) as (...args: unknown[]) => Promise<unknown>;
-    const url = this.url;
-    this.client.send = ((...args: unknown[]) => send(...args).catch((err: unknown) => { throw storeAccessError(url, err) ?? err; })) as S3Client['send'];
+      // A store that stops answering is a fault like any other, retried, not a run that hangs.
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+    };
+    // Retries are retryingStore's, for every driver alike: the SDK's own would hide from it that a
+    // conditional write's first try may have landed before the retry that met a failed precondition.
+    this.client = withAccessErrors(new S3Client({ ...config, maxAttempts: 1 }), this.url);
+    this.uploads = withAccessErrors(new S3Client({ ...config, maxAttempts: 5 }), this.url);
   }
 
   private keyOf(key: string): string {
@@ -49,11 +54,24 @@ export class S3Store implements Store {
   }
 
   async read(key: string): Promise<Readable> {
+    return (await this.openAt(key, 0)).body;
+  }
+
+  async openAt(key: string, offset: number, etag?: string): Promise<{ body: Readable; info: ObjectInfo }> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
-      return out.Body as Readable;
+      const out = await this.client.send(new GetObjectCommand({
+        Bucket: this.bucket, Key: this.keyOf(key),
+        ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}), ...(etag !== undefined ? { IfMatch: quote(etag) } : {}),
+      }));
+      const body = out.Body as Readable;
+      const announced = out.ContentLength;
+      // Without a length the end of the object is unknown: a read broken off is never taken for complete.
+      const info = { key, size: announced === undefined ? Number.POSITIVE_INFINITY : offset + announced, etag: unquote(out.ETag ?? '') };
+      if (announced === undefined) return { body, info };
+      return { body: lengthChecked(body, announced, (received, cause) => cutBody(this.url, key, offset + received, offset + announced, cause)), info };
     } catch (err) {
       if (isStatus(err, 404)) throw notFound(this.url, key, err);
+      if (etag !== undefined && isStatus(err, 412)) throw changedWhileRead(this.url, key, err);
       throw err;
     }
   }
@@ -62,15 +80,16 @@ export class S3Store implements Store {
     if (typeof body === 'string' || body instanceof Uint8Array) {
       return this.put(key, body, {});
     }
+    guardBody(body);
     const upload = new Upload({
-      client: this.client,
+      client: this.uploads,
       params: { Bucket: this.bucket, Key: this.keyOf(key), Body: body },
       partSize: PART_SIZE,
       queueSize: 2,
       leavePartsOnError: false,
     });
     await upload.done();
-    const info = await this.head(key);
+    const info = await retrying(this.url, `looking up ${key}`, () => this.head(key));
     if (!info) throw notFound(this.url, key);
     return info;
   }
@@ -101,13 +120,14 @@ export class S3Store implements Store {
     }
   }
 
-  async *list(prefix: string, options: { pageSize?: number } = {}): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const full = joinKey(this.prefix, prefix);
     const strip = this.prefix === '' ? 0 : joinKey(this.prefix, '').length;
     let token: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({
         Bucket: this.bucket, Prefix: full, ContinuationToken: token, MaxKeys: options.pageSize ?? 1000,
+        ...(options.startAfter !== undefined && !token ? { StartAfter: joinKey(this.prefix, options.startAfter) } : {}),
       }));
       for (const obj of page.Contents ?? []) {
         if (!obj.Key) continue;
@@ -123,7 +143,15 @@ export class S3Store implements Store {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.uploads.destroy();
   }
+}
+
+/** Every call (multipart uploads included) turns setup problems into errors a user can act on. */
+function withAccessErrors(client: S3Client, url: string): S3Client {
+  const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  client.send = ((...args: unknown[]) => send(...args).catch((err: unknown) => { throw storeAccessError(url, err) ?? err; })) as S3Client['send'];
+  return client;
 }
 
 function isStatus(err: unknown, status: number): boolean {
