@@ -1,8 +1,7 @@
 import * as path from 'node:path';
-import { canonicalJson, uuidV5 } from '@hogport/common';
-import { filesInStore, formatIssues, invalidDefinition, resolveLocation, type Outcome, type RecordResult, type SourceFactory } from '@hogport/pipeline';
+import { canonicalJson, parseJsonExact, uuidV5 } from '@hogport/common';
+import { filesInStore, formatIssues, invalidDefinition, outcomeOf, readRecords, recordOutcomes, resolveLocation, type Format, type RecordResult, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
-import { readRecords, type Format, type RecordRead } from './formats.js';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 import { loadMappingModule, runMapper, type MapRecord } from './module.js';
 import { mapGa4Row } from './ga4.js';
@@ -45,12 +44,13 @@ export const filesSource: SourceFactory = (ctx) => {
     async *transform(raw) {
       const map = declared ? undefined : await (mapper ??= loadMappingModule(modulePath!));
       for (const file of raw) {
-        for await (const r of readRecords(await file.open(), file.name, o.format, o.csv)) {
-          if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-          const value = parseJsonFields(r.value, o.jsonFields);
-          if (value instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: value.message, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) }; continue; }
-          const result = declared ? declared(value) : await runMapper(map!, value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid);
-          yield outcome(result, r);
+        for await (const r of readRecords(await file.open(), { file: file.name, format: o.format, csv: o.csv })) {
+          if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
+          const fields = parseJsonFields(r.value, o.jsonFields);
+          if (fields instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: fields.message, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) }; continue; }
+          const read = fields.value === r.value ? r : fields.exact ? { ...r, value: fields.value, exact: true as const } : { ...r, value: fields.value };
+          const result = declared ? declared(read.value) : await runMapper(map!, read.value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid);
+          yield outcomeOf(result, read);
         }
       }
     },
@@ -61,7 +61,7 @@ export const filesSource: SourceFactory = (ctx) => {
 
 /**
  * A source of one known export shape in files (any store, one chunk per file): records read by
- * `readRecords`, mapped by the source's own function.
+ * the shared reader, mapped by the source's own function.
  */
 function exportFilesSource(type: string, spec: {
   pattern: string;
@@ -90,10 +90,7 @@ function exportFilesSource(type: string, spec: {
       extract: (ectx) => files.extract(ectx),
       async *transform(raw, tctx) {
         for (const file of raw) {
-          for await (const r of readRecords(await file.open(), file.name, spec.format ?? 'auto')) {
-            if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-            yield outcome(spec.map(r.value, { chunk: tctx.chunk, file: file.name }), r);
-          }
+          yield* recordOutcomes(await file.open(), { file: file.name, format: spec.format ?? 'auto' }, (value) => spec.map(value, { chunk: tctx.chunk, file: file.name }));
         }
       },
       transformConfig: () => ({ source: type, version: 1 }),
@@ -114,19 +111,23 @@ export const heapSource = exportFilesSource('heap', {
   map: (v, where) => mapHeapRow(v, heapTable(`${where.chunk}/${where.file}`)),
 });
 
-/** The record with its JSON-text fields parsed, or the error naming the field that is not JSON. */
-function parseJsonFields(value: unknown, fields: readonly string[]): unknown {
-  if (fields.length === 0 || value === null || typeof value !== 'object') return value;
+/**
+ * The record with its JSON-text fields parsed (numbers a double cannot hold kept exact), or the error
+ * naming the field that is not JSON.
+ */
+function parseJsonFields(value: unknown, fields: readonly string[]): { value: unknown; exact: boolean } | Error {
+  if (fields.length === 0 || value === null || typeof value !== 'object') return { value, exact: false };
   const out = { ...(value as Record<string, unknown>) };
+  let exact = false;
   for (const f of fields) {
     if (typeof out[f] !== 'string') continue;
-    try { out[f] = JSON.parse(out[f] as string); } catch (err) { return new Error(`field ${f} is not JSON: ${(err as Error).message}`); }
+    try {
+      const parsed = parseJsonExact(out[f] as string);
+      out[f] = parsed.value;
+      exact ||= parsed.exact;
+    } catch (err) {
+      return new Error(`field ${f} is not JSON: ${(err as Error).message}`);
+    }
   }
-  return out;
-}
-
-function outcome(result: RecordResult, r: Extract<RecordRead, { value: unknown }>): Outcome {
-  if ('events' in result) return { kind: 'events', events: result.events, position: r.position, ...(result.identify ? { identify: result.identify } : {}) };
-  if ('drop' in result) return { kind: 'drop', rule: result.drop, position: r.position };
-  return { kind: 'reject', code: result.code, reason: result.reason, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) };
+  return { value: out, exact };
 }
