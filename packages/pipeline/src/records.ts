@@ -73,8 +73,8 @@ export async function* readRecords(input: Readable, options: ReadOptions): Async
     const format = options.format ?? 'auto';
     const kind = typeof format === 'function' ? format(head) : format !== 'auto' ? format : head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' : sniff(head);
     const pieces = metered(plain, options);
-    if (kind === 'parquet') yield* parquetRows(Readable.from(pieces), options.file);
-    else if (kind === 'json') yield* jsonArray(Readable.from(pieces), options.file);
+    if (kind === 'parquet') yield* parquetRows(Readable.from(pieces, { objectMode: false }), options.file);
+    else if (kind === 'json') yield* jsonArray(Readable.from(pieces, { objectMode: false }), options.file);
     else if (kind === 'csv') yield* csvRows(pieces, options);
     else yield* jsonLines(pieces, options);
     if (failed !== undefined) throw failed;
@@ -179,11 +179,13 @@ async function* jsonArray(input: Readable, file: string): AsyncGenerator<RecordR
   const bom = await peekBytes(input, 3);
   if (bom.length === 3 && bom[0] === 0xef && bom[1] === 0xbb && bom[2] === 0xbf) input.read(3);
   const items = input.pipe(streamArray.withParserAsStream());
-  input.on('error', (err) => items.destroy(err));
+  let upstream: unknown;
+  input.on('error', (err) => { upstream ??= err; items.destroy(err); });
   try {
     for await (const item of items as AsyncIterable<{ key: number; value: unknown }>) yield { value: item.value, position: { file, line: item.key + 1 } };
   } catch (err) {
-    if (err instanceof HogportError) throw err;
+    // The bytes underneath failed: not the array's fault, the reader names the file to extract again.
+    if (upstream !== undefined || err instanceof HogportError) throw upstream ?? err;
     // A broken array cannot be read past the break: the records before it are kept, the file fails.
     throw new HogportError('E_FILE_UNREADABLE', `${file} is not a valid JSON array: ${(err as Error).message}`);
   } finally {
