@@ -41,20 +41,50 @@ export class ExactNumber {
 }
 
 /**
- * A number token that may not survive a double: 16 or more digits (with or without a point), or an
- * exponent. Matched anywhere, strings included: a false alarm only costs the exact parse.
+ * In text whose parsed numbers include a fraction or a zero: a number token of 16 or more significant
+ * digits or with an exponent (`1e-400` parses to 0). Matched in strings too: a false alarm only costs
+ * the exact parse.
  */
-const RISKY_NUMBER = /\d[\d.]{15}|\d[eE]/;
+const RISKY_FRACTION = /[:,[] *(-?(?:\d[\d.]{16}|[\d.]*\d[eE])[\d.eE+-]*)/g;
+
+/** True when some risky-looking number token of the text does not survive a double. */
+function losesDigits(text: string): boolean {
+  RISKY_FRACTION.lastIndex = 0;
+  for (let m = RISKY_FRACTION.exec(text); m !== null; m = RISKY_FRACTION.exec(text)) if (!numberRoundTrips(m[1]!)) return true;
+  return false;
+}
+
+/** Numbers seen in a parsed value: 1 one beyond 2^53 or not finite, 2 a fraction or a zero. */
+function numbersIn(v: unknown): number {
+  if (typeof v === 'number') {
+    if (!(v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER)) return 1;
+    return v === 0 || !Number.isInteger(v) ? 2 : 0;
+  }
+  if (v === null || typeof v !== 'object') return 0;
+  let seen = 0;
+  if (Array.isArray(v)) {
+    for (const x of v) if ((seen |= numbersIn(x)) & 1) return seen;
+    return seen;
+  }
+  for (const k in v) if ((seen |= numbersIn((v as Record<string, unknown>)[k])) & 1) return seen;
+  return seen;
+}
 
 /**
  * Parses JSON text as `JSON.parse` does (same errors, `__proto__` an ordinary own key), except that a
  * number a double cannot hold (`9007199254740993`, `1e400`, `0.1000000000000000055511`) becomes an
- * `ExactNumber` with the source's text. `exact` tells whether any did. Text without a risky number
- * token costs one `JSON.parse`.
+ * `ExactNumber` with the source's text; `exact` tells whether any did. The usual line costs one
+ * `JSON.parse` and a walk of its numbers: the text is read again only when a number is past 2^53 or
+ * not finite, or when a fraction or zero comes with a long or exponent number token.
  */
 export function parseJsonExact(text: string): { value: unknown; exact: boolean } {
   const value: unknown = JSON.parse(text);
-  if (!RISKY_NUMBER.test(text)) return { value, exact: false };
+  if (value === null || typeof value !== 'object') {
+    if (typeof value !== 'number' || numberRoundTrips(text.trim())) return { value, exact: false };
+  } else {
+    const seen = numbersIn(value);
+    if (seen === 0 || (seen === 2 && !losesDigits(text))) return { value, exact: false };
+  }
   const parser = new ExactParser(text);
   const exactValue = parser.parse();
   return { value: exactValue, exact: parser.exact };
@@ -64,6 +94,7 @@ export function parseJsonExact(text: string): { value: unknown; exact: boolean }
 export function numberRoundTrips(text: string): boolean {
   const n = Number(text);
   if (!Number.isFinite(n)) return false;
+  if (String(n) === text) return true;
   return sameDecimal(decimalOf(text), decimalOf(String(n)));
 }
 

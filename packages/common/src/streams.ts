@@ -110,7 +110,11 @@ export interface SplitLine {
 }
 
 export interface SplitLinesOptions {
-  /** Lines longer than this (a CR of CRLF counted) are skipped to their newline and yielded with `tooLong` (default `MAX_LINE_BYTES`). */
+  /**
+   * Lines longer than this (a CR of CRLF counted) are skipped to their newline and yielded with
+   * `tooLong`. No limit by default: hogport's own objects hold lines it wrote; a reader of source
+   * records passes `MAX_LINE_BYTES`.
+   */
   maxLineBytes?: number;
   /** Checked on every piece read, so a stop interrupts even a line without end. */
   signal?: AbortSignal;
@@ -125,7 +129,7 @@ const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
  * UTF-8 byte order mark at the very start is not part of the first line.
  */
 export async function* splitLines(input: AsyncIterable<Buffer | string>, options: SplitLinesOptions = {}): AsyncGenerator<SplitLine> {
-  const max = options.maxLineBytes ?? MAX_LINE_BYTES;
+  const max = options.maxLineBytes ?? Infinity;
   const signal = options.signal;
   // Pieces of the line under way (at most `max` bytes of them), and its length so far in bytes.
   let pieces: Buffer[] = [];

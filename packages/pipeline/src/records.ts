@@ -144,7 +144,7 @@ function positionOf(options: ReadOptions, l: { number: number; offset: number })
 }
 
 function tooLong(options: ReadOptions, l: SplitLine): RecordRead {
-  return { code: READ_REJECTS.lineTooLong, reason: `the line is ${l.tooLong} bytes, over the ${options.maxLineBytes ?? 'default'} limit of a record (capture refuses events over 1,000,000 bytes); it was skipped unread, its first bytes are kept`, position: positionOf(options, l), raw: l.line };
+  return { code: READ_REJECTS.lineTooLong, reason: `the line is ${l.tooLong} bytes, over the limit of ${options.maxLineBytes ?? MAX_LINE_BYTES} bytes for a record (capture refuses events over 1,000,000 bytes): it was skipped unread, its first bytes are kept`, position: positionOf(options, l), raw: l.line };
 }
 
 async function* jsonLines(pieces: AsyncIterable<Buffer>, options: ReadOptions): AsyncGenerator<RecordRead> {
@@ -168,11 +168,8 @@ async function* jsonLines(pieces: AsyncIterable<Buffer>, options: ReadOptions): 
   }
 }
 
-function lineOptions(options: ReadOptions): { maxLineBytes?: number; signal?: AbortSignal } {
-  const o: { maxLineBytes?: number; signal?: AbortSignal } = {};
-  if (options.maxLineBytes !== undefined) o.maxLineBytes = options.maxLineBytes;
-  if (options.signal) o.signal = options.signal;
-  return o;
+function lineOptions(options: ReadOptions): { maxLineBytes: number; signal?: AbortSignal } {
+  return options.signal ? { maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES, signal: options.signal } : { maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES };
 }
 
 async function* jsonArray(input: Readable, file: string): AsyncGenerator<RecordRead> {
