@@ -41,49 +41,82 @@ export class ExactNumber {
 }
 
 /**
- * In text whose parsed numbers include a fraction or a zero: a number token of 16 or more significant
- * digits or with an exponent (`1e-400` parses to 0). Matched in strings too: a false alarm only costs
- * the exact parse.
+ * Walks a parsed value's numbers: true when one is past 2^53 or not finite (digits were lost). The
+ * fractions and zeros, which may have lost digits (`0.1000000000000000055511`, `1e-400`), are put in
+ * `maybe` for the text to confirm.
  */
-const RISKY_FRACTION = /[:,[] *(-?(?:\d[\d.]{16}|[\d.]*\d[eE])[\d.eE+-]*)/g;
-
-/** True when some risky-looking number token of the text does not survive a double. */
-function losesDigits(text: string): boolean {
-  RISKY_FRACTION.lastIndex = 0;
-  for (let m = RISKY_FRACTION.exec(text); m !== null; m = RISKY_FRACTION.exec(text)) if (!numberRoundTrips(m[1]!)) return true;
+function unsafeNumberIn(v: object, maybe: number[]): boolean {
+  // Written out for arrays and objects alike, without Object.values: this runs on every record.
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'number') {
+        if (!(x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER)) return true;
+        if (x === 0 || x % 1 !== 0) maybe.push(x);
+      } else if (typeof x === 'object' && x !== null && unsafeNumberIn(x, maybe)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  for (const k in v) {
+    const x: unknown = (v as Record<string, unknown>)[k];
+    if (typeof x === 'number') {
+      if (!(x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER)) return true;
+      if (x === 0 || x % 1 !== 0) maybe.push(x);
+    } else if (typeof x === 'object' && x !== null && unsafeNumberIn(x, maybe)) {
+      return true;
+    }
+  }
   return false;
 }
 
-/** Numbers seen in a parsed value: 1 one beyond 2^53 or not finite, 2 a fraction or a zero. */
-function numbersIn(v: unknown): number {
-  if (typeof v === 'number') {
-    if (!(v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER)) return 1;
-    return v === 0 || !Number.isInteger(v) ? 2 : 0;
+/**
+ * True unless every number in `maybe` stands in the text as its own shortest form, a whole token
+ * (after `:`, `,`, `[` or a space; before anything but a digit, point or exponent), once per value:
+ * then that double is exactly what the source wrote. Otherwise the text may hold more digits.
+ */
+function mayHaveLostDigits(text: string, maybe: number[]): boolean {
+  if (maybe.length === 0) return false;
+  // Where the search for each token goes on: a value seen twice needs two tokens.
+  const tokens: string[] = [];
+  const cursors: number[] = [];
+  for (const v of maybe) {
+    const token = v === 0 ? '0' : String(v);
+    const seen = tokens.indexOf(token);
+    let at = seen === -1 ? 0 : cursors[seen]!;
+    for (;;) {
+      at = text.indexOf(token, at);
+      if (at === -1) return true;
+      const before = text.charCodeAt(at - 1);
+      const after = text.charCodeAt(at + token.length);
+      at += token.length;
+      // : , [ space tab LF CR before; after: not a digit, point, e or E.
+      if ((before === 58 || before === 44 || before === 91 || before === 32 || before === 9 || before === 10 || before === 13)
+        && !((after >= 48 && after <= 57) || after === 46 || after === 101 || after === 69)) break;
+    }
+    if (seen === -1) { tokens.push(token); cursors.push(at); } else cursors[seen] = at;
   }
-  if (v === null || typeof v !== 'object') return 0;
-  let seen = 0;
-  if (Array.isArray(v)) {
-    for (const x of v) if ((seen |= numbersIn(x)) & 1) return seen;
-    return seen;
-  }
-  for (const k in v) if ((seen |= numbersIn((v as Record<string, unknown>)[k])) & 1) return seen;
-  return seen;
+  return false;
 }
+
+const MAYBE: number[] = [];
 
 /**
  * Parses JSON text as `JSON.parse` does (same errors, `__proto__` an ordinary own key), except that a
  * number a double cannot hold (`9007199254740993`, `1e400`, `0.1000000000000000055511`) becomes an
  * `ExactNumber` with the source's text; `exact` tells whether any did. The usual line costs one
- * `JSON.parse` and a walk of its numbers: the text is read again only when a number is past 2^53 or
- * not finite, or when a fraction or zero comes with a long or exponent number token.
+ * `JSON.parse` and a walk of its numbers: the text is parsed again, token by token, only when a
+ * number is past 2^53 or not finite, or a fraction or zero is not written in its shortest form.
  */
 export function parseJsonExact(text: string): { value: unknown; exact: boolean } {
   const value: unknown = JSON.parse(text);
   if (value === null || typeof value !== 'object') {
     if (typeof value !== 'number' || numberRoundTrips(text.trim())) return { value, exact: false };
   } else {
-    const seen = numbersIn(value);
-    if (seen === 0 || (seen === 2 && !losesDigits(text))) return { value, exact: false };
+    // One list for every call: parsing is synchronous, and most records put nothing in it.
+    MAYBE.length = 0;
+    if (!unsafeNumberIn(value, MAYBE) && !mayHaveLostDigits(text, MAYBE)) return { value, exact: false };
   }
   const parser = new ExactParser(text);
   const exactValue = parser.parse();

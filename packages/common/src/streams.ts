@@ -140,12 +140,14 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
   let number = 0;
   let offset = 0;
   let first = true;
-  const emit = (bytes: Buffer, start: number, nl: number): SplitLine => {
+  // Whether the piece being split is valid UTF-8 as a whole: then none of its lines need a check.
+  let pieceValid = false;
+  const emit = (bytes: Buffer, start: number, nl: number, valid: boolean): SplitLine => {
     const end = nl > start && bytes[nl - 1] === 0x0d ? nl - 1 : nl;
     const line = bytes.toString('utf8', start, end);
     number += 1;
     const out: SplitLine = { line, number, offset };
-    if (!isUtf8(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))) out.invalidUtf8 = true;
+    if (!valid && !isUtf8(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))) out.invalidUtf8 = true;
     return out;
   };
   const overLong = (): SplitLine => {
@@ -161,6 +163,8 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
       first = false;
       if (buf.length >= 3 && buf[0] === UTF8_BOM[0] && buf[1] === UTF8_BOM[1] && buf[2] === UTF8_BOM[2]) { buf = buf.subarray(3); offset = 3; }
     }
+    // A piece may end inside a character, and then fails as a whole; its lines are checked one by one.
+    pieceValid = isUtf8(buf);
     let start = 0;
     let nl: number;
     while ((nl = buf.indexOf(0x0a, start)) !== -1) {
@@ -182,10 +186,10 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
         pieces.push(buf.subarray(start, nl));
         const bytes = Buffer.concat(pieces, pending + nl - start);
         pieces = []; pending = 0;
-        yield emit(bytes, 0, bytes.length);
+        yield emit(bytes, 0, bytes.length, false);
         offset += bytes.length + 1;
       } else {
-        yield emit(buf, start, nl);
+        yield emit(buf, start, nl, pieceValid);
         offset += nl + 1 - start;
       }
       start = nl + 1;
@@ -210,7 +214,7 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
   } else if (pending > 0) {
     const bytes = Buffer.concat(pieces, pending);
     pieces = [];
-    yield emit(bytes, 0, bytes.length);
+    yield emit(bytes, 0, bytes.length, false);
   }
 }
 

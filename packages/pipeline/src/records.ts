@@ -60,7 +60,28 @@ export type RecordRead =
  * invalid UTF-8 and numbers a double cannot hold are kept and marked. Any failure of the bytes
  * underneath (a cut gzip, a damaged zip entry) comes out as a thrown `HogportError`.
  */
-export async function* readRecords(input: Readable, options: ReadOptions): AsyncGenerator<RecordRead> {
+export function readRecords(input: Readable, options: ReadOptions): AsyncGenerator<RecordRead> {
+  return read(input, options, undefined);
+}
+
+/**
+ * The outcomes of a file's records mapped by `map`: events, drops and rejects, each with its position
+ * and what the reader changed. A mapping's reject shows the record as it was read.
+ */
+export function recordOutcomes(input: Readable, options: ReadOptions, map: (value: unknown, position: Position) => RecordResult | Promise<RecordResult>): AsyncGenerator<Outcome> {
+  return read(input, options, map);
+}
+
+type Mapper = (value: unknown, position: Position) => RecordResult | Promise<RecordResult>;
+
+function read(input: Readable, options: ReadOptions, map: undefined): AsyncGenerator<RecordRead>;
+function read(input: Readable, options: ReadOptions, map: Mapper): AsyncGenerator<Outcome>;
+/**
+ * Both of the above in one generator: JSON lines, nearly every record read, are mapped in the
+ * loop that splits them, since each generator between the bytes and the caller costs every record
+ * a promise.
+ */
+async function* read(input: Readable, options: ReadOptions, map: Mapper | undefined): AsyncGenerator<RecordRead | Outcome> {
   const streams: Readable[] = [input];
   // Every stream gets a listener from the start: an error while nothing reads must not go unhandled.
   let failed: unknown;
@@ -73,10 +94,26 @@ export async function* readRecords(input: Readable, options: ReadOptions): Async
     const format = options.format ?? 'auto';
     const kind = typeof format === 'function' ? format(head) : format !== 'auto' ? format : head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' : sniff(head);
     const pieces = metered(plain, options);
-    if (kind === 'parquet') yield* parquetRows(Readable.from(pieces, { objectMode: false }), options.file);
-    else if (kind === 'json') yield* jsonArray(Readable.from(pieces, { objectMode: false }), options.file);
-    else if (kind === 'csv') yield* csvRows(pieces, options);
-    else yield* jsonLines(pieces, options);
+    if (kind === 'jsonl') {
+      for await (const l of splitLines(pieces, lineOptions(options))) {
+        const r = lineRecord(l, options);
+        if (r === undefined) continue;
+        if (map === undefined) { yield r; continue; }
+        if (!('value' in r)) { yield rejectOutcome(r); continue; }
+        const mapped = map(r.value, r.position);
+        yield outcomeOf(mapped instanceof Promise ? await mapped : mapped, r);
+      }
+    } else {
+      const records = kind === 'parquet' ? parquetRows(Readable.from(pieces, { objectMode: false }), options.file)
+        : kind === 'json' ? jsonArray(Readable.from(pieces, { objectMode: false }), options.file)
+          : csvRows(pieces, options);
+      for await (const r of records) {
+        if (map === undefined) { yield r; continue; }
+        if (!('value' in r)) { yield rejectOutcome(r); continue; }
+        const mapped = map(r.value, r.position);
+        yield outcomeOf(mapped instanceof Promise ? await mapped : mapped, r);
+      }
+    }
     if (failed !== undefined) throw failed;
   } catch (err) {
     throw unreadable(options, failed ?? err);
@@ -85,16 +122,8 @@ export async function* readRecords(input: Readable, options: ReadOptions): Async
   }
 }
 
-/**
- * The outcomes of a file's records mapped by `map`: events, drops and rejects, each with its position
- * and what the reader changed. A mapping's reject shows the record as it was read.
- */
-export async function* recordOutcomes(input: Readable, options: ReadOptions, map: (value: unknown, position: Position) => RecordResult | Promise<RecordResult>): AsyncGenerator<Outcome> {
-  for await (const r of readRecords(input, options)) {
-    if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
-    const mapped = map(r.value, r.position);
-    yield outcomeOf(mapped instanceof Promise ? await mapped : mapped, r);
-  }
+function rejectOutcome(r: Extract<RecordRead, { code: string }>): Outcome {
+  return { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw };
 }
 
 /** The outcome of one read record given what its mapping made of it. */
@@ -147,25 +176,23 @@ function tooLong(options: ReadOptions, l: SplitLine): RecordRead {
   return { code: READ_REJECTS.lineTooLong, reason: `the line is ${l.tooLong} bytes, over the limit of ${options.maxLineBytes ?? MAX_LINE_BYTES} bytes for a record (capture refuses events over 1,000,000 bytes): it was skipped unread, its first bytes are kept`, position: positionOf(options, l), raw: l.line };
 }
 
-async function* jsonLines(pieces: AsyncIterable<Buffer>, options: ReadOptions): AsyncGenerator<RecordRead> {
-  for await (const l of splitLines(pieces, lineOptions(options))) {
-    const line = l.line;
-    if (l.tooLong !== undefined) { yield tooLong(options, l); continue; }
-    // A cheap test first: trimming every (long) line would copy it.
-    if (line.length === 0 || (line.charCodeAt(0) <= 32 && line.trim() === '')) continue;
-    const position = positionOf(options, l);
-    let parsed;
-    try {
-      parsed = parseJsonExact(line);
-    } catch (err) {
-      yield { code: READ_REJECTS.invalidJson, reason: `not valid JSON: ${(err as Error).message}`, position, raw: line };
-      continue;
-    }
-    const r: RecordRead = { value: parsed.value, position, raw: line };
-    if (l.invalidUtf8) r.changed = [READ_CHANGES.invalidUtf8];
-    if (parsed.exact) r.exact = true;
-    yield r;
+/** One line of JSON lines as a record, a reject, or nothing (a blank line). */
+function lineRecord(l: SplitLine, options: ReadOptions): RecordRead | undefined {
+  const line = l.line;
+  if (l.tooLong !== undefined) return tooLong(options, l);
+  // A cheap test first: trimming every (long) line would copy it.
+  if (line.length === 0 || (line.charCodeAt(0) <= 32 && line.trim() === '')) return undefined;
+  const position = positionOf(options, l);
+  let parsed;
+  try {
+    parsed = parseJsonExact(line);
+  } catch (err) {
+    return { code: READ_REJECTS.invalidJson, reason: `not valid JSON: ${(err as Error).message}`, position, raw: line };
   }
+  const r: RecordRead = { value: parsed.value, position, raw: line };
+  if (l.invalidUtf8) r.changed = [READ_CHANGES.invalidUtf8];
+  if (parsed.exact) r.exact = true;
+  return r;
 }
 
 function lineOptions(options: ReadOptions): { maxLineBytes: number; signal?: AbortSignal } {
