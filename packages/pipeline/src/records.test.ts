@@ -212,3 +212,37 @@ test('the meter sees every decompressed byte and may stop the read with its own 
   assert.equal(seen, 16);
   await assert.rejects(read('{"n":1}\n', { meter: () => { throw new HogportError('E_TOO_MUCH_DATA', 'too much'); } }), { code: 'E_TOO_MUCH_DATA', message: 'too much' });
 });
+
+test('a JSON array is read element by element however its bytes are cut, numbers kept exact, strings with brackets and quotes intact', async () => {
+  const text = '\uFEFF [ {"id":9007199254740993,"s":"a ] } [ { , \\" \\\\","n":[1,[2,{"x":null}]]} ,\n"plain", 12345678901234567890 ,true,null, {"big":1e400} ]\n';
+  const whole = await read(text, { format: 'json' });
+  // One byte a piece: every element boundary falls between pieces somewhere.
+  const bytewise = await read(Readable.from([...Buffer.from(text)].map((b) => Buffer.from([b])), { objectMode: false }), { format: 'json' });
+  for (const rs of [whole, bytewise]) {
+    assert.deepEqual(rs.map((r) => ('value' in r ? JSON.stringify(r.value) : r.code)), [
+      '{"id":"9007199254740993","s":"a ] } [ { , \\" \\\\","n":[1,[2,{"x":null}]]}', '"plain"', '"12345678901234567890"', 'true', 'null', '{"big":"1e400"}',
+    ]);
+    assert.deepEqual(rs.map((r) => [r.position.line, r.position.offset]), [[1, 6], [2, 79], [3, 88], [4, 110], [5, 115], [6, 121]]);
+    assert.deepEqual(rs.map((r) => 'value' in r && r.exact === true), [true, false, true, false, false, true]);
+  }
+});
+
+test('a JSON array element over the maximum is a line_too_long reject by its first bytes; the elements after it are read', async () => {
+  const long = `{"blob":"${'z'.repeat(5000)}"}`;
+  const rs = await read(`[{"n":1},${long},{"n":2}]`, { maxLineBytes: 1000 });
+  assert.equal(rs.length, 3);
+  assert.deepEqual(valueOf(rs[0]), { n: 1 });
+  const r = rejectOf(rs[1]);
+  assert.equal(r.code, 'line_too_long');
+  assert.equal(r.raw, long.slice(0, 1024));
+  assert.deepEqual(r.position, { file: 'f', line: 2, offset: 9 });
+  assert.deepEqual(valueOf(rs[2]), { n: 2 });
+});
+
+test('a JSON array with bad bytes marks the element invalid_utf8; one that is not an array, or has more after it, fails', async () => {
+  const rs = await read(Buffer.concat([Buffer.from('[{"s":"caf'), Buffer.from([0xe9]), Buffer.from('"},{"s":"ok"}]')]), { format: 'json' });
+  assert.deepEqual(rs.map((r) => ('value' in r ? [r.value, r.changed] : r)), [[{ s: 'caf\uFFFD' }, ['invalid_utf8']], [{ s: 'ok' }, undefined]]);
+  for (const bad of ['{"a":1}', '[{"a":1}] [', '[{"a":1} {"b":2}]', '[,{"a":1}]', '[{"a":1},{"b":2]', '']) {
+    await assert.rejects(read(bad, { format: 'json' }), { code: 'E_FILE_UNREADABLE' }, bad);
+  }
+});

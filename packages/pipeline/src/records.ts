@@ -2,10 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExactNumber, gunzipIfGzipped, HogportError, MAX_LINE_BYTES, parseJsonExact, peekBytes, splitLines, type SplitLine } from '@hogport/common';
-import streamArray from 'stream-json/streamers/stream-array.js';
 import type { Outcome, Position, PostHogEvent } from './source.js';
 
 /** What a source's mapping makes of one parsed record. */
@@ -105,7 +105,7 @@ async function* read(input: Readable, options: ReadOptions, map: Mapper | undefi
       }
     } else {
       const records = kind === 'parquet' ? parquetRows(Readable.from(pieces, { objectMode: false }), options.file)
-        : kind === 'json' ? jsonArray(Readable.from(pieces, { objectMode: false }), options.file)
+        : kind === 'json' ? jsonArray(pieces, options)
           : csvRows(pieces, options);
       for await (const r of records) {
         if (map === undefined) { yield r; continue; }
@@ -199,22 +199,112 @@ function lineOptions(options: ReadOptions): { maxLineBytes: number; signal?: Abo
   return options.signal ? { maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES, signal: options.signal } : { maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES };
 }
 
-async function* jsonArray(input: Readable, file: string): AsyncGenerator<RecordRead> {
-  const bom = await peekBytes(input, 3);
-  if (bom.length === 3 && bom[0] === 0xef && bom[1] === 0xbb && bom[2] === 0xbf) input.read(3);
-  const items = input.pipe(streamArray.withParserAsStream());
-  let upstream: unknown;
-  input.on('error', (err) => { upstream ??= err; items.destroy(err); });
-  try {
-    for await (const item of items as AsyncIterable<{ key: number; value: unknown }>) yield { value: item.value, position: { file, line: item.key + 1 } };
-  } catch (err) {
-    // The bytes underneath failed: not the array's fault, the reader names the file to extract again.
-    if (upstream !== undefined || err instanceof HogportError) throw upstream ?? err;
-    // A broken array cannot be read past the break: the records before it are kept, the file fails.
-    throw new HogportError('E_FILE_UNREADABLE', `${file} is not a valid JSON array: ${(err as Error).message}`);
-  } finally {
-    items.destroy();
+/**
+ * The elements of a JSON array, streamed: each element's bytes are found by their brackets and
+ * quotes, then parsed alone like a line (numbers kept exact, invalid UTF-8 marked), so the array is
+ * never held whole. An element over the maximum is skipped unread, as a `line_too_long` reject. A
+ * broken array cannot be read past the break: the elements before it are kept, the file fails.
+ */
+async function* jsonArray(pieces: AsyncIterable<Buffer>, options: ReadOptions): AsyncGenerator<RecordRead> {
+  const { file } = options;
+  const max = options.maxLineBytes ?? MAX_LINE_BYTES;
+  const broken = (why: string) => new HogportError('E_FILE_UNREADABLE', `${file} is not a valid JSON array: ${why}`);
+  // before: the opening bracket not seen yet; between: outside any element; inside: in one; after: past the closing bracket.
+  let state: 'before' | 'between' | 'inside' | 'after' = 'before';
+  let index = 0;
+  let offset = 0;
+  let start = 0;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let parts: Buffer[] = [];
+  let length = 0;
+  let expectComma = false;
+  let first = true;
+  const finish = (): RecordRead => {
+    const position: Position = { file, line: index + 1, offset: start };
+    index += 1;
+    expectComma = true;
+    if (length > max) {
+      const head = Buffer.concat(parts).subarray(0, 1024).toString('utf8');
+      const bytes = length;
+      parts = []; length = 0;
+      return { code: READ_REJECTS.lineTooLong, reason: `the element is ${bytes} bytes, over the limit of ${max} bytes for a record (capture refuses events over 1,000,000 bytes): it was skipped unread, its first bytes are kept`, position, raw: head };
+    }
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+    parts = []; length = 0;
+    const text = bytes.toString('utf8');
+    let parsed;
+    try {
+      parsed = parseJsonExact(text);
+    } catch (err) {
+      throw broken(`element ${position.line} (at byte ${start}): ${(err as Error).message}`);
+    }
+    const r: RecordRead = { value: parsed.value, position };
+    if (!isUtf8(bytes)) r.changed = [READ_CHANGES.invalidUtf8];
+    if (parsed.exact) r.exact = true;
+    return r;
+  };
+  for await (let buf of pieces) {
+    if (first && buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) { buf = buf.subarray(3); offset = 3; }
+    first = false;
+    let from = 0;
+    const keep = (to: number) => {
+      if (to <= from) return;
+      // Past the maximum only the first bytes are kept, for the reject.
+      if (length + (to - from) <= max) parts.push(buf.subarray(from, to));
+      else if (length < 1024) parts.push(buf.subarray(from, from + Math.min(to - from, 1024 - length)));
+      else if (length <= max) parts = [Buffer.concat(parts).subarray(0, 1024)];
+      length += to - from;
+    };
+    for (let i = 0; i < buf.length; i++) {
+      const c = buf[i]!;
+      if (state === 'inside') {
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (c === 0x5c) escaped = true;
+          else if (c === 0x22) inString = false;
+          continue;
+        }
+        if (c === 0x22) { inString = true; continue; }
+        if (c === 0x7b || c === 0x5b) { depth += 1; continue; }
+        if ((c === 0x7d || c === 0x5d) && depth > 0) { depth -= 1; continue; }
+        if (depth === 0 && (c === 0x2c || c === 0x5d || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) {
+          keep(i);
+          state = 'between';
+          yield finish();
+          // The separator is looked at again outside the element.
+          i -= 1;
+        }
+        continue;
+      }
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+      if (state === 'before') {
+        if (c !== 0x5b) throw broken(`it starts with ${JSON.stringify(String.fromCharCode(c))}, not [`);
+        state = 'between';
+      } else if (state === 'after') {
+        throw broken(`there is more after its closing ] (at byte ${offset + i})`);
+      } else if (c === 0x5d) {
+        state = 'after';
+      } else if (c === 0x2c) {
+        if (!expectComma) throw broken(`a comma where an element should be (at byte ${offset + i})`);
+        expectComma = false;
+      } else {
+        if (expectComma) throw broken(`a comma is missing before byte ${offset + i}`);
+        state = 'inside';
+        start = offset + i;
+        from = i;
+        depth = 0;
+        if (c === 0x22) inString = true;
+        else if (c === 0x7b || c === 0x5b) depth = 1;
+      }
+    }
+    if (state === 'inside') keep(buf.length);
+    offset += buf.length;
   }
+  // Narrowed wrongly across the loop's assignments, so compared as a string.
+  const end: string = state;
+  if (end !== 'after') throw broken(end === 'before' ? 'the file is empty' : 'it ends before its closing ]');
 }
 
 /**
