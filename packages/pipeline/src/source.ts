@@ -56,6 +56,8 @@ export interface TransformContext {
   transform: TransformSpec;
   hogportVersion: string;
   log: Logger;
+  /** Set when the chunk must stop (a stop request, a lost lease): sources hand it to the record reader. */
+  signal?: AbortSignal;
 }
 
 export interface RawFileInput {

@@ -126,7 +126,7 @@ export const amplitudeSource: SourceFactory = (ctx) => {
         await ectx.writeRaw(path.posix.basename(input.key), await s.read(input.key.slice(base.length + 1)));
       }
     },
-    transform: (files) => readAmplitude(files, { mapping, maxUncompressedBytes: options.maxUncompressedBytes }),
+    transform: (files, tctx) => readAmplitude(files, { mapping, maxUncompressedBytes: options.maxUncompressedBytes, ...(tctx.signal ? { signal: tctx.signal } : {}) }),
     transformConfig: () => ({ source: 'amplitude', version: 1, mapping }),
   };
 };

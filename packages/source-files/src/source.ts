@@ -41,10 +41,10 @@ export const filesSource: SourceFactory = (ctx) => {
     type: 'files',
     plan: () => files.plan(),
     extract: (ectx) => files.extract(ectx),
-    async *transform(raw) {
+    async *transform(raw, tctx) {
       const map = declared ? undefined : await (mapper ??= loadMappingModule(modulePath!));
       for (const file of raw) {
-        for await (const r of readRecords(await file.open(), { file: file.name, format: o.format, csv: o.csv })) {
+        for await (const r of readRecords(await file.open(), { file: file.name, format: o.format, csv: o.csv, ...(tctx.signal ? { signal: tctx.signal } : {}) })) {
           if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
           const fields = parseJsonFields(r.value, o.jsonFields);
           if (fields instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: fields.message, position: r.position, record: JSON.stringify(r.value).slice(0, 65_536) }; continue; }
@@ -90,7 +90,7 @@ function exportFilesSource(type: string, spec: {
       extract: (ectx) => files.extract(ectx),
       async *transform(raw, tctx) {
         for (const file of raw) {
-          yield* recordOutcomes(await file.open(), { file: file.name, format: spec.format ?? 'auto' }, (value) => spec.map(value, { chunk: tctx.chunk, file: file.name }));
+          yield* recordOutcomes(await file.open(), { file: file.name, format: spec.format ?? 'auto', ...(tctx.signal ? { signal: tctx.signal } : {}) }, (value) => spec.map(value, { chunk: tctx.chunk, file: file.name }));
         }
       },
       transformConfig: () => ({ source: type, version: 1 }),

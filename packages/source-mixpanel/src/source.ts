@@ -101,16 +101,16 @@ export const mixpanelSource: SourceFactory = (ctx) => {
       await downloadDay(ectx.chunk.id, a, (body) => ectx.writeRaw(`export-${ectx.chunk.id}.jsonl`, body), ectx.signal);
     },
     transform(files, tctx) {
-      return tctx.chunk === PROFILES_CHUNK ? profiles(files) : events(files);
+      return tctx.chunk === PROFILES_CHUNK ? profiles(files) : events(files, tctx.signal);
     },
     transformConfig: () => ({ source: 'mixpanel', version: 1, mapping }),
   };
 
-  async function* events(files: Parameters<ReturnType<SourceFactory>['transform']>[0]): AsyncGenerator<Outcome> {
+  async function* events(files: Parameters<ReturnType<SourceFactory>['transform']>[0], signal: AbortSignal | undefined): AsyncGenerator<Outcome> {
     // Raw exports are not deduplicated: within a day, one $insert_id is one event.
     const seen = new Set<string>();
     for (const file of files) {
-      yield* recordOutcomes(await file.open(), { file: file.name, format: 'jsonl' }, (value) => {
+      yield* recordOutcomes(await file.open(), { file: file.name, format: 'jsonl', ...(signal ? { signal } : {}) }, (value) => {
         const m = mapMixpanelRecord(value, mapping);
         if (!('events' in m)) return m;
         const uuid = m.events[0]!.uuid;

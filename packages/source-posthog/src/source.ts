@@ -56,13 +56,13 @@ export function mapPostHogRecord(value: unknown): Mapped {
 }
 
 /** Turns PostHog-format files (JSON lines, or Parquet told by its bytes) into outcomes, one per record. */
-export async function* transformPostHogLines(files: Parameters<Source['transform']>[0]): AsyncGenerator<Outcome> {
+export async function* transformPostHogLines(files: Parameters<Source['transform']>[0], signal?: AbortSignal): AsyncGenerator<Outcome> {
   const map = (value: unknown): RecordResult => {
     const mapped = mapPostHogRecord(value);
     return 'event' in mapped ? { events: [mapped.event] } : mapped;
   };
   for (const file of files) {
-    const options = { file: file.name, format: (head: Buffer) => (head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' as const : 'jsonl' as const) };
+    const options = { file: file.name, format: (head: Buffer) => (head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' as const : 'jsonl' as const), ...(signal ? { signal } : {}) };
     for await (const r of readRecords(await file.open(), options)) {
       if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
       if (r.raw !== undefined) { yield outcomeOf(map(r.value), r); continue; }
@@ -95,7 +95,7 @@ export const posthogFilesSource: SourceFactory = (ctx) => {
     type: 'posthog-files',
     plan: () => files.plan(),
     extract: (ectx) => files.extract(ectx),
-    transform: (files) => transformPostHogLines(files),
+    transform: (files, tctx) => transformPostHogLines(files, tctx.signal),
     transformConfig: () => ({ source: 'posthog-files', version: 1 }),
   };
 };

@@ -34,7 +34,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const up = await readControl(ctx.store, ctx.layout.manifest('extract', ctx.chunk), Manifest);
       if (!up) throw new HogportError('E_NOT_EXTRACTED', `chunk ${ctx.chunk} has no extract manifest`);
       const raw = up.value.outputs.filter((o) => o.role === 'raw');
-      const tctx: TransformContext = { migration, chunk: ctx.chunk, transform: spec, hogportVersion: HOGPORT_VERSION, log: ctx.log };
+      const tctx: TransformContext = { migration, chunk: ctx.chunk, transform: spec, hogportVersion: HOGPORT_VERSION, log: ctx.log, signal: ctx.signal };
       const events = new GzipLinesWriter(ctx.store, ctx.layout.events(ctx.chunk, ctx.attempt), 'events');
       const rejects = new GzipLinesWriter(ctx.store, ctx.layout.rejects('transform', ctx.chunk, ctx.attempt), 'rejects');
       const counts = { in: 0, out: 0, rejected: 0, dropped: 0, events: 0 };
