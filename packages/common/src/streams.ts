@@ -129,6 +129,14 @@ const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
  * UTF-8 byte order mark at the very start is not part of the first line.
  */
 export async function* splitLines(input: AsyncIterable<Buffer | string>, options: SplitLinesOptions = {}): AsyncGenerator<SplitLine> {
+  for await (const batch of splitLineBatches(input, options)) for (const line of batch) yield line;
+}
+
+/**
+ * `splitLines`, the lines of each piece read handed over together: a reader that goes through every
+ * line saves a promise per line.
+ */
+export async function* splitLineBatches(input: AsyncIterable<Buffer | string>, options: SplitLinesOptions = {}): AsyncGenerator<SplitLine[]> {
   const max = options.maxLineBytes ?? Infinity;
   const signal = options.signal;
   // Pieces of the line under way (at most `max` bytes of them), and its length so far in bytes.
@@ -156,8 +164,10 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
     if (!isUtf8(head)) out.invalidUtf8 = true;
     return out;
   };
+  let batch: SplitLine[] = [];
   for await (const piece of input) {
-    if (signal?.aborted) throw abortError(signal);
+    if (signal?.aborted) throw stopReason(signal);
+    if (batch.length > 0) batch = [];
     let buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
     if (first && buf.length > 0) {
       first = false;
@@ -170,7 +180,7 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
     while ((nl = buf.indexOf(0x0a, start)) !== -1) {
       if (skipped >= 0) {
         skipped += nl - start;
-        yield overLong();
+        batch.push(overLong());
         offset += skipped + 1;
         skipped = -1;
         head = Buffer.alloc(0);
@@ -178,7 +188,7 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
         skipped = pending + nl - start;
         head = headOf(pieces, buf.subarray(start, nl));
         pieces = []; pending = 0;
-        yield overLong();
+        batch.push(overLong());
         offset += skipped + 1;
         skipped = -1;
         head = Buffer.alloc(0);
@@ -186,10 +196,10 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
         pieces.push(buf.subarray(start, nl));
         const bytes = Buffer.concat(pieces, pending + nl - start);
         pieces = []; pending = 0;
-        yield emit(bytes, 0, bytes.length, false);
+        batch.push(emit(bytes, 0, bytes.length, false));
         offset += bytes.length + 1;
       } else {
-        yield emit(buf, start, nl, pieceValid);
+        batch.push(emit(buf, start, nl, pieceValid));
         offset += nl + 1 - start;
       }
       start = nl + 1;
@@ -208,14 +218,17 @@ export async function* splitLines(input: AsyncIterable<Buffer | string>, options
         pending += rest;
       }
     }
+    if (batch.length > 0) yield batch;
   }
+  batch = [];
   if (skipped >= 0) {
-    yield overLong();
+    batch.push(overLong());
   } else if (pending > 0) {
     const bytes = Buffer.concat(pieces, pending);
     pieces = [];
-    yield emit(bytes, 0, bytes.length, false);
+    batch.push(emit(bytes, 0, bytes.length, false));
   }
+  if (batch.length > 0) yield batch;
 }
 
 function headOf(pieces: Buffer[], last: Buffer): Buffer {
@@ -229,7 +242,8 @@ function headOf(pieces: Buffer[], last: Buffer): Buffer {
   return Buffer.from(Buffer.concat(wanted).subarray(0, TOO_LONG_HEAD_BYTES));
 }
 
-function abortError(signal: AbortSignal): Error {
+/** What a read stopped by `signal` throws: its reason, or an error saying the run was asked to stop. */
+export function stopReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new HogportError('E_ABORTED', 'reading stopped: the run was asked to stop');
 }

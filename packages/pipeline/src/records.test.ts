@@ -246,3 +246,12 @@ test('a JSON array with bad bytes marks the element invalid_utf8; one that is no
     await assert.rejects(read(bad, { format: 'json' }), { code: 'E_FILE_UNREADABLE' }, bad);
   }
 });
+
+test('a CSV column named __proto__ is a field, and a row shorter than the header lacks the missing fields', async () => {
+  const rs = await read('id,__proto__,n\nu1,"{""polluted"":1}",1\nu2\n', { format: 'csv' });
+  const [a, b] = rs.map(valueOf) as Array<Record<string, unknown>>;
+  assert.deepEqual(Object.keys(a!), ['id', '__proto__', 'n']);
+  assert.equal(Object.getPrototypeOf(a), Object.prototype);
+  assert.equal(a!.__proto__, '{"polluted":1}');
+  assert.deepEqual(b, { id: 'u2' });
+});

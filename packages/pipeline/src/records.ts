@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ExactNumber, gunzipIfGzipped, HogportError, MAX_LINE_BYTES, parseJsonExact, peekBytes, splitLines, type SplitLine } from '@hogport/common';
+import { ExactNumber, gunzipIfGzipped, HogportError, MAX_LINE_BYTES, parseJsonExact, peekBytes, splitLineBatches, stopReason, type SplitLine } from '@hogport/common';
 import type { Outcome, Position, PostHogEvent } from './source.js';
 
 /** What a source's mapping makes of one parsed record. */
@@ -95,13 +95,15 @@ async function* read(input: Readable, options: ReadOptions, map: Mapper | undefi
     const kind = typeof format === 'function' ? format(head) : format !== 'auto' ? format : head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' : sniff(head);
     const pieces = metered(plain, options);
     if (kind === 'jsonl') {
-      for await (const l of splitLines(pieces, lineOptions(options))) {
-        const r = lineRecord(l, options);
-        if (r === undefined) continue;
-        if (map === undefined) { yield r; continue; }
-        if (!('value' in r)) { yield rejectOutcome(r); continue; }
-        const mapped = map(r.value, r.position);
-        yield outcomeOf(mapped instanceof Promise ? await mapped : mapped, r);
+      for await (const batch of splitLineBatches(pieces, lineOptions(options))) {
+        for (const l of batch) {
+          const r = lineRecord(l, options);
+          if (r === undefined) continue;
+          if (map === undefined) { yield r; continue; }
+          if (!('value' in r)) { yield rejectOutcome(r); continue; }
+          const mapped = map(r.value, r.position);
+          yield outcomeOf(mapped instanceof Promise ? await mapped : mapped, r);
+        }
       }
     } else {
       const records = kind === 'parquet' ? parquetRows(Readable.from(pieces, { objectMode: false }), options.file)
@@ -161,7 +163,7 @@ function sniff(head: Buffer): Format {
 /** The decompressed pieces, each told to the meter and preceded by a look at the stop signal. */
 async function* metered(input: Readable, options: ReadOptions): AsyncGenerator<Buffer> {
   for await (const piece of input as AsyncIterable<Buffer>) {
-    if (options.signal?.aborted) throw stopped(options.signal);
+    if (options.signal?.aborted) throw stopReason(options.signal);
     options.meter?.(piece.length);
     yield piece;
   }
@@ -344,8 +346,11 @@ async function* csvRows(pieces: AsyncIterable<Buffer>, options: ReadOptions): As
       drop(end);
       if (columns === undefined) { columns = fields; continue; }
       const record: Record<string, string> = {};
-      // As JSON.parse does: a column named `__proto__` is a field, never the prototype.
-      for (let i = 0; i < columns.length && i < fields.length; i++) Object.defineProperty(record, columns[i]!, { value: fields[i], writable: true, enumerable: true, configurable: true });
+      for (let i = 0; i < columns.length && i < fields.length; i++) {
+        // As JSON.parse does: a column named `__proto__` is a field, never the prototype.
+        if (columns[i] === '__proto__') Object.defineProperty(record, '__proto__', { value: fields[i], writable: true, enumerable: true, configurable: true });
+        else record[columns[i]!] = fields[i]!;
+      }
       const r: RecordRead = { value: record, position: positionOf(options, first) };
       if (lines.some((x) => x.l.invalidUtf8)) r.changed = [READ_CHANGES.invalidUtf8];
       yield r;
@@ -355,7 +360,7 @@ async function* csvRows(pieces: AsyncIterable<Buffer>, options: ReadOptions): As
     for (const x of pending.slice(0, n)) { quotes -= x.quotes; bytes -= x.l.line.length; }
     pending = pending.slice(n);
   };
-  for await (const l of splitLines(pieces, lineOptions(options))) {
+  for await (const batch of splitLineBatches(pieces, lineOptions(options))) for (const l of batch) {
     if (l.tooLong !== undefined) {
       yield* drain(true);
       yield tooLong(options, l);
@@ -447,11 +452,6 @@ async function* parquetRows(input: Readable, file: string): AsyncGenerator<Recor
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function stopped(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new HogportError('E_ABORTED', 'reading stopped: the run was asked to stop');
 }
 
 /** A failure of the bytes under the reader, as an error naming the file (and entry) to re-extract. */
