@@ -59,7 +59,7 @@ test('loads Segment logs from an s3:// bucket: every message type mapped, each o
   const b = segmentMessages({ seed: 52, count: 200, start: new Date(Date.UTC(2024, 0, 2)) });
   await bucket.write('segment-logs/src1/1704067200000/1704070000-a.gz', gzipSync(a.map((m) => JSON.stringify(m)).join('\n')));
   await bucket.write('segment-logs/src1/1704153600000/1704160000-b.gz', b.map((m) => JSON.stringify(m)).join('\n'));
-  const published = (await readFile(fileURLToPath(new URL('../../../../fixtures/samples/segment/spec-full-messages.jsonl', import.meta.url)), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const published = (await readFile(fileURLToPath(new URL('../../../fixtures/samples/segment/spec-full-messages.jsonl', import.meta.url)), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   await bucket.write('segment-logs/src2/1449878400000/published.gz', gzipSync(published.map((m) => JSON.stringify(m)).join('\n')));
   await bucket.close();
   const file = await pipeline(`{ type: segment, location: "${location}" }`, posthog.url);
@@ -84,7 +84,7 @@ test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, 
     device: { category: 'desktop', web_info: { browser: 'Firefox' } }, geo: { country: 'Japan', city: 'Tōkyō' }, stream_id: '7',
   }));
   await bucket.write('events_20240301/000000000000.json', rows.map((r) => JSON.stringify(r)).join('\n'));
-  const samples = fileURLToPath(new URL('../../../../fixtures/samples/ga4/', import.meta.url));
+  const samples = fileURLToPath(new URL('../../../fixtures/samples/ga4/', import.meta.url));
   const published = (await Promise.all((await readdir(samples)).map((f) => readFile(path.join(samples, f), 'utf8')))).flatMap((t) => t.trim().split('\n'));
   await bucket.write('events_20230206/published.json', published.join('\n'));
   await bucket.close();

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mapAmplitudeRecord, sessionUuid, type AmplitudeMapping, type Mapped } from './index.js';
 
-const SAMPLES = fileURLToPath(new URL('../../../../fixtures/samples/amplitude/', import.meta.url));
+const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/amplitude/', import.meta.url));
 const mapping: AmplitudeMapping = { renameEvents: {}, dropProperties: [] };
 const base = {
   uuid: '817A8ABF-7C25-4992-8D41-DCDBD556C1A9', $insert_id: 'INS-1', event_type: 'Signed Up', user_id: 'u-1', device_id: 'D-1',

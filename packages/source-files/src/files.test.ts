@@ -12,7 +12,7 @@ import { openStore } from '@hogport/store';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { declaredMapper, DeclaredMapping, filesSource, mapSegmentMessage } from './index.js';
 
-const SAMPLES = fileURLToPath(new URL('../../../../fixtures/samples/segment/', import.meta.url));
+const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/segment/', import.meta.url));
 const read = async (data: Buffer | string, format: 'auto' | 'csv' = 'auto') => {
   const out: RecordRead[] = [];
   for await (const r of readRecords(Readable.from([Buffer.from(data)], { objectMode: false }), { file: 'f', format })) out.push(r);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mapGa4Row } from './index.js';
 
-const SAMPLES = fileURLToPath(new URL('../../../../fixtures/samples/ga4/', import.meta.url));
+const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/ga4/', import.meta.url));
 const row = (over: Record<string, unknown> = {}) => ({
   event_date: '20240301', event_timestamp: '1709280000123456', event_name: 'page_view', user_pseudo_id: '1234.5678', stream_id: '42', event_bundle_sequence_id: '7',
   event_params: [

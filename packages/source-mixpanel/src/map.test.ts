@@ -6,7 +6,7 @@ import type { RecordResult } from '@hogport/pipeline';
 import { v5 as uuidv5 } from 'uuid';
 import { mapMixpanelProfile, mapMixpanelRecord, mixpanelTime, type MixpanelMapping } from './index.js';
 
-const SAMPLES = fileURLToPath(new URL('../../../../fixtures/samples/mixpanel/', import.meta.url));
+const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/mixpanel/', import.meta.url));
 const mapping: MixpanelMapping = { renameEvents: {}, dropProperties: [] };
 const rec = (p: Record<string, unknown> = {}, event = 'Signed Up') => ({ event, properties: { time: 1704103200, distinct_id: 'u1', $insert_id: 'ins-1', ...p } });
 const first = (r: RecordResult) => { assert.ok('events' in r, JSON.stringify(r)); return r.events[0]!; };

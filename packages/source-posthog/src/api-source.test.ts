@@ -39,7 +39,7 @@ test('pages a day by (timestamp, uuid) without gaps or repeats, even with 10,000
 });
 
 test('reads the published PostHog event rows through the query API, keeping uuids and elements chains', async (t) => {
-  const rows = (await readFile(fileURLToPath(new URL('../../../../fixtures/samples/posthog/posthog-frontend-mock-events-query.jsonl', import.meta.url)), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as SourceEvent & { team_id: number });
+  const rows = (await readFile(fileURLToPath(new URL('../../../fixtures/samples/posthog/posthog-frontend-mock-events-query.jsonl', import.meta.url)), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as SourceEvent & { team_id: number });
   const server = await startFakePostHog({ token: 'unused', query: { projectId: '7', personalKey: PERSONAL }, source: { events: rows } });
   t.after(() => server.close());
   process.env.SOURCE_POSTHOG_PERSONAL_API_KEY = PERSONAL;

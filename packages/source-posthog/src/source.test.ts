@@ -7,7 +7,7 @@ import { normalizeTimestamp } from '@hogport/common';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { mapPostHogRecord, transformPostHogLines } from './index.js';
 
-const SAMPLES = new URL('../../../../fixtures/samples/posthog/', import.meta.url);
+const SAMPLES = new URL('../../../fixtures/samples/posthog/', import.meta.url);
 
 test('normalises ISO 8601 timestamps to UTC and keeps microseconds', () => {
   assert.equal(normalizeTimestamp('2024-03-01T13:05:00+02:00'), '2024-03-01T11:05:00.000Z');
