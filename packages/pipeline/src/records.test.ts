@@ -247,11 +247,13 @@ test('a JSON array with bad bytes marks the element invalid_utf8; one that is no
   }
 });
 
-test('a CSV column named __proto__ is a field, and a row shorter than the header lacks the missing fields', async () => {
+test('a CSV column named __proto__ is a field; a row shorter than the header lacks the missing fields, a longer one is marked csv_extra_fields', async () => {
   const rs = await read('id,__proto__,n\nu1,"{""polluted"":1}",1\nu2\n', { format: 'csv' });
   const [a, b] = rs.map(valueOf) as Array<Record<string, unknown>>;
   assert.deepEqual(Object.keys(a!), ['id', '__proto__', 'n']);
   assert.equal(Object.getPrototypeOf(a), Object.prototype);
   assert.equal(a!.__proto__, '{"polluted":1}');
   assert.deepEqual(b, { id: 'u2' });
+  const longer = await read('id,n\nu1,1,extra,more\nu2,2\n');
+  assert.deepEqual(longer.map((r) => ('value' in r ? [r.value, r.changed] : r)), [[{ id: 'u1', n: '1' }, ['csv_extra_fields']], [{ id: 'u2', n: '2' }, undefined]]);
 });

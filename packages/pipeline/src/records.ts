@@ -23,7 +23,7 @@ export type Format = 'jsonl' | 'json' | 'csv' | 'parquet';
 export const READ_REJECTS = { invalidJson: 'invalid_json', lineTooLong: 'line_too_long', invalidCsvRow: 'invalid_csv_row' } as const;
 
 /** What the reader marks on a record it kept but had to change (counted per chunk as `changedBy`). */
-export const READ_CHANGES = { invalidUtf8: 'invalid_utf8', numberAsText: 'number_as_text' } as const;
+export const READ_CHANGES = { invalidUtf8: 'invalid_utf8', numberAsText: 'number_as_text', csvExtraFields: 'csv_extra_fields' } as const;
 
 export interface ReadOptions {
   file: string;
@@ -46,7 +46,7 @@ export type RecordRead =
     value: unknown; position: Position;
     /** The line the record was, for JSON lines: what a reject of the record shows. */
     raw?: string;
-    /** `invalid_utf8` when bytes were replaced by U+FFFD. */
+    /** `invalid_utf8` when bytes were replaced by U+FFFD, `csv_extra_fields` for a CSV row longer than its header. */
     changed?: string[];
     /** True when some number in it is an `ExactNumber`. */
     exact?: true;
@@ -353,6 +353,8 @@ async function* csvRows(pieces: AsyncIterable<Buffer>, options: ReadOptions): As
       }
       const r: RecordRead = { value: record, position: positionOf(options, first) };
       if (lines.some((x) => x.l.invalidUtf8)) r.changed = [READ_CHANGES.invalidUtf8];
+      // Fields past the header have no name to go under: left out, and counted.
+      if (fields.length > columns.length) r.changed = [...(r.changed ?? []), READ_CHANGES.csvExtraFields];
       yield r;
     }
   };
