@@ -67,6 +67,15 @@ test('a stop request interrupts an entry without newlines within a piece, whatev
   assert.equal(out.length, 0);
 });
 
+test('a numeric user_id a double cannot hold keeps every digit in the distinct_id', async () => {
+  const record = { event_type: 'e', user_id: '__ID__', device_id: 'd1', event_time: '2024-03-01 09:00:00.000', uuid: '817a8abf-7c25-4992-8d41-dcdbd556c1a9', event_properties: { n: '__N__' } };
+  const line = JSON.stringify(record).replace('"__ID__"', '9007199254740993').replace('"__N__"', '1e400');
+  const [o] = await collect([raw('part.json', Buffer.from(`${line}\n`))]);
+  assert.ok(o?.kind === 'events');
+  assert.equal(o.events[0]!.distinct_id, '9007199254740993');
+  assert.deepEqual(o.changed, ['number_as_text']);
+});
+
 test('plans one chunk per upload hour and leaves out hours less than 2 hours old', async () => {
   const planned = await source({ start: '2024-03-01', end: '2024-03-01T05' }).plan();
   assert.deepEqual(planned.map((c) => c.id), ['2024-03-01T00', '2024-03-01T01', '2024-03-01T02', '2024-03-01T03', '2024-03-01T04']);
