@@ -81,8 +81,9 @@ function open(value: object): Frame {
   return { value, array, keys: array ? Array.from({ length: value.length }, (_, i) => i) : Object.keys(value).sort(), i: 0, wrote: false };
 }
 
+/** An ExactNumber is a scalar: it serialises as its own text, not as an object with a `text` key. */
 function isContainer(v: unknown): v is object {
-  return v !== null && typeof v === 'object';
+  return v !== null && typeof v === 'object' && !(v instanceof ExactNumber);
 }
 
 /**
@@ -122,4 +123,224 @@ export class ExactNumber {
   toString(): string {
     return this.text;
   }
+}
+
+/**
+ * Walks a parsed value's numbers: true when one is past 2^53 or not finite (digits were lost). The
+ * fractions and zeros, which may have lost digits (`0.1000000000000000055511`, `1e-400`), are put in
+ * `maybe` for the text to confirm.
+ */
+function unsafeNumberIn(v: object, maybe: number[]): boolean {
+  // Written out for arrays and objects alike, without Object.values: this runs on every record.
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'number') {
+        if (!(x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER)) return true;
+        if (x === 0 || x % 1 !== 0) maybe.push(x);
+      } else if (typeof x === 'object' && x !== null && unsafeNumberIn(x, maybe)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  for (const k in v) {
+    const x: unknown = (v as Record<string, unknown>)[k];
+    if (typeof x === 'number') {
+      if (!(x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER)) return true;
+      if (x === 0 || x % 1 !== 0) maybe.push(x);
+    } else if (typeof x === 'object' && x !== null && unsafeNumberIn(x, maybe)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * True unless every number in `maybe` stands in the text as its own shortest form, a whole token
+ * (after `:`, `,`, `[` or a space; before anything but a digit, point or exponent), once per value:
+ * then that double is exactly what the source wrote. Otherwise the text may hold more digits.
+ */
+function mayHaveLostDigits(text: string, maybe: number[]): boolean {
+  if (maybe.length === 0) return false;
+  // Where the search for each token goes on: a value seen twice needs two tokens.
+  const tokens: string[] = [];
+  const cursors: number[] = [];
+  for (const v of maybe) {
+    const token = v === 0 ? '0' : String(v);
+    const seen = tokens.indexOf(token);
+    let at = seen === -1 ? 0 : cursors[seen]!;
+    for (;;) {
+      at = text.indexOf(token, at);
+      if (at === -1) return true;
+      const before = text.charCodeAt(at - 1);
+      const after = text.charCodeAt(at + token.length);
+      at += token.length;
+      // : , [ space tab LF CR before; after: not a digit, point, e or E.
+      if ((before === 58 || before === 44 || before === 91 || before === 32 || before === 9 || before === 10 || before === 13)
+        && !((after >= 48 && after <= 57) || after === 46 || after === 101 || after === 69)) break;
+    }
+    if (seen === -1) { tokens.push(token); cursors.push(at); } else cursors[seen] = at;
+  }
+  return false;
+}
+
+const MAYBE: number[] = [];
+
+/**
+ * Parses JSON text as `JSON.parse` does (same errors, `__proto__` an ordinary own key), except that a
+ * number a double cannot hold (`9007199254740993`, `1e400`, `0.1000000000000000055511`) becomes an
+ * `ExactNumber` with the source's text; `exact` tells whether any did. The usual line costs one
+ * `JSON.parse` and a walk of its numbers: the text is parsed again, token by token, only when a
+ * number is past 2^53 or not finite, or a fraction or zero is not written in its shortest form.
+ */
+export function parseJsonExact(text: string): { value: unknown; exact: boolean } {
+  const value: unknown = JSON.parse(text);
+  if (value === null || typeof value !== 'object') {
+    if (typeof value !== 'number' || numberRoundTrips(text.trim())) return { value, exact: false };
+  } else {
+    // One list for every call: parsing is synchronous, and most records put nothing in it.
+    MAYBE.length = 0;
+    if (!unsafeNumberIn(value, MAYBE) && !mayHaveLostDigits(text, MAYBE)) return { value, exact: false };
+  }
+  const parser = new ExactParser(text);
+  const exactValue = parser.parse();
+  return { value: exactValue, exact: parser.exact };
+}
+
+/** True when a JSON number's text and the double it parses to are the same decimal value. */
+export function numberRoundTrips(text: string): boolean {
+  const n = Number(text);
+  if (!Number.isFinite(n)) return false;
+  if (String(n) === text) return true;
+  return sameDecimal(decimalOf(text), decimalOf(String(n)));
+}
+
+/** A decimal as its significant digits (no leading or trailing zeros) and the exponent of the first. */
+function decimalOf(text: string): { negative: boolean; digits: string; exponent: number } {
+  let s = text;
+  const negative = s.startsWith('-');
+  if (negative) s = s.slice(1);
+  const e = s.search(/[eE]/);
+  const power = e === -1 ? 0 : Number(s.slice(e + 1));
+  const mantissa = e === -1 ? s : s.slice(0, e);
+  const point = mantissa.indexOf('.');
+  const whole = point === -1 ? mantissa : mantissa.slice(0, point);
+  const all = point === -1 ? mantissa : whole + mantissa.slice(point + 1);
+  const lead = all.search(/[1-9]/);
+  if (lead === -1) return { negative: false, digits: '', exponent: 0 };
+  const digits = all.slice(lead).replace(/0+$/, '');
+  return { negative, digits, exponent: whole.length - lead - 1 + power };
+}
+
+function sameDecimal(a: ReturnType<typeof decimalOf>, b: ReturnType<typeof decimalOf>): boolean {
+  return a.digits === b.digits && (a.digits === '' || (a.negative === b.negative && a.exponent === b.exponent));
+}
+
+/**
+ * A JSON parser for text `JSON.parse` has already accepted, so it checks little: it exists to see
+ * each number's text. Strings are decoded by `JSON.parse` on their token.
+ */
+class ExactParser {
+  private i = 0;
+  exact = false;
+  constructor(private readonly s: string) {}
+
+  parse(): unknown {
+    const v = this.value();
+    this.ws();
+    if (this.i !== this.s.length) throw new SyntaxError(`Unexpected text at position ${this.i}`);
+    return v;
+  }
+
+  private ws(): void {
+    const s = this.s;
+    let c: number;
+    while (this.i < s.length && ((c = s.charCodeAt(this.i)) === 32 || c === 10 || c === 13 || c === 9)) this.i++;
+  }
+
+  private value(): unknown {
+    this.ws();
+    const s = this.s;
+    const c = s[this.i];
+    if (c === '{') {
+      this.i++;
+      const out: Record<string, unknown> = {};
+      this.ws();
+      if (s[this.i] === '}') { this.i++; return out; }
+      for (;;) {
+        this.ws();
+        const key = this.string();
+        this.ws();
+        this.expect(':');
+        const v = this.value();
+        // As JSON.parse does: `__proto__` is an own key, never the prototype.
+        if (key === '__proto__') Object.defineProperty(out, key, { value: v, writable: true, enumerable: true, configurable: true });
+        else out[key] = v;
+        this.ws();
+        if (s[this.i] === ',') { this.i++; continue; }
+        this.expect('}');
+        return out;
+      }
+    }
+    if (c === '[') {
+      this.i++;
+      const out: unknown[] = [];
+      this.ws();
+      if (s[this.i] === ']') { this.i++; return out; }
+      for (;;) {
+        out.push(this.value());
+        this.ws();
+        if (s[this.i] === ',') { this.i++; continue; }
+        this.expect(']');
+        return out;
+      }
+    }
+    if (c === '"') return this.string();
+    if (s.startsWith('true', this.i)) { this.i += 4; return true; }
+    if (s.startsWith('false', this.i)) { this.i += 5; return false; }
+    if (s.startsWith('null', this.i)) { this.i += 4; return null; }
+    const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    m.lastIndex = this.i;
+    const found = m.exec(s);
+    if (!found) throw new SyntaxError(`Unexpected token at position ${this.i}`);
+    this.i += found[0].length;
+    const text = found[0];
+    if (numberRoundTrips(text)) return Number(text);
+    this.exact = true;
+    return new ExactNumber(text);
+  }
+
+  private string(): string {
+    const s = this.s;
+    if (s[this.i] !== '"') throw new SyntaxError(`Expected a string at position ${this.i}`);
+    let j = this.i + 1;
+    let escaped = false;
+    for (;;) {
+      const q = s.indexOf('"', j);
+      if (q === -1) throw new SyntaxError('Unterminated string');
+      let backslashes = 0;
+      for (let k = q - 1; k > this.i && s.charCodeAt(k) === 92; k--) backslashes++;
+      if (backslashes > 0) escaped = true;
+      if (backslashes % 2 === 0) {
+        const token = s.slice(this.i, q + 1);
+        this.i = q + 1;
+        return escaped ? (JSON.parse(token) as string) : token.slice(1, -1);
+      }
+      j = q + 1;
+    }
+  }
+
+  private expect(ch: string): void {
+    if (this.s[this.i] !== ch) throw new SyntaxError(`Expected '${ch}' at position ${this.i}`);
+    this.i++;
+  }
+}
+
+/** True when the value holds an `ExactNumber` anywhere. */
+export function holdsExactNumber(value: unknown): boolean {
+  if (value instanceof ExactNumber) return true;
+  if (Array.isArray(value)) return value.some(holdsExactNumber);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(holdsExactNumber);
+  return false;
 }

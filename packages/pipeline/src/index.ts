@@ -7,7 +7,7 @@ export type {
   Source, SourceFactory, SourceFactoryContext, PlannedChunk, ExtractContext, TransformContext, RawFileInput, Outcome,
   Position, PostHogEvent,
 } from './source.js';
-export { jsonLineOutcomes, type RecordResult } from './lines.js';
+export { readRecords, recordOutcomes, outcomeOf, splitCsvRecord, READ_REJECTS, READ_CHANGES, type Format, type ReadOptions, type RecordRead, type RecordResult } from './records.js';
 export { idOf, omitter } from './values.js';
 export { filesInStore } from './files.js';
 export { transformConfigOf } from './config.js';

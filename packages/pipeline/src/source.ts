@@ -48,7 +48,7 @@ export interface TransformContext {
   transform: TransformSpec;
   hogportVersion: string;
   log: Logger;
-  /** Aborts when the run stops or the lease is lost: readers check it, so even one endless record stops. */
+  /** Set when the chunk must stop (a stop request, a lost lease): sources hand it to the record reader. */
   signal?: AbortSignal;
 }
 

@@ -1,9 +1,13 @@
+import { ExactNumber } from '@hogport/common';
+
 /**
- * An id from a source record: a finite number as text, or a trimmed non-empty string. Exports write
- * missing ids as `null`, `""`, or the strings "null" and "undefined"; all of those are no id.
+ * An id from a source record: a finite number as text (every digit the source wrote, for a number a
+ * double cannot hold), or a trimmed non-empty string. Exports write missing ids as `null`, `""`, or
+ * the strings "null" and "undefined"; all of those are no id.
  */
 export function idOf(v: unknown): string | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (v instanceof ExactNumber) return v.text;
   if (typeof v !== 'string') return undefined;
   const s = v.trim();
   return s === '' || s === 'null' || s === 'undefined' ? undefined : s;

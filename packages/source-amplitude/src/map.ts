@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, isUuid, normalizeTimestamp, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, ExactNumber, isUuid, normalizeTimestamp, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent } from '@hogport/pipeline';
 import { v7 as uuidv7 } from 'uuid';
@@ -186,7 +186,7 @@ function groupsOf(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [type, v] of Object.entries(object(value))) {
     const key = Array.isArray(v) ? v[0] : v;
-    if ((typeof key === 'string' && key !== '') || typeof key === 'number') setOwn(out, type, String(key));
+    if ((typeof key === 'string' && key !== '') || typeof key === 'number' || key instanceof ExactNumber) setOwn(out, type, String(key));
   }
   return out;
 }

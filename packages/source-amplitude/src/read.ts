@@ -2,11 +2,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gunzipIfGzipped, HogportError, peekBytes } from '@hogport/common';
+import { HogportError, peekBytes } from '@hogport/common';
 import { guardedMapping } from '@hogport/event';
-import { jsonLineOutcomes, type Outcome, type RawFileInput } from '@hogport/pipeline';
+import { recordOutcomes, type Outcome, type RawFileInput } from '@hogport/pipeline';
 import yauzl from 'yauzl';
 import { mapAmplitudeRecord, type AmplitudeMapping } from './map.js';
 
@@ -22,7 +22,7 @@ export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
  * A zip needs random access to its central directory, so it is spooled to a temporary file first
  * (verified against its sha256 on the way); the temporary file is removed when the chunk is read.
  */
-export async function* readAmplitude(files: RawFileInput[], options: { mapping: AmplitudeMapping; maxUncompressedBytes: number }): AsyncGenerator<Outcome> {
+export async function* readAmplitude(files: RawFileInput[], options: { mapping: AmplitudeMapping; maxUncompressedBytes: number; signal?: AbortSignal }): AsyncGenerator<Outcome> {
   const budget = new ByteBudget(options.maxUncompressedBytes);
   for (const file of [...files].sort((a, b) => naturalOrder(a.name, b.name))) {
     const stream = await file.open();
@@ -33,27 +33,19 @@ export async function* readAmplitude(files: RawFileInput[], options: { mapping: 
         const spooled = path.join(dir, 'chunk.zip');
         await pipeline(stream, createWriteStream(spooled));
         for await (const entry of zipEntries(spooled, file.name)) {
-          yield* records(entry.stream, { file: file.name, entry: entry.name }, budget, options.mapping);
+          yield* records(entry.stream, { file: file.name, entry: entry.name }, budget, options);
         }
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     } else {
-      yield* records(stream, { file: file.name }, budget, options.mapping);
+      yield* records(stream, { file: file.name }, budget, options);
     }
   }
 }
 
-async function* records(input: Readable, where: { file: string; entry?: string }, budget: ByteBudget, mapping: AmplitudeMapping): AsyncGenerator<Outcome> {
-  let plain: Readable;
-  try {
-    plain = await gunzipIfGzipped(input);
-  } catch (err) {
-    throw corrupt(where, err);
-  }
-  const counted = plain.pipe(budget.meter(where));
-  plain.on('error', (err) => counted.destroy(corrupt(where, err)));
-  yield* jsonLineOutcomes(counted, where, guardedMapping((value: unknown) => mapAmplitudeRecord(value, mapping)));
+function records(input: Readable, where: { file: string; entry?: string }, budget: ByteBudget, options: { mapping: AmplitudeMapping; signal?: AbortSignal }): AsyncGenerator<Outcome> {
+  return recordOutcomes(input, { ...where, format: 'jsonl', meter: (bytes) => budget.take(bytes, where), ...(options.signal ? { signal: options.signal } : {}) }, guardedMapping((value: unknown) => mapAmplitudeRecord(value, options.mapping)));
 }
 
 /** The entries of a zip file in natural name order, directories and `_complete` markers left out. */
@@ -89,21 +81,8 @@ class ByteBudget {
   used = 0;
   constructor(private readonly max: number) {}
 
-  meter(where: { file: string; entry?: string }): Transform {
-    return new Transform({
-      transform: (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) => {
-        this.used += chunk.length;
-        if (this.used > this.max) {
-          cb(new HogportError('E_TOO_MUCH_DATA', `chunk expands to more than ${this.max} bytes uncompressed (at ${where.entry ?? where.file}): this looks like a zip bomb, or the hour is larger than source.maxUncompressedBytes allows; raise it if the data is genuine`));
-          return;
-        }
-        cb(null, chunk);
-      },
-    });
+  take(bytes: number, where: { file: string; entry?: string }): void {
+    this.used += bytes;
+    if (this.used > this.max) throw new HogportError('E_TOO_MUCH_DATA', `chunk expands to more than ${this.max} bytes uncompressed (at ${where.entry ?? where.file}): this looks like a zip bomb, or the hour is larger than source.maxUncompressedBytes allows; raise it if the data is genuine`);
   }
-}
-
-function corrupt(where: { file: string; entry?: string }, err: unknown): HogportError {
-  if (err instanceof HogportError) return err;
-  return new HogportError('E_RAW_UNREADABLE', `${where.entry ? `entry ${where.entry} of ` : ''}${where.file} cannot be read: ${(err as Error).message}`);
 }

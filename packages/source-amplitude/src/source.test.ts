@@ -44,6 +44,38 @@ test('fails a truncated zip with a message that says to extract again', async ()
   await assert.rejects(collect([raw('export.zip', zip.subarray(0, Math.floor(zip.length * 0.6)))]), (err: Error & { code?: string }) => err.code === 'E_ZIP_CORRUPT' && /extract/.test(err.message));
 });
 
+test('a damaged zip entry fails the chunk with E_RAW_UNREADABLE naming the entry, never an unhandled error', async () => {
+  const zip = Buffer.from(await zipOf(amplitudeEntries(amplitudeExport({ seed: 4, hours: ['2024-03-01T09'], perHour: 400 }), { partsPerHour: 2 })));
+  // Stored entries: the gzip of the first part is in the zip as it is; spoil its deflate stream.
+  const at = zip.indexOf(Buffer.from([0x1f, 0x8b, 0x08]));
+  assert.ok(at > 0);
+  for (let i = at + 200; i < at + 400; i++) zip[i] = zip[i]! ^ 0x5a;
+  await assert.rejects(collect([raw('export.zip', zip)]), (err: Error & { code?: string }) => err.code === 'E_RAW_UNREADABLE' && /^entry 187520\/187520_2024-03-01_9#0\.json\.gz of export\.zip cannot be read/.test(err.message) && /--force/.test(err.message));
+});
+
+test('a stop request interrupts an entry without newlines within a piece, whatever its size', async () => {
+  const controller = new AbortController();
+  let pieces = 0;
+  async function* endless(): AsyncGenerator<Buffer> {
+    const piece = Buffer.alloc(65_536, 0x61);
+    for (;;) { if (++pieces === 50) controller.abort(); yield piece; }
+  }
+  const files = [{ name: 'part.json', open: async () => Readable.from(endless(), { objectMode: false }) }];
+  const out: Outcome[] = [];
+  await assert.rejects(async () => { for await (const o of readAmplitude(files, { mapping, maxUncompressedBytes: 2 ** 40, signal: controller.signal })) out.push(o); }, { name: 'AbortError' });
+  assert.ok(pieces <= 52, `read ${pieces} pieces`);
+  assert.equal(out.length, 0);
+});
+
+test('a numeric user_id a double cannot hold keeps every digit in the distinct_id', async () => {
+  const record = { event_type: 'e', user_id: '__ID__', device_id: 'd1', event_time: '2024-03-01 09:00:00.000', uuid: '817a8abf-7c25-4992-8d41-dcdbd556c1a9', event_properties: { n: '__N__' } };
+  const line = JSON.stringify(record).replace('"__ID__"', '9007199254740993').replace('"__N__"', '1e400');
+  const [o] = await collect([raw('part.json', Buffer.from(`${line}\n`))]);
+  assert.ok(o?.kind === 'events');
+  assert.equal(o.events[0]!.distinct_id, '9007199254740993');
+  assert.deepEqual(o.changed, ['number_as_text']);
+});
+
 test('plans one chunk per upload hour and leaves out hours less than 2 hours old', async () => {
   const planned = await source({ start: '2024-03-01', end: '2024-03-01T05' }).plan();
   assert.deepEqual(planned.map((c) => c.id), ['2024-03-01T00', '2024-03-01T01', '2024-03-01T02', '2024-03-01T03', '2024-03-01T04']);

@@ -134,7 +134,7 @@ export const amplitudeSource: SourceFactory = (ctx) => {
         await ectx.writeRaw(path.posix.basename(input.key), await s.read(input.key.slice(base.length + 1)));
       }
     },
-    transform: (files) => readAmplitude(files, { mapping, maxUncompressedBytes: options.maxUncompressedBytes }),
+    transform: (files, tctx) => readAmplitude(files, { mapping, maxUncompressedBytes: options.maxUncompressedBytes, ...(tctx.signal ? { signal: tctx.signal } : {}) }),
     transformConfig: () => transformConfigOf('amplitude', 2, options, EXTRACT_ONLY),
   };
 };

@@ -7,23 +7,24 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { silentLogger } from '@hogport/common';
-import type { Outcome } from '@hogport/pipeline';
+import { readRecords, type Outcome, type RecordRead } from '@hogport/pipeline';
 import { openStore } from '@hogport/store';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { declaredMapper, DeclaredMapping, filesSource, mapSegmentMessage, readRecords, type RecordRead } from './index.js';
+import { declaredMapper, DeclaredMapping, filesSource, mapSegmentMessage } from './index.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/segment/', import.meta.url));
 const read = async (data: Buffer | string, format: 'auto' | 'csv' = 'auto') => {
   const out: RecordRead[] = [];
-  for await (const r of readRecords(Readable.from([Buffer.from(data)], { objectMode: false }), 'f', format)) out.push(r);
+  for await (const r of readRecords(Readable.from([Buffer.from(data)], { objectMode: false }), { file: 'f', format })) out.push(r);
   return out;
 };
-const values = (rs: RecordRead[]) => rs.map((r) => ('value' in r ? r.value : { error: r.error }));
+const values = (rs: RecordRead[]) => rs.map((r) => ('value' in r ? r.value : { code: r.code }));
 
 test('tells JSON lines, JSON arrays and CSV apart by their bytes, gzip or not', async () => {
   const lines = await read('{"a":1}\n\n{"a":2}\n{"a":\n');
   assert.deepEqual(values(lines.slice(0, 2)), [{ a: 1 }, { a: 2 }]);
-  assert.ok('error' in lines[2]! && /not valid JSON/.test(lines[2].error));
+  const bad = lines[2]!;
+  assert.ok(!('value' in bad) && bad.code === 'invalid_json' && /not valid JSON/.test(bad.reason));
   assert.deepEqual(values(await read(gzipSync('  [ {"a":1}, {"b":[1,2]} ]'))), [{ a: 1 }, { b: [1, 2] }]);
   const csv = '\uFEFFuser,event,note\nu1,signed up,"hello, ""world"""\nu2,bought,"two\nlines"\n';
   const rows = await read(csv);

@@ -1,5 +1,4 @@
 export { filesSource, segmentSource, ga4Source, heapSource, FilesOptions } from './source.js';
-export { readRecords, type Format, type RecordRead } from './formats.js';
 export { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 export { loadMappingModule, runMapper, type MapRecord, type MappedEvent } from './module.js';
 export { mapSegmentMessage, SEGMENT_NAMESPACE } from './segment.js';

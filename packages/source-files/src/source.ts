@@ -1,8 +1,7 @@
-import { canonicalJson, uuidV5 } from '@hogport/common';
+import { canonicalJson, parseJsonExact, uuidV5 } from '@hogport/common';
 import { guardedMapping, mappingFailure, recordText } from '@hogport/event';
-import { filesInStore, formatIssues, invalidDefinition, resolveLocation, transformConfigOf, type Outcome, type RecordResult, type SourceFactory } from '@hogport/pipeline';
+import { filesInStore, formatIssues, invalidDefinition, outcomeOf, readRecords, recordOutcomes, resolveLocation, transformConfigOf, type Format, type RecordResult, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
-import { readRecords, type Format, type RecordRead } from './formats.js';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 import { loadMappingModule, runMapper, type MapRecord } from './module.js';
 import { mapGa4Row } from './ga4.js';
@@ -46,15 +45,16 @@ export const filesSource: SourceFactory = (ctx) => {
       return files.plan();
     },
     extract: (ectx) => files.extract(ectx),
-    async *transform(raw) {
+    async *transform(raw, tctx) {
       const map = declared ? undefined : await (mapper ??= loadMappingModule(modulePath!));
       for (const file of raw) {
-        for await (const r of readRecords(await file.open(), file.name, o.format, o.csv)) {
-          if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-          const value = parseJsonFields(r.value, o.jsonFields);
-          if (value instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: value.message, position: r.position, record: recordText(r.value) }; continue; }
-          const result = declared ? declared(value) : await runMapper(map!, value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid).catch(mappingFailure);
-          yield outcome(result, r);
+        for await (const r of readRecords(await file.open(), { file: file.name, format: o.format, csv: o.csv, ...(tctx.signal ? { signal: tctx.signal } : {}) })) {
+          if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
+          const fields = parseJsonFields(r.value, o.jsonFields);
+          if (fields instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: fields.message, position: r.position, record: recordText(r.value) }; continue; }
+          const read = fields.value === r.value ? r : fields.exact ? { ...r, value: fields.value, exact: true as const } : { ...r, value: fields.value };
+          const result = declared ? declared(read.value) : await runMapper(map!, read.value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid).catch(mappingFailure);
+          yield outcomeOf(result, read);
         }
       }
     },
@@ -65,8 +65,8 @@ export const filesSource: SourceFactory = (ctx) => {
 
 /**
  * A source of one known export shape in files (any store, one chunk per file): records read by
- * `readRecords`, mapped by the source's own function, made for each chunk (so it may hold what it
- * needs across the chunk's records) and guarded: whatever it throws on a record rejects that record.
+ * the shared record reader, mapped by the source's own function, made for each chunk (so it may hold
+ * what it needs across the chunk's records) and guarded: whatever it throws on a record rejects that record.
  */
 function exportFilesSource(type: string, spec: {
   pattern: string;
@@ -98,10 +98,7 @@ function exportFilesSource(type: string, spec: {
       async *transform(raw, tctx) {
         const map = guardedMapping(spec.mapper(tctx.chunk));
         for (const file of raw) {
-          for await (const r of readRecords(await file.open(), file.name, spec.format ?? 'auto')) {
-            if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
-            yield outcome(map(r.value), r);
-          }
+          yield* recordOutcomes(await file.open(), { file: file.name, format: spec.format ?? 'auto', ...(tctx.signal ? { signal: tctx.signal } : {}) }, (value) => map(value));
         }
       },
       transformConfig: () => transformConfigOf(type, spec.version, parsed.data, ['location', 'pattern']),
@@ -144,19 +141,23 @@ export const heapSource = exportFilesSource('heap', {
   },
 });
 
-/** The record with its JSON-text fields parsed, or the error naming the field that is not JSON. */
-function parseJsonFields(value: unknown, fields: readonly string[]): unknown {
-  if (fields.length === 0 || value === null || typeof value !== 'object') return value;
+/**
+ * The record with its JSON-text fields parsed (numbers a double cannot hold kept exact), or the error
+ * naming the field that is not JSON.
+ */
+function parseJsonFields(value: unknown, fields: readonly string[]): { value: unknown; exact: boolean } | Error {
+  if (fields.length === 0 || value === null || typeof value !== 'object') return { value, exact: false };
   const out = { ...(value as Record<string, unknown>) };
+  let exact = false;
   for (const f of fields) {
     if (typeof out[f] !== 'string') continue;
-    try { out[f] = JSON.parse(out[f] as string); } catch (err) { return new Error(`field ${f} is not JSON: ${(err as Error).message}`); }
+    try {
+      const parsed = parseJsonExact(out[f] as string);
+      out[f] = parsed.value;
+      exact ||= parsed.exact;
+    } catch (err) {
+      return new Error(`field ${f} is not JSON: ${(err as Error).message}`);
+    }
   }
-  return out;
-}
-
-function outcome(result: RecordResult, r: Extract<RecordRead, { value: unknown }>): Outcome {
-  if ('events' in result) return { kind: 'events', events: result.events, position: r.position, ...(result.identify ? { identify: result.identify } : {}) };
-  if ('drop' in result) return { kind: 'drop', rule: result.drop, position: r.position };
-  return { kind: 'reject', code: result.code, reason: result.reason, position: r.position, record: recordText(r.value) };
+  return { value: out, exact };
 }

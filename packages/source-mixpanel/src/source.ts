@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
-import { gunzipIfGzipped, HogportError, isTimeZone, readAll, readSecret } from '@hogport/common';
+import { gunzipIfGzipped, HogportError, isTimeZone, parseJsonExact, readAll, readSecret } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
-import { guardedMapping, recordText } from '@hogport/event';
-import { formatIssues, invalidDefinition, jsonLineOutcomes, planWindows, transformConfigOf, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
+import { guardedMapping } from '@hogport/event';
+import { formatIssues, invalidDefinition, outcomeOf, planWindows, recordOutcomes, transformConfigOf, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
 import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
@@ -117,16 +117,16 @@ export const mixpanelSource: SourceFactory = (ctx) => {
       await downloadDay(ectx.chunk.id, a, (body) => ectx.writeRaw(`export-${ectx.chunk.id}.jsonl`, body), ectx.signal);
     },
     transform(files, tctx) {
-      return tctx.chunk === PROFILES_CHUNK ? profiles(files) : events(files);
+      return tctx.chunk === PROFILES_CHUNK ? profiles(files) : events(files, tctx.signal);
     },
     transformConfig: () => transformConfigOf('mixpanel', 2, options, EXTRACT_ONLY),
   };
 
-  async function* events(files: Parameters<ReturnType<SourceFactory>['transform']>[0]): AsyncGenerator<Outcome> {
+  async function* events(files: Parameters<ReturnType<SourceFactory>['transform']>[0], signal: AbortSignal | undefined): AsyncGenerator<Outcome> {
     // Raw exports are not deduplicated: within a day, one $insert_id is one event.
     const seen = new Set<string>();
     for (const file of files) {
-      yield* jsonLineOutcomes(await gunzipIfGzipped(await file.open()), { file: file.name }, (value) => {
+      yield* recordOutcomes(await file.open(), { file: file.name, format: 'jsonl', ...(signal ? { signal } : {}) }, (value) => {
         const m = mapRecord(value, mapping);
         if (!('events' in m)) return m;
         const uuid = m.events[0]!.uuid;
@@ -142,18 +142,16 @@ export const mixpanelSource: SourceFactory = (ctx) => {
       // One Engage page: at most a thousand profiles.
       const text = (await readAll(await gunzipIfGzipped(await file.open()))).toString('utf8');
       let page: { results?: unknown[] };
+      let exact: boolean;
       try {
-        page = JSON.parse(text) as { results?: unknown[] };
+        ({ value: page, exact } = parseJsonExact(text) as { value: { results?: unknown[] }; exact: boolean });
       } catch (err) {
         yield { kind: 'reject', code: 'invalid_json', reason: `the profile page is not JSON: ${(err as Error).message}`, position: { file: file.name }, record: text.slice(0, 65_536) };
         continue;
       }
       for (const [i, profile] of (page.results ?? []).entries()) {
-        const position = { file: file.name, line: i + 1 };
-        const m = mapProfile(profile, mapping, fallbackTime);
-        if ('events' in m) yield { kind: 'events', events: m.events, position };
-        else if ('drop' in m) yield { kind: 'drop', rule: m.drop, position };
-        else yield { kind: 'reject', code: m.code, reason: m.reason, position, record: recordText(profile) };
+        const read = { value: profile, position: { file: file.name, line: i + 1 }, ...(exact ? { exact: true as const } : {}) };
+        yield outcomeOf(mapProfile(profile, mapping, fallbackTime), read);
       }
     }
   }

@@ -66,6 +66,16 @@ test('reads gzip and plain files alike, whatever their names say, with line posi
   assert.deepEqual(outcomes[1]!.position, { file: 'plain.json.gz', line: 3, offset: text.indexOf('{broken') });
 });
 
+test('a distinct_id a double cannot hold keeps every digit, and a property that went out as text is counted', async () => {
+  const text = '{"event":"a","distinct_id":9007199254740993,"timestamp":"2024-01-01T00:00:00Z","properties":{"order":12345678901234567890}}\n{"event":"b","distinct_id":9007199254740993,"timestamp":"2024-01-01T00:00:00Z"}\n';
+  const outcomes = [];
+  for await (const o of transformPostHogLines([{ name: 'big.jsonl', open: async () => Readable.from([Buffer.from(text)]) }])) outcomes.push(o);
+  assert.deepEqual(outcomes.map((o) => (o.kind === 'events' ? [o.events[0]!.distinct_id, JSON.stringify(o.events[0]!.properties), o.changed] : o.kind)), [
+    ['9007199254740993', '{"order":"12345678901234567890"}', ['number_as_text']],
+    ['9007199254740993', '{}', undefined],
+  ]);
+});
+
 test('maps the published PostHog sample records', async () => {
   const lines = (await readFile(new URL('posthog-frontend-mock-events-query.jsonl', SAMPLES), 'utf8')).trim().split('\n');
   assert.ok(lines.length >= 2);

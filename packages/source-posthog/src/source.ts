@@ -1,7 +1,6 @@
-import { canonicalJson, gunzipIfGzipped, isUuid, normalizeTimestamp, ownValue, peekBytes, uuidV5, URL_NAMESPACE } from '@hogport/common';
-import { guardedMapping, recordText, RejectCode } from '@hogport/event';
-import { readRecords } from '@hogport/source-files';
-import { filesInStore, transformConfigOf, formatIssues, invalidDefinition, jsonLineOutcomes, type Outcome, type PostHogEvent, type Source, type SourceFactory } from '@hogport/pipeline';
+import { canonicalJson, ExactNumber, isUuid, normalizeTimestamp, ownValue, parseJsonExact, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { guardedMapping, RejectCode } from '@hogport/event';
+import { filesInStore, formatIssues, invalidDefinition, outcomeOf, readRecords, transformConfigOf, type Outcome, type PostHogEvent, type RecordResult, type Source, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 
 export const PostHogFilesOptions = z.object({
@@ -17,7 +16,7 @@ export const POSTHOG_FILES_NAMESPACE = uuidV5('hogport.posthog-files', URL_NAMES
 
 const EventIn = z.object({
   event: z.string({ error: 'event must be a string' }).min(1, 'event is empty'),
-  distinct_id: z.union([z.string(), z.number()]).optional(),
+  distinct_id: z.union([z.string(), z.number(), z.instanceof(ExactNumber)]).optional(),
   timestamp: z.string({ error: 'timestamp must be ISO 8601 text' }),
   uuid: z.string().optional(),
   properties: z.record(z.string(), z.unknown(), { error: 'properties must be an object' }).optional(),
@@ -42,7 +41,7 @@ export function mapPostHogRecord(value: unknown): Mapped {
   const own = (k: 'properties' | '$set' | '$set_once') => ownValue(raw, k) as Record<string, unknown> | undefined;
   const properties: Record<string, unknown> = { ...(own('properties') ?? {}) };
   const did = rec.distinct_id ?? properties.distinct_id;
-  if ((typeof did !== 'string' && typeof did !== 'number') || String(did).trim() === '') {
+  if ((typeof did !== 'string' && typeof did !== 'number' && !(did instanceof ExactNumber)) || String(did).trim() === '') {
     return { code: RejectCode.missingDistinctId, reason: 'no distinct_id, neither at the top level nor in properties' };
   }
   const distinctId = String(did);
@@ -59,29 +58,29 @@ export function mapPostHogRecord(value: unknown): Mapped {
   return { event };
 }
 
-/** Turns the lines of PostHog-format files into outcomes, one per non-blank line. */
-export async function* transformPostHogLines(files: Parameters<Source['transform']>[0]): AsyncGenerator<Outcome> {
-  const map = guardedMapping((value: unknown) => {
+/** Turns PostHog-format files (JSON lines, or Parquet told by its bytes) into outcomes, one per record. */
+export async function* transformPostHogLines(files: Parameters<Source['transform']>[0], signal?: AbortSignal): AsyncGenerator<Outcome> {
+  const map = guardedMapping((value: unknown): RecordResult => {
     const mapped = mapPostHogRecord(value);
     return 'event' in mapped ? { events: [mapped.event] } : mapped;
   });
   for (const file of files) {
-    const stream = await gunzipIfGzipped(await file.open());
-    if ((await peekBytes(stream, 4)).toString('latin1') !== 'PAR1') {
-      yield* jsonLineOutcomes(stream, { file: file.name }, map);
-      continue;
-    }
-    // PostHog's batch exports to Parquet hold properties (and $set, $set_once) as JSON text.
-    for await (const r of readRecords(stream, file.name, 'parquet')) {
-      if ('error' in r) { yield { kind: 'reject', code: 'unreadable_record', reason: r.error, position: r.position, record: r.raw }; continue; }
+    const options = { file: file.name, format: (head: Buffer) => (head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' as const : 'jsonl' as const), ...(signal ? { signal } : {}) };
+    for await (const r of readRecords(await file.open(), options)) {
+      if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
+      if (r.raw !== undefined) { yield outcomeOf(map(r.value), r); continue; }
+      // PostHog's batch exports to Parquet hold properties (and $set, $set_once) as JSON text.
       const row = { ...(r.value as Record<string, unknown>) };
-      for (const k of ['properties', '$set', '$set_once', 'set', 'set_once']) if (typeof row[k] === 'string') { try { row[k] = JSON.parse(row[k] as string); } catch { /* left as is: the mapping says why */ } }
+      let exact = false;
+      for (const k of ['properties', '$set', '$set_once', 'set', 'set_once']) {
+        if (typeof row[k] !== 'string') continue;
+        try { const parsed = parseJsonExact(row[k] as string); row[k] = parsed.value; exact ||= parsed.exact; } catch { /* left as is: the mapping says why */ }
+      }
       if (row.set && !row.$set) row.$set = row.set;
       if (row.set_once && !row.$set_once) row.$set_once = row.set_once;
       delete row.set; delete row.set_once; delete row.person_id; delete row.person_properties; delete row.team_id;
       const m = map(row);
-      if ('events' in m) yield { kind: 'events', events: m.events, position: r.position };
-      else yield { kind: 'reject', code: m.code, reason: m.reason, position: r.position, record: recordText(r.value) };
+      yield outcomeOf(m, exact ? { ...r, exact: true } : r);
     }
   }
 }
@@ -99,7 +98,7 @@ export const posthogFilesSource: SourceFactory = (ctx) => {
     type: 'posthog-files',
     plan: () => files.plan(),
     extract: (ectx) => files.extract(ectx),
-    transform: (files) => transformPostHogLines(files),
+    transform: (files, tctx) => transformPostHogLines(files, tctx.signal),
     transformConfig: () => transformConfigOf('posthog-files', 2, options, ['location', 'pattern']),
   };
 };

@@ -12,7 +12,7 @@ import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
 
 /** Bumped when hogport's own transform logic changes output, so done chunks become stale. */
-const TRANSFORM_LOGIC = 1;
+const TRANSFORM_LOGIC = 2;
 
 /**
  * Transform: turns a chunk's raw files into PostHog events and rejects. Up to date while the raw
