@@ -2,7 +2,7 @@ export { HogportError, hasCode, describeError } from './errors.js';
 export { createLogger, silentLogger, REDACT_PATHS, type Logger, type LoggerOptions } from './logger.js';
 export { readSecret, rememberSecret, redact } from './secrets.js';
 export { peekBytes, isGzipMagic, gunzipIfGzipped, HashingCounter, splitLines, splitLineBatches, stopReason, MAX_LINE_BYTES, sha256, readAll, type SplitLine, type SplitLinesOptions } from './streams.js';
-export { canonicalJson, isUuid, ExactNumber, parseJsonExact, numberRoundTrips, holdsExactNumber, ownValue, setOwn } from './json.js';
+export { canonicalJson, isUuid, ExactNumber, parseJsonExact, TooDeepError, numberRoundTrips, holdsExactNumber, ownValue, setOwn } from './json.js';
 export { HOGPORT_VERSION } from './version.js';
 export { sleep } from './time.js';
 export { normalizeTimestamp, timeKey, epochToIso } from './timestamp.js';

@@ -196,6 +196,25 @@ const MAYBE: number[] = [];
  */
 export function parseJsonExact(text: string): { value: unknown; exact: boolean } {
   const value: unknown = JSON.parse(text);
+  try {
+    return exactly(text, value);
+  } catch (err) {
+    // JSON.parse keeps its own stack; the walks below use the call stack, which a record nested
+    // 100,000 deep exhausts.
+    if (err instanceof RangeError && /call stack/i.test(err.message)) throw new TooDeepError();
+    throw err;
+  }
+}
+
+/** A JSON text nested too deeply to be read with its numbers checked. */
+export class TooDeepError extends Error {
+  constructor() {
+    super('the record is nested too deeply to read');
+    this.name = 'TooDeepError';
+  }
+}
+
+function exactly(text: string, value: unknown): { value: unknown; exact: boolean } {
   if (value === null || typeof value !== 'object') {
     if (typeof value !== 'number' || numberRoundTrips(text.trim())) return { value, exact: false };
   } else {

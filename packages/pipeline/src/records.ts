@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ExactNumber, gunzipIfGzipped, HogportError, MAX_LINE_BYTES, parseJsonExact, peekBytes, splitLineBatches, stopReason, type SplitLine } from '@hogport/common';
-import { mappingFailure, recordText } from '@hogport/event';
+import { ExactNumber, gunzipIfGzipped, HogportError, MAX_LINE_BYTES, parseJsonExact, peekBytes, splitLineBatches, stopReason, TooDeepError, type SplitLine } from '@hogport/common';
+import { mappingFailure, recordText, RejectCode } from '@hogport/event';
 import type { Outcome, Position, PostHogEvent } from './source.js';
 
 /** What a source's mapping makes of one parsed record. */
@@ -203,6 +203,7 @@ function lineRecord(l: SplitLine, options: ReadOptions): RecordRead | undefined 
   try {
     parsed = parseJsonExact(line);
   } catch (err) {
+    if (err instanceof TooDeepError) return { code: RejectCode.tooDeep, reason: err.message, position, raw: line };
     return { code: READ_REJECTS.invalidJson, reason: `not valid JSON: ${(err as Error).message}`, position, raw: line };
   }
   const r: RecordRead = { value: parsed.value, position, raw: line };
@@ -254,6 +255,8 @@ async function* jsonArray(pieces: AsyncIterable<Buffer>, options: ReadOptions): 
     try {
       parsed = parseJsonExact(text);
     } catch (err) {
+      // A whole element, well formed but too deep, costs that element alone.
+      if (err instanceof TooDeepError) return { code: RejectCode.tooDeep, reason: err.message, position, raw: text.slice(0, 65_536) };
       throw broken(`element ${position.line} (at byte ${start}): ${(err as Error).message}`);
     }
     const r: RecordRead = { value: parsed.value, position };

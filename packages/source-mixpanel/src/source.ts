@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { gunzipIfGzipped, HogportError, isTimeZone, parseJsonExact, readAll, readSecret } from '@hogport/common';
+import { gunzipIfGzipped, HogportError, isTimeZone, parseJsonExact, readAll, readSecret, TooDeepError } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
 import { guardedMapping } from '@hogport/event';
 import { formatIssues, invalidDefinition, outcomeOf, planWindows, recordOutcomes, transformConfigOf, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
@@ -144,7 +144,14 @@ export const mixpanelSource: SourceFactory = (ctx) => {
       let page: { results?: unknown[] };
       let exact: boolean;
       try {
-        ({ value: page, exact } = parseJsonExact(text) as { value: { results?: unknown[] }; exact: boolean });
+        try {
+          ({ value: page, exact } = parseJsonExact(text) as { value: { results?: unknown[] }; exact: boolean });
+        } catch (err) {
+          if (!(err instanceof TooDeepError)) throw err;
+          // One profile nested beyond reading: the page is read as it parses, and that profile is refused by its mapping.
+          page = JSON.parse(text) as { results?: unknown[] };
+          exact = false;
+        }
       } catch (err) {
         yield { kind: 'reject', code: 'invalid_json', reason: `the profile page is not JSON: ${(err as Error).message}`, position: { file: file.name }, record: text.slice(0, 65_536) };
         continue;
