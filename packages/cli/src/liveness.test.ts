@@ -48,7 +48,7 @@ test('a chunk that cannot be read in the main thread fails alone: its failure is
   const run = await runCli(['run', ws.pipeline, '--threads', '1']);
   assert.equal(run.code, 1, run.stderr);
   assert.match(run.stderr, /transform broken\.json: E_FILE_UNREADABLE/);
-  assert.match(run.stderr, /transform cut\.jsonl\.gz: (E_RAW_UNREADABLE|Z_BUF_ERROR) /);
+  assert.match(run.stderr, /transform cut\.jsonl\.gz: E_RAW_UNREADABLE /);
   const failures = (await walk(path.join(ws.dir, 'store', 'live', 'failures'))).sort();
   assert.deepEqual(failures, ['transform/broken.json.json', 'transform/cut.jsonl.gz.json']);
   assert.equal((await readJson(path.join(ws.dir, 'store', 'live', 'failures', 'transform', 'broken.json.json'))).error.code, 'E_FILE_UNREADABLE');

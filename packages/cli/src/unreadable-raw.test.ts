@@ -21,7 +21,7 @@ test('a raw file damaged in the store makes the next run fetch it again without 
 
   const first = await runCli(['run', ws.pipeline]);
   assert.equal(first.code, 1, first.stderr);
-  assert.match(first.stderr, new RegExp(`transform ${chunk}: (Z_BUF_ERROR|E_RAW_CORRUPT) .*the next run or extract fetches chunk ${chunk} again \\(1 of 3\\), without --force`));
+  assert.match(first.stderr, new RegExp(`transform ${chunk}: (E_RAW_UNREADABLE|E_RAW_CORRUPT) .*the next run or extract fetches chunk ${chunk} again \\(1 of 3\\), without --force`));
   const status = await statusOf(ws.pipeline);
   const row = status.chunks.find((c) => c.chunk === chunk)!;
   assert.equal(row.extract.status, 'stale');
@@ -55,7 +55,7 @@ test('a source file that is damaged at the source is fetched again at most three
     if (run === 4) assert.match(res.stderr, new RegExp(`fetched 3 times more and is still unreadable: the source serves it damaged.*extract --force --chunks ${chunk}`));
   }
   assert.deepEqual(attempts, [1, 2, 3, 4, 4], 'the first fetch and three more, then no more');
-  assert.match(last, new RegExp(`transform ${chunk}: Z_BUF_ERROR`));
+  assert.match(last, new RegExp(`transform ${chunk}: E_RAW_UNREADABLE`));
   const row = (await statusOf(ws.pipeline)).chunks.find((c) => c.chunk === chunk)!;
-  assert.deepEqual([row.extract.status, row.transform.status, row.transform.error?.code], ['done', 'failed', 'Z_BUF_ERROR']);
+  assert.deepEqual([row.extract.status, row.transform.status, row.transform.error?.code], ['done', 'failed', 'E_RAW_UNREADABLE']);
 });

@@ -105,6 +105,8 @@ export interface SplitLine {
   offset: number;
   /** Set when the line's bytes are not valid UTF-8: `line` then holds U+FFFD in their place. */
   invalidUtf8?: true;
+  /** Set when the line ended in CRLF, not LF: a reader joining lines (a quoted CSV field) puts it back. */
+  crlf?: true;
   /** The line's length in bytes, set only when it is over the maximum and was skipped, never held. */
   tooLong?: number;
 }
@@ -155,6 +157,7 @@ export async function* splitLineBatches(input: AsyncIterable<Buffer | string>, o
     const line = bytes.toString('utf8', start, end);
     number += 1;
     const out: SplitLine = { line, number, offset };
+    if (end < nl) out.crlf = true;
     if (!valid && !isUtf8(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))) out.invalidUtf8 = true;
     return out;
   };

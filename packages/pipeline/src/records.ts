@@ -352,7 +352,7 @@ async function* csvRows(pieces: AsyncIterable<Buffer>, options: ReadOptions): As
       // No line closes the quote yet: wait for more (then only the newest line can close it).
       if (end === -1 && !atEnd && bytes <= max) { waiting = true; return; }
       const lines = end === -1 ? [] : pending.slice(0, end);
-      const fields = end === -1 ? undefined : splitCsvRecord(lines.length === 1 ? lines[0]!.l.line : lines.map((x) => x.l.line).join('\n'), delimiter);
+      const fields = end === -1 ? undefined : splitCsvRecord(lines.length === 1 ? lines[0]!.l.line : lines.map((x, i) => (i === lines.length - 1 ? x.l.line : `${x.l.line}${x.l.crlf ? '\r\n' : '\n'}`)).join(''), delimiter);
       const first = pending[0]!.l;
       if (fields === undefined) {
         if (columns === undefined) throw new HogportError('E_FILE_UNREADABLE', `${options.file} is not valid CSV: its header row (line ${first.number}) has a quote where none can be`);
@@ -478,5 +478,5 @@ function unreadable(options: ReadOptions, err: unknown): Error {
   if (err instanceof HogportError) return err;
   if (options.signal?.aborted && err === options.signal.reason) return err as Error;
   const where = options.entry ? `entry ${options.entry} of ${options.file}` : options.file;
-  return new HogportError('E_RAW_UNREADABLE', `${where} cannot be read (${(err as Error)?.message ?? String(err)}): the raw file is damaged or was cut short; re-run extract for this chunk with --force`, { details: { file: options.file, ...(options.entry ? { entry: options.entry } : {}) } });
+  return new HogportError('E_RAW_UNREADABLE', `${where} cannot be read (${(err as Error)?.message ?? String(err)}): the raw file is damaged or was cut short`, { details: { file: options.file, ...(options.entry ? { entry: options.entry } : {}) } });
 }

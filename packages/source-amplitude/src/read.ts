@@ -54,7 +54,7 @@ async function* zipEntries(file: string, name: string): AsyncGenerator<{ name: s
   try {
     zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z))));
   } catch (err) {
-    throw new HogportError('E_ZIP_CORRUPT', `raw file ${name} is not a readable zip (${(err as Error).message}): the download was probably cut short; re-run extract for this chunk with --force`);
+    throw new HogportError('E_ZIP_CORRUPT', `raw file ${name} is not a readable zip (${(err as Error).message}): the download was probably cut short`);
   }
   try {
     const entries: yauzl.Entry[] = await new Promise((resolve, reject) => {
@@ -70,7 +70,7 @@ async function* zipEntries(file: string, name: string): AsyncGenerator<{ name: s
     }
   } catch (err) {
     if (err instanceof HogportError) throw err;
-    throw new HogportError('E_ZIP_CORRUPT', `raw file ${name} is a damaged zip (${(err as Error).message}): re-run extract for this chunk with --force`);
+    throw new HogportError('E_ZIP_CORRUPT', `raw file ${name} is a damaged zip (${(err as Error).message})`);
   } finally {
     zip.close();
   }
