@@ -1,7 +1,7 @@
 import { isUuid } from '@hogport/common';
 import { Changed, MAX_EVENT_BYTES, RejectCode, type LongDistinctIds, type PostHogEvent, type Refusal } from './contract.js';
 import { serialisationFailure } from './guard.js';
-import { checkedId } from './ids.js';
+import { checkedId, idTooLong } from './ids.js';
 
 /** The transform options the finish step applies (the definition's `transform` section). */
 export interface EventSettings {
@@ -51,9 +51,12 @@ export function finishEvent(event: PostHogEvent, ctx: FinishContext): Finished {
   if (event.properties === null || typeof event.properties !== 'object' || Array.isArray(event.properties)) return { code: RejectCode.badProperties, reason: 'properties must be an object' };
   const mode = t.longDistinctIds ?? 'reject';
   let changed: string[] | undefined;
-  const id = checkedId(event.distinct_id, mode, 'distinct_id');
-  if ('code' in id) return id;
-  if (id.changed) { event.distinct_id = id.id; changed = [id.changed]; }
+  // Nearly every id is short: it costs one length test and no allocation.
+  if (idTooLong(event.distinct_id)) {
+    const id = checkedId(event.distinct_id, mode, 'distinct_id');
+    if ('code' in id) return id;
+    if (id.changed) { event.distinct_id = id.id; changed = [id.changed]; }
+  }
   // Sources hand over fresh objects: enriching in place saves a copy of every event's properties.
   const properties: Record<string, unknown> = event.properties;
   const linked = LINKED_IDS[event.event];

@@ -10,9 +10,9 @@ export function mixpanelTime(value: unknown, zone?: string): string | undefined 
   const t = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) return undefined;
   let micros = t > 1e10 ? Math.round(t * 1000) : Math.round(t * 1_000_000);
-  // Out of range (1e20 seconds) is no time at all, before any zone is asked about it.
-  if (epochToIso(micros, 'us') === undefined) return undefined;
   if (zone) {
+    // Out of range (1e20 seconds) is no time at all, before any zone is asked about it.
+    if (epochToIso(micros, 'us') === undefined) return undefined;
     const wallMs = Math.floor(micros / 1000);
     micros += (wallToUtc(wallMs, zone) - wallMs) * 1000;
   }
