@@ -1,23 +1,6 @@
 import { STAGES, type Layout, type Stage } from '@hogport/layout';
+import { stageListing, type StageListing } from '@hogport/state';
 import type { Store } from '@hogport/store';
-
-/** What a listing of one stage's control objects shows, chunk by chunk. */
-interface StageListing {
-  manifests: Set<string>;
-  failures: Set<string>;
-}
-
-async function listing(store: Store, layout: Layout, stage: Stage): Promise<StageListing> {
-  const out: StageListing = { manifests: new Set(), failures: new Set() };
-  for (const kind of ['manifests', 'failures'] as const) {
-    const prefix = kind === 'manifests' ? layout.manifests(stage) : layout.failures(stage);
-    for await (const obj of store.list(prefix)) {
-      const id = layout.chunkOf(kind, stage, obj.key);
-      if (id) out[kind].add(id);
-    }
-  }
-  return out;
-}
 
 /**
  * Where the upstream work of chunks a stage waits for stands: `ready`, committed by the stage just
@@ -30,7 +13,7 @@ export async function upstreamProgress(store: Store, layout: Layout, stage: Stag
   const out = { ready: [] as string[], coming: [] as string[] };
   const chain = STAGES.slice(0, STAGES.indexOf(stage)).reverse();
   if (chain.length === 0) return out;
-  const listings = await Promise.all(chain.map((s) => listing(store, layout, s)));
+  const listings = await Promise.all(chain.map((s) => stageListing(store, layout, s)));
   const [nearest, ...further] = listings as [StageListing, ...StageListing[]];
   for (const chunk of chunks) {
     if (nearest.manifests.has(chunk)) { out.ready.push(chunk); continue; }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { silentLogger } from '@hogport/common';
 import { openStore } from '@hogport/store';
-import { nestedJson, transformVerdicts, type Verdict } from '@hogport/testkit';
+import { nestedJson, transformVerdicts, verdictBrief, type Verdict } from '@hogport/testkit';
 import { amplitudeSource } from './index.js';
 
 const source = () => amplitudeSource({ options: { type: 'amplitude', mode: 'files', location: tmpdir(), requireComplete: false }, baseDir: tmpdir(), openStore: (uri) => openStore(uri), log: silentLogger });
@@ -23,11 +23,10 @@ const corpus = [
   `{"$insert_id":"i9","event_type":"Linked","user_id":"u9","device_id":"${'d'.repeat(300)}","event_time":"${at}"}`,
 ].join('\n');
 const file = { name: '187520_2024-03-01_9#0.json', data: corpus };
-const brief = (v: Verdict) => [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.rule];
 
 test('Amplitude bad input: each record is an event or a reject with its code and line, the counts add up, and the chunk completes', async () => {
   const { verdicts, counts } = await transformVerdicts(source(), [file]);
-  assert.deepEqual(verdicts.map(brief), [
+  assert.deepEqual(verdicts.map(verdictBrief), [
     [1, 'events', 'Signed Up'],
     [2, 'events', 'Viewed'],
     [3, 'events', 'constructor'],

@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HogportError, peekBytes } from '@hogport/common';
-import { guardedMapping } from '@hogport/event';
 import { recordOutcomes, type Outcome, type RawFileInput } from '@hogport/pipeline';
 import yauzl from 'yauzl';
 import { mapAmplitudeRecord, type AmplitudeMapping } from './map.js';
@@ -45,7 +44,7 @@ export async function* readAmplitude(files: RawFileInput[], options: { mapping: 
 }
 
 function records(input: Readable, where: { file: string; entry?: string }, budget: ByteBudget, options: { mapping: AmplitudeMapping; signal?: AbortSignal }): AsyncGenerator<Outcome> {
-  return recordOutcomes(input, { ...where, format: 'jsonl', meter: (bytes) => budget.take(bytes, where), ...(options.signal ? { signal: options.signal } : {}) }, guardedMapping((value: unknown) => mapAmplitudeRecord(value, options.mapping)));
+  return recordOutcomes(input, { ...where, format: 'jsonl', meter: (bytes) => budget.take(bytes, where), ...(options.signal ? { signal: options.signal } : {}) }, (value) => mapAmplitudeRecord(value, options.mapping));
 }
 
 /** The entries of a zip file in natural name order, directories and `_complete` markers left out. */

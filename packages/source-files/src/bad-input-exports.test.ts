@@ -6,11 +6,10 @@ import { test } from 'node:test';
 import { silentLogger } from '@hogport/common';
 import type { SourceFactory } from '@hogport/pipeline';
 import { openStore } from '@hogport/store';
-import { nestedJson, transformVerdicts, type Verdict } from '@hogport/testkit';
+import { nestedJson, transformVerdicts, verdictBrief, type Verdict } from '@hogport/testkit';
 import { ga4Source, heapSource, segmentSource } from './index.js';
 
 const make = (factory: SourceFactory, type: string, location = tmpdir()) => factory({ options: { type, location }, baseDir: tmpdir(), openStore: (uri) => openStore(uri), log: silentLogger });
-const brief = (v: Verdict) => [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.rule];
 const eventsOf = (v: Verdict | undefined) => { assert.ok(v?.kind === 'events', JSON.stringify(v)); return v.events; };
 
 const ts = '2024-03-01T09:00:00.000Z';
@@ -32,7 +31,7 @@ const segmentCorpus = [
 test('Segment bad input: each message is an event, a drop or a reject with its code and line; messageId collisions stay apart, redeliveries collapse', async () => {
   const segment = make(segmentSource, 'segment');
   const { verdicts, counts } = await transformVerdicts(segment, [{ name: 'a.gz', data: segmentCorpus }], { chunk: 'a' });
-  assert.deepEqual(verdicts.map(brief), [
+  assert.deepEqual(verdicts.map(verdictBrief), [
     [1, 'events', '$identify'],
     [2, 'events', 'constructor'],
     [3, 'events', 'Order'],
@@ -66,7 +65,7 @@ test('GA4 bad input: prototype-named params are properties, a 20-digit event_tim
     row('"device":{"category":"constructor"},'),
   ].join('\n');
   const { verdicts, counts } = await transformVerdicts(make(ga4Source, 'ga4'), [{ name: 'events_20240301.json', data: corpus }]);
-  assert.deepEqual(verdicts.map(brief), [
+  assert.deepEqual(verdicts.map(verdictBrief), [
     [1, 'events', 'purchase'],
     [2, 'events', 'purchase'],
     [3, 'events', 'constructor'],
@@ -102,7 +101,7 @@ test('Heap: the table is told once, from the chunk, so a location named heap-use
   assert.deepEqual(planned.map((c) => [c.id, c.loadLast ?? false]), [['events~pageviews.json', false], ['users~users.json', true]]);
 
   const ev = await transformVerdicts(heap, [{ name: 'pageviews.json', data: events }], { chunk: 'events~pageviews.json' });
-  assert.deepEqual(ev.verdicts.map(brief), [
+  assert.deepEqual(ev.verdicts.map(verdictBrief), [
     [1, 'events', '$pageview'],
     [2, 'events', 'constructor'],
     [3, 'reject', 'bad_timestamp'],

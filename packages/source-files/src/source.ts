@@ -66,7 +66,7 @@ export const filesSource: SourceFactory = (ctx) => {
 /**
  * A source of one known export shape in files (any store, one chunk per file): records read by
  * the shared record reader, mapped by the source's own function, made for each chunk (so it may hold
- * what it needs across the chunk's records) and guarded: whatever it throws on a record rejects that record.
+ * what it needs across the chunk's records); the reader rejects a record its mapping throws on.
  */
 function exportFilesSource(type: string, spec: {
   pattern: string;
@@ -96,7 +96,7 @@ function exportFilesSource(type: string, spec: {
       },
       extract: (ectx) => files.extract(ectx),
       async *transform(raw, tctx) {
-        const map = guardedMapping(spec.mapper(tctx.chunk));
+        const map = spec.mapper(tctx.chunk);
         for (const file of raw) {
           yield* recordOutcomes(await file.open(), { file: file.name, format: spec.format ?? 'auto', ...(tctx.signal ? { signal: tctx.signal } : {}) }, (value) => map(value));
         }

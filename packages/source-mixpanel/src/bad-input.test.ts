@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { silentLogger } from '@hogport/common';
 import { openStore } from '@hogport/store';
-import { nestedJson, transformVerdicts, type Verdict } from '@hogport/testkit';
+import { nestedJson, transformVerdicts, verdictBrief, type Verdict } from '@hogport/testkit';
 import { mixpanelSource } from './index.js';
 
 const source = (more: Record<string, unknown> = {}) => mixpanelSource({ options: { type: 'mixpanel', start: '2024-03-01', end: '2024-03-02', ...more }, baseDir: tmpdir(), openStore: (uri) => openStore(uri), log: silentLogger });
@@ -19,12 +19,11 @@ const corpus = [
   `{"event":"Long","properties":{"time":${t},"distinct_id":"${'x'.repeat(201)}","$insert_id":"i7"}}`,
   `{"event":"Signed Up","properties":{"time":${t},"distinct_id":"u8","$insert_id":"i8"}}`,
 ].join('\n');
-const brief = (v: Verdict) => [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.rule];
 
 test('Mixpanel bad input: each record is an event or a reject with its code and line, the counts add up, and the day completes', async () => {
   for (const timezone of [undefined, 'America/Los_Angeles']) {
     const { verdicts, counts } = await transformVerdicts(source(timezone ? { timezone } : {}), [{ name: 'export-2024-03-01.jsonl', data: corpus }], { chunk: '2024-03-01' });
-    assert.deepEqual(verdicts.map(brief), [
+    assert.deepEqual(verdicts.map(verdictBrief), [
       [1, 'events', 'Signed Up'],
       [2, 'events', 'Viewed'],
       [3, 'events', 'constructor'],
@@ -44,7 +43,7 @@ test('Mixpanel bad input: each record is an event or a reject with its code and 
 test('Mixpanel profiles with prototype-named properties keep every one of them in $set', async () => {
   const page = `{"results":[{"$distinct_id":"p1","$properties":{"$last_seen":"2024-03-01T10:00:00","constructor":"c","__proto__":"proto","$email":"a@b.c"}},{"$distinct_id":"${'p'.repeat(300)}","$properties":{}},{"$distinct_id":"p3","$properties":{"deep":${nestedJson(100_000)}}}]}`;
   const { verdicts, counts } = await transformVerdicts(source({ profiles: true }), [{ name: 'engage-000001.json', data: page }], { chunk: 'profiles' });
-  assert.deepEqual(verdicts.map(brief), [[1, 'events', '$set'], [2, 'reject', 'distinct_id_too_long'], [3, 'reject', 'too_deep']]);
+  assert.deepEqual(verdicts.map(verdictBrief), [[1, 'events', '$set'], [2, 'reject', 'distinct_id_too_long'], [3, 'reject', 'too_deep']]);
   assert.deepEqual(counts, { in: 3, out: 1, rejected: 2, dropped: 0 });
   const set = (verdicts[0] as Extract<Verdict, { kind: 'events' }>).events[0]!.properties.$set;
   assert.deepEqual(Object.keys(set).sort(), ['__proto__', 'constructor', 'email']);

@@ -8,7 +8,7 @@ import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions
 import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
 
 // Whatever mapping throws on one record (a time out of range, a record too deep) costs that record.
-const mapRecord = guardedMapping(mapMixpanelRecord);
+// Profiles are mapped outside the record reader, so they carry the guard it gives every record.
 const mapProfile = guardedMapping(mapMixpanelProfile);
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -127,7 +127,7 @@ export const mixpanelSource: SourceFactory = (ctx) => {
     const seen = new Set<string>();
     for (const file of files) {
       yield* recordOutcomes(await file.open(), { file: file.name, format: 'jsonl', ...(signal ? { signal } : {}) }, (value) => {
-        const m = mapRecord(value, mapping);
+        const m = mapMixpanelRecord(value, mapping);
         if (!('events' in m)) return m;
         const uuid = m.events[0]!.uuid;
         if (seen.has(uuid)) return { drop: 'duplicate_insert_id' };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { silentLogger } from '@hogport/common';
 import { openStore } from '@hogport/store';
-import { nestedJson, transformVerdicts, type Verdict } from '@hogport/testkit';
+import { nestedJson, transformVerdicts, verdictBrief, type Verdict } from '@hogport/testkit';
 import { posthogFilesSource } from './index.js';
 
 const source = () => posthogFilesSource({ options: { type: 'posthog-files', location: tmpdir() }, baseDir: tmpdir(), openStore: (uri) => openStore(uri), log: silentLogger });
@@ -20,11 +20,10 @@ const corpus = [
   `{"event":"long","distinct_id":"${'é'.repeat(201)}","timestamp":"${ts}"}`,
   `{"event":"signed up","distinct_id":"u6","timestamp":"${ts}"}`,
 ].join('\n');
-const brief = (v: Verdict) => [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.rule];
 
 test('PostHog-format bad input: each record is an event or a reject with its code and line, the counts add up, and the file completes', async () => {
   const { verdicts, counts } = await transformVerdicts(source(), [{ name: 'export.jsonl', data: corpus }]);
-  assert.deepEqual(verdicts.map(brief), [
+  assert.deepEqual(verdicts.map(verdictBrief), [
     [1, 'events', 'signed up'],
     [2, 'events', 'viewed'],
     [3, 'events', 'viewed'],

@@ -136,15 +136,27 @@ function ignoreCorrupt(err: unknown): undefined {
   throw err;
 }
 
-/** Chunk ids that have a manifest, claim or failure for a stage: what a listing shows exists. */
-export async function listedChunks(store: Store, layout: Layout, stage: Stage): Promise<Set<string>> {
-  const out = new Set<string>();
+/** The chunk ids a listing of one stage's control objects shows, by kind: a few requests whatever the number of chunks. */
+export interface StageListing {
+  manifests: Set<string>;
+  claims: Set<string>;
+  failures: Set<string>;
+}
+
+export async function stageListing(store: Store, layout: Layout, stage: Stage): Promise<StageListing> {
+  const out: StageListing = { manifests: new Set(), claims: new Set(), failures: new Set() };
   for (const kind of ['manifests', 'claims', 'failures'] as const) {
     const prefix = kind === 'manifests' ? layout.manifests(stage) : kind === 'claims' ? layout.claims(stage) : layout.failures(stage);
     for await (const obj of store.list(prefix)) {
       const id = layout.chunkOf(kind, stage, obj.key);
-      if (id) out.add(id);
+      if (id) out[kind].add(id);
     }
   }
   return out;
+}
+
+/** Chunk ids that have a manifest, claim or failure for a stage: what a listing shows exists. */
+export async function listedChunks(store: Store, layout: Layout, stage: Stage): Promise<Set<string>> {
+  const { manifests, claims, failures } = await stageListing(store, layout, stage);
+  return new Set([...manifests, ...claims, ...failures]);
 }

@@ -7,5 +7,5 @@ export { startCli, runCli, logLines, crashIn, HOGPORT_BIN, type CliResult } from
 export { amplitudeExport, amplitudeEntries, zipOf, startAmplitudeExportApi, type AmplitudeRecord, type AmplitudeFixtureOptions, type AmplitudeZipOptions, type AmplitudeApi, type AmplitudeApiOptions } from './amplitude.js';
 export { mixpanelExport, mixpanelProfiles, startMixpanelApi, type MixpanelEvent, type MixpanelProfile, type MixpanelFixtureOptions, type MixpanelApiOptions as MixpanelStandInOptions, type MixpanelApi } from './mixpanel.js';
 export { cutter, sendBody, type CutFaults, type CutKind } from './cut.js';
-export { transformVerdicts, nestedJson, type Verdict, type TransformingSource } from './verdicts.js';
+export { transformVerdicts, verdictBrief, nestedJson, type Verdict, type TransformingSource } from './verdicts.js';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultKind } from './fault-proxy.js';

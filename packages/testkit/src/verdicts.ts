@@ -26,6 +26,14 @@ export type Verdict =
  * its code and position, or a drop by rule) and the counts, which must add up. A chunk that fails
  * rejects the promise with the chunk's error.
  */
+/**
+ * A verdict in brief, for tables of expected outcomes: its line, its kind, and its reject code, its
+ * events' names, or its drop rule.
+ */
+export function verdictBrief(v: Verdict): [number | undefined, Verdict['kind'], string] {
+  return [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.rule];
+}
+
 export async function transformVerdicts(source: TransformingSource, files: Array<{ name: string; data: string | Buffer }>, options: { chunk?: string; transform?: Partial<EventSettings> } = {}): Promise<{ verdicts: Verdict[]; counts: { in: number; out: number; rejected: number; dropped: number } }> {
   const transform = { geoipDisable: true, ignoreSentAt: true, lib: 'if-absent' as const, tags: { migration: '$hogport_migration', chunk: '$hogport_chunk' }, longDistinctIds: 'reject' as const, dropEvents: [], ...options.transform };
   const ctx = { migration: 'bad-input', chunk: options.chunk ?? 'chunk', transform, hogportVersion: '0.0.0-test', log: silentLogger };
