@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { mapAmplitudeRecord } from '@hogport/source-amplitude';
-import { mapSegmentMessage } from '@hogport/source-files';
+import { mapSegmentMessage } from '@hogport/source-segment';
 import { amplitudeExport, nestedJson, runCli, segmentMessages } from '@hogport/testkit';
 import { readJson, walk } from './e2e.helpers.js';
 

@@ -16,9 +16,9 @@ export const SOURCES: Record<string, () => Promise<SourceFactory>> = {
   amplitude: async () => (await import('@hogport/source-amplitude')).amplitudeSource,
   mixpanel: async () => (await import('@hogport/source-mixpanel')).mixpanelSource,
   files: async () => (await import('@hogport/source-files')).filesSource,
-  segment: async () => (await import('@hogport/source-files')).segmentSource,
-  ga4: async () => (await import('@hogport/source-files')).ga4Source,
-  heap: async () => (await import('@hogport/source-files')).heapSource,
+  segment: async () => (await import('@hogport/source-segment')).segmentSource,
+  ga4: async () => (await import('@hogport/source-ga4')).ga4Source,
+  heap: async () => (await import('@hogport/source-heap')).heapSource,
 };
 
 export interface GlobalOptions {

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { mapGa4Row, mapSegmentMessage } from '@hogport/source-files';
+import { mapGa4Row } from '@hogport/source-ga4';
+import { mapSegmentMessage } from '@hogport/source-segment';
 import { openStore } from '@hogport/store';
 import { randomBucket, runCli, segmentMessages, startFakePostHog, startMoto } from '@hogport/testkit';
 

@@ -4,9 +4,6 @@ import { filesInStore, formatIssues, invalidDefinition, outcomeOf, readRecords, 
 import { z } from 'zod';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 import { loadMappingModule, runMapper, type MapRecord } from './module.js';
-import { mapGa4Row } from './ga4.js';
-import { heapTable, mapHeapRow } from './heap.js';
-import { mapSegmentMessage } from './segment.js';
 
 export const FilesOptions = z.object({
   type: z.literal('files'),
@@ -67,8 +64,9 @@ export const filesSource: SourceFactory = (ctx) => {
  * A source of one known export shape in files (any store, one chunk per file): records read by
  * the shared record reader, mapped by the source's own function, made for each chunk (so it may hold
  * what it needs across the chunk's records); the reader rejects a record its mapping throws on.
+ * Segment, GA4 and Heap are made with it, each in a package of its own.
  */
-function exportFilesSource(type: string, spec: {
+export function exportFilesSource(type: string, spec: {
   pattern: string;
   format?: Format | 'auto';
   /** Bumped when the mapping changes its output for the same records. */
@@ -105,41 +103,6 @@ function exportFilesSource(type: string, spec: {
     };
   };
 }
-
-/**
- * Segment's S3/GCS logs (gzip JSON lines, sometimes already decompressed). Segment delivers at
- * least once: the same message again in one chunk is dropped by rule (it has the same uuid anyway).
- */
-export const segmentSource = exportFilesSource('segment', {
-  pattern: '**/*.gz', format: 'jsonl', version: 2,
-  mapper: () => {
-    const seen = new Set<string>();
-    return (v) => {
-      const m = mapSegmentMessage(v);
-      if (!('events' in m)) return m;
-      const uuid = m.events[0]!.uuid;
-      if (seen.has(uuid)) return { drop: 'duplicate_message' };
-      seen.add(uuid);
-      return m;
-    };
-  },
-});
-
-/** GA4's BigQuery export as NDJSON or Parquet extracts of events_YYYYMMDD. */
-export const ga4Source = exportFilesSource('ga4', { pattern: '**/*', version: 2, mapper: () => (v) => mapGa4Row(v) });
-
-/**
- * Heap's exports: event tables, users (as `$set`, loaded after the events) and user migrations (as
- * links). The table is told by the chunk id, at plan and at transform alike.
- */
-export const heapSource = exportFilesSource('heap', {
-  pattern: '**/*', version: 2,
-  loadLast: (chunk) => heapTable(chunk) === 'users',
-  mapper: (chunk) => {
-    const table = heapTable(chunk);
-    return (v) => mapHeapRow(v, table);
-  },
-});
 
 /**
  * The record with its JSON-text fields parsed (numbers a double cannot hold kept exact), or the error
