@@ -74,6 +74,16 @@ test('loads Segment logs from an s3:// bucket: every message type mapped, each o
   for (const e of source) assert.ok(expected.get(e.uuid as string)!.has(e.event as string));
   const names = new Set(source.map((e) => e.event));
   for (const n of ['$pageview', '$screen', '$identify', '$groupidentify', '$create_alias', 'Order Completed']) assert.ok(names.has(n), n);
+  // The published complete track message arrives with its context under PostHog's names.
+  const report = source.find((e) => e.event === 'Report Submitted')!;
+  const p = report.properties as Record<string, unknown>;
+  assert.deepEqual([p.$screen_width, p.$screen_height, p.$app_name, p.$app_build, p.$network_carrier, p.$network_cellular], [320, 568, 'InitechGlobal', '3.0.1.545', 'T-Mobile US', true]);
+  assert.deepEqual(p.$groups, { company: '12345' });
+  assert.match(String(p.$raw_user_agent), /^Mozilla\/5\.0 \(Macintosh/);
+  const home = source.find((e) => e.event === '$pageview' && (e.properties as Record<string, unknown>).$segment_page_name === 'Home')!;
+  assert.deepEqual([(home.properties as Record<string, unknown>).$title, (home.properties as Record<string, unknown>).$current_url], ['Welcome | Initech', 'http://www.example.com']);
+  const clicked = source.find((e) => e.event === 'Button Clicked')!;
+  assert.deepEqual(clicked.$set, { username: 'testing-123' }, 'context.traits reach PostHog as the event\'s $set');
 });
 
 test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, session rows dropped, rows without ids refused', async (t) => {

@@ -19,9 +19,74 @@ test('maps Segment messages of every type, and refuses the ones without a messag
   if (byType.has('group')) assert.equal(ev('group').event, '$groupidentify');
   if (byType.has('alias')) assert.equal(ev('alias').event, '$create_alias');
   const track = ev('track');
-  assert.deepEqual([track.properties.$ip, track.properties.$browser, track.properties.utm_source], ['203.0.113.8', 'Chrome', 'Newsletter']);
+  assert.deepEqual([track.properties.$ip, track.properties.utm_source, track.properties.utm_campaign], ['203.0.113.8', 'Newsletter', 'TPS Innovation Newsletter']);
   const again = mapSegmentMessage(full[0]);
   assert.ok('events' in again && again.events[0]!.uuid === ev(full[0].type).uuid, 'the same message always gets the same uuid');
   const minimal = (await readFile(`${SAMPLES}spec-minimal-messages.jsonl`, 'utf8')).trim().split('\n').map((l) => mapSegmentMessage(JSON.parse(l)));
   assert.ok(minimal.every((r) => 'code' in r && r.reason.length > 10), 'spec snippets without ids or times are refused with a reason');
+});
+
+const published = async () => (await readFile(`${SAMPLES}spec-full-messages.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+const eventOf = (m: unknown) => { const r = mapSegmentMessage(m); assert.ok('events' in r, JSON.stringify(r)); return r.events[0]!; };
+const message = (over: Record<string, unknown>) => ({ type: 'track', event: 'Viewed', messageId: 'm-1', userId: 'u1', timestamp: '2024-03-01T09:00:00.000Z', ...over });
+
+test('Segment context lands under the names PostHog\'s SDKs send: screen, app, network, device, location, campaign', async () => {
+  const track = eventOf((await published())[0]);
+  const p = track.properties;
+  assert.deepEqual([p.$screen_width, p.$screen_height, p.$screen_density], [320, 568, 2]);
+  assert.deepEqual([p.$app_name, p.$app_version, p.$app_build, p.$app_namespace], ['InitechGlobal', '545', '3.0.1.545', 'com.production.segment']);
+  assert.deepEqual([p.$network_wifi, p.$network_bluetooth, p.$network_cellular, p.$network_carrier], [false, false, true, 'T-Mobile US']);
+  assert.deepEqual([p.$device_type, p.$device_manufacturer, p.$device_model, p.$device_name, p.$device_id], ['Mobile', 'Apple', 'iPhone7,2', 'maguro', 'B5372DB0-C21E-11E4-8DFC-AA07A5B093DB']);
+  assert.deepEqual([p.$os, p.$os_version, p.$locale, p.$timezone, p.$lib, p.$lib_version], ['iPhone OS', '8.1.3', 'en-US', 'Europe/Amsterdam', 'analytics.js', '2.11.1']);
+  assert.deepEqual([p.utm_source, p.utm_medium, p.utm_campaign, p.utm_term, p.utm_content], ['Newsletter', 'email', 'TPS Innovation Newsletter', 'tps reports', 'image link']);
+  assert.deepEqual(p.$groups, { company: '12345' }, 'context.groupId puts the event in the group, of the type group calls use');
+  const located = eventOf(message({ context: { location: { city: 'San Francisco', country: 'United States', region: 'California', latitude: 37.7, longitude: -122.4 } } })).properties;
+  assert.deepEqual([located.$geoip_city_name, located.$geoip_country_name, located.$geoip_subdivision_1_name, located.$geoip_latitude, located.$geoip_longitude], ['San Francisco', 'United States', 'California', 37.7, -122.4]);
+});
+
+test('Segment\'s device.type becomes PostHog\'s $device_type: phones Mobile, tablets Tablet, computers Desktop, any other type kept as written', () => {
+  const typeOf = (type: unknown) => eventOf(message({ context: { device: { type } } })).properties.$device_type;
+  assert.deepEqual(['ios', 'android', 'Android', 'tablet', 'ipados', 'macos', 'windows', 'linux', 'tv', ''].map(typeOf), ['Mobile', 'Mobile', 'Mobile', 'Tablet', 'Tablet', 'Desktop', 'Desktop', 'Desktop', 'tv', undefined]);
+});
+
+test('Segment\'s user agent is kept raw as $raw_user_agent; browser, OS and device are left to the shared step that parses it', async () => {
+  const all = (await published()).map(eventOf);
+  const ua = (await published())[0]!.context.userAgent as string;
+  assert.equal(all[0]!.properties.$raw_user_agent, ua);
+  for (const e of all) for (const k of ['$browser', '$browser_version']) assert.equal(e.properties[k], undefined, `${e.event}: ${k} is not guessed from the user agent here`);
+  assert.equal(all[0]!.properties.$os, 'iPhone OS', 'context.os is what the sender said, kept as written');
+});
+
+test('a Segment page call\'s own title, path, referrer and url win over context.page and go under PostHog\'s names', async () => {
+  const page = eventOf((await published()).find((m) => m.type === 'page'));
+  assert.deepEqual([page.event, page.properties.$title, page.properties.$current_url], ['$pageview', 'Welcome | Initech', 'http://www.example.com']);
+  assert.deepEqual([page.properties.title, page.properties.url], [undefined, undefined], 'not sent twice under two names');
+  const e = eventOf(message({
+    type: 'page', name: 'Pricing',
+    context: { page: { path: '/from-context', referrer: 'https://search.example/?q=a', title: 'Context title', url: 'https://shop.example/from-context' } },
+    properties: { title: 'Pricing | Shop', path: '/pricing', url: 'https://shop.example/pricing?plan=pro', search: '?plan=pro', plan: 'pro' },
+  }));
+  assert.deepEqual(e.properties, {
+    $current_url: 'https://shop.example/pricing?plan=pro', $pathname: '/pricing', $title: 'Pricing | Shop', $referrer: 'https://search.example/?q=a',
+    search: '?plan=pro', plan: 'pro', $segment_page_name: 'Pricing',
+  });
+  const track = eventOf(message({ context: { page: { url: 'https://shop.example/cart', path: '/cart' } }, properties: { url: 'https://api.example/' } }));
+  assert.deepEqual([track.properties.$current_url, track.properties.url], ['https://shop.example/cart', 'https://api.example/'], 'a track call\'s own properties keep their names');
+});
+
+test('Segment context.traits reach the person through $set, on every call and merged under an identify\'s own traits', async () => {
+  const clicked = eventOf((await published()).find((m) => m.event === 'Button Clicked'));
+  assert.deepEqual(clicked.$set, { username: 'testing-123' });
+  const identify = eventOf(message({ type: 'identify', anonymousId: 'a1', traits: { plan: 'pro', email: 'user@example.com' }, context: { traits: { plan: 'free', company: 'Initech' } } }));
+  assert.deepEqual(identify.$set, { plan: 'pro', company: 'Initech', email: 'user@example.com' });
+  assert.equal(eventOf(message({})).$set, undefined, 'no traits, no $set');
+});
+
+test('a Segment message whose properties, traits or context are not objects is a reject naming the field, never silently emptied', () => {
+  const verdict = (over: Record<string, unknown>) => { const r = mapSegmentMessage(message(over)); return 'code' in r ? [r.code, r.reason] : 'kept'; };
+  assert.deepEqual(verdict({ properties: 'plan=pro' }), ['bad_properties', 'properties is a string, not an object as Segment sends']);
+  assert.deepEqual(verdict({ type: 'identify', traits: ['pro'] }), ['bad_properties', 'traits is an array, not an object as Segment sends']);
+  assert.deepEqual(verdict({ context: 7 }), ['bad_properties', 'context is a number, not an object as Segment sends']);
+  assert.deepEqual(verdict({ context: { traits: 'x' } }), ['bad_properties', 'context.traits is a string, not an object as Segment sends']);
+  assert.equal(verdict({ properties: null, traits: null, context: null }), 'kept', 'absent is not malformed');
 });

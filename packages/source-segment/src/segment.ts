@@ -5,7 +5,11 @@ import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 /** Namespace of the uuids derived from Segment messageIds. */
 export const SEGMENT_NAMESPACE = uuidV5('hogport.segment', URL_NAMESPACE);
 
+/** Segment's group calls name no group type; PostHog needs one, the same for group calls and `$groups`. */
+const GROUP_TYPE = 'company';
+
 const UTM: Record<string, string> = { source: 'utm_source', medium: 'utm_medium', name: 'utm_campaign', term: 'utm_term', content: 'utm_content' };
+const PAGE_PROPERTIES = [['url', '$current_url'], ['path', '$pathname'], ['title', '$title'], ['referrer', '$referrer']] as const;
 
 /**
  * Maps one Segment message (from Segment's S3/GCS logs): track → the event, page → `$pageview`,
@@ -27,9 +31,16 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   const messageId = idOf(m.messageId);
   if (!messageId) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
   const uuid = messageUuid(m, messageId);
+  const bags: Array<[string, unknown]> = [['properties', m.properties], ['traits', m.traits], ['context', m.context], ['context.traits', bag(m.context)?.traits]];
+  const malformed = bags.find(([, v]) => !isBag(v));
+  if (malformed) return { code: RejectCode.badProperties, reason: `${malformed[0]} is ${Array.isArray(malformed[1]) ? 'an array' : `a ${typeof malformed[1]}`}, not an object as Segment sends` };
 
-  const properties: Record<string, unknown> = { ...context(m.context), ...(m.properties && typeof m.properties === 'object' ? m.properties : {}) };
+  const properties: Record<string, unknown> = { ...context(m.context), ...bag(m.properties) };
   if (anonymousId) properties.$segment_anonymous_id = anonymousId;
+  // The user's traits as the sender knew them (analytics.js sends them with every call): the person's.
+  const contextTraits = bag(m.context?.traits);
+  const contextGroup = idOf(m.context?.groupId);
+  if (contextGroup && type !== 'group') properties.$groups = { [GROUP_TYPE]: contextGroup };
   let event: string;
   const base = { uuid, distinct_id: distinctId, timestamp };
   switch (type) {
@@ -40,7 +51,13 @@ export function mapSegmentMessage(value: unknown): RecordResult {
     case 'page':
       event = '$pageview';
       if (m.name) properties.$segment_page_name = m.name;
-      if (typeof properties.url === 'string') properties.$current_url ??= properties.url;
+      // The page call's own properties describe the page viewed: they win over context.page, and
+      // move to PostHog's names rather than being sent twice.
+      for (const [from, to] of PAGE_PROPERTIES) {
+        const v = properties[from];
+        delete properties[from];
+        if (v !== undefined && v !== null && v !== '') properties[to] = v;
+      }
       break;
     case 'screen':
       event = '$screen';
@@ -48,13 +65,14 @@ export function mapSegmentMessage(value: unknown): RecordResult {
       break;
     case 'identify': {
       const e: PostHogEvent = { ...base, event: '$identify', properties: { ...properties, ...(anonymousId && userId ? { $anon_distinct_id: anonymousId } : {}) } };
-      if (m.traits && typeof m.traits === 'object') e.$set = m.traits;
+      const traits = bag(m.traits);
+      if (traits || contextTraits) e.$set = { ...contextTraits, ...traits };
       return { events: [e] };
     }
     case 'group': {
       const groupId = idOf(m.groupId);
       if (!groupId) return { code: 'missing_group_id', reason: 'a group message without groupId' };
-      return { events: [{ ...base, event: '$groupidentify', properties: { ...properties, $group_type: 'company', $group_key: groupId, $group_set: m.traits ?? {} } }] };
+      return { events: [{ ...base, event: '$groupidentify', properties: { ...properties, $group_type: GROUP_TYPE, $group_key: groupId, $group_set: m.traits ?? {} } }] };
     }
     case 'alias': {
       const previous = idOf(m.previousId);
@@ -64,7 +82,9 @@ export function mapSegmentMessage(value: unknown): RecordResult {
     default:
       return { code: 'unknown_type', reason: `message type ${JSON.stringify(type)} is not one of track, page, screen, identify, group, alias` };
   }
-  const result: RecordResult = { events: [{ ...base, event, properties }] };
+  const e: PostHogEvent = { ...base, event, properties };
+  if (contextTraits) e.$set = { ...contextTraits };
+  const result: RecordResult = { events: [e] };
   return userId && anonymousId ? { ...result, identify: [{ distinctId: userId, anonId: anonymousId }] } : result;
 }
 
@@ -85,7 +105,19 @@ function messageUuid(m: Record<string, unknown>, messageId: string): string {
   return uuidV5(`${String(m.type)}:${messageId}:${canonicalJson(sent)}`, SEGMENT_NAMESPACE);
 }
 
-/** Segment's context under PostHog's names. */
+/** Segment's `context.device.type` as PostHog's `$device_type`; a type not listed is kept as written. */
+const DEVICE_TYPES = new Map([
+  ['ios', 'Mobile'], ['android', 'Mobile'], ['mobile', 'Mobile'], ['phone', 'Mobile'],
+  ['ipados', 'Tablet'], ['tablet', 'Tablet'],
+  ['macos', 'Desktop'], ['mac', 'Desktop'], ['windows', 'Desktop'], ['linux', 'Desktop'], ['desktop', 'Desktop'],
+]);
+
+/**
+ * Segment's context under the names PostHog's SDKs send (posthog-js for the page, posthog-ios and
+ * posthog-android for app, screen, network and device). Values are taken as written: the browser, OS
+ * and device type a user agent implies, and the URL parts of `$current_url` and `$referrer`, are
+ * derived once for every source by the pipeline's shared step, not here.
+ */
 function context(c: unknown): Record<string, unknown> {
   if (!c || typeof c !== 'object') return {};
   const ctx = c as Record<string, any>;
@@ -101,24 +133,40 @@ function context(c: unknown): Record<string, unknown> {
   put('$device_id', ctx.device?.id);
   put('$device_manufacturer', ctx.device?.manufacturer);
   put('$device_model', ctx.device?.model);
+  put('$device_name', ctx.device?.name);
+  const type = ctx.device?.type;
+  put('$device_type', typeof type === 'string' ? DEVICE_TYPES.get(type.toLowerCase()) ?? type : type);
+  put('$screen_width', ctx.screen?.width);
+  put('$screen_height', ctx.screen?.height);
+  put('$screen_density', ctx.screen?.density);
+  put('$app_name', ctx.app?.name);
+  put('$app_version', ctx.app?.version);
+  put('$app_build', ctx.app?.build);
+  put('$app_namespace', ctx.app?.namespace);
+  put('$network_wifi', ctx.network?.wifi);
+  put('$network_bluetooth', ctx.network?.bluetooth);
+  put('$network_cellular', ctx.network?.cellular);
+  put('$network_carrier', ctx.network?.carrier);
+  put('$geoip_city_name', ctx.location?.city);
+  put('$geoip_country_name', ctx.location?.country);
+  put('$geoip_subdivision_1_name', ctx.location?.region);
+  put('$geoip_latitude', ctx.location?.latitude);
+  put('$geoip_longitude', ctx.location?.longitude);
   put('$lib', ctx.library?.name);
   put('$lib_version', ctx.library?.version);
   put('$locale', ctx.locale);
   put('$timezone', ctx.timezone);
-  put('$app_version', ctx.app?.version);
   put('$raw_user_agent', ctx.userAgent);
-  const browser = typeof ctx.userAgent === 'string' ? browserOf(ctx.userAgent) : undefined;
-  put('$browser', browser);
   for (const [k, utm] of Object.entries(UTM)) put(utm, ctx.campaign?.[k]);
   return out;
 }
 
-/** The browser family of a user agent, by the usual precedence (Edge and Opera claim Chrome; Chrome claims Safari). */
-function browserOf(ua: string): string | undefined {
-  if (/Edg\//.test(ua)) return 'Microsoft Edge';
-  if (/OPR\//.test(ua)) return 'Opera';
-  if (/Firefox\//.test(ua)) return 'Firefox';
-  if (/Chrome\//.test(ua)) return 'Chrome';
-  if (/Safari\//.test(ua)) return 'Safari';
-  return undefined;
+/** Absent, or an object as Segment's libraries send: hand-made logs may hold anything. */
+function isBag(v: unknown): boolean {
+  return v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v));
+}
+
+/** A checked bag's fields (none when absent). */
+function bag(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' ? v as Record<string, unknown> : undefined;
 }
