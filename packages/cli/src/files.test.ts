@@ -108,6 +108,14 @@ test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, 
   assert.equal(posthog.events.filter((e) => (e.properties as Record<string, unknown>).$hogport_chunk === 'events_20230206~published.json').length, publishedKept);
   assert.equal(new Set(source.map((e) => e.uuid)).size, kept.length);
   assert.ok(source.some((e) => e.event === '$pageview' && (e.properties as Record<string, unknown>).$current_url));
+  // The published rows land with GA4's names turned into PostHog's, and GA4's placeholders left out.
+  const landed = posthog.events.filter((e) => (e.properties as Record<string, unknown>).$hogport_chunk === 'events_20230206~published.json' && e.event !== '$identify');
+  const props = landed.map((e) => e.properties as Record<string, unknown>);
+  assert.ok(props.some((p) => p.utm_source === 'google' && p.gclid === '12345'));
+  assert.ok(props.filter((p) => p.$device_type === 'Desktop').every((p) => p.$device_model === undefined && p.$device_manufacturer === undefined));
+  assert.ok(props.filter((p) => p.$os_version !== undefined).every((p) => /^\d/.test(String(p.$os_version))));
+  const placeholder = /^\((direct|none|not set|organic|referral|not provided|data deleted)\)$/;
+  for (const e of landed) for (const [k, v] of [...Object.entries(e.properties as object), ...Object.entries((e.$set_once ?? {}) as object)]) assert.ok(!placeholder.test(String(v)), `${k}: ${String(v)}`);
   const status = JSON.parse((await runCli(['status', file, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; transform: { counts?: { rejected: number; dropped: number } } }> };
   const chunk = status.chunks.find((c) => c.chunk === 'events_20240301~000000000000.json')!;
   assert.equal(chunk.transform.counts!.dropped, 160);

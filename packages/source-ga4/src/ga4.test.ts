@@ -27,7 +27,7 @@ test('maps a GA4 row: typed params flattened, INT64 strings parsed, microsecond 
   assert.equal(parseInt(String(e.properties.$session_id).replace(/-/g, '').slice(0, 12), 16), 1709279000 * 1000);
   assert.deepEqual([e.properties.$device_type, e.properties.$os, e.properties.$browser, e.properties.$geoip_city_name], ['Mobile', 'Android', 'Chrome', 'München']);
   assert.deepEqual(e.$set, { plan: 'pro' });
-  assert.deepEqual(e.$set_once, { $initial_utm_source: 'google', $initial_utm_medium: 'organic', $initial_utm_campaign: '(organic)' });
+  assert.deepEqual(e.$set_once, { $initial_utm_source: 'google', $initial_utm_medium: 'organic' }, 'the campaign "(organic)" is GA4\'s placeholder, not a campaign');
   const again = mapGa4Row(row());
   assert.ok('events' in again && again.events[0]!.uuid === e.uuid, 'the composite key gives the same uuid every time');
   const other = mapGa4Row(row({ event_bundle_sequence_id: '8' }));
@@ -54,4 +54,85 @@ test('maps the published GA4 rows, or refuses them with a reason', async () => {
     }
   }
   assert.ok(mapped > 0);
+});
+
+const published = async () => {
+  const rows: Array<Record<string, any>> = [];
+  for (const f of (await readdir(SAMPLES)).sort()) for (const line of (await readFile(`${SAMPLES}${f}`, 'utf8')).trim().split('\n')) rows.push(JSON.parse(line));
+  // session_start and first_visit are dropped by rule: the rows that become events.
+  return rows.filter((r) => r.event_name !== 'session_start' && r.event_name !== 'first_visit');
+};
+const eventOf = (v: unknown) => { const r = mapGa4Row(v); assert.ok('events' in r, JSON.stringify(r)); return r.events[0]!; };
+const param = (key: string, value: string | number) => ({ key, value: typeof value === 'number' ? { int_value: String(value) } : { string_value: value } });
+
+test('GA4 campaign params become utm_* and gclid stays gclid; collected_traffic_source fills what the params leave out', async () => {
+  const withParams = (await published()).find((r) => r.event_name === 'page_view' && r.event_params.some((p: { key: string }) => p.key === 'gclid'))!;
+  const e = eventOf(withParams);
+  const params = Object.fromEntries(withParams.event_params.map((p: { key: string; value: Record<string, unknown> }) => [p.key, p.value.string_value ?? p.value.int_value]));
+  assert.deepEqual([e.properties.utm_source, e.properties.utm_medium, e.properties.utm_campaign, e.properties.gclid], [params.source, params.medium, params.campaign, params.gclid]);
+  for (const k of ['source', 'medium', 'campaign', 'term', 'content']) assert.equal(e.properties[k], undefined, `${k} is sent once, as utm_*`);
+  const collected = eventOf(row({
+    event_params: [param('term', 'shoes')],
+    collected_traffic_source: { manual_source: 'newsletter', manual_medium: 'email', manual_campaign_name: 'spring', manual_term: 'boots', manual_content: 'hero', gclid: 'Cj0KCQ', dclid: null },
+  }));
+  assert.deepEqual([collected.properties.utm_source, collected.properties.utm_medium, collected.properties.utm_campaign, collected.properties.utm_term, collected.properties.utm_content, collected.properties.gclid],
+    ['newsletter', 'email', 'spring', 'shoes', 'hero', 'Cj0KCQ'], 'the event\'s own params win');
+});
+
+test('GA4 placeholders are not values: (direct), (none), (organic), (not set)… are left out of params, traffic sources, geo and device', async () => {
+  const e = eventOf(row({
+    event_params: [param('source', '(direct)'), param('medium', '(none)'), param('campaign', '(referral)'), param('term', '(not provided)'), param('content', '(data deleted)'), param('note', '(none)')],
+    traffic_source: { source: '(direct)', medium: '(none)', name: '(direct)' },
+    collected_traffic_source: { manual_source: '(not set)', manual_campaign_name: '(organic)' },
+    geo: { country: 'Germany', city: '(not set)', region: '(not set)' },
+    device: { category: 'mobile', operating_system: 'Android', operating_system_version: '(not set)', mobile_brand_name: '(not set)' },
+  }));
+  for (const k of ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', '$geoip_city_name', '$geoip_subdivision_1_name', '$os_version', '$device_manufacturer']) assert.equal(e.properties[k], undefined, k);
+  assert.equal(e.properties.$geoip_country_name, 'Germany');
+  assert.equal(e.properties.note, '(none)', 'a param of the user\'s own is the user\'s value, whatever it says');
+  assert.equal(e.$set_once, undefined, 'a direct first visit sets no initial campaign');
+  const organic = (await published()).filter((r) => r.traffic_source?.name === '(organic)').map(eventOf);
+  assert.ok(organic.length > 0);
+  for (const o of organic) {
+    assert.equal(o.$set_once?.$initial_utm_campaign, undefined);
+    assert.equal(o.$set_once?.$initial_utm_medium, 'organic');
+    assert.notEqual(o.properties.utm_term, '(not provided)');
+  }
+});
+
+test('GA4 app_info and screens under PostHog\'s names: $app_version, $app_namespace, $screen_name from firebase_screen, else its class', () => {
+  const screen = eventOf(row({ event_name: 'screen_view', app_info: { id: 'com.example.shop', version: '4.2.0', install_source: 'com.android.vending' }, event_params: [param('firebase_screen', 'Checkout'), param('firebase_screen_class', 'CheckoutActivity')] }));
+  assert.deepEqual([screen.event, screen.properties.$app_version, screen.properties.$app_namespace, screen.properties.$screen_name, screen.properties.firebase_screen_class], ['$screen', '4.2.0', 'com.example.shop', 'Checkout', 'CheckoutActivity']);
+  const classOnly = eventOf(row({ event_name: 'screen_view', event_params: [param('firebase_screen_class', 'MainActivity')] }));
+  assert.equal(classOnly.properties.$screen_name, 'MainActivity');
+});
+
+test('GA4 on a desktop: the mobile_* fields name the browser, so they are not the device; on a phone they are', async () => {
+  const rows = await published();
+  const desktop = eventOf(rows.find((r) => r.device?.category === 'desktop' && r.device.mobile_model_name === 'Chrome'));
+  assert.deepEqual([desktop.properties.$device_type, desktop.properties.$browser, desktop.properties.$device_manufacturer, desktop.properties.$device_model], ['Desktop', 'Chrome', undefined, undefined]);
+  const phone = eventOf(rows.find((r) => r.device?.mobile_model_name === 'SM-G781B'));
+  assert.deepEqual([phone.properties.$device_type, phone.properties.$device_manufacturer, phone.properties.$device_model, phone.properties.$browser], ['Mobile', 'Samsung', 'SM-G781B', 'Chrome']);
+  const unlabelled = eventOf(row({ device: { mobile_brand_name: 'Microsoft', mobile_model_name: 'Edge', web_info: { browser: 'Edge' } } }));
+  assert.deepEqual([unlabelled.properties.$device_manufacturer, unlabelled.properties.$device_model], [undefined, undefined], 'a model named like the browser is the browser');
+});
+
+test('GA4 $os_version is the version alone, as PostHog\'s SDKs send it', async () => {
+  const versionOf = (os: string, version: unknown) => eventOf(row({ device: { operating_system: os, operating_system_version: version } })).properties.$os_version;
+  assert.deepEqual([versionOf('Android', 'Android 13.0.0'), versionOf('iOS', 'iOS 17.0'), versionOf('Windows', 'Windows 11'), versionOf('Macintosh', 'Macintosh Intel 10.15'), versionOf('Chrome OS', 'Chrome OS 14541.0.0'), versionOf('Android', '11'), versionOf('Android', 12)],
+    ['13.0.0', '17.0', '11', '10.15', '14541.0.0', '11', '12']);
+  for (const e of (await published()).filter((r) => r.device?.operating_system_version).map(eventOf)) assert.match(String(e.properties.$os_version), /^\d/, String(e.properties.$os_version));
+});
+
+test('GA4 automatic user properties do not churn the person: session ones stay on the event, first_open_time is set once, the rest set', () => {
+  const up = (key: string, value: string | number) => ({ ...param(key, value), value: { ...param(key, value).value, set_timestamp_micros: '1709280000000000' } });
+  const e = eventOf(row({
+    event_params: [param('ga_session_id', 1709279000)],
+    user_properties: [up('ga_session_id', 1709279000), up('ga_session_number', 3), up('first_open_time', 1709276400000), up('plan', 'pro'), up('_ltv_USD', 120)],
+  }));
+  assert.deepEqual(e.$set, { plan: 'pro', _ltv_USD: 120 });
+  assert.deepEqual(e.$set_once, { first_open_time: 1709276400000, $initial_utm_source: 'google', $initial_utm_medium: 'organic' });
+  assert.deepEqual([e.properties.ga_session_id, e.properties.ga_session_number], [1709279000, 3]);
+  const fromUserProperties = eventOf(row({ event_params: [], user_properties: [up('ga_session_id', 1709279000)] }));
+  assert.equal(fromUserProperties.properties.$session_id, eventOf(row()).properties.$session_id, 'the session is the same whichever list carries its id');
 });

@@ -10,8 +10,47 @@ export const GA4_NAMESPACE = uuidV5('hogport.ga4', URL_NAMESPACE);
 // Looked up by names from data: Maps, so a param named `constructor` finds nothing.
 const RENAMES = new Map([['page_view', '$pageview'], ['screen_view', '$screen']]);
 const DROPPED = new Set(['session_start', 'first_visit']);
-const PARAM_RENAMES = new Map([['page_location', '$current_url'], ['page_referrer', '$referrer'], ['page_title', '$title']]);
+const PARAM_RENAMES = new Map([
+  ['page_location', '$current_url'], ['page_referrer', '$referrer'], ['page_title', '$title'], ['firebase_screen', '$screen_name'],
+  // The campaign of the event, as gtag sends it from the page's UTM parameters.
+  ['source', 'utm_source'], ['medium', 'utm_medium'], ['campaign', 'utm_campaign'], ['term', 'utm_term'], ['content', 'utm_content'],
+]);
+/** Params, and collected_traffic_source fields, that name where the visit came from. */
+const TRAFFIC_PARAMS = new Set(['source', 'medium', 'campaign', 'term', 'content', 'gclid', 'campaign_id']);
+const COLLECTED_TRAFFIC = new Map([
+  ['manual_source', 'utm_source'], ['manual_medium', 'utm_medium'], ['manual_campaign_name', 'utm_campaign'], ['manual_term', 'utm_term'],
+  ['manual_content', 'utm_content'], ['gclid', 'gclid'], ['dclid', 'dclid'],
+]);
+/**
+ * What GA4 writes where it has no value: `(direct)` / `(none)` for a visit without a source, `(organic)`
+ * and `(referral)` as campaign names of unpaid traffic, `(not set)`, `(not provided)` (an encrypted
+ * search term) and `(data deleted)`. As values they would make one large fake campaign in PostHog's
+ * channel attribution and fake geo and device values, so they are left out wherever they appear.
+ */
+const PLACEHOLDERS = new Set(['(direct)', '(none)', '(not set)', '(organic)', '(referral)', '(data deleted)', '(not provided)']);
 const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet']]);
+/**
+ * GA4's automatic user properties that describe the session, not the person: sent with every event
+ * and changed with every session, as `$set` they would rewrite the person each visit. They stay on
+ * the event (where an event param of the same name wins).
+ */
+const SESSION_USER_PROPERTIES = new Set(['ga_session_id', 'ga_session_number']);
+/** Automatic user properties that are facts of the person's first visit: kept once, never overwritten. */
+const FIRST_USER_PROPERTIES = new Set(['first_open_time']);
+
+const isValue = (v: unknown) => v !== undefined && v !== null && v !== '' && !(typeof v === 'string' && PLACEHOLDERS.has(v));
+
+/**
+ * GA4's OS version without the OS name before it (`Android 13.0.0`, `Windows 11`, `Macintosh Intel
+ * 10.15`): PostHog's `$os_version` is the version alone, as its SDKs send it.
+ */
+function osVersion(version: unknown, os: unknown): unknown {
+  if (typeof version === 'number') return String(version);
+  if (typeof version !== 'string') return version;
+  const rest = typeof os === 'string' && os !== '' && version.startsWith(`${os} `) ? version.slice(os.length + 1) : version;
+  const at = rest.search(/\d/);
+  return at > 0 && /^[A-Za-z ]+$/.test(rest.slice(0, at)) ? rest.slice(at) : rest;
+}
 
 /** A GA4 typed value slot: `{string_value, int_value, float_value, double_value}`, INT64 as text in JSON. */
 function slot(v: unknown): unknown {
@@ -58,28 +97,47 @@ export function mapGa4Row(value: unknown): RecordResult {
 
   const params = flatten(r.event_params);
   const properties: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params)) setOwn(properties, PARAM_RENAMES.get(k) ?? k, v);
-  const put = (k: string, v: unknown) => { if (v !== undefined && v !== null && v !== '') properties[k] = v; };
+  for (const [k, v] of Object.entries(params)) if (!TRAFFIC_PARAMS.has(k) || isValue(v)) setOwn(properties, PARAM_RENAMES.get(k) ?? k, v);
+  const put = (k: string, v: unknown) => { if (isValue(v)) properties[k] = v; };
+  const fill = (k: string, v: unknown) => { if (!Object.hasOwn(properties, k)) put(k, v); };
   const d = r.device ?? {};
-  put('$device_type', DEVICE_TYPES.get(String(d.category ?? '').toLowerCase()));
+  const category = String(d.category ?? '').toLowerCase();
+  const browser = d.web_info?.browser ?? d.browser;
+  put('$device_type', DEVICE_TYPES.get(category));
   put('$os', d.operating_system);
-  put('$os_version', d.operating_system_version);
-  put('$browser', d.web_info?.browser);
-  put('$browser_version', d.web_info?.browser_version);
+  put('$os_version', osVersion(d.operating_system_version, d.operating_system));
+  put('$browser', browser);
+  put('$browser_version', d.web_info?.browser_version ?? d.browser_version);
   put('$host', d.web_info?.hostname);
-  put('$device_manufacturer', d.mobile_brand_name);
-  put('$device_model', d.mobile_model_name);
+  // On a desktop GA4 fills the mobile_* fields with the browser's maker and name (Google / Chrome,
+  // Microsoft / Edge): they say nothing of the device then. A phone's are its own (Samsung / SM-G781B).
+  if (category !== 'desktop' && !(isValue(browser) && d.mobile_model_name === browser)) {
+    put('$device_manufacturer', d.mobile_brand_name);
+    put('$device_model', d.mobile_model_name);
+  }
   put('$locale', d.language);
+  const app = r.app_info ?? {};
+  put('$app_version', app.version);
+  put('$app_namespace', app.id);
+  fill('$screen_name', params.firebase_screen_class);
   const g = r.geo ?? {};
   put('$geoip_country_name', g.country);
   put('$geoip_subdivision_1_name', g.region);
   put('$geoip_city_name', g.city);
   put('$geoip_continent_name', g.continent);
+  const collected = r.collected_traffic_source;
+  if (collected && typeof collected === 'object') for (const [from, to] of COLLECTED_TRAFFIC) fill(to, collected[from]);
   put('$ga4_user_pseudo_id', pseudo);
   put('$ga4_stream_id', r.stream_id);
   if (r.items) properties.items = r.items;
   if (r.ecommerce) properties.ecommerce = r.ecommerce;
-  const sessionId = params.ga_session_id;
+  const userProps = flatten(r.user_properties);
+  const set: Record<string, unknown> = {};
+  const once: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(userProps)) {
+    if (SESSION_USER_PROPERTIES.has(k)) { if (!Object.hasOwn(properties, k)) setOwn(properties, k, v); } else setOwn(FIRST_USER_PROPERTIES.has(k) ? once : set, k, v);
+  }
+  const sessionId = params.ga_session_id ?? userProps.ga_session_id;
   if (typeof sessionId === 'number' && sessionId > 0) {
     const random = createHash('sha256').update(`${sessionId}:${pseudo ?? distinctId}`).digest().subarray(0, 16);
     properties.$session_id = uuidv7({ msecs: sessionId * 1000, random });
@@ -87,15 +145,13 @@ export function mapGa4Row(value: unknown): RecordResult {
 
   const key = { user_pseudo_id: r.user_pseudo_id ?? null, user_id: r.user_id ?? null, event_timestamp: String(r.event_timestamp), event_name: name, event_bundle_sequence_id: r.event_bundle_sequence_id ?? null, batch_event_index: r.batch_event_index ?? null, batch_page_id: r.batch_page_id ?? null, batch_ordering_id: r.batch_ordering_id ?? null, stream_id: r.stream_id ?? null };
   const event: PostHogEvent = { uuid: uuidV5(canonicalJson(key), GA4_NAMESPACE), event: RENAMES.get(name) ?? name, distinct_id: distinctId, timestamp, properties };
-  const userProps = flatten(r.user_properties);
-  if (Object.keys(userProps).length) event.$set = userProps;
+  if (Object.keys(set).length) event.$set = set;
   const ts = r.traffic_source;
   if (ts && typeof ts === 'object') {
-    const once: Record<string, unknown> = {};
-    if (ts.source) once.$initial_utm_source = ts.source;
-    if (ts.medium) once.$initial_utm_medium = ts.medium;
-    if (ts.name) once.$initial_utm_campaign = ts.name;
-    if (Object.keys(once).length) event.$set_once = once;
+    for (const [from, to] of [['source', '$initial_utm_source'], ['medium', '$initial_utm_medium'], ['name', '$initial_utm_campaign']] as const) {
+      if (isValue(ts[from])) once[to] = ts[from];
+    }
   }
+  if (Object.keys(once).length) event.$set_once = once;
   return userId && pseudo ? { events: [event], identify: [{ distinctId: userId, anonId: pseudo }] } : { events: [event] };
 }
