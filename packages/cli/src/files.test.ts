@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { uuidV5 } from '@hogport/common';
 import { mapGa4Row } from '@hogport/source-ga4';
+import { HEAP_NAMESPACE } from '@hogport/source-heap';
 import { mapSegmentMessage } from '@hogport/source-segment';
 import { openStore } from '@hogport/store';
 import { randomBucket, runCli, segmentMessages, startFakePostHog, startMoto } from '@hogport/testkit';
@@ -124,8 +126,10 @@ test('loads a GA4 BigQuery NDJSON extract from an s3:// bucket: kept rows once, 
 
 test('loads a Heap export from an s3:// bucket: events once, users set after them, identities and merged users identified', async (t) => {
   const { posthog, location, bucket } = await setup(t, 'heap');
-  const events = Array.from({ length: 240 }, (_, i) => ({ event_id: String(9_000_000 + i), user_id: String(100 + (i % 20)), session_id: String(500 + (i % 7)), time: new Date(Date.UTC(2024, 1, 1) + i * 90_000).toISOString().replace('T', ' ').replace('Z', ''), event_table_name: i % 3 ? 'pageviews' : 'click_buy', path: `/p/${i % 5}` }));
-  await bucket.write('events/part-0.csv', `event_id,user_id,session_id,time,event_table_name,path\n${events.map((e) => [e.event_id, e.user_id, e.session_id, e.time, e.event_table_name, e.path].join(',')).join('\n')}\n`);
+  const sessionStart = (s: number) => new Date(Date.UTC(2024, 1, 1) - 60_000 + s * 1000).toISOString().replace('T', ' ').replace('Z', '');
+  const events = Array.from({ length: 240 }, (_, i) => ({ event_id: String(9_000_000 + i), user_id: String(100 + (i % 20)), session_id: String(500 + (i % 7)), session_time: sessionStart(i % 7), time: new Date(Date.UTC(2024, 1, 1) + i * 90_000).toISOString().replace('T', ' ').replace('Z', ''), event_table_name: i % 3 ? 'pageviews' : 'click_buy', domain: 'shop.example', path: `/p/${i % 5}`, query: i % 2 ? '?ref=mail' : '', device_type: 'Desktop', platform: 'Mac OS X' }));
+  const columns = ['event_id', 'user_id', 'session_id', 'session_time', 'time', 'event_table_name', 'domain', 'path', 'query', 'device_type', 'platform'] as const;
+  await bucket.write('events/part-0.csv', `${columns.join(',')}\n${events.map((e) => columns.map((c) => e[c]).join(',')).join('\n')}\n`);
   const users = Array.from({ length: 20 }, (_, i) => ({ user_id: String(100 + i), identity: i % 2 ? `user${i}@example.com` : null, joindate: '2024-01-15 10:00:00', last_modified: '2024-03-01 00:00:00', plan: i % 3 ? 'pro' : 'free' }));
   await bucket.write('users/part-0.json', JSON.stringify(users));
   await bucket.write('user_migrations/part-0.csv', 'from_user_id,to_user_id,time\n100,101,2024-02-01 00:00:00\n');
@@ -136,6 +140,15 @@ test('loads a Heap export from an s3:// bucket: events once, users set after the
   const sourceEvents = posthog.events.filter((e) => e.event === '$pageview' || e.event === 'click_buy');
   assert.equal(sourceEvents.length, 240);
   assert.equal(new Set(sourceEvents.map((e) => e.uuid)).size, 240);
+  // Heap's columns land under PostHog's names; each Heap session is one $session_id starting at session_time.
+  const rowOf = new Map(events.map((r) => [uuidV5(`event:${r.event_id}`, HEAP_NAMESPACE), r]));
+  for (const e of sourceEvents) {
+    const p = e.properties as Record<string, unknown>;
+    const row = rowOf.get(e.uuid as string)!;
+    assert.deepEqual([p.$current_url, p.$host, p.$pathname, p.$device_type, p.$os, p.query, p.path], [`https://shop.example${row.path}${row.query}`, 'shop.example', row.path, 'Desktop', 'Mac OS X', undefined, undefined]);
+    assert.equal(parseInt(String(p.$session_id).replace(/-/g, '').slice(0, 12), 16), Date.parse(`${row.session_time.replace(' ', 'T')}Z`));
+  }
+  assert.equal(new Set(sourceEvents.map((e) => (e.properties as Record<string, unknown>).$session_id)).size, 7);
   const sets = posthog.events.filter((e) => e.event === '$set' && (e.properties as Record<string, unknown>).$hogport_chunk === 'users~part-0.json');
   assert.equal(sets.length, 20);
   assert.ok(posthog.events.indexOf(sets[0]!) > posthog.events.lastIndexOf(sourceEvents.at(-1)!), 'users after the events');

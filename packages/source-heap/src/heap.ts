@@ -1,6 +1,7 @@
 import { canonicalJson, epochToIso, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { sessionUuidV7 } from './session.js';
 
 /** Namespace of the uuids derived from Heap's ids. */
 export const HEAP_NAMESPACE = uuidV5('hogport.heap', URL_NAMESPACE);
@@ -21,6 +22,17 @@ export function heapTable(chunk: string): HeapTable {
 }
 
 const EVENT_INTERNAL = new Set(['event_id', 'user_id', 'time', 'event_table_name', 'type', 'event', 'session_id']);
+
+/**
+ * Heap's autocaptured columns under the names PostHog's SDKs and UI use. `platform` is the OS
+ * (`Mac OS X`, `iOS 16.1`), `device_type` Heap's Desktop / Mobile / Tablet.
+ */
+const COLUMNS = new Map([
+  ['path', '$pathname'], ['domain', '$host'], ['referrer', '$referrer'], ['title', '$title'],
+  ['browser', '$browser'], ['device_type', '$device_type'], ['ip', '$ip'], ['user_agent', '$raw_user_agent'],
+  ['country', '$geoip_country_name'], ['region', '$geoip_subdivision_1_name'], ['city', '$geoip_city_name'],
+]);
+const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet'], ['phone', 'Mobile']]);
 const USER_INTERNAL = new Set(['user_id', 'identity', 'joindate', 'last_modified']);
 
 function heapTime(v: unknown): string | undefined {
@@ -67,9 +79,67 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
   if (!timestamp) return { code: RejectCode.badTimestamp, reason: `time ${JSON.stringify(r.time)?.slice(0, 40)} is not a date-time` };
   const eventId = idOf(r.event_id);
   const properties: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r)) if (!EVENT_INTERNAL.has(k) && v !== null && v !== '') setOwn(properties, k, v);
-  if (r.session_id !== undefined && r.session_id !== null && r.session_id !== '') properties.$heap_session_id = String(r.session_id);
+  for (const [k, v] of Object.entries(r)) {
+    if (EVENT_INTERNAL.has(k) || v === null || v === '') continue;
+    const name = COLUMNS.get(k);
+    if (name === '$device_type' && typeof v === 'string') properties.$device_type = DEVICE_TYPES.get(v.toLowerCase()) ?? v;
+    else if (name) properties[name] = v;
+    else if (k === 'platform' && typeof v === 'string') Object.assign(properties, osOf(v));
+    else setOwn(properties, k, v);
+  }
+  const url = pageUrl(r);
+  if (url) {
+    properties.$current_url = url;
+    // Both are in the URL now; sent again on their own they would be the same fact twice.
+    delete properties.query;
+    delete properties.hash;
+  }
+  const sessionId = idOf(r.session_id);
+  if (sessionId) {
+    properties.$heap_session_id = sessionId;
+    const session = sessionUuidV7(sessionStart(r.session_time, timestamp), `heap:${sessionId}`);
+    if (session) properties.$session_id = session;
+  }
   const uuid = eventId ? uuidV5(`event:${eventId}`, HEAP_NAMESPACE) : uuidV5(canonicalJson({ name, userId, timestamp, properties }), HEAP_NAMESPACE);
   const event = name === 'pageviews' || name === 'pageview' ? '$pageview' : name;
   return { events: [{ uuid, event, distinct_id: userId, timestamp, properties }] };
 }
+
+/** Heap's platform, the OS with or without its version (`iOS 16.1`), as `$os` and `$os_version`. */
+function osOf(platform: string): Record<string, string> {
+  const m = /^(.*\D)\s+(\d+(?:[._]\d+)*)$/.exec(platform.trim());
+  return m ? { $os: m[1]!.trim(), $os_version: m[2]!.replace(/_/g, '.') } : { $os: platform };
+}
+
+/**
+ * The page's URL from Heap's parts: Heap keeps the domain, path, query and hash of a page apart and no
+ * scheme, so the URL is https (what nearly every tracked page is served over). Without a domain
+ * there is no URL to build.
+ */
+function pageUrl(r: Record<string, unknown>): string | undefined {
+  const domain = typeof r.domain === 'string' ? r.domain.trim() : '';
+  if (domain === '') return undefined;
+  const part = (v: unknown, lead: string) => (typeof v === 'string' && v !== '' && v !== lead ? (v.startsWith(lead) ? v : `${lead}${v}`) : '');
+  const path = typeof r.path === 'string' && r.path !== '' ? (r.path.startsWith('/') ? r.path : `/${r.path}`) : '/';
+  return `https://${domain}${path}${part(r.query, '?')}${part(r.hash, '#')}`;
+}
+
+/**
+ * The time part of a session's `$session_id`, in ms: it must be the same on every event of the
+ * session, or the session splits. Heap Connect's `session_time` is the session's start: that, exactly.
+ * Some exports give instead the seconds since the start (a small number, in whole seconds): the start
+ * it implies moves by up to a second from event to event, so the time part is the UTC midnight before
+ * that start. Without either, it is the UTC midnight of the event's own day: every event of a session
+ * gets its id, but a session that runs past midnight UTC becomes two.
+ */
+function sessionStart(sessionTime: unknown, eventTime: string): number {
+  const at = Date.parse(eventTime);
+  const n = typeof sessionTime === 'number' ? sessionTime : typeof sessionTime === 'string' && /^\d+(\.\d+)?$/.test(sessionTime.trim()) ? Number(sessionTime) : undefined;
+  if (n !== undefined && n >= 0 && n < ELAPSED_LIMIT_S) return midnight(at - n * 1000);
+  const start = heapTime(sessionTime);
+  return start ? Date.parse(start) : midnight(at);
+}
+/** Seconds since a session's start stay far below this (a year); a start in epoch seconds is above it. */
+const ELAPSED_LIMIT_S = 365 * 86_400;
+const DAY_MS = 86_400_000;
+const midnight = (ms: number) => ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);

@@ -6,7 +6,7 @@ import { heapTable, mapHeapRow } from './heap.js';
  * links). The table is told by the chunk id, at plan and at transform alike.
  */
 export const heapSource = exportFilesSource('heap', {
-  pattern: '**/*', version: 2,
+  pattern: '**/*', version: 3,
   loadLast: (chunk) => heapTable(chunk) === 'users',
   mapper: (chunk) => {
     const table = heapTable(chunk);
