@@ -46,7 +46,7 @@ test('loads a JSON array, a CSV and gzip JSON lines from an s3:// bucket through
     { name: 'amount', data: pq.map((r) => r.amount), type: 'DOUBLE' as const },
   ] })));
   await bucket.close();
-  const file = await pipeline(`{ type: files, location: "${location}", mapping: { event: kind, distinctId: customer, timestamp: { field: at }, uuid: id, properties: { rename: { amount: revenue } } } }`, posthog.url);
+  const file = await pipeline(`{ type: files, location: "${location}", mapping: { event: kind, distinctId: customer, timestamp: { field: at }, uuid: id, types: { amount: number }, properties: { rename: { amount: revenue } } } }`, posthog.url);
   const run = await runCli(['run', file], { env });
   assert.equal(run.code, 0, run.stderr);
   assert.equal(posthog.events.length, 1100);
@@ -54,6 +54,10 @@ test('loads a JSON array, a CSV and gzip JSON lines from an s3:// bucket through
   const csvNote = posthog.events.find((e) => (e.properties as Record<string, unknown>).note !== 'plain' && (e.properties as Record<string, unknown>).$hogport_chunk === 'orders-2024.csv');
   assert.equal((csvNote?.properties as Record<string, unknown>).note, 'with "quotes", commas\nand a newline');
   assert.ok(posthog.events.every((e) => (e.properties as Record<string, unknown>).revenue !== undefined));
+  const fromCsv = posthog.events.filter((e) => (e.properties as Record<string, unknown>).$hogport_chunk === 'orders-2024.csv');
+  assert.equal(fromCsv.length, 300);
+  assert.ok(fromCsv.every((e) => typeof (e.properties as Record<string, unknown>).revenue === 'number'), 'a CSV column declared a number arrives as one');
+  assert.deepEqual(fromCsv.map((e) => (e.properties as Record<string, unknown>).revenue).sort((x, y) => Number(x) - Number(y)).slice(0, 2), [1500, 1501.5]);
 });
 
 test('loads Segment logs from an s3:// bucket: every message type mapped, each once, files named .gz but plain read alike', async (t) => {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { silentLogger } from '@hogport/common';
+import { ExactNumber, silentLogger } from '@hogport/common';
 import { readRecords, type Outcome, type RecordRead } from '@hogport/pipeline';
 import { openStore } from '@hogport/store';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -114,4 +114,64 @@ test('reads Parquet: row groups and slices, INT64, timestamps, JSON columns and 
   assert.deepEqual(e.properties.nested, { plan: (n - 1) % 3 ? 'pro' : 'free', tags: ['a', 'b'] });
   assert.deepEqual(e.properties.raw_props, { score: n - 1 });
   assert.equal(new Set(out.map((o) => (o.kind === 'events' ? o.events[0]!.uuid : ''))).size, n);
+});
+
+test('a declared mapping types CSV columns: revenue a number, flags booleans, JSON parsed, text kept as written, every digit kept', async () => {
+  const csv = [
+    'id,kind,user,at,revenue,paid,meta,zip,big',
+    'r1,buy,u1,2024-03-01T00:00:00Z,12.50,true,"{""plan"":""pro"",""seats"":12345678901234567890}",01234,7',
+    'r2,buy,u2,2024-03-01T00:00:00Z,,FALSE,"[1,2]",00501,12345678901234567890',
+    'r3,buy,u3,2024-03-01T00:00:00Z,"12,50",yes,{},1,1',
+    'r4,buy,u4,2024-03-01T00:00:00Z,-1e3,maybe,{},1,1',
+    'r5,buy,u5,2024-03-01T00:00:00Z,0,no,{broken,1,1',
+    'r6,buy,u6,2024-03-01T00:00:00Z, 42 ,1,null,1,0x1F',
+  ].join('\n');
+  const types = { revenue: 'number', paid: 'boolean', meta: 'json', zip: 'string', big: 'number' };
+  const out = await transformWith({ mapping: { event: 'kind', distinctId: 'user', timestamp: { field: 'at' }, uuid: 'id', types } }, { 'orders.csv': `${csv}\n` });
+  const [r1, r2, r3, r4, r5, r6] = out;
+  assert.ok(r1?.kind === 'events' && r2?.kind === 'events');
+  const p1 = r1.events[0]!.properties;
+  assert.deepEqual([p1.revenue, p1.paid, p1.zip, p1.big], [12.5, true, '01234', 7]);
+  assert.equal((p1.meta as { plan: string }).plan, 'pro');
+  assert.ok((p1.meta as { seats: unknown }).seats instanceof ExactNumber && String((p1.meta as { seats: unknown }).seats) === '12345678901234567890', 'a number inside JSON keeps every digit');
+  assert.deepEqual(r1.changed, ['number_as_text']);
+  const p2 = r2.events[0]!.properties;
+  assert.deepEqual([Object.hasOwn(p2, 'revenue'), p2.paid, p2.meta, p2.zip], [false, false, [1, 2], '00501'], 'an empty cell is no value, not a zero');
+  assert.ok(p2.big instanceof ExactNumber && p2.big.text === '12345678901234567890');
+  assert.deepEqual(r2.changed, ['number_as_text']);
+  assert.deepEqual(JSON.parse(JSON.stringify(p2)).big, '12345678901234567890', 'it goes out as its text, every digit');
+  const rejects = [r3, r4, r5].map((r) => (r?.kind === 'reject' ? [r.code, r.reason, r.position.line] : r));
+  assert.deepEqual(rejects, [
+    ['bad_field_type', 'field revenue is declared number, but holds "12,50"', 4],
+    ['bad_field_type', 'field paid is declared boolean, but holds "maybe"', 5],
+    ['bad_field_type', 'field meta is declared json, but holds "{broken"', 6],
+  ]);
+  assert.ok(r6?.kind === 'reject' && r6.reason === 'field big is declared number, but holds "0x1F"');
+  assert.equal(out.length, 6, 'every row accounted for');
+});
+
+test('typed fields of JSON records: values already of the type stay, text of the type is parsed, the rest are rejects naming the field', async () => {
+  const types = { revenue: 'number', paid: 'boolean', note: 'string' };
+  const lines = [
+    { id: 'a', kind: 'buy', user: 'u1', at: '2024-03-01T00:00:00Z', revenue: 9.99, paid: true, note: 7 },
+    { id: 'b', kind: 'buy', user: 'u2', at: '2024-03-01T00:00:00Z', revenue: '3', paid: 'True', note: { a: 1 } },
+    { id: 'c', kind: 'buy', user: 'u3', at: '2024-03-01T00:00:00Z', revenue: [3], paid: false, note: null },
+    { id: 'd', kind: 'buy', user: 'u4', at: '2024-03-01T00:00:00Z', revenue: true },
+  ];
+  const out = await transformWith({ mapping: { event: 'kind', distinctId: 'user', timestamp: { field: 'at' }, uuid: 'id', types, properties: { rename: { revenue: 'amount' } } } }, { 'x.jsonl': lines.map((l) => JSON.stringify(l)).join('\n') });
+  const brief = out.map((o) => (o.kind === 'events' ? o.events[0]!.properties : o.kind === 'reject' ? o.reason : o.rule));
+  assert.deepEqual(brief, [
+    { amount: 9.99, paid: true, note: '7' },
+    { amount: 3, paid: true, note: '{"a":1}' },
+    'field revenue is declared number, but holds [3]',
+    'field revenue is declared number, but holds true',
+  ]);
+  assert.ok(out.every((o) => o.kind !== 'events' || o.changed === undefined), 'nothing past a double: nothing counted');
+});
+
+test('a mapping without types keeps the transform config it had, so loaded chunks are not taken for changed', () => {
+  const config = (mapping: Record<string, unknown>) => JSON.stringify(filesSource({ options: { type: 'files', location: tmpdir(), mapping }, baseDir: tmpdir(), openStore, log: silentLogger }).transformConfig());
+  const plain = { event: 'kind', distinctId: 'user', timestamp: { field: 'at' } };
+  assert.doesNotMatch(config(plain), /types/);
+  assert.notEqual(config({ ...plain, types: { revenue: 'number' } }), config(plain));
 });

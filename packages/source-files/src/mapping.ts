@@ -1,4 +1,4 @@
-import { canonicalJson, epochToIso, isUuid, normalizeTimestamp, ownValue, setOwn, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, epochToIso, ExactNumber, isUuid, normalizeTimestamp, ownValue, parseJsonExact, setOwn, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { z } from 'zod';
@@ -26,6 +26,12 @@ export const DeclaredMapping = z.object({
   }).strict(),
   /** The record's own id, for a uuid that re-runs repeat (a uuid is kept, anything else hashed). */
   uuid: path.optional(),
+  /**
+   * The type of top-level fields (a CSV's columns, which are all text otherwise), applied before
+   * anything else is read from the record: `number`, `boolean`, `json` or `string`.
+   */
+  // Optional rather than defaulted: a definition without types keeps the transform config it had.
+  types: z.record(z.string().min(1), z.enum(['number', 'boolean', 'json', 'string'])).optional(),
   properties: z.object({
     /** Top-level fields to take ("*": all but the mapped ones). */
     include: z.array(z.string().min(1)).default(['*']),
@@ -49,6 +55,63 @@ export function getter(p: string): (record: unknown) => unknown {
   };
 }
 
+export type FieldType = NonNullable<DeclaredMapping['types']>[string];
+
+/** JSON's number grammar: what `number` accepts from text (no `1,5`, no `0x1F`, no `NaN`). */
+const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+const BOOLEANS = new Map([['true', true], ['false', false], ['1', true], ['0', false], ['yes', true], ['no', false]]);
+const NOT_THE_TYPE = Symbol('not the type');
+
+/**
+ * A field's value as its declared type, `undefined` for no value (an empty CSV cell), or NOT_THE_TYPE.
+ * Numbers keep every digit: one a double cannot hold is an `ExactNumber` with the text written.
+ */
+function asType(v: unknown, type: FieldType): unknown {
+  if (v === null || v === undefined) return v;
+  if (typeof v === 'string' && v.trim() === '' && type !== 'string') return undefined;
+  switch (type) {
+    case 'number': {
+      if ((typeof v === 'number' && Number.isFinite(v)) || v instanceof ExactNumber) return v;
+      const text = typeof v === 'string' ? v.trim() : undefined;
+      return text !== undefined && NUMBER.test(text) ? parseJsonExact(text).value : NOT_THE_TYPE;
+    }
+    case 'boolean': {
+      if (typeof v === 'boolean') return v;
+      const b = typeof v === 'string' || typeof v === 'number' ? BOOLEANS.get(String(v).trim().toLowerCase()) : undefined;
+      return b ?? NOT_THE_TYPE;
+    }
+    case 'json': {
+      if (typeof v !== 'string') return v;
+      try {
+        return parseJsonExact(v).value;
+      } catch {
+        return NOT_THE_TYPE;
+      }
+    }
+    case 'string':
+      return typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
+}
+
+/**
+ * The record with its declared fields as their types, or the reject naming the first field that does
+ * not parse: a revenue of `12,50` is not a number, and sending it as text would leave the user's
+ * sums and charts silently short of it, so it is a reject the user can find, fix and send again.
+ */
+function typedRecord(record: Record<string, unknown>, types: ReadonlyArray<readonly [string, FieldType]>): { record: Record<string, unknown> } | { reject: RecordResult } {
+  const out = { ...record };
+  for (const [field, type] of types) {
+    if (!Object.hasOwn(out, field)) continue;
+    const v = asType(out[field], type);
+    if (v === NOT_THE_TYPE) {
+      return { reject: { code: 'bad_field_type', reason: `field ${field} is declared ${type}, but holds ${JSON.stringify(out[field])?.slice(0, 60)}` } };
+    }
+    if (v === undefined) delete out[field];
+    else setOwn(out, field, v);
+  }
+  return { record: out };
+}
+
 /** The mapping function a declared mapping describes. */
 export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordResult {
   const idPaths = Array.isArray(m.distinctId) ? m.distinctId : [m.distinctId];
@@ -62,8 +125,15 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
   const renames = Object.keys(m.properties.rename).length > 0;
   // The usual declaration (every field but the mapped ones, nothing renamed) takes the fast path.
   const rest = include.has('*') && !renames ? omitter([...new Set([...mapped, ...exclude])].filter(Boolean)) : undefined;
-  return (record) => {
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) return { code: RejectCode.notAnObject, reason: 'the record is not an object' };
+  const types = Object.entries(m.types ?? {});
+  return (input) => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) return { code: RejectCode.notAnObject, reason: 'the record is not an object' };
+    let record = input as Record<string, unknown>;
+    if (types.length > 0) {
+      const typed = typedRecord(record, types);
+      if ('reject' in typed) return typed.reject;
+      record = typed.record;
+    }
     const name = eventOf ? eventOf(record) : (m.event as { value: string }).value;
     if (typeof name !== 'string' || name === '') return { code: RejectCode.missingEvent, reason: `no event name at ${typeof m.event === 'string' ? m.event : '(constant)'}` };
     let distinctId: string | undefined;

@@ -33,6 +33,7 @@ export const filesSource: SourceFactory = (ctx) => {
   const modulePath = o.module ? resolveLocation(ctx.baseDir, o.module) : undefined;
   let mapper: Promise<MapRecord> | undefined;
   const declared = o.mapping ? guardedMapping(declaredMapper(o.mapping)) : undefined;
+  const exactTypes = Object.values(o.mapping?.types ?? {}).some((t) => t === 'number' || t === 'json');
   const contentUuid = (e: object) => uuidV5(canonicalJson(e), FILES_NAMESPACE);
   return {
     type: 'files',
@@ -51,7 +52,8 @@ export const filesSource: SourceFactory = (ctx) => {
           if (fields instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: fields.message, position: r.position, record: recordText(r.value) }; continue; }
           const read = fields.value === r.value ? r : fields.exact ? { ...r, value: fields.value, exact: true as const } : { ...r, value: fields.value };
           const result = declared ? declared(read.value) : await runMapper(map!, read.value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid).catch(mappingFailure);
-          yield outcomeOf(result, read);
+          // A number or JSON field the mapping typed may hold a number a double cannot: counted when it does.
+          yield outcomeOf(result, exactTypes && !read.exact ? { ...read, exact: true } : read);
         }
       }
     },
