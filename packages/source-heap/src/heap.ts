@@ -78,22 +78,19 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
   const timestamp = heapTime(r.time);
   if (!timestamp) return { code: RejectCode.badTimestamp, reason: `time ${JSON.stringify(r.time)?.slice(0, 40)} is not a date-time` };
   const eventId = idOf(r.event_id);
+  const url = pageUrl(r);
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r)) {
     if (EVENT_INTERNAL.has(k) || v === null || v === '') continue;
+    // Both are in the URL when there is one: sent again on their own they would be the same fact twice.
+    if (url && (k === 'query' || k === 'hash')) continue;
     const name = COLUMNS.get(k);
     if (name === '$device_type' && typeof v === 'string') properties.$device_type = DEVICE_TYPES.get(v.toLowerCase()) ?? v;
     else if (name) properties[name] = v;
     else if (k === 'platform' && typeof v === 'string') Object.assign(properties, osOf(v));
     else setOwn(properties, k, v);
   }
-  const url = pageUrl(r);
-  if (url) {
-    properties.$current_url = url;
-    // Both are in the URL now; sent again on their own they would be the same fact twice.
-    delete properties.query;
-    delete properties.hash;
-  }
+  if (url) properties.$current_url = url;
   const sessionId = idOf(r.session_id);
   if (sessionId) {
     properties.$heap_session_id = sessionId;
@@ -136,9 +133,21 @@ function sessionStart(sessionTime: unknown, eventTime: string): number {
   const at = Date.parse(eventTime);
   const n = typeof sessionTime === 'number' ? sessionTime : typeof sessionTime === 'string' && /^\d+(\.\d+)?$/.test(sessionTime.trim()) ? Number(sessionTime) : undefined;
   if (n !== undefined && n >= 0 && n < ELAPSED_LIMIT_S) return midnight(at - n * 1000);
+  if (typeof sessionTime === 'string') {
+    // Every row of a session repeats its start: read each once.
+    let ms = starts.get(sessionTime);
+    if (ms === undefined) {
+      const start = heapTime(sessionTime);
+      ms = start ? Date.parse(start) : NaN;
+      if (starts.size >= 4096) starts.clear();
+      starts.set(sessionTime, ms);
+    }
+    return Number.isNaN(ms) ? midnight(at) : ms;
+  }
   const start = heapTime(sessionTime);
   return start ? Date.parse(start) : midnight(at);
 }
+const starts = new Map<string, number>();
 /** Seconds since a session's start stay far below this (a year); a start in epoch seconds is above it. */
 const ELAPSED_LIMIT_S = 365 * 86_400;
 const DAY_MS = 86_400_000;

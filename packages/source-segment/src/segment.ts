@@ -31,9 +31,11 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   const messageId = idOf(m.messageId);
   if (!messageId) return { code: 'missing_message_id', reason: 'no messageId: without it a re-run could not recognise the event' };
   const uuid = messageUuid(m, messageId);
-  const bags: Array<[string, unknown]> = [['properties', m.properties], ['traits', m.traits], ['context', m.context], ['context.traits', bag(m.context)?.traits]];
-  const malformed = bags.find(([, v]) => !isBag(v));
-  if (malformed) return { code: RejectCode.badProperties, reason: `${malformed[0]} is ${Array.isArray(malformed[1]) ? 'an array' : `a ${typeof malformed[1]}`}, not an object as Segment sends` };
+  const malformed = !isBag(m.properties) ? 'properties' : !isBag(m.traits) ? 'traits' : !isBag(m.context) ? 'context' : !isBag(m.context?.traits) ? 'context.traits' : undefined;
+  if (malformed) {
+    const v: unknown = malformed === 'context.traits' ? m.context.traits : m[malformed];
+    return { code: RejectCode.badProperties, reason: `${malformed} is ${Array.isArray(v) ? 'an array' : `a ${typeof v}`}, not an object as Segment sends` };
+  }
 
   const properties: Record<string, unknown> = { ...context(m.context), ...bag(m.properties) };
   if (anonymousId) properties.$segment_anonymous_id = anonymousId;
