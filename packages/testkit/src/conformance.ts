@@ -418,6 +418,8 @@ export const KNOWN_DEFECTS: KnownDefect[] = [
   { id: 'before-identity', defect: 'Mixpanel $distinct_id_before_identity is ignored when there is no $user_id, so the two ids are never linked', applies: (s) => s.source === 'mixpanel' && isString(valueAt(s.record, 'properties.$distinct_id_before_identity')) },
   { id: 'mp-country-code', defect: 'Mixpanel mp_country_code gives no $geoip_country_name', applies: () => false },
   { id: 'mp-sent-by-lib-version', defect: 'Mixpanel mp_sent_by_lib_version is dropped', applies: () => false },
+  { id: 'amplitude-importer-names', defect: 'Amplitude referrer, referring_domain and [Amplitude] Viewport Height/Width event properties are not given PostHog\'s names', applies: () => false },
+  { id: 'mixpanel-identity-events', defect: 'Mixpanel $identify, $create_alias and $merge events are dropped, so Original ID Merge projects stay split', applies: () => false },
   // Found by these cases, not named in the issue.
   { id: 'reason-non-string-event', defect: 'a non-string event name is rejected as "missing or empty" instead of saying it must be a string', applies: (s) => s.exp.output === 'error' && (s.exp.containsLower ?? []).includes('string') && (recordHas(s, 'event_type', (v) => typeof v !== 'string') || recordHas(s, 'event', (v) => typeof v !== 'string')) },
   { id: 'reason-missing-time', defect: 'a Mixpanel event without properties.time is rejected as "undefined is not epoch seconds" instead of saying time is missing', applies: (s) => s.source === 'mixpanel' && s.exp.output === 'error' && valueAt(s.record, 'properties.time') === undefined },
