@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { judge, type ImporterCase, type MigrationRun, type RecordOutcome } from './conformance.js';
+import { fileURLToPath } from 'node:url';
+import { DELIBERATE, judge, type ImporterCase, type MigrationRun, type RecordOutcome } from './conformance.js';
 import { checkFieldRow, parseFieldTable } from './field-table.js';
 
 const sent = (event: Record<string, unknown>) => ({ event, envelope: { api_key: '[redacted]', historical_migration: true, sent_at: new Date(1000).toISOString() } });
@@ -55,4 +57,12 @@ test('a field table that cannot be read, or names an unknown defect, is an error
   assert.throws(() => parseFieldTable(TABLE, 'Other field'), /no table/);
   assert.throws(() => parseFieldTable(TABLE.replace('(todo: device-type)', '(todo: no-such-defect)'), 'Demo field'), /not a known defect/);
   assert.throws(() => parseFieldTable(TABLE.replace('rejected `bad`', 'maybe `bad`'), 'Demo field'), /cannot read the claim/);
+});
+
+test('the README lists every deliberate difference, with the reason the conformance check gives, and no other', async () => {
+  const readme = await readFile(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const start = readme.indexOf('| difference | fields | why hogport\'s way |');
+  assert.ok(start >= 0, 'the README has the table of deliberate differences');
+  const rows = readme.slice(start).split('\n').slice(2).filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('|')));
+  assert.deepEqual(rows, DELIBERATE.map((d) => `| \`${d.id}\` | ${d.fields} | ${d.why} |`));
 });

@@ -484,8 +484,10 @@ export async function runDryMigration(options: {
  */
 export async function checkImporterCases(t: TestContext, source: string, cases: ImporterCase[], runCase: (c: ImporterCase) => Promise<MigrationRun>): Promise<Record<ConformanceVerdict['kind'], number>> {
   const tally = { match: 0, deliberate: 0, defect: 0, fail: 0 };
+  const runs: MigrationRun[] = [];
   for (const c of cases) {
     const run = await runCase(c);
+    runs.push(run);
     await t.test(c.name, async (ct) => {
       for (const [n, exp] of c.expect.entries()) {
         const v = judge(source, c, exp, run, c.records[exp.record]!);
@@ -497,6 +499,8 @@ export async function checkImporterCases(t: TestContext, source: string, cases: 
       }
     });
   }
+  const refused = [...new Set(runs.flatMap((r) => r.refusedOptions))];
+  if (refused.length) t.diagnostic(`hogport refused transform.${refused.join(', transform.')}: those cases ran without`);
   t.diagnostic(`${source} importer fields: ${tally.match} match, ${tally.deliberate} differ deliberately, ${tally.defect} known defects, ${tally.fail} unexplained`);
   return tally;
 }
