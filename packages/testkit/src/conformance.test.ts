@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DELIBERATE, judge, type ImporterCase, type MigrationRun, type RecordOutcome } from './conformance.js';
+import { DELIBERATE, fixtureProblems, judge, type ImporterCase, type MigrationRun, type RecordOutcome } from './conformance.js';
 import { checkFieldRow, parseFieldTable } from './field-table.js';
 
 const sent = (event: Record<string, unknown>) => ({ event, envelope: { api_key: '[redacted]', historical_migration: true, sent_at: new Date(1000).toISOString() } });
@@ -65,4 +65,13 @@ test('the README lists every deliberate difference, with the reason the conforma
   assert.ok(start >= 0, 'the README has the table of deliberate differences');
   const rows = readme.slice(start).split('\n').slice(2).filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('|')));
   assert.deepEqual(rows, DELIBERATE.map((d) => `| \`${d.id}\` | ${d.fields} | ${d.why} |`));
+});
+
+test('an importer case whose expectation could never fail (no matcher, a misspelt one, no such record) is refused', () => {
+  assert.deepEqual(fixtureProblems([kase({ expect: [{ record: 0, output: 'event', path: 'event', equals: 'x' }] })]), []);
+  const problems = fixtureProblems([kase({ expect: [{ record: 0, output: 'event', path: 'event', equal: 'x' } as never, { record: 3, output: 'all', count: 1 }] })]);
+  assert.equal(problems.length, 3, problems.join('\n'));
+  assert.match(problems.join('\n'), /0 matchers/);
+  assert.match(problems.join('\n'), /unknown keys equal/);
+  assert.match(problems.join('\n'), /no record 3/);
 });

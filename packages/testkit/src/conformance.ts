@@ -482,7 +482,31 @@ export async function runDryMigration(options: {
  * passing when it matches or differs deliberately, a todo naming the defect when it is a known
  * one, failing otherwise. Once a defect is fixed its expectations simply pass. Returns the tally.
  */
+const MATCHERS = ['equals', 'absent', 'present', 'notEmpty', 'isUuid', 'includes', 'contains', 'containsLower', 'containsLowerAny', 'count', 'minCount', 'withinRun', 'notWithinRun', 'equalsArgument', 'differsFrom', 'sameAs'] as const;
+const OUTPUTS: readonly string[] = ['event', '$identify', '$groupidentify', 'all', 'error', 'record'];
+
+/** A fixture mistake (a matcher misspelt, a record that is not there) would make an expectation that cannot fail: refuse it. */
+export function fixtureProblems(cases: ImporterCase[]): string[] {
+  const problems: string[] = [];
+  for (const c of cases) {
+    for (const [n, exp] of c.expect.entries()) {
+      const at = `${c.name} #${n}`;
+      const matchers = MATCHERS.filter((m) => m in exp);
+      const unknown = Object.keys(exp).filter((k) => !['record', 'output', 'path', 'index', ...MATCHERS].includes(k));
+      if (matchers.length !== 1) problems.push(`${at}: ${matchers.length} matchers (${matchers.join(', ')}), one expected`);
+      if (unknown.length) problems.push(`${at}: unknown keys ${unknown.join(', ')}`);
+      if (!Number.isInteger(exp.record) || !c.records[exp.record]) problems.push(`${at}: no record ${exp.record}`);
+      if (!OUTPUTS.includes(exp.output)) problems.push(`${at}: unknown output ${exp.output}`);
+      if (exp.output !== 'all' && !exp.path) problems.push(`${at}: no path`);
+      for (const ref of [exp.differsFrom, exp.sameAs]) if (ref && !c.records[ref.record]) problems.push(`${at}: refers to no record ${ref.record}`);
+    }
+  }
+  return problems;
+}
+
 export async function checkImporterCases(t: TestContext, source: string, cases: ImporterCase[], runCase: (c: ImporterCase) => Promise<MigrationRun>): Promise<Record<ConformanceVerdict['kind'], number>> {
+  const problems = fixtureProblems(cases);
+  if (problems.length) throw new Error(`the importer fixture cannot be checked:\n${problems.join('\n')}`);
   const tally = { match: 0, deliberate: 0, defect: 0, fail: 0 };
   const runs: MigrationRun[] = [];
   for (const c of cases) {
