@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runCli, runDryMigration, type MigrationRun } from '@hogport/testkit';
@@ -26,13 +26,17 @@ export async function runAmplitudeRecords(records: Array<Record<string, unknown>
     await writeFile(path.join(dir, 'export', `187520_${date}_${hour}#0.json`), `${JSON.stringify(line)}\n`);
     chunks.push(chunk);
   }
-  return runDryMigration({
-    dir, migration: 'conformance', chunks, run: (args, env) => runCli(args, { env: env ?? {} }),
-    source: '{ type: amplitude, mode: files, location: ./export, requireComplete: false }',
-    ...(options.identifyEvents === false ? { transform: { identifyEvents: false } } : {}),
-    owner: (i) => {
-      const { user_id: user, device_id: device } = records[i]!;
-      return { ...(typeof user === 'string' ? { user: user.trim() } : {}), ...(typeof device === 'string' ? { anon: [device.trim()] } : {}) };
-    },
-  });
+  try {
+    return await runDryMigration({
+      dir, migration: 'conformance', chunks, run: (args, env) => runCli(args, { env: env ?? {} }),
+      source: '{ type: amplitude, mode: files, location: ./export, requireComplete: false }',
+      ...(options.identifyEvents === false ? { transform: { identifyEvents: false } } : {}),
+      owner: (i) => {
+        const { user_id: user, device_id: device } = records[i]!;
+        return { ...(typeof user === 'string' ? { user: user.trim() } : {}), ...(typeof device === 'string' ? { anon: [device.trim()] } : {}) };
+      },
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runCli, runDryMigration, startMixpanelApi, type MigrationRun, type MixpanelEvent } from '@hogport/testkit';
@@ -32,6 +32,7 @@ export async function runMixpanelRecords(records: Array<Record<string, unknown>>
     });
   } finally {
     await api.close();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
