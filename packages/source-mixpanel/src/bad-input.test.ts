@@ -40,11 +40,11 @@ test('Mixpanel bad input: each record is an event or a reject with its code and 
   }
 });
 
-test('Mixpanel profiles with prototype-named properties keep every one of them in $set', async () => {
+test('Mixpanel profiles with prototype-named properties keep every one of them in the person record', async () => {
   const page = `{"results":[{"$distinct_id":"p1","$properties":{"$last_seen":"2024-03-01T10:00:00","constructor":"c","__proto__":"proto","$email":"a@b.c"}},{"$distinct_id":"${'p'.repeat(300)}","$properties":{}},{"$distinct_id":"p3","$properties":{"deep":${nestedJson(100_000)}}}]}`;
   const { verdicts, counts } = await transformVerdicts(source({ profiles: true }), [{ name: 'engage-000001.json', data: page }], { chunk: 'profiles' });
-  assert.deepEqual(verdicts.map(verdictBrief), [[1, 'events', '$set'], [2, 'reject', 'distinct_id_too_long'], [3, 'reject', 'too_deep']]);
+  assert.deepEqual(verdicts.map(verdictBrief), [[1, 'person', 'p1'], [2, 'reject', 'distinct_id_too_long'], [3, 'reject', 'too_deep']]);
   assert.deepEqual(counts, { in: 3, out: 1, rejected: 2, dropped: 0 });
-  const set = (verdicts[0] as Extract<Verdict, { kind: 'events' }>).events[0]!.properties.$set;
+  const set = (verdicts[0] as Extract<Verdict, { kind: 'person' }>).person.set!;
   assert.deepEqual(Object.keys(set).sort(), ['__proto__', 'constructor', 'email']);
 });
