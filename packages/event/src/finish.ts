@@ -206,15 +206,18 @@ export function finishRecord(events: readonly PostHogEvent[], links: readonly Li
     if (!at) continue;
     const user = checkedLinkId(link.distinctId, mode, 'distinct_id');
     if ('code' in user) { changed = marked(changed, refusedAs(user)); continue; }
-    // The anonymous id and its other forms: each one that can be sent, the first of them the link's own.
+    // The anonymous id, then its other forms, each as it can be sent. The forms spell the same id:
+    // when the id itself is refused ("undefined"), `$device:undefined` is no better, and none is linked.
     const anons: string[] = [];
     let truncated = user.changed !== undefined;
+    let refused: string | undefined;
     for (const form of link.anonForms ? [link.anonId, ...link.anonForms] : [link.anonId]) {
       const anon = checkedLinkId(form, mode, '$anon_distinct_id');
-      if ('code' in anon) { changed = marked(changed, refusedAs(anon)); continue; }
+      if ('code' in anon) { refused = refusedAs(anon); if (anons.length === 0) break; continue; }
       if (anon.changed) truncated = true;
       if (!anons.includes(anon.id)) anons.push(anon.id);
     }
+    if (refused) changed = marked(changed, refused);
     if (anons.length === 0) continue;
     if (truncated) changed = marked(changed, Changed.distinctIdTruncated);
     const f: FinishedLink = { user: user.id, anon: anons[0]!, at };
