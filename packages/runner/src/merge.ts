@@ -66,8 +66,8 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
     const m = (await readControl(store, layout.manifest('transform', chunk), Manifest))!.value;
     for (const o of m.outputs.filter((x) => x.role === 'events')) {
       await eachLine(store, o.key, (line) => {
-        const e = JSON.parse(line) as { distinct_id: string; properties: { $anon_distinct_id?: string; alias?: string } };
-        known.add(`${e.distinct_id}\u0000${e.properties.$anon_distinct_id ?? e.properties.alias}`);
+        const e = JSON.parse(line) as { event: string; distinct_id: string; properties: { $anon_distinct_id?: string; alias?: string } };
+        known.add(`${e.distinct_id}\u0000${e.event === '$create_alias' ? e.properties.alias : e.properties.$anon_distinct_id}`);
       });
     }
   }
@@ -137,12 +137,13 @@ function sendablePairs(facts: IdentityFacts, options: MergeOptions): Map<string,
 /**
  * A pair as PostHog's identity event: `$identify` (`$anon_distinct_id`) or, for an alias,
  * `$create_alias` (`alias`), both on the user's distinct_id, so PostHog merges the other id's person
- * into the user's. The source's id properties go first, so they can never replace the link's own.
+ * into the user's. The source's id properties go with it, except any named like the link's own ids.
  */
 function identityEvent(p: PairFacts): PostHogEvent {
+  const { alias: _a, $anon_distinct_id: _b, ...props } = p.props ?? {};
   return p.alias
-    ? { uuid: uuidV5(`alias:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$create_alias', distinct_id: p.user, timestamp: p.first, properties: { ...p.props, alias: p.anon } }
-    : { uuid: uuidV5(`identify:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$identify', distinct_id: p.user, timestamp: p.first, properties: { ...p.props, $anon_distinct_id: p.anon } };
+    ? { uuid: uuidV5(`alias:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$create_alias', distinct_id: p.user, timestamp: p.first, properties: { ...props, alias: p.anon } }
+    : { uuid: uuidV5(`identify:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$identify', distinct_id: p.user, timestamp: p.first, properties: { ...props, $anon_distinct_id: p.anon } };
 }
 
 /** The derived chunks a listing of transform manifests shows. */

@@ -48,3 +48,25 @@ test('Mixpanel profiles with prototype-named properties keep every one of them i
   const set = (verdicts[0] as Extract<Verdict, { kind: 'person' }>).person.set!;
   assert.deepEqual(Object.keys(set).sort(), ['__proto__', 'constructor', 'email']);
 });
+
+test('Mixpanel repeats: an $insert_id seen again is a duplicate_insert_id, a record identical to another without one a duplicate_record', async () => {
+  const plain = `{"event":"Viewed","properties":{"time":${t},"distinct_id":"u1","page":"a"}}`;
+  const lines = [
+    `{"event":"Signed Up","properties":{"time":${t},"distinct_id":"u1","$insert_id":"i1"}}`,
+    `{"event":"Signed Up","properties":{"time":${t},"distinct_id":"u1","$insert_id":"i1","mp_processing_time_ms":5}}`,
+    plain,
+    plain,
+    `{"event":"Viewed","properties":{"time":${t},"distinct_id":"u1","page":"b"}}`,
+    `{"event":"$identify","properties":{"time":${t},"distinct_id":"u1","$identified_id":"u1","$anon_distinct_id":"A-1"}}`,
+    `{"event":"$identify","properties":{"time":${t},"distinct_id":"u1","$identified_id":"u1","$anon_distinct_id":"A-1"}}`,
+    `{"event":"$identify","properties":{"time":${t},"distinct_id":"u1","$identified_id":"u1","$anon_distinct_id":"anonymous"}}`,
+  ].join('\n');
+  const { verdicts, counts } = await transformVerdicts(source(), [{ name: 'export-2024-03-01.jsonl', data: lines }], { chunk: '2024-03-01' });
+  assert.deepEqual(verdicts.map(verdictBrief), [
+    [1, 'events', 'Signed Up'], [2, 'drop', 'duplicate_insert_id'], [3, 'events', 'Viewed'], [4, 'drop', 'duplicate_record'], [5, 'events', 'Viewed'],
+    // Mixpanel's repeated identify calls are links, each folded by the merge into one; one from an id PostHog refuses is dropped.
+    [6, 'events', ''], [7, 'events', ''], [8, 'drop', 'non_mergeable_id_link'],
+  ]);
+  assert.deepEqual(counts, { in: 8, out: 5, rejected: 0, dropped: 3 });
+  assert.deepEqual((verdicts[5] as Extract<Verdict, { kind: 'events' }>).links.map((l) => [l.user, l.anon, l.recorded]), [['u1', 'A-1', true]]);
+});
