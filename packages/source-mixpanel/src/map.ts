@@ -79,16 +79,11 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
  */
 function userLinks(userId: string, deviceId: string | undefined, before: string | undefined, rawDistinct: string | undefined): Link[] {
   const links: Link[] = [];
-  const named = new Set<string>([userId]);
-  if (deviceId) {
-    named.add(deviceId).add(`${DEVICE_PREFIX}${deviceId}`);
-    links.push({ distinctId: userId, anonId: deviceId, anonForms: [`${DEVICE_PREFIX}${deviceId}`], properties: { $mixpanel_user_id: userId, $mixpanel_device_id: deviceId } });
-  }
-  if (before && !named.has(before)) {
-    named.add(before);
-    links.push({ distinctId: userId, anonId: before, properties: { $mixpanel_user_id: userId, $mixpanel_distinct_id_before_identity: before } });
-  }
-  if (rawDistinct && !named.has(rawDistinct)) links.push({ distinctId: userId, anonId: rawDistinct, properties: { $mixpanel_user_id: userId, $mixpanel_distinct_id: rawDistinct } });
+  const device = deviceId ? `${DEVICE_PREFIX}${deviceId}` : undefined;
+  if (deviceId && deviceId !== userId) links.push({ distinctId: userId, anonId: deviceId, anonForms: [device!], properties: { $mixpanel_user_id: userId, $mixpanel_device_id: deviceId } });
+  const isDevice = (id: string) => id === deviceId || id === device;
+  if (before && before !== userId && !isDevice(before)) links.push({ distinctId: userId, anonId: before, properties: { $mixpanel_user_id: userId, $mixpanel_distinct_id_before_identity: before } });
+  if (rawDistinct && rawDistinct !== userId && rawDistinct !== before && !isDevice(rawDistinct)) links.push({ distinctId: userId, anonId: rawDistinct, properties: { $mixpanel_user_id: userId, $mixpanel_distinct_id: rawDistinct } });
   return links;
 }
 

@@ -62,13 +62,16 @@ export class IdentityFacts {
       this.pairs.set(key, p);
       return;
     }
-    if (later([seen.first, seen.props ?? null], [first, l.props ?? null])) {
+    // A pair repeats on every event of an identified user: most sightings change nothing and allocate nothing.
+    const a = timeKey(seen.first);
+    const b = timeKey(first);
+    if (a > b || (a === b && JSON.stringify(seen.props ?? null) > JSON.stringify(l.props ?? null))) {
       seen.first = first;
       if (l.props) seen.props = l.props; else delete seen.props;
     }
     if (l.alias) seen.alias = true;
     if (l.recorded) seen.recorded = true;
-    if (l.forms) seen.forms = [...new Set([...(seen.forms ?? []), ...l.forms])].sort();
+    if (l.forms && !l.forms.every((f) => seen.forms?.includes(f))) seen.forms = [...new Set([...(seen.forms ?? []), ...l.forms])].sort();
   }
 
   addEvent(e: PostHogEvent): void {
