@@ -36,7 +36,7 @@ async function migrate(t: { after(fn: () => Promise<void>): void }, idMerge: Mix
     for (const [k, n] of Object.entries(counts.droppedBy)) droppedBy[k] = (droppedBy[k] ?? 0) + n;
     for (const [k, n] of Object.entries(counts.changedBy ?? {})) changedBy[k] = (changedBy[k] ?? 0) + n;
   }
-  return { project, sent: posthog.events as Sent[], droppedBy, changedBy };
+  return { project, sent: posthog.events as Sent[], droppedBy, changedBy, stderr: run.stderr };
 }
 
 const IDENTITY = new Set(['$identify', '$create_alias']);
@@ -55,6 +55,10 @@ function checkIdentities(r: Awaited<ReturnType<typeof migrate>>): void {
     if (carried.has(bare) || carried.has(`$device:${bare}`)) assert.ok(carried.has(l.anon), `${l.anon} is linked in a form no event carries`);
   }
   for (const id of r.project.refused) assert.ok(links.every((l) => l.user !== id && l.anon !== id), `${id} is in a link`);
+  // An event on an id PostHog refuses to merge is sent (PostHog ingests it), counted and flagged.
+  assert.equal(r.sent.filter((e) => e.distinct_id === 'anonymous').length, 1);
+  assert.equal(r.changedBy.non_mergeable_distinct_id, 1);
+  assert.match(r.stderr, /refuses to merge/);
   // Profiles once: in the person's one final $set, never as $set events of their own.
   const sets = r.sent.filter((e) => e.event === '$set');
   assert.ok(sets.every((e) => e.properties.$hogport_chunk === '~persons'), 'every $set comes from ~persons');

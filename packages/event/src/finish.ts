@@ -173,6 +173,11 @@ export interface FinishedRecord {
   links: FinishedLink[];
   /** Each name once; undefined when nothing was changed. */
   changed?: string[];
+  /**
+   * Set when the record was nothing but links (a source's identify call) and none of them can be
+   * sent: nothing of it goes, and it counts as dropped by this rule.
+   */
+  drop?: string;
 }
 
 /**
@@ -226,6 +231,9 @@ export function finishRecord(events: readonly PostHogEvent[], links: readonly Li
     if (link.properties && Object.keys(link.properties).length > 0) f.props = link.properties;
     if (anons.length > 1) f.forms = anons.slice(1);
     out.push(f);
+  }
+  if (events.length === 0 && out.length === 0) {
+    return { lines, links: out, changed: changed ?? [], drop: changed?.includes(Changed.nonMergeableLink) ? Changed.nonMergeableLink : LINK_REFUSED };
   }
   return changed ? { lines, links: out, changed } : { lines, links: out };
 }

@@ -79,7 +79,7 @@ export interface MixpanelIdentityProject {
    * in the form its events carried (the bare device id where no anonymous event carried it), each once.
    */
   links: Array<{ user: string; anon: string; alias?: boolean }>;
-  /** Ids the project sends that PostHog refuses to merge: they must appear in no link. */
+  /** Ids the project sends that PostHog refuses to merge (one event's distinct_id among them): they must appear in no link. */
   refused: string[];
 }
 
@@ -138,6 +138,8 @@ export function mixpanelIdentityProject(options: { seed: number; days: string[];
   const refused = ['anonymous', '$device:anonymous', '[object Object]'];
   const first = data.get(options.days[0]!)!;
   const t0 = first[0]!.properties.time as number;
+  // An integration that names everybody "anonymous".
+  first.push({ event: 'Played Video', properties: { time: t0, distinct_id: 'anonymous', $insert_id: hex(32) } });
   if (original) {
     first.push({ event: '$identify', properties: { time: t0, distinct_id: 'mp-member-1', $identified_id: 'mp-member-1', $anon_distinct_id: '[object Object]', $insert_id: hex(32) } });
     first.push({ event: '$merge', properties: { time: t0, $distinct_ids: ['mp-member-1', 'mp-member-2'], $insert_id: hex(32) } });

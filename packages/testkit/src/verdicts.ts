@@ -55,7 +55,7 @@ export async function transformVerdicts(source: TransformingSource, files: Array
     }
     const done = finishRecord(o.events, o.identify, ctx);
     if ('code' in done) { counts.rejected += 1; verdicts.push({ kind: 'reject', position: o.position, code: done.code, reason: done.reason }); continue; }
-    if (o.events.length === 0 && done.links.length === 0 && o.identify?.length) { counts.dropped += 1; verdicts.push({ kind: 'drop', position: o.position, rule: done.changed?.[0] ?? 'identity_link_refused' }); continue; }
+    if (done.drop) { counts.dropped += 1; verdicts.push({ kind: 'drop', position: o.position, rule: done.drop }); continue; }
     counts.out += 1;
     verdicts.push({ kind: 'events', position: o.position, events: done.lines.map((l) => JSON.parse(l) as Record<string, unknown>), changed: [...new Set([...(o.changed ?? []), ...(done.changed ?? [])])], links: done.links });
   }

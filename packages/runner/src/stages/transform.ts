@@ -7,7 +7,7 @@ import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
-import { Changed, finishPerson, finishRecord, LINK_REFUSED, recordText } from '@hogport/event';
+import { Changed, finishPerson, finishRecord, recordText } from '@hogport/event';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
 
@@ -86,11 +86,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           }
           const done = finishRecord(kept, outcome.identify, tctx);
           if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
-          if (outcome.events.length === 0 && done.links.length === 0 && outcome.identify?.length) {
-            // A record of a source's identity call whose every link names an id that cannot be sent: nothing of it goes.
-            const rule = done.changed?.includes(Changed.nonMergeableLink) ? Changed.nonMergeableLink : LINK_REFUSED;
-            counts.dropped += 1; droppedBy[rule] = (droppedBy[rule] ?? 0) + 1; continue;
-          }
+          if (done.drop) { counts.dropped += 1; droppedBy[done.drop] = (droppedBy[done.drop] ?? 0) + 1; continue; }
           const { lines } = done;
           for (let i = 0; i < lines.length; i++) {
             const flushing = events.writeLine(lines[i]!);
