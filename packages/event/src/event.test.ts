@@ -101,6 +101,10 @@ test('an identity event a source sends with an id PostHog refuses to merge loses
   assert.deepEqual(done.changed, ['non_mergeable_id_link']);
   const alias = finishEvent(ev({ event: '$create_alias', properties: { alias: 'a-1' } }), ctx());
   assert.ok('line' in alias && !alias.changed);
+  const fromRefused = finishEvent(ev({ event: '$merge_dangerously', distinct_id: 'guest', properties: { alias: 'a-1' } }), ctx());
+  assert.ok('line' in fromRefused);
+  assert.equal((JSON.parse(fromRefused.line) as { properties: Record<string, unknown> }).properties.alias, undefined, 'a refused distinct_id links nothing either');
+  assert.deepEqual(fromRefused.changed, ['non_mergeable_distinct_id', 'non_mergeable_id_link']);
 });
 
 test('a user link naming an id PostHog refuses to merge is left out and counted; its other forms are the same id and go with it', () => {

@@ -33,7 +33,7 @@ export const HEAD_PREFIXES = HEAD_KEYS.map((k, i) => `${i === 0 ? '{' : ','}${JS
 const [UUID_AT, EVENT_AT, DISTINCT_ID_AT, TIMESTAMP_AT] = HEAD_PREFIXES;
 
 /** Properties of identity events that hold a distinct_id of their own, which capture's length rule reaches too. */
-const LINKED_IDS: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, { $identify: '$anon_distinct_id', $create_alias: 'alias' });
+const LINKED_IDS: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, { $identify: '$anon_distinct_id', $create_alias: 'alias', $merge_dangerously: 'alias' });
 
 export type Finished = { line: string; changed?: string[] } | Refusal;
 
@@ -59,7 +59,8 @@ export function finishEvent(event: PostHogEvent, ctx: FinishContext): Finished {
     if ('code' in id) return id;
     if (id.changed) { event.distinct_id = id.id; changed = [id.changed]; }
   }
-  if (isNonMergeableId(event.distinct_id)) {
+  const refusedId = isNonMergeableId(event.distinct_id);
+  if (refusedId) {
     if (t.nonMergeableIds === 'reject') return nonMergeable(event.distinct_id);
     (changed ??= []).push(Changed.nonMergeableDistinctId);
   }
@@ -67,7 +68,8 @@ export function finishEvent(event: PostHogEvent, ctx: FinishContext): Finished {
   const properties: Record<string, unknown> = event.properties;
   const linked = LINKED_IDS[event.event];
   if (linked && typeof properties[linked] === 'string') {
-    const other = checkedLinkId(properties[linked] as string, mode, linked);
+    // Either side refused is a link PostHog refuses: it names neither.
+    const other = refusedId ? { code: Changed.nonMergeableLink, reason: '' } : checkedLinkId(properties[linked] as string, mode, linked);
     if ('code' in other && other.code === Changed.nonMergeableLink) {
       // The identity event loses the link PostHog would refuse; whatever else it carries ($set) still goes.
       delete properties[linked];
