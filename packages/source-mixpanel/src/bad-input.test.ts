@@ -70,3 +70,15 @@ test('Mixpanel repeats: an $insert_id seen again is a duplicate_insert_id, a rec
   assert.deepEqual(counts, { in: 8, out: 5, rejected: 0, dropped: 3 });
   assert.deepEqual((verdicts[5] as Extract<Verdict, { kind: 'events' }>).links.map((l) => [l.user, l.anon, l.recorded]), [['u1', 'A-1', true]]);
 });
+
+test('Mixpanel events on an id PostHog refuses to merge are kept and counted, or rejected with the reason under nonMergeableIds: reject', async () => {
+  const lines = [
+    `{"event":"Viewed","properties":{"time":${t},"distinct_id":"anonymous","$insert_id":"n1"}}`,
+    `{"event":"Viewed","properties":{"time":${t},"distinct_id":"u1","$insert_id":"n2"}}`,
+  ].join('\n');
+  const kept = await transformVerdicts(source(), [{ name: 'export-2024-03-01.jsonl', data: lines }], { chunk: '2024-03-01' });
+  assert.deepEqual(kept.verdicts.map((v) => [verdictBrief(v), v.kind === 'events' ? v.changed : undefined]), [[[1, 'events', 'Viewed'], ['non_mergeable_distinct_id']], [[2, 'events', 'Viewed'], []]]);
+  const rejected = await transformVerdicts(source(), [{ name: 'export-2024-03-01.jsonl', data: lines }], { chunk: '2024-03-01', transform: { nonMergeableIds: 'reject' } });
+  assert.deepEqual(rejected.verdicts.map(verdictBrief), [[1, 'reject', 'non_mergeable_distinct_id'], [2, 'events', 'Viewed']]);
+  assert.deepEqual(rejected.counts, { in: 2, out: 1, rejected: 1, dropped: 0 });
+});
