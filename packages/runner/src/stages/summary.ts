@@ -115,7 +115,7 @@ export class IdentityFacts {
       const l: PairFacts = { user: o.pair[0], anon: o.pair[1], first: o.pair[2] };
       if (o.alias) l.alias = true;
       if (o.recorded) l.recorded = true;
-      if (o.props) l.props = o.props;
+      if (o.props) l.props = shared(o.props, l.user, l.anon);
       if (o.forms) l.forms = o.forms;
       this.addLink(l);
     } else if (o.person !== undefined && o.facts) this.foldPerson(o.person, o.facts);
@@ -129,6 +129,18 @@ export class IdentityFacts {
     }
     for (const id of [...this.persons.keys()].sort(cmp)) yield JSON.stringify({ person: id, facts: this.persons.get(id) });
   }
+}
+
+/**
+ * Id properties that repeat the pair's own ids (`$amplitude_user_id` is the user) hold the pair's
+ * strings rather than copies parsed from the summary: the merge holds every pair in memory.
+ */
+function shared(props: Record<string, string>, user: string, anon: string): Record<string, string> {
+  for (const k of Object.keys(props)) {
+    if (props[k] === user) props[k] = user;
+    else if (props[k] === anon) props[k] = anon;
+  }
+  return props;
 }
 
 function fold(p: PersonFacts, at: string, set: Record<string, unknown> | undefined, once: Record<string, unknown> | undefined): void {
