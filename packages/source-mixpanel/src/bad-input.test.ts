@@ -82,3 +82,11 @@ test('Mixpanel events on an id PostHog refuses to merge are kept and counted, or
   assert.deepEqual(rejected.verdicts.map(verdictBrief), [[1, 'reject', 'non_mergeable_distinct_id'], [2, 'events', 'Viewed']]);
   assert.deepEqual(rejected.counts, { in: 2, out: 1, rejected: 1, dropped: 0 });
 });
+
+test('a Mixpanel profile with a number a double cannot hold keeps every digit in its person record, counted as number_as_text', async () => {
+  const page = '{"results":[{"$distinct_id":"p1","$properties":{"account":12345678901234567890}},{"$distinct_id":"p2","$properties":{"n":1}}]}';
+  const { verdicts } = await transformVerdicts(source({ profiles: true }), [{ name: 'engage-000001.json', data: page }], { chunk: 'profiles' });
+  const [big, small] = verdicts as Array<Extract<Verdict, { kind: 'person' }>>;
+  assert.equal(String(big!.person.set!.account), '12345678901234567890');
+  assert.deepEqual([big!.changed, small!.changed], [['number_as_text'], []]);
+});
