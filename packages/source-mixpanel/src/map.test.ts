@@ -85,7 +85,7 @@ test('Mixpanel\'s own identity calls become recorded links with no events of the
   });
   const merge = mapMixpanelRecord(rec({ $distinct_ids: ['u3', '$device:d3'] }, '$merge'), mapping);
   assert.ok('events' in merge);
-  assert.deepEqual(merge.identify?.map((l) => [l.distinctId, l.anonId, l.kind, l.recorded]), [['u3', '$device:d3', 'identify', true]]);
+  assert.deepEqual(merge.identify?.map((l) => [l.distinctId, l.anonId, l.anonForms, l.kind, l.recorded]), [['u3', '$device:d3', ['d3'], 'identify', true]]);
   assert.deepEqual(mapMixpanelRecord(rec({ $distinct_ids: ['u3', 'u4'] }, '$merge'), mapping), { drop: 'mixpanel_merge_unsafe' });
   assert.equal((mapMixpanelRecord(rec({ $distinct_ids: 'u3' }, '$merge'), mapping) as { code: string }).code, 'incomplete_identity_event');
   assert.equal((mapMixpanelRecord(rec({ distinct_id: 'u1' }, '$identify'), mapping) as { code: string }).code, 'incomplete_identity_event');

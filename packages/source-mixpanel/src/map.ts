@@ -129,7 +129,10 @@ function identityCall(event: string, p: Record<string, unknown>, at: string): Re
 
 function linked(user: string, anon: string, at: string, kind: 'identify' | 'alias', properties: Record<string, string>): RecordResult {
   if (user === anon) return { drop: 'mixpanel_identity_self' };
-  return { events: [], identify: [{ distinctId: user, anonId: anon, at, kind, recorded: true, properties }] };
+  const link: Link = { distinctId: user, anonId: anon, at, kind, recorded: true, properties };
+  // A `$device:` id the call names may be carried bare by the project's events (mobile SDKs).
+  if (anon.startsWith(DEVICE_PREFIX) && anon.length > DEVICE_PREFIX.length) link.anonForms = [anon.slice(DEVICE_PREFIX.length)];
+  return { events: [], identify: [link] };
 }
 
 const dropSets = new WeakMap<MixpanelMapping, Set<string>>();
