@@ -9,7 +9,7 @@ import { mixpanelExport, mixpanelProfiles, runCli, startFakePostHog, startMixpan
 const KEY = 'phc_mixpanel_e2e';
 const env = { POSTHOG_PROJECT_API_KEY: KEY, MIXPANEL_SERVICE_ACCOUNT_USER: 'sa.user', MIXPANEL_SERVICE_ACCOUNT_SECRET: 'sa_secret_never_logged' };
 
-test('migrates a Mixpanel project: each $insert_id once, mapped, identities once, profiles last, through a 429 storm within the quotas', async (t) => {
+test('migrates a Mixpanel project: each $insert_id once, mapped, identities once, profiles once in the persons loaded last, through a 429 storm within the quotas', async (t) => {
   const days = ['2024-02-01', '2024-02-02', '2024-02-03', '2024-02-04'];
   const data = mixpanelExport({ seed: 31, days, perDay: 150 });
   const profiles = mixpanelProfiles(32, 25);
@@ -33,15 +33,21 @@ test('migrates a Mixpanel project: each $insert_id once, mapped, identities once
   assert.equal(api.overQuota, 0, 'no request went over 3 a second or 60 an hour');
 
   const want = new Map<string, { event: string; distinct_id: string }>();
-  const pairs = new Set<string>();
+  const links: Array<{ user: string; forms: string[] }> = [];
   for (const events of data.values()) {
     for (const e of events) {
       const m = mapMixpanelRecord(e, { renameEvents: {}, dropProperties: [] });
       assert.ok('events' in m);
       want.set(m.events[0]!.uuid, { event: m.events[0]!.event, distinct_id: m.events[0]!.distinct_id });
-      for (const p of m.identify ?? []) pairs.add(`${p.distinctId} ${p.anonId}`);
+      for (const p of m.identify ?? []) links.push({ user: p.distinctId, forms: [p.anonId, ...(p.anonForms ?? [])] });
     }
   }
+  // Each anonymous id is linked in the forms events carried, else in its own.
+  const carried = new Set([...want.values()].map((e) => e.distinct_id));
+  const pairs = new Set(links.flatMap((l) => {
+    const used = l.forms.filter((f) => carried.has(f));
+    return (used.length ? used : [l.forms[0]!]).map((f) => `${l.user} ${f}`);
+  }));
   const repeated = [...data.values()].flat().length - want.size;
   assert.ok(repeated > 5, `the export repeats ${repeated} $insert_ids`);
   const sourceEvents = posthog.events.filter((e) => want.has(e.uuid as string));
@@ -54,10 +60,15 @@ test('migrates a Mixpanel project: each $insert_id once, mapped, identities once
   const identifies = posthog.events.filter((e) => e.event === '$identify').map((e) => `${e.distinct_id} ${(e.properties as Record<string, string>).$anon_distinct_id}`);
   assert.deepEqual(new Set(identifies), pairs);
   assert.equal(identifies.length, pairs.size);
-  const profileSets = posthog.events.filter((e) => e.event === '$set' && (e.properties as Record<string, unknown>).$hogport_chunk === 'profiles');
-  assert.equal(profileSets.length, profiles.length);
+  assert.ok(posthog.events.every((e) => (e.properties as Record<string, unknown>).$hogport_chunk !== 'profiles'), 'profiles are not sent as events of their own');
+  const personSets = posthog.events.filter((e) => e.event === '$set' && (e.properties as Record<string, unknown>).$hogport_chunk === '~persons');
+  for (const p of profiles) {
+    const mine = personSets.filter((e) => e.distinct_id === p.$distinct_id);
+    assert.equal(mine.length, 1, `${p.$distinct_id}: one $set`);
+    assert.equal((mine[0]!.properties as { $set: Record<string, unknown> }).$set.email, p.$properties.$email);
+  }
   const lastEvent = posthog.events.findLastIndex((e) => want.has(e.uuid as string));
-  assert.ok(posthog.events.findIndex((e) => profileSets.includes(e)) > lastEvent, 'profiles load after every event');
+  assert.ok(posthog.events.findIndex((e) => personSets.includes(e)) > lastEvent, 'profiles load after every event');
   assert.ok(posthog.events.findLastIndex((e) => e.event === '$identify') < posthog.events.findIndex((e) => want.has(e.uuid as string)), 'identities load before the events');
 
   const status = JSON.parse((await runCli(['status', file, '--json'], { env })).stdout) as { chunks: Array<{ chunk: string; transform: { counts?: { dropped: number } } }> };

@@ -34,6 +34,8 @@ export const RejectCode = {
   missingDistinctId: 'missing_distinct_id',
   /** A distinct_id (or an id an identity event links) longer than capture keeps. */
   distinctIdTooLong: 'distinct_id_too_long',
+  /** A distinct_id PostHog refuses to merge (`anonymous`, `null`, `0`…), under `transform.nonMergeableIds: reject`. */
+  nonMergeableDistinctId: 'non_mergeable_distinct_id',
   /** No uuid, or not a UUID. */
   badUuid: 'bad_uuid',
   /** No timestamp, or one that is not a date-time capture reads (or out of range). */
@@ -62,7 +64,14 @@ export interface Refusal {
 /** How an event's distinct_id over MAX_DISTINCT_ID_LENGTH is handled: refused, or cut on purpose and counted. */
 export type LongDistinctIds = 'reject' | 'truncate';
 
+/** How an event whose distinct_id PostHog refuses to merge is handled: kept and counted, or refused. */
+export type NonMergeableIds = 'keep' | 'reject';
+
 /** Names of what the finish step changed on an event, counted in the transform manifest's `changedBy`. */
 export const Changed = {
   distinctIdTruncated: 'distinct_id_truncated',
+  /** The event's distinct_id is one PostHog refuses to merge: every event with it lands on one person. */
+  nonMergeableDistinctId: 'non_mergeable_distinct_id',
+  /** A user link (or an identity event's linked id) named an id PostHog refuses to merge, and was left out. */
+  nonMergeableLink: 'non_mergeable_id_link',
 } as const;

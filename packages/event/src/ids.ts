@@ -27,3 +27,37 @@ export function checkedId(id: string, mode: LongDistinctIds, what: string): { id
     reason: `${what} is ${length} characters (${JSON.stringify(id.slice(0, 40))}…); capture keeps only the first ${MAX_DISTINCT_ID_LENGTH}, which would merge this user with any other sharing them. Set transform.longDistinctIds: truncate to send the first ${MAX_DISTINCT_ID_LENGTH} on purpose`,
   };
 }
+
+// PostHog's person merge refuses these ids ("Refused to merge with an illegal distinct ID"): an
+// anonymous id that a broken SDK or integration sends for everybody.
+const ILLEGAL_ANY_CASE = new Set(['anonymous', 'guest', 'distinctid', 'distinct_id', 'id', 'not_authenticated', 'email', 'undefined', 'true', 'false']);
+const ILLEGAL_EXACT = new Set(['[object Object]', 'NaN', 'None', 'none', 'null', '0']);
+/** The longest refused id with quotes around it: anything longer can only be refused for being blank. */
+const LONGEST_ILLEGAL = '"not_authenticated"'.length;
+
+/**
+ * Whether PostHog refuses to merge persons on this id: the ids above in any case (or exactly), the
+ * same in quotes (`"null"`, as a value serialised twice arrives), and empty or blank ids. Events
+ * with one are ingested, but every one of them lands on one person, and a `$identify` or
+ * `$create_alias` naming one is refused.
+ */
+export function isNonMergeableId(id: string): boolean {
+  if (id.length > LONGEST_ILLEGAL) {
+    // Only a blank id is refused at this length, and a blank id starts with white space.
+    const c = id.charCodeAt(0);
+    return (c <= 0x20 || c === 0xa0 || c >= 0x1680) && id.trim() === '';
+  }
+  const bare = id.length >= 2 && (id[0] === '"' || id[0] === "'") && id.at(-1) === id[0] ? id.slice(1, -1) : id;
+  return bare.trim() === '' || ILLEGAL_EXACT.has(bare) || ILLEGAL_ANY_CASE.has(bare.toLowerCase());
+}
+
+/**
+ * The rules an id a user link names must pass, as the merge step sends it: capture's length rule
+ * (`checkedId`), then PostHog's merge rule. A link with a refused id is left out, never sent.
+ */
+export function checkedLinkId(id: string, mode: LongDistinctIds, what: string): { id: string; changed?: string } | Refusal {
+  const checked = checkedId(id, mode, what);
+  if ('code' in checked) return checked;
+  if (isNonMergeableId(checked.id)) return { code: Changed.nonMergeableLink, reason: `${what} ${JSON.stringify(checked.id.slice(0, 40))} is an id PostHog refuses to merge` };
+  return checked;
+}

@@ -40,6 +40,18 @@ export const TransformSpec = z.object({
    * `distinct_id_truncated` in the manifest's changedBy.
    */
   longDistinctIds: z.enum(['reject', 'truncate']).default('reject'),
+  /**
+   * false: the merge step sends no `$identify` it inferred from ids seen together on events (as
+   * PostHog's importer's `generate_identify_events` off); the identify and alias calls a source
+   * recorded itself (Mixpanel's `$identify`/`$create_alias`, Segment's identify/alias) still go.
+   */
+  identifyEvents: z.boolean().default(true),
+  /**
+   * Events whose distinct_id PostHog refuses to merge (`anonymous`, `null`, `0`, blank…): `keep` sends
+   * them, counted as `non_mergeable_distinct_id` in changedBy and flagged in the log (PostHog puts
+   * every one of them on one person); `reject` refuses them with that reason.
+   */
+  nonMergeableIds: z.enum(['keep', 'reject']).default('keep'),
 }).strict();
 export type TransformSpec = z.infer<typeof TransformSpec>;
 

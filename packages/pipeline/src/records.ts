@@ -7,11 +7,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExactNumber, gunzipIfGzipped, HogportError, MAX_LINE_BYTES, parseJsonExact, peekBytes, splitLineBatches, stopReason, TooDeepError, type SplitLine } from '@hogport/common';
 import { mappingFailure, recordText, RejectCode } from '@hogport/event';
-import type { Outcome, Position, PostHogEvent } from './source.js';
+import type { Link, Outcome, PersonRecord, Position, PostHogEvent } from './source.js';
 
 /** What a source's mapping makes of one parsed record. */
 export type RecordResult =
-  | { events: PostHogEvent[]; identify?: Array<{ distinctId: string; anonId: string; at?: string }> }
+  | { events: PostHogEvent[]; identify?: Link[] }
+  | { person: PersonRecord }
   | { drop: string }
   | { code: string; reason: string };
 
@@ -150,6 +151,10 @@ export function outcomeOf(result: RecordResult, r: Extract<RecordRead, { value: 
     const changed = r.exact && result.events.some(carriesExactNumber) ? [...(r.changed ?? []), READ_CHANGES.numberAsText] : r.changed;
     if (changed) out.changed = changed;
     return out;
+  }
+  if ('person' in result) {
+    const changed = r.exact && (holds(result.person.set) || holds(result.person.setOnce)) ? [...(r.changed ?? []), READ_CHANGES.numberAsText] : r.changed;
+    return changed ? { kind: 'person', person: result.person, position: r.position, changed } : { kind: 'person', person: result.person, position: r.position };
   }
   if ('drop' in result) return { kind: 'drop', rule: result.drop, position: r.position };
   return { kind: 'reject', code: result.code, reason: result.reason, position: r.position, record: r.raw ?? recordText(r.value) };

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '@hogport/common';
 import type { Store } from '@hogport/store';
-import type { PostHogEvent } from '@hogport/event';
+import type { Link, PersonRecord, PostHogEvent } from '@hogport/event';
 import type { TransformSpec } from './definition.js';
 
 // The event contract lives in @hogport/event; sources keep importing the type from here.
-export type { PostHogEvent };
+export type { Link, PersonRecord, PostHogEvent };
 
 /** One unit of source work, planned deterministically from the definition. */
 export interface PlannedChunk {
@@ -27,17 +27,26 @@ export interface ExtractContext {
 /** Where a record sits in the raw chunk, so a reject can be found again. */
 export interface Position { file: string; line?: number; offset?: number; entry?: string }
 
-/** What became of one source record: events, a reject with a reason, or a drop by a named rule. */
+/**
+ * What became of one source record: events (with the user links it shows), a person's properties
+ * known apart from any event, a reject with a reason, or a drop by a named rule.
+ */
 export type Outcome =
   | {
     kind: 'events'; events: PostHogEvent[]; position: Position;
     /**
-     * Users seen with anonymous ids (devices): the merge step sends one `$identify` per pair, at the
-     * first sighting (`at`, else the outcome's first event's time).
+     * Users seen with anonymous ids (devices), or linked by the source's own identify and alias
+     * calls: the merge step sends one identity event per pair across the migration, at the first
+     * sighting (`at`, else the outcome's first event's time). A record of a source's identity call
+     * has links and no events.
      */
-    identify?: Array<{ distinctId: string; anonId: string; at?: string }>;
+    identify?: Link[];
     /** What was changed on the way (`invalid_utf8`, `number_as_text`…): counted in the manifest's `changedBy`. */
     changed?: readonly string[];
+  }
+  | {
+    /** Folded into the person facts only: the merge step's `~persons` sends it (sources with `identities`). */
+    kind: 'person'; person: PersonRecord; position: Position; changed?: readonly string[];
   }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };

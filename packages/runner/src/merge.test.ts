@@ -10,6 +10,7 @@ import { encodeControl, Manifest, readControl } from '@hogport/manifest';
 import { TransformSpec, type PostHogEvent } from '@hogport/pipeline';
 import { openStore, type Store } from '@hogport/store';
 import { seeded } from '@hogport/testkit';
+import { finishRecord, type Link } from '@hogport/event';
 import { mergeIdentities, PERSONS_CHUNK } from './index.js';
 import { IdentityFacts } from './stages/summary.js';
 
@@ -48,7 +49,12 @@ test('folds to the same identities and person values whatever the chunking and o
 });
 
 async function stageSummary(store: Store, chunk: string, items: ReturnType<typeof history>): Promise<void> {
-  const content = Buffer.from([...fold(items).lines()].join('\n') + '\n');
+  await stageFacts(store, chunk, fold(items));
+}
+
+/** Writes a chunk's summary and transform manifest as the transform stage commits them. */
+async function stageFacts(store: Store, chunk: string, facts: IdentityFacts): Promise<void> {
+  const content = Buffer.from([...facts.lines()].join('\n') + '\n');
   const body = gzipSync(content);
   const key = layout.summary(chunk, 'a0');
   await store.write(key, body);
@@ -130,4 +136,59 @@ test('with longDistinctIds: truncate the merge sends ids as capture keeps them; 
       assert.deepEqual(again.identities, [], 'a pair capture would refuse makes no identities chunk, however often the merge runs');
     }
   }
+});
+
+const T0 = '2024-01-01T00:00:00.000Z';
+const T1 = '2024-01-02T00:00:00.000Z';
+const finishCtx = { migration: 'merge-test', chunk: 'c', transform: spec, hogportVersion: HOGPORT_VERSION };
+/** A chunk's facts as the transform stage folds them: each record's events and links through the finish step. */
+function facts(records: Array<{ events?: PostHogEvent[]; links?: Link[] }>): IdentityFacts {
+  const f = new IdentityFacts();
+  for (const r of records) {
+    const done = finishRecord(r.events ?? [], r.links, finishCtx);
+    assert.ok(!('code' in done));
+    for (const e of r.events ?? []) f.addEvent(e);
+    for (const l of done.links) f.addLink(l);
+  }
+  return f;
+}
+const event = (distinct_id: string, timestamp = T0): PostHogEvent => ({ uuid: '00000000-0000-4000-8000-000000000001', event: 'e', distinct_id, timestamp, properties: {} });
+const identityLinks = async (store: Store, chunks: string[]) => (await Promise.all(chunks.map((c) => eventsOf(store, c)))).flat()
+  .map((e) => [e.event, e.distinct_id, e.event === '$create_alias' ? e.properties.alias : e.properties.$anon_distinct_id, e.timestamp] as const);
+
+test('a pair both aliased and identified is linked once, as PostHog\'s $create_alias with alias, at its first sighting, carrying the source\'s ids', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-merge-alias-')));
+  await stageFacts(store, 'c1', facts([{ links: [{ distinctId: 'u1', anonId: 'a1', at: T1, kind: 'alias', recorded: true, properties: { $mixpanel_alias: 'u1' } }] }]));
+  await stageFacts(store, 'c2', facts([{ events: [event('u1')], links: [{ distinctId: 'u1', anonId: 'a1', properties: { $mixpanel_user_id: 'u1', $anon_distinct_id: 'not this' } }, { distinctId: 'u2', anonId: 'a2' }] }]));
+  const r = await merge(store, ['c1', 'c2']);
+  assert.deepEqual(await identityLinks(store, r.identities), [['$create_alias', 'u1', 'a1', T0], ['$identify', 'u2', 'a2', T0]]);
+  const [alias] = await eventsOf(store, r.identities[0]!);
+  assert.equal(alias!.properties.$mixpanel_user_id, 'u1', 'the earliest link\'s ids');
+  assert.equal(alias!.properties.$anon_distinct_id, undefined, 'a source property never names a link id');
+  await stageFacts(store, 'c3', facts([{ links: [{ distinctId: 'u1', anonId: 'a1', at: '2023-01-01T00:00:00.000Z' }] }]));
+  assert.deepEqual((await merge(store, ['c1', 'c2', 'c3'])).identities, r.identities, 'a linked alias is known: nothing is sent again');
+});
+
+test('an anonymous id with other forms is linked in each form events carried, in its own form when none did', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-merge-forms-')));
+  const device = (user: string, id: string): Link => ({ distinctId: user, anonId: id, anonForms: [`$device:${id}`] });
+  await stageFacts(store, 'c1', facts([
+    { events: [event('$device:d1')] }, { events: [event('d2')] }, { events: [event('$device:d3')] },
+    { events: [event('u1', T1)], links: [device('u1', 'd1'), device('u1', 'd2'), device('u1', 'd3'), device('u1', 'd4')] },
+  ]));
+  await stageFacts(store, 'c2', facts([{ events: [event('d3', T1)] }]));
+  const r = await merge(store, ['c1', 'c2']);
+  assert.deepEqual((await identityLinks(store, r.identities)).map(([, u, a]) => `${u} ${a}`).sort(), ['u1 $device:d1', 'u1 $device:d3', 'u1 d2', 'u1 d3', 'u1 d4']);
+});
+
+test('with identifyEvents: false the merge sends only the links a source recorded; ids PostHog refuses to merge are in no link', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-merge-recorded-')));
+  await stageFacts(store, 'c1', facts([
+    { events: [event('u1')], links: [{ distinctId: 'u1', anonId: 'd1' }, { distinctId: 'u1', anonId: 'anonymous' }, { distinctId: 'null', anonId: 'd9' }] },
+    { links: [{ distinctId: 'u2', anonId: 'a2', at: T0, recorded: true }, { distinctId: 'u3', anonId: '0', at: T0, recorded: true }] },
+  ]));
+  const off = await mergeIdentities({ store, layout, chunks: ['c1'], transform: TransformSpec.parse({ identifyEvents: false }), worker: 'w', log: silentLogger });
+  assert.deepEqual((await identityLinks(store, off.identities)).map(([, u, a]) => `${u} ${a}`), ['u2 a2']);
+  const on = await merge(store, ['c1']);
+  assert.deepEqual((await identityLinks(store, on.identities)).map(([, u, a]) => `${u} ${a}`).sort(), ['u1 d1', 'u2 a2'], 'turned on again, the inferred pairs follow in a chunk of their own');
 });

@@ -5,8 +5,8 @@ import type { PostHogEvent, TransformSpec } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
 import { digestOf } from './stages/digest.js';
-import { checkedId, finishEvent } from '@hogport/event';
-import { IdentityFacts } from './stages/summary.js';
+import { checkedLinkId, Changed, finishEvent } from '@hogport/event';
+import { IdentityFacts, type PairFacts } from './stages/summary.js';
 import { GzipLinesWriter } from './stages/writer.js';
 
 /** Namespace of the `$identify` and person `$set` events the merge step makes. */
@@ -36,8 +36,9 @@ export interface MergeResult {
 /**
  * The merge step: folds every transformed chunk's summary into the facts that span the migration.
  *
- * - Identities: one `$identify` (distinct_id = user, `$anon_distinct_id` = the anonymous id) per pair,
- *   timestamped at its first sighting, uuid from the pair. Identities chunks only grow: each merge
+ * - Identities: one `$identify` (distinct_id = user, `$anon_distinct_id` = the anonymous id), or
+ *   `$create_alias` for a pair a source aliased, per pair, timestamped at its first sighting, uuid
+ *   from the pair. Identities chunks only grow: each merge
  *   that finds new pairs writes a new `~identities-NNNN` chunk holding just those, so a loaded pair
  *   is never sent again, whatever the chunking, re-runs or workers.
  * - Persons: one `$set` per person with each property's latest value (and `$set_once` with the
@@ -65,37 +66,18 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
     const m = (await readControl(store, layout.manifest('transform', chunk), Manifest))!.value;
     for (const o of m.outputs.filter((x) => x.role === 'events')) {
       await eachLine(store, o.key, (line) => {
-        const e = JSON.parse(line) as { distinct_id: string; properties: { $anon_distinct_id: string } };
-        known.add(`${e.distinct_id}\u0000${e.properties.$anon_distinct_id}`);
+        const e = JSON.parse(line) as { event: string; distinct_id: string; properties: { $anon_distinct_id?: string; alias?: string } };
+        known.add(`${e.distinct_id}\u0000${e.event === '$create_alias' ? e.properties.alias : e.properties.$anon_distinct_id}`);
       });
     }
   }
-  // Pairs as they would be sent: an id capture would refuse is left out here, so it is not found
-  // "new" again by every later merge; truncated ids are compared as sent.
-  const mode = options.transform.longDistinctIds;
-  let refusedPairs = 0;
-  const sendable = new Map<string, { user: string; anon: string; first: string }>();
-  for (const p of facts.pairs.values()) {
-    const user = checkedId(p.user, mode, 'distinct_id');
-    const anon = checkedId(p.anon, mode, '$anon_distinct_id');
-    if ('code' in user || 'code' in anon) { refusedPairs += 1; continue; }
-    // Two long ids can truncate to one: one pair, at its first sighting.
-    const key = `${user.id}\u0000${anon.id}`;
-    const seen = sendable.get(key);
-    if (!seen || timeKey(p.first) < timeKey(seen.first)) sendable.set(key, { user: user.id, anon: anon.id, first: p.first });
-  }
-  if (refusedPairs > 0) log.warn({ pairs: refusedPairs }, 'pairs with an id longer than capture keeps are not identified (set transform.longDistinctIds: truncate to send their first 200 characters)');
-  const fresh = [...sendable.entries()].filter(([key]) => !known.has(key)).map(([, p]) => p)
+  const fresh = [...sendablePairs(facts, options).entries()].filter(([key]) => !known.has(key)).map(([, p]) => p)
     .sort((a, b) => (timeKey(a.first) < timeKey(b.first) ? -1 : timeKey(a.first) > timeKey(b.first) ? 1 : a.user < b.user ? -1 : a.user > b.user ? 1 : a.anon < b.anon ? -1 : 1));
   const identities = [...existing.identities];
   if (fresh.length > 0) {
     const next = existing.identities.length === 0 ? 1 : Number(IDENTITIES.exec(existing.identities.at(-1)!)![1]) + 1;
     const chunk = `~identities-${String(next).padStart(4, '0')}`;
-    const events = fresh.map((p): PostHogEvent => ({
-      uuid: uuidV5(`identify:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$identify', distinct_id: p.user, timestamp: p.first,
-      properties: { $anon_distinct_id: p.anon },
-    }));
-    if (await commitDerived(options, chunk, events, inputDigest, undefined)) {
+    if (await commitDerived(options, chunk, fresh.map(identityEvent), inputDigest, undefined)) {
       identities.push(chunk);
       log.info({ chunk, pairs: fresh.length }, 'new identities merged');
     } else {
@@ -116,6 +98,52 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
   const current = await readControl(store, layout.manifest('transform', PERSONS_CHUNK), Manifest);
   if (current?.value.inputDigest !== inputDigest) await commitDerived(options, PERSONS_CHUNK, people, inputDigest, current?.info.etag);
   return { waiting: [], identities, persons: PERSONS_CHUNK };
+}
+
+/**
+ * The pairs the merge sends, keyed by the ids as sent: an anonymous id with other forms is linked in
+ * each form an event carried (the form the data uses, decided from the data), or in its own form when
+ * none did. Ids capture or PostHog's merge would refuse are left out here, so they are not found "new"
+ * again by every later merge; truncated ids are compared as sent. Under `identifyEvents: false` only
+ * the links a source recorded itself are sent. Pairs that come to one key (a pair both aliased and
+ * identified, two long ids that truncate alike) are one link, at the first sighting.
+ */
+function sendablePairs(facts: IdentityFacts, options: MergeOptions): Map<string, PairFacts> {
+  const mode = options.transform.longDistinctIds;
+  const refused: Record<string, number> = {};
+  const sendable = new Map<string, PairFacts>();
+  const merged = new IdentityFacts();
+  for (const p of facts.pairs.values()) {
+    if (options.transform.identifyEvents === false && !p.recorded) continue;
+    const forms = p.forms ? [p.anon, ...p.forms] : [p.anon];
+    const carried = forms.filter((f) => facts.persons.get(f)?.carried);
+    const user = checkedLinkId(p.user, mode, 'distinct_id');
+    if ('code' in user) { refused[user.code] = (refused[user.code] ?? 0) + 1; continue; }
+    for (const form of carried.length > 0 ? carried : [p.anon]) {
+      const anon = checkedLinkId(form, mode, '$anon_distinct_id');
+      if ('code' in anon) { refused[anon.code] = (refused[anon.code] ?? 0) + 1; continue; }
+      if (anon.id === user.id) continue;
+      const { forms: _, ...rest } = p;
+      merged.addLink({ ...rest, user: user.id, anon: anon.id });
+    }
+  }
+  for (const p of merged.pairs.values()) sendable.set(`${p.user}\u0000${p.anon}`, p);
+  if (refused[Changed.nonMergeableLink]) options.log.warn({ pairs: refused[Changed.nonMergeableLink] }, 'pairs naming an id PostHog refuses to merge (anonymous, null, 0…) are not linked');
+  const long = Object.entries(refused).filter(([code]) => code !== Changed.nonMergeableLink).reduce((a, [, n]) => a + n, 0);
+  if (long > 0) options.log.warn({ pairs: long }, 'pairs with an id longer than capture keeps are not identified (set transform.longDistinctIds: truncate to send their first 200 characters)');
+  return sendable;
+}
+
+/**
+ * A pair as PostHog's identity event: `$identify` (`$anon_distinct_id`) or, for an alias,
+ * `$create_alias` (`alias`), both on the user's distinct_id, so PostHog merges the other id's person
+ * into the user's. The source's id properties go with it, except any named like the link's own ids.
+ */
+function identityEvent(p: PairFacts): PostHogEvent {
+  const { alias: _a, $anon_distinct_id: _b, ...props } = p.props ?? {};
+  return p.alias
+    ? { uuid: uuidV5(`alias:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$create_alias', distinct_id: p.user, timestamp: p.first, properties: { ...props, alias: p.anon } }
+    : { uuid: uuidV5(`identify:${p.user}:${p.anon}`, MERGE_NAMESPACE), event: '$identify', distinct_id: p.user, timestamp: p.first, properties: { ...props, $anon_distinct_id: p.anon } };
 }
 
 /** The derived chunks a listing of transform manifests shows. */

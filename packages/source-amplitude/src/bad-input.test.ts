@@ -39,7 +39,7 @@ test('Amplitude bad input: each record is an event or a reject with its code and
   ]);
   assert.deepEqual(counts, { in: 9, out: 6, rejected: 3, dropped: 0 });
   const [first] = verdicts as Array<Extract<Verdict, { kind: 'events' }>>;
-  assert.deepEqual(first!.links, [{ user: 'u1', anon: 'd1', at: '2024-03-01T09:00:00.000000Z' }]);
+  assert.deepEqual(first!.links, [{ user: 'u1', anon: 'd1', at: '2024-03-01T09:00:00.000000Z', props: { $amplitude_user_id: 'u1', $amplitude_device_id: 'd1' } }]);
   const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
   assert.deepEqual([linked.links, linked.changed], [[], ['identity_link_refused']], 'the event is sent; its link to a device id capture would cut is left out, counted');
   const [, protoKeys, , groups] = verdicts as Array<Extract<Verdict, { kind: 'events' }>>;
@@ -65,5 +65,5 @@ test('Amplitude: with longDistinctIds: truncate a 201-character user_id is sent 
   assert.deepEqual(seventh.changed, ['distinct_id_truncated']);
   assert.deepEqual(counts, { in: 9, out: 7, rejected: 2, dropped: 0 });
   const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
-  assert.deepEqual([linked.links, linked.changed], [[{ user: 'u9', anon: 'd'.repeat(200), at: '2024-03-01T09:00:00.000000Z' }], ['distinct_id_truncated']]);
+  assert.deepEqual([linked.links, linked.changed], [[{ user: 'u9', anon: 'd'.repeat(200), at: '2024-03-01T09:00:00.000000Z', props: { $amplitude_user_id: 'u9', $amplitude_device_id: 'd'.repeat(300) } }], ['distinct_id_truncated']]);
 });

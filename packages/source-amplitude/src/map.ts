@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, ExactNumber, isUuid, normalizeTimestamp, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { idOf, type PostHogEvent } from '@hogport/pipeline';
+import { idOf, type Link, type PostHogEvent } from '@hogport/pipeline';
 import { v7 as uuidv7 } from 'uuid';
 
 /** Namespace of the uuids hogport derives for Amplitude records without a `uuid`. */
@@ -16,7 +16,7 @@ export interface AmplitudeMapping {
 }
 
 export type Mapped =
-  | { events: PostHogEvent[]; identify?: Array<{ distinctId: string; anonId: string }> }
+  | { events: PostHogEvent[]; identify?: Link[] }
   | { drop: string }
   | { code: string; reason: string };
 
@@ -138,7 +138,8 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
       properties: { $group_type: type, $group_key: key, $group_set: props },
     });
   }
-  return userId && deviceId ? { events, identify: [{ distinctId: userId, anonId: deviceId }] } : { events };
+  // The ids PostHog's importer puts on the `$identify` it generates (amplitude/identify.rs).
+  return userId && deviceId ? { events, identify: [{ distinctId: userId, anonId: deviceId, properties: { $amplitude_user_id: userId, $amplitude_device_id: deviceId } }] } : { events };
 }
 
 /**

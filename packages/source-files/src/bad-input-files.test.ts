@@ -30,6 +30,7 @@ async function transform(name: string, data?: Buffer): Promise<Outcome[]> {
 const brief = (out: Outcome[]) => out.map((o) => {
   if (o.kind === 'events') return o.changed ? [o.position.line, o.events[0]!.distinct_id, ...o.changed] : [o.position.line, o.events[0]!.distinct_id];
   if (o.kind === 'reject') return [o.position.line, o.code];
+  if (o.kind === 'person') return [o.position.line, `person:${o.person.distinctId}`];
   return [o.position.line, `drop:${o.rule}`];
 });
 

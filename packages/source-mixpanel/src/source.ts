@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { gunzipIfGzipped, HogportError, isTimeZone, parseJsonExact, readAll, readSecret, TooDeepError } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
 import { guardedMapping } from '@hogport/event';
-import { formatIssues, invalidDefinition, outcomeOf, planWindows, recordOutcomes, transformConfigOf, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
+import { formatIssues, idOf, invalidDefinition, outcomeOf, planWindows, recordOutcomes, transformConfigOf, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
 import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
@@ -44,7 +44,7 @@ export const MixpanelOptions = z.object({
   end: z.string().regex(DAY, 'must be a date, like 2024-04-01'),
   /** The project's time zone, for projects created before 2023, which store local time. */
   timezone: z.string().refine(isTimeZone, 'must be an IANA time zone, like America/Los_Angeles').optional(),
-  /** Also migrate Engage profiles, as per-person $set events loaded after all events. */
+  /** Also migrate Engage profiles, into the per-person $set the merge step sends after all events. */
   profiles: z.boolean().default(false),
   maxQueriesPerHour: z.number().int().positive().default(60),
   maxQueriesPerSecond: z.number().int().positive().default(3),
@@ -119,18 +119,19 @@ export const mixpanelSource: SourceFactory = (ctx) => {
     transform(files, tctx) {
       return tctx.chunk === PROFILES_CHUNK ? profiles(files) : events(files, tctx.signal);
     },
-    transformConfig: () => transformConfigOf('mixpanel', 2, options, EXTRACT_ONLY),
+    transformConfig: () => transformConfigOf('mixpanel', 3, options, EXTRACT_ONLY),
   };
 
   async function* events(files: Parameters<ReturnType<SourceFactory>['transform']>[0], signal: AbortSignal | undefined): AsyncGenerator<Outcome> {
-    // Raw exports are not deduplicated: within a day, one $insert_id is one event.
+    // Raw exports are not deduplicated: within a day, one $insert_id is one event. A record without
+    // one has a uuid from its content, so only a record identical to another shares it.
     const seen = new Set<string>();
     for (const file of files) {
       yield* recordOutcomes(await file.open(), { file: file.name, format: 'jsonl', ...(signal ? { signal } : {}) }, (value) => {
         const m = mapMixpanelRecord(value, mapping);
-        if (!('events' in m)) return m;
+        if (!('events' in m) || m.events.length === 0) return m;
         const uuid = m.events[0]!.uuid;
-        if (seen.has(uuid)) return { drop: 'duplicate_insert_id' };
+        if (seen.has(uuid)) return { drop: idOf((value as { properties: Record<string, unknown> }).properties.$insert_id) ? 'duplicate_insert_id' : 'duplicate_record' };
         seen.add(uuid);
         return m;
       });

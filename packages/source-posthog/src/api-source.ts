@@ -169,7 +169,8 @@ async function* personsOutcomes(files: RawFileInput[], timestamp: string): Async
         yield { kind: 'events', position, events: [{ uuid: uuidV5(`person:${person}`, POSTHOG_FILES_NAMESPACE), event: '$set', distinct_id: primary, timestamp, properties: { $set: set } }] };
       } else {
         // No event of its own: the identity merge turns the pair into one `$identify`, loaded first.
-        yield { kind: 'events', events: [], position, identify: [{ distinctId: primary, anonId: distinctId, at: timestamp }] };
+        // The source instance joined these ids itself, so they go even under identifyEvents: false.
+        yield { kind: 'events', events: [], position, identify: [{ distinctId: primary, anonId: distinctId, at: timestamp, recorded: true }] };
       }
     }
   }

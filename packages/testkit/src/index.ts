@@ -5,7 +5,7 @@ export { seeded, posthogEvents, posthogInstance, segmentMessages, jsonLines, gzi
 export { startFakePostHog, type FakePostHog, type FakePostHogOptions, type CaptureRequest, type SourceEvent, type SourcePerson } from './posthog-fake.js';
 export { startCli, runCli, logLines, crashIn, HOGPORT_BIN, type CliResult } from './cli-runner.js';
 export { amplitudeExport, amplitudeEntries, zipOf, startAmplitudeExportApi, type AmplitudeRecord, type AmplitudeFixtureOptions, type AmplitudeZipOptions, type AmplitudeApi, type AmplitudeApiOptions } from './amplitude.js';
-export { mixpanelExport, mixpanelProfiles, startMixpanelApi, type MixpanelEvent, type MixpanelProfile, type MixpanelFixtureOptions, type MixpanelApiOptions as MixpanelStandInOptions, type MixpanelApi } from './mixpanel.js';
+export { mixpanelExport, mixpanelIdentityProject, mixpanelProfiles, startMixpanelApi, type MixpanelEvent, type MixpanelIdMerge, type MixpanelIdentityProject, type MixpanelProfile, type MixpanelFixtureOptions, type MixpanelApiOptions as MixpanelStandInOptions, type MixpanelApi } from './mixpanel.js';
 export { cutter, sendBody, type CutFaults, type CutKind } from './cut.js';
 export { transformVerdicts, verdictBrief, nestedJson, type Verdict, type TransformingSource } from './verdicts.js';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultKind } from './fault-proxy.js';

@@ -62,6 +62,102 @@ export function mixpanelProfiles(seed: number, count: number): MixpanelProfile[]
   }));
 }
 
+/**
+ * How a Mixpanel project names its users: `simplified` (Simplified ID Merge: anonymous events on
+ * `$device:<id>`, identified ones with `$user_id` and `$device_id`), `bare` (older and mobile SDKs:
+ * the bare `$device_id` as the anonymous distinct_id, the same `$user_id` and `$device_id` once
+ * identified) or `original` (Original ID Merge: events carry only distinct_id, and identity lives in
+ * `$identify`, `$create_alias` and `$merge` events, repeated as Mixpanel repeats them).
+ */
+export type MixpanelIdMerge = 'simplified' | 'bare' | 'original';
+
+export interface MixpanelIdentityProject {
+  data: Map<string, MixpanelEvent[]>;
+  profiles: MixpanelProfile[];
+  /**
+   * What PostHog must end up knowing, from how the project was generated: each user's anonymous id
+   * in the form its events carried (the bare device id where no anonymous event carried it), each once.
+   */
+  links: Array<{ user: string; anon: string; alias?: boolean }>;
+  /** Ids the project sends that PostHog refuses to merge (one event's distinct_id among them): they must appear in no link. */
+  refused: string[];
+}
+
+/**
+ * A Mixpanel project whose users move from anonymous to identified ids in one of the ways Mixpanel
+ * projects do (`MixpanelIdMerge`), with what a migration must link, and ids PostHog refuses to merge
+ * sent where broken SDKs send them (a `$device_id` of "anonymous", a `$identify` from "[object Object]"), one
+ * `$merge` of two identified users, and a profile for every user. Same seed, same project.
+ */
+export function mixpanelIdentityProject(options: { seed: number; days: string[]; perDay: number; idMerge: MixpanelIdMerge }): MixpanelIdentityProject {
+  const rand = seeded(options.seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  const original = options.idMerge === 'original';
+  // Devices 0-5: used anonymously, then identified (halfway through); 6-8: identified from their
+  // first event; 9-11: never identified. Users 0-5 own two devices each in turn.
+  const devices = Array.from({ length: 12 }, (_, i) => ({
+    id: original ? `${hex(8).toUpperCase()}-${hex(4).toUpperCase()}-${i}` : `${hex(14)}-${i}`,
+    user: i < 9 ? `mp-member-${i % 6}` : undefined,
+    anonymousUntil: i < 6 ? 0.5 : 0,
+    anonEvents: false,
+  }));
+  const anonForm = (id: string) => (options.idMerge === 'simplified' ? `$device:${id}` : id);
+  const data = new Map<string, MixpanelEvent[]>();
+  const links = new Map<string, { user: string; anon: string; alias?: boolean }>();
+  const n = options.days.length * options.perDay;
+  let k = 0;
+  for (const day of options.days) {
+    const start = Date.parse(`${day}T00:00:00Z`);
+    const events: MixpanelEvent[] = [];
+    for (let i = 0; i < options.perDay; i++, k++) {
+      const dev = pick(devices);
+      const time = Math.floor((start + Math.floor((i / options.perDay) * 86_000_000)) / 1000);
+      const identified = dev.user !== undefined && k / n >= dev.anonymousUntil;
+      const p: Record<string, unknown> = { time, $insert_id: hex(32), mp_lib: 'web', $browser: pick(['Chrome', 'Firefox']), mp_country_code: pick(['US', 'GB', 'DE']) };
+      if (original) p.distinct_id = identified ? dev.user : dev.id;
+      else {
+        p.distinct_id = identified ? dev.user : anonForm(dev.id);
+        p.$device_id = dev.id;
+        if (identified) p.$user_id = dev.user;
+      }
+      if (!identified) dev.anonEvents = true;
+      events.push({ event: pick(['$mp_web_page_view', 'Signed Up', 'Played Video']), properties: p });
+      if (original && identified && dev.anonEvents) {
+        // Mixpanel records an identify on every login: the same pair over and over, a few as an alias.
+        const aliased = Number(dev.id.split('-').at(-1)) % 3 === 0;
+        events.push(aliased
+          ? { event: '$create_alias', properties: { time, distinct_id: dev.id, alias: dev.user, $insert_id: hex(32), mp_lib: 'web' } }
+          : { event: '$identify', properties: { time, distinct_id: dev.user, $identified_id: dev.user, $anon_distinct_id: dev.id, $insert_id: hex(32), mp_lib: 'web' } });
+        if (aliased && rand() < 0.5) events.push({ event: '$identify', properties: { time, distinct_id: dev.user, $identified_id: dev.user, $anon_distinct_id: dev.id, $insert_id: hex(32), mp_lib: 'web' } });
+        links.set(`${dev.user} ${dev.id}`, { user: dev.user!, anon: dev.id, ...(aliased || links.get(`${dev.user} ${dev.id}`)?.alias ? { alias: true } : {}) });
+      }
+    }
+    data.set(day, events);
+  }
+  const refused = ['anonymous', '$device:anonymous', '[object Object]'];
+  const first = data.get(options.days[0]!)!;
+  const t0 = first[0]!.properties.time as number;
+  // An integration that names everybody "anonymous".
+  first.push({ event: 'Played Video', properties: { time: t0, distinct_id: 'anonymous', $insert_id: hex(32) } });
+  if (original) {
+    first.push({ event: '$identify', properties: { time: t0, distinct_id: 'mp-member-1', $identified_id: 'mp-member-1', $anon_distinct_id: '[object Object]', $insert_id: hex(32) } });
+    first.push({ event: '$merge', properties: { time: t0, $distinct_ids: ['mp-member-1', 'mp-member-2'], $insert_id: hex(32) } });
+  } else {
+    // A broken SDK's device id on an identified user's event.
+    first.push({ event: 'Signed Up', properties: { time: t0, distinct_id: 'mp-member-3', $user_id: 'mp-member-3', $device_id: 'anonymous', $insert_id: hex(32) } });
+    for (const dev of devices) {
+      if (!dev.user) continue;
+      links.set(`${dev.user} ${dev.id}`, { user: dev.user, anon: dev.anonEvents ? anonForm(dev.id) : dev.id });
+    }
+  }
+  const profiles = [...new Set(devices.flatMap((d) => (d.user ? [d.user] : [])))].map((user, i) => ({
+    $distinct_id: user,
+    $properties: { $email: `${user}@example.com`, plan: i % 2 ? 'pro' : 'free', $last_seen: `${options.days.at(-1)}T12:00:00` },
+  }));
+  return { data, profiles, links: [...links.values()], refused };
+}
+
 export interface MixpanelApiOptions {
   /** Service account user and secret, and the project id it must name. */
   user: string;

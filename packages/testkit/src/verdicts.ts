@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import { silentLogger, type Logger } from '@hogport/common';
-import { finishRecord, type EventSettings, type Link, type PostHogEvent } from '@hogport/event';
+import { finishPerson, finishRecord, type EventSettings, type FinishedLink, type Link, type PersonRecord, type PostHogEvent } from '@hogport/event';
 
 type Position = { file: string; line?: number; offset?: number; entry?: string };
 type Outcome =
   | { kind: 'events'; events: PostHogEvent[]; position: Position; identify?: Link[]; changed?: readonly string[] }
+  | { kind: 'person'; person: PersonRecord; position: Position; changed?: readonly string[] }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };
 
@@ -15,7 +16,8 @@ export interface TransformingSource {
 
 /** What became of one source record once the finish step saw its events, as the transform stage decides it. */
 export type Verdict =
-  | { kind: 'events'; position: Position; events: Array<Record<string, any>>; changed: string[]; links: Array<{ user: string; anon: string; at: string }> }
+  | { kind: 'events'; position: Position; events: Array<Record<string, any>>; changed: string[]; links: FinishedLink[] }
+  | { kind: 'person'; position: Position; person: PersonRecord; changed: string[] }
   | { kind: 'reject'; position: Position; code: string; reason: string }
   | { kind: 'drop'; position: Position; rule: string };
 
@@ -31,7 +33,7 @@ export type Verdict =
  * events' names, or its drop rule.
  */
 export function verdictBrief(v: Verdict): [number | undefined, Verdict['kind'], string] {
-  return [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.rule];
+  return [v.position.line, v.kind, v.kind === 'reject' ? v.code : v.kind === 'events' ? v.events.map((e) => e.event).join(',') : v.kind === 'person' ? v.person.distinctId : v.rule];
 }
 
 export async function transformVerdicts(source: TransformingSource, files: Array<{ name: string; data: string | Buffer }>, options: { chunk?: string; transform?: Partial<EventSettings> } = {}): Promise<{ verdicts: Verdict[]; counts: { in: number; out: number; rejected: number; dropped: number } }> {
@@ -44,8 +46,16 @@ export async function transformVerdicts(source: TransformingSource, files: Array
     counts.in += 1;
     if (o.kind === 'reject') { counts.rejected += 1; verdicts.push({ kind: 'reject', position: o.position, code: o.code, reason: o.reason }); continue; }
     if (o.kind === 'drop') { counts.dropped += 1; verdicts.push({ kind: 'drop', position: o.position, rule: o.rule }); continue; }
+    if (o.kind === 'person') {
+      const p = finishPerson(o.person, ctx);
+      if ('code' in p) { counts.rejected += 1; verdicts.push({ kind: 'reject', position: o.position, code: p.code, reason: p.reason }); continue; }
+      counts.out += 1;
+      verdicts.push({ kind: 'person', position: o.position, person: p.person, changed: [...new Set([...(o.changed ?? []), ...(p.changed ?? [])])] });
+      continue;
+    }
     const done = finishRecord(o.events, o.identify, ctx);
     if ('code' in done) { counts.rejected += 1; verdicts.push({ kind: 'reject', position: o.position, code: done.code, reason: done.reason }); continue; }
+    if (done.drop) { counts.dropped += 1; verdicts.push({ kind: 'drop', position: o.position, rule: done.drop }); continue; }
     counts.out += 1;
     verdicts.push({ kind: 'events', position: o.position, events: done.lines.map((l) => JSON.parse(l) as Record<string, unknown>), changed: [...new Set([...(o.changed ?? []), ...(done.changed ?? [])])], links: done.links });
   }

@@ -1,4 +1,5 @@
 import { timeKey } from '@hogport/common';
+import type { FinishedLink, PersonRecord } from '@hogport/event';
 import type { PostHogEvent } from '@hogport/pipeline';
 
 /**
@@ -12,54 +13,139 @@ export interface PersonFacts {
   set: Record<string, [string, unknown]>;
   /** Property → [timestamp, value] of its earliest `$set_once`. */
   once: Record<string, [string, unknown]>;
+  /**
+   * An event carried this id as its distinct_id (a person known only from a profile has none): the
+   * merge links the forms of an anonymous id that events carry.
+   */
+  carried?: true;
+}
+
+/**
+ * One (user, anonymous id) pair across the migration: its first sighting, and what its links said
+ * of it, folded order-free: an alias if any link was one, recorded if any was, the id properties of
+ * the earliest link, every other form of the anonymous id any link named.
+ */
+export interface PairFacts {
+  user: string;
+  anon: string;
+  first: string;
+  alias?: true;
+  recorded?: true;
+  props?: Record<string, string>;
+  forms?: string[];
 }
 
 /**
  * The facts that span chunks, folded from events: each (user, anonymous id) pair with its first
  * sighting, and each person's latest property values. Folding is order-free (min and max by time,
- * ties broken by value), so any chunking of the same events folds to the same facts.
+ * ties broken by value, unions sorted), so any chunking of the same events folds to the same facts.
  */
 export class IdentityFacts {
-  readonly pairs = new Map<string, { user: string; anon: string; first: string }>();
+  readonly pairs = new Map<string, PairFacts>();
   readonly persons = new Map<string, PersonFacts>();
 
   addPair(user: string, anon: string, at: string): void {
-    if (user === anon) return;
-    const key = `${user}\u0000${anon}`;
+    this.addLink({ user, anon, at });
+  }
+
+  addLink(l: FinishedLink | PairFacts): void {
+    const first = 'at' in l ? l.at : l.first;
+    if (l.user === l.anon && !l.forms) return;
+    const key = `${l.user}\u0000${l.anon}`;
     const seen = this.pairs.get(key);
-    if (!seen || timeKey(at) < timeKey(seen.first)) this.pairs.set(key, { user, anon, first: at });
+    if (!seen) {
+      const p: PairFacts = { user: l.user, anon: l.anon, first };
+      if (l.alias) p.alias = true;
+      if (l.recorded) p.recorded = true;
+      if (l.props) p.props = l.props;
+      if (l.forms) p.forms = [...l.forms].sort();
+      this.pairs.set(key, p);
+      return;
+    }
+    // A pair repeats on every event of an identified user: most sightings change nothing and allocate nothing.
+    const a = timeKey(seen.first);
+    const b = timeKey(first);
+    if (a > b || (a === b && JSON.stringify(seen.props ?? null) > JSON.stringify(l.props ?? null))) {
+      seen.first = first;
+      if (l.props) seen.props = l.props; else delete seen.props;
+    }
+    if (l.alias) seen.alias = true;
+    if (l.recorded) seen.recorded = true;
+    if (l.forms && !l.forms.every((f) => seen.forms?.includes(f))) seen.forms = [...new Set([...(seen.forms ?? []), ...l.forms])].sort();
   }
 
   addEvent(e: PostHogEvent): void {
     const set = e.$set ?? (e.properties.$set as Record<string, unknown> | undefined);
     const once = e.$set_once ?? (e.properties.$set_once as Record<string, unknown> | undefined);
-    let p = this.persons.get(e.distinct_id);
-    if (!p) { p = { last: e.timestamp, set: table(), once: table() }; this.persons.set(e.distinct_id, p); }
-    else if (timeKey(e.timestamp) > timeKey(p.last)) p.last = e.timestamp;
-    if (set !== null && typeof set === 'object') for (const k of Object.keys(set)) { const tv: [string, unknown] = [e.timestamp, set[k]]; if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv; }
-    if (once !== null && typeof once === 'object') for (const k of Object.keys(once)) { const tv: [string, unknown] = [e.timestamp, once[k]]; if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv; }
+    const p = this.person(e.distinct_id, e.timestamp);
+    p.carried = true;
+    fold(p, e.timestamp, set, once);
   }
 
-  addPerson(id: string, facts: PersonFacts): void {
+  /** A person record a source holds apart from any event: its values as of `at`. */
+  addPerson(r: PersonRecord): void {
+    fold(this.person(r.distinctId, r.at), r.at, r.set, r.setOnce);
+  }
+
+  private person(id: string, at: string): PersonFacts {
+    let p = this.persons.get(id);
+    if (!p) { p = { last: at, set: table(), once: table() }; this.persons.set(id, p); }
+    else if (timeKey(at) > timeKey(p.last)) p.last = at;
+    return p;
+  }
+
+  foldPerson(id: string, facts: PersonFacts): void {
     const p = this.persons.get(id);
-    if (!p) { this.persons.set(id, { last: facts.last, set: Object.assign(table(), facts.set), once: Object.assign(table(), facts.once) }); return; }
+    if (!p) {
+      const fresh: PersonFacts = { last: facts.last, set: Object.assign(table(), facts.set), once: Object.assign(table(), facts.once) };
+      if (facts.carried) fresh.carried = true;
+      this.persons.set(id, fresh);
+      return;
+    }
     if (timeKey(facts.last) > timeKey(p.last)) p.last = facts.last;
+    if (facts.carried) p.carried = true;
     for (const [k, tv] of Object.entries(facts.set)) if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv;
     for (const [k, tv] of Object.entries(facts.once)) if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv;
   }
 
   /** Adds one line of a summary object. */
   addLine(line: string): void {
-    const o = JSON.parse(line) as { pair?: [string, string, string]; person?: string; facts?: PersonFacts };
-    if (o.pair) this.addPair(o.pair[0], o.pair[1], o.pair[2]);
-    else if (o.person !== undefined && o.facts) this.addPerson(o.person, o.facts);
+    const o = JSON.parse(line) as { pair?: [string, string, string]; alias?: true; recorded?: true; props?: Record<string, string>; forms?: string[]; person?: string; facts?: PersonFacts };
+    if (o.pair) {
+      const l: PairFacts = { user: o.pair[0], anon: o.pair[1], first: o.pair[2] };
+      if (o.alias) l.alias = true;
+      if (o.recorded) l.recorded = true;
+      if (o.props) l.props = shared(o.props, l.user, l.anon);
+      if (o.forms) l.forms = o.forms;
+      this.addLink(l);
+    } else if (o.person !== undefined && o.facts) this.foldPerson(o.person, o.facts);
   }
 
   /** The facts as summary lines, in a fixed order. */
   *lines(): Generator<string> {
-    for (const p of [...this.pairs.values()].sort((a, b) => cmp(a.user, b.user) || cmp(a.anon, b.anon))) yield JSON.stringify({ pair: [p.user, p.anon, p.first] });
+    for (const p of [...this.pairs.values()].sort((a, b) => cmp(a.user, b.user) || cmp(a.anon, b.anon))) {
+      const { user, anon, first, ...rest } = p;
+      yield JSON.stringify({ pair: [user, anon, first], ...rest });
+    }
     for (const id of [...this.persons.keys()].sort(cmp)) yield JSON.stringify({ person: id, facts: this.persons.get(id) });
   }
+}
+
+/**
+ * Id properties that repeat the pair's own ids (`$amplitude_user_id` is the user) hold the pair's
+ * strings rather than copies parsed from the summary: the merge holds every pair in memory.
+ */
+function shared(props: Record<string, string>, user: string, anon: string): Record<string, string> {
+  for (const k of Object.keys(props)) {
+    if (props[k] === user) props[k] = user;
+    else if (props[k] === anon) props[k] = anon;
+  }
+  return props;
+}
+
+function fold(p: PersonFacts, at: string, set: Record<string, unknown> | undefined, once: Record<string, unknown> | undefined): void {
+  if (set !== null && typeof set === 'object') for (const k of Object.keys(set)) { const tv: [string, unknown] = [at, set[k]]; if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv; }
+  if (once !== null && typeof once === 'object') for (const k of Object.keys(once)) { const tv: [string, unknown] = [at, once[k]]; if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv; }
 }
 
 /** An empty property table with no prototype, for keys that come from data. */

@@ -7,12 +7,12 @@ import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
-import { finishRecord, recordText } from '@hogport/event';
+import { Changed, finishPerson, finishRecord, recordText } from '@hogport/event';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
 
 /** Bumped when hogport's own transform logic changes output, so done chunks become stale. */
-const TRANSFORM_LOGIC = 2;
+const TRANSFORM_LOGIC = 3;
 
 /**
  * Transform: turns a chunk's raw files into PostHog events and rejects. Up to date while the raw
@@ -71,12 +71,22 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           counts.in += 1;
           if (outcome.kind === 'reject') { await reject(outcome); continue; }
           if (outcome.kind === 'drop') { counts.dropped += 1; droppedBy[outcome.rule] = (droppedBy[outcome.rule] ?? 0) + 1; continue; }
+          if (outcome.kind === 'person') {
+            if (!facts) throw new HogportError('E_SOURCE', `the ${source.type} source gave a person record, but it does not declare identities, so nothing would send it`);
+            const done = finishPerson(outcome.person, tctx);
+            if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.person) }); continue; }
+            facts.addPerson(done.person);
+            counts.out += 1;
+            for (const c of new Set([...(outcome.changed ?? []), ...(done.changed ?? [])])) changedBy[c] = (changedBy[c] ?? 0) + 1;
+            continue;
+          }
           const kept = outcome.events.filter((e) => !drop.has(e.event));
           if (kept.length === 0 && outcome.events.length > 0) {
             counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
           }
           const done = finishRecord(kept, outcome.identify, tctx);
           if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
+          if (done.drop) { counts.dropped += 1; droppedBy[done.drop] = (droppedBy[done.drop] ?? 0) + 1; continue; }
           const { lines } = done;
           for (let i = 0; i < lines.length; i++) {
             const flushing = events.writeLine(lines[i]!);
@@ -87,7 +97,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             if (maxKey === undefined || key > maxKey) { max = ts; maxKey = key; }
             facts?.addEvent(kept[i]!);
           }
-          if (facts) for (const l of done.links) facts.addPair(l.user, l.anon, l.at);
+          if (facts) for (const l of done.links) facts.addLink(l);
           counts.out += 1;
           counts.events += lines.length;
           if (outcome.changed) for (const c of outcome.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
@@ -95,6 +105,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           if (counts.in % 5000 === 0) ctx.progress(5000);
         }
         ctx.progress(counts.in % 5000);
+        if (changedBy[Changed.nonMergeableDistinctId]) ctx.log.warn({ chunk: ctx.chunk, records: changedBy[Changed.nonMergeableDistinctId] }, 'events whose distinct_id PostHog refuses to merge (anonymous, null, 0…): PostHog puts every one of them on one person (transform.nonMergeableIds: reject refuses them)');
         outputs.push(await events.finish(), await rejects.finish());
         if (facts) {
           const summary = new GzipLinesWriter(ctx.store, ctx.layout.summary(ctx.chunk, ctx.attempt), 'summary');
