@@ -159,7 +159,7 @@ test('typed fields of JSON records: values already of the type stay, text of the
     { id: 'd', kind: 'buy', user: 'u4', at: '2024-03-01T00:00:00Z', revenue: true },
   ];
   const out = await transformWith({ mapping: { event: 'kind', distinctId: 'user', timestamp: { field: 'at' }, uuid: 'id', types, properties: { rename: { revenue: 'amount' } } } }, { 'x.jsonl': lines.map((l) => JSON.stringify(l)).join('\n') });
-  const brief = out.map((o) => (o.kind === 'events' ? o.events[0]!.properties : o.kind === 'reject' ? o.reason : o.rule));
+  const brief = out.map((o) => (o.kind === 'events' ? o.events[0]!.properties : o.kind === 'reject' ? o.reason : o.kind === 'drop' ? o.rule : o.person.distinctId));
   assert.deepEqual(brief, [
     { amount: 9.99, paid: true, note: '7' },
     { amount: 3, paid: true, note: '{"a":1}' },
