@@ -74,19 +74,31 @@ test('loads Segment logs from an s3:// bucket: every message type mapped, each o
   assert.equal(run.code, 0, run.stderr);
   // The published spec examples reuse one messageId for different messages: each is an event of its own.
   const expected = new Map<string, Set<string>>();
-  for (const m of [...a, ...b, ...published]) { const r = mapSegmentMessage(m); assert.ok('events' in r); expected.set(r.events[0]!.uuid, (expected.get(r.events[0]!.uuid) ?? new Set()).add(r.events[0]!.event)); }
+  const aliases = new Set<string>();
+  for (const m of [...a, ...b, ...published]) {
+    const r = mapSegmentMessage(m);
+    assert.ok('events' in r);
+    // An alias call is its link alone: the merge step sends it as one $create_alias per pair.
+    if (r.events.length === 0) { for (const l of r.identify ?? []) aliases.add(`${l.distinctId} ${l.anonId}`); continue; }
+    expected.set(r.events[0]!.uuid, (expected.get(r.events[0]!.uuid) ?? new Set()).add(r.events[0]!.event));
+  }
   const source = posthog.events.filter((e) => expected.has(e.uuid as string));
   assert.equal(source.length, expected.size);
   for (const e of source) assert.ok(expected.get(e.uuid as string)!.has(e.event as string));
   const names = new Set(source.map((e) => e.event));
-  for (const n of ['$pageview', '$screen', '$identify', '$groupidentify', '$create_alias', 'Order Completed']) assert.ok(names.has(n), n);
+  for (const n of ['$pageview', '$screen', '$identify', '$groupidentify', 'Order Completed']) assert.ok(names.has(n), n);
+  const created = posthog.events.filter((e) => e.event === '$create_alias').map((e) => `${e.distinct_id} ${(e.properties as Record<string, string>).alias}`);
+  assert.ok(aliases.size > 0);
+  assert.deepEqual(created.sort(), [...aliases].sort(), 'every alias pair once, as $create_alias');
   // The published complete track message arrives with its context under PostHog's names.
   const report = source.find((e) => e.event === 'Report Submitted')!;
   const p = report.properties as Record<string, unknown>;
   assert.deepEqual([p.$screen_width, p.$screen_height, p.$app_name, p.$app_build, p.$network_carrier, p.$network_cellular], [320, 568, 'InitechGlobal', '3.0.1.545', 'T-Mobile US', true]);
   assert.deepEqual(p.$groups, { company: '12345' });
   assert.match(String(p.$raw_user_agent), /^Mozilla\/5\.0 \(Macintosh/);
-  const home = source.find((e) => e.event === '$pageview' && (e.properties as Record<string, unknown>).$segment_page_name === 'Home')!;
+  const publishedPage = mapSegmentMessage(published.find((m) => m.type === 'page'));
+  assert.ok('events' in publishedPage);
+  const home = source.find((e) => e.uuid === publishedPage.events[0]!.uuid)!;
   assert.deepEqual([(home.properties as Record<string, unknown>).$title, (home.properties as Record<string, unknown>).$current_url], ['Welcome | Initech', 'http://www.example.com']);
   const clicked = source.find((e) => e.event === 'Button Clicked')!;
   assert.deepEqual(clicked.$set, { username: 'testing-123' }, 'context.traits reach PostHog as the event\'s $set');
@@ -153,8 +165,14 @@ test('loads a Heap export from an s3:// bucket: events once, users set after the
     assert.equal(parseInt(String(p.$session_id).replace(/-/g, '').slice(0, 12), 16), Date.parse(`${row.session_time.replace(' ', 'T')}Z`));
   }
   assert.equal(new Set(sourceEvents.map((e) => (e.properties as Record<string, unknown>).$session_id)).size, 7);
-  const sets = posthog.events.filter((e) => e.event === '$set' && (e.properties as Record<string, unknown>).$hogport_chunk === 'users~part-0.json');
-  assert.equal(sets.length, 20);
+  // Users are person records: each person's plan arrives once, in ~persons, after every event.
+  const sets = posthog.events.filter((e) => e.event === '$set');
+  assert.ok(sets.every((e) => (e.properties as Record<string, unknown>).$hogport_chunk === '~persons'), 'no $set of the users table sent apart from ~persons');
+  for (const u of users) {
+    const person = sets.filter((e) => e.distinct_id === (u.identity ?? u.user_id));
+    assert.equal(person.length, 1, `${u.user_id} set once`);
+    assert.equal((person[0]!.properties as { $set: Record<string, unknown> }).$set.plan, u.plan);
+  }
   assert.ok(posthog.events.indexOf(sets[0]!) > posthog.events.lastIndexOf(sourceEvents.at(-1)!), 'users after the events');
   const identifies = posthog.events.filter((e) => e.event === '$identify').map((e) => `${e.distinct_id} ${(e.properties as Record<string, string>).$anon_distinct_id}`).sort();
   assert.deepEqual(identifies, ['101 100', ...users.filter((u) => u.identity).map((u) => `${u.identity} ${u.user_id}`)].sort());

@@ -12,7 +12,7 @@ import type { Link, Outcome, PersonRecord, Position, PostHogEvent } from './sour
 /** What a source's mapping makes of one parsed record. */
 export type RecordResult =
   | { events: PostHogEvent[]; identify?: Link[] }
-  | { person: PersonRecord }
+  | { person: PersonRecord; identify?: Link[] }
   | { drop: string }
   | { code: string; reason: string };
 
@@ -154,7 +154,10 @@ export function outcomeOf(result: RecordResult, r: Extract<RecordRead, { value: 
   }
   if ('person' in result) {
     const changed = r.exact && (holds(result.person.set) || holds(result.person.setOnce)) ? [...(r.changed ?? []), READ_CHANGES.numberAsText] : r.changed;
-    return changed ? { kind: 'person', person: result.person, position: r.position, changed } : { kind: 'person', person: result.person, position: r.position };
+    const out: Outcome = { kind: 'person', person: result.person, position: r.position };
+    if (result.identify) out.identify = result.identify;
+    if (changed) out.changed = changed;
+    return out;
   }
   if ('drop' in result) return { kind: 'drop', rule: result.drop, position: r.position };
   return { kind: 'reject', code: result.code, reason: result.reason, position: r.position, record: r.raw ?? recordText(r.value) };

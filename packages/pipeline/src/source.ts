@@ -47,6 +47,8 @@ export type Outcome =
   | {
     /** Folded into the person facts only: the merge step's `~persons` sends it (sources with `identities`). */
     kind: 'person'; person: PersonRecord; position: Position; changed?: readonly string[];
+    /** Links the record shows besides (a users table row: its identity and the source's own id). */
+    identify?: Link[];
   }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };

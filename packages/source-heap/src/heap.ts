@@ -1,6 +1,6 @@
 import { canonicalJson, epochToIso, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { idOf, type PersonRecord, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { sessionUuidV7 } from './session.js';
 
 /** Namespace of the uuids derived from Heap's ids. */
@@ -56,7 +56,7 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
     const to = idOf(r.to_user_id);
     const at = heapTime(r.time) ?? heapTime(r.last_modified);
     if (!from || !to || !at) return { code: 'bad_migration', reason: 'a user migration needs from_user_id, to_user_id and a time' };
-    return { events: [], identify: [{ distinctId: to, anonId: from, at }] };
+    return { events: [], identify: [{ distinctId: to, anonId: from, at, recorded: true }] };
   }
   const userId = idOf(r.user_id);
   if (table === 'users') {
@@ -66,11 +66,12 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
     if (!at) return { code: RejectCode.badTimestamp, reason: 'a user row needs last_modified or joindate' };
     const set: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r)) if (!USER_INTERNAL.has(k) && v !== null && v !== '') setOwn(set, k, v);
-    const distinctId = identity ?? userId;
-    const event: PostHogEvent = { uuid: uuidV5(`user:${userId}:${canonicalJson(set)}:${at}`, HEAP_NAMESPACE), event: '$set', distinct_id: distinctId, timestamp: at, properties: { $set: set } };
+    // A user row is the person's latest properties: folded into the person facts, sent once in
+    // `~persons` (a `$set` event of its own would send the same values a second time).
+    const person: PersonRecord = { distinctId: identity ?? userId, at, set };
     const once = heapTime(r.joindate);
-    if (once) event.$set_once = { heap_joined_at: once };
-    return identity ? { events: [event], identify: [{ distinctId: identity, anonId: userId, at: heapTime(r.joindate) ?? at }] } : { events: [event] };
+    if (once) person.setOnce = { heap_joined_at: once };
+    return identity ? { person, identify: [{ distinctId: identity, anonId: userId, at: once ?? at, recorded: true }] } : { person };
   }
   const name = [r.event_table_name, r.type, r.event].find((x) => typeof x === 'string' && x !== '') as string | undefined;
   if (!name) return { code: RejectCode.missingEvent, reason: 'no event_table_name, type or event column' };

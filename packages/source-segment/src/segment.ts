@@ -13,8 +13,8 @@ const PAGE_PROPERTIES = [['url', '$current_url'], ['path', '$pathname'], ['title
 
 /**
  * Maps one Segment message (from Segment's S3/GCS logs): track → the event, page → `$pageview`,
- * screen → `$screen`, identify → `$identify` with traits in `$set`, group → `$groupidentify`, alias →
- * `$create_alias`. The skew-corrected `timestamp` is used; distinct_id is userId, else anonymousId,
+ * screen → `$screen`, identify → `$identify` with traits in `$set` (its link recorded for the merge step),
+ * group → `$groupidentify`, alias → a recorded alias link (the merge step's `$create_alias`). The skew-corrected `timestamp` is used; distinct_id is userId, else anonymousId,
  * and an identify or track carrying both links them. The uuid derives from messageId, type and content.
  */
 export function mapSegmentMessage(value: unknown): RecordResult {
@@ -66,10 +66,14 @@ export function mapSegmentMessage(value: unknown): RecordResult {
       if (m.name) properties.$screen_name = m.name;
       break;
     case 'identify': {
-      const e: PostHogEvent = { ...base, event: '$identify', properties: { ...properties, ...(anonymousId && userId ? { $anon_distinct_id: anonymousId } : {}) } };
+      // The call's link goes through the merge step, which sends one `$identify` per pair however
+      // often a user was identified; the call itself stays an event, carrying its traits.
+      const e: PostHogEvent = { ...base, event: '$identify', properties };
       const traits = bag(m.traits);
       if (traits || contextTraits) e.$set = { ...contextTraits, ...traits };
-      return { events: [e] };
+      return userId && anonymousId && userId !== anonymousId
+        ? { events: [e], identify: [{ distinctId: userId, anonId: anonymousId, at: timestamp, recorded: true }] }
+        : { events: [e] };
     }
     case 'group': {
       const groupId = idOf(m.groupId);
@@ -79,7 +83,8 @@ export function mapSegmentMessage(value: unknown): RecordResult {
     case 'alias': {
       const previous = idOf(m.previousId);
       if (!previous || !userId) return { code: 'bad_alias', reason: 'an alias needs userId and previousId' };
-      return { events: [{ ...base, event: '$create_alias', properties: { ...properties, alias: previous } }] };
+      // An alias call is nothing but its link: the merge step sends it as PostHog's `$create_alias`, once per pair.
+      return { events: [], identify: [{ distinctId: userId, anonId: previous, at: timestamp, kind: 'alias', recorded: true }] };
     }
     default:
       return { code: 'unknown_type', reason: `message type ${JSON.stringify(type)} is not one of track, page, screen, identify, group, alias` };

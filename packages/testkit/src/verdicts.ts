@@ -5,7 +5,7 @@ import { finishPerson, finishRecord, type EventSettings, type FinishedLink, type
 type Position = { file: string; line?: number; offset?: number; entry?: string };
 type Outcome =
   | { kind: 'events'; events: PostHogEvent[]; position: Position; identify?: Link[]; changed?: readonly string[] }
-  | { kind: 'person'; person: PersonRecord; position: Position; changed?: readonly string[] }
+  | { kind: 'person'; person: PersonRecord; position: Position; changed?: readonly string[]; identify?: Link[] }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
   | { kind: 'drop'; rule: string; position: Position };
 

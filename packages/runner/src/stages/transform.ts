@@ -76,8 +76,12 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             const done = finishPerson(outcome.person, tctx);
             if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.person) }); continue; }
             facts.addPerson(done.person);
+            // Its links meet the rules of any record's; a refused one costs the link, not the person.
+            const linked = outcome.identify ? finishRecord([], outcome.identify, tctx) : undefined;
+            if (linked && !('code' in linked)) for (const l of linked.links) facts.addLink(l);
             counts.out += 1;
-            for (const c of new Set([...(outcome.changed ?? []), ...(done.changed ?? [])])) changedBy[c] = (changedBy[c] ?? 0) + 1;
+            const linkChanges = linked && !('code' in linked) ? linked.changed ?? [] : [];
+            for (const c of new Set([...(outcome.changed ?? []), ...(done.changed ?? []), ...linkChanges])) changedBy[c] = (changedBy[c] ?? 0) + 1;
             continue;
           }
           const kept = outcome.events.filter((e) => !drop.has(e.event));
