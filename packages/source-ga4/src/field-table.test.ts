@@ -22,7 +22,9 @@ function ga4Field(record: Record<string, unknown>, path: string): unknown {
   for (const k of ['string_value', 'int_value', 'float_value', 'double_value']) {
     const v = slot[k];
     if (v === null || v === undefined) continue;
-    return k === 'int_value' ? Number(v) : v;
+    if (k !== 'int_value') return v;
+    // INT64 as text: a number where a double holds it exactly, else the digits.
+    return Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
   }
   return undefined;
 }

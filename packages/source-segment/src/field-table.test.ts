@@ -10,11 +10,11 @@ const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/', import.meta.
 const id = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
 
 test('the README\'s Segment field table holds for every row, on a run of the records it names', async (t) => {
-  const { records } = await readFieldTableRecords(RECORDS, SAMPLES);
+  const { records, copies = {} } = await readFieldTableRecords(RECORDS, SAMPLES) as Awaited<ReturnType<typeof readFieldTableRecords>> & { copies?: Record<string, number> };
   const names = Object.keys(records);
   const run = await runExportFiles({
     type: 'segment', pattern: '**/*.jsonl',
-    files: names.map((n, i) => ({ file: `${String(i).padStart(3, '0')}-${n}.jsonl`, record: records[n] })),
+    files: names.map((n, i) => ({ file: `${String(i).padStart(3, '0')}-${n}.jsonl`, record: records[n], copies: copies[n] ?? 1 })),
     owner: (i) => {
       const m = records[names[i]!]!;
       const user = id(m.userId) ?? id(m.anonymousId);
