@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +12,12 @@ const id = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() 
 const owner = (user: string | undefined, anon: string | undefined): Owner => ({ ...(user ? { user } : {}), anon: anon ? [anon] : [] });
 
 test('the README\'s Heap field table holds for every row, on a run of the records it names', async (t) => {
-  const { records, tables = {} } = await readFieldTableRecords(RECORDS, SAMPLES) as Awaited<ReturnType<typeof readFieldTableRecords>> & { tables?: Record<string, string> };
+  const { records, tables } = await readFieldTableRecords(RECORDS, SAMPLES);
   const names = Object.keys(records);
+  for (const n of Object.keys(tables ?? {})) assert.ok(records[n], `tables names no record "${n}"`);
   // Heap tells its tables apart by the file's path: each row goes under its table's folder, in a file
   // named by its position only, so no record name can be taken for a table name.
-  const table = (n: string) => tables[n] ?? 'events';
+  const table = (n: string) => (tables as Record<string, string> | undefined)?.[n] ?? 'events';
   const run = await runExportFiles({
     type: 'heap',
     files: names.map((n, i) => ({ file: `${table(n)}/${String(i).padStart(3, '0')}.jsonl`, record: records[n] })),
