@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DELIBERATE, fixtureProblems, judge, type ImporterCase, type MigrationRun, type RecordOutcome } from './conformance.js';
-import { checkFieldRow, parseFieldTable } from './field-table.js';
+import { checkFieldRow, parseFieldTable, readFieldTableRecords } from './field-table.js';
 
 const sent = (event: Record<string, unknown>) => ({ event, envelope: { api_key: '[redacted]', historical_migration: true, sent_at: new Date(1000).toISOString() } });
 const outcome = (over: Partial<RecordOutcome> = {}): RecordOutcome => ({ events: [], groupIdentifies: [], identifies: [], rejected: [], dropped: [], ...over });
@@ -51,6 +53,41 @@ test('a field table row is checked claim by claim against the record it names', 
   assert.equal(rejected!.todo, 'device-type');
   assert.deepEqual(checkFieldRow(rejected!, record, outcome({ rejected: [{ code: 'bad', reason: 'r' }] })), []);
   assert.equal(checkFieldRow(rejected!, record, outcome()).length, 1);
+});
+
+test('a field table row about a field its record lacks fails, unless the row says the field is missing', () => {
+  const table = `
+| Demo field | PostHog | hogport | record |
+| --- | --- | --- | --- |
+| \`a.c\` | | no \`properties.c\` | \`one\` |
+| \`a.c\` missing | | no \`properties.c\` | \`one\` |
+`;
+  const [absent, missing] = parseFieldTable(table, 'Demo field');
+  const o = outcome({ events: [sent({ event: 'e', properties: {} })] });
+  assert.match(checkFieldRow(absent!, { a: { b: 7 } }, o).join('\n'), /has no a\.c/);
+  assert.deepEqual(checkFieldRow(missing!, { a: { b: 7 } }, o), []);
+});
+
+test('a field table row reads its source field with the reader a source gives', () => {
+  const [row] = parseFieldTable(TABLE, 'Demo field');
+  const read = (r: Record<string, unknown>, p: string) => (p === 'a.b' ? (r.list as number[])[0] : undefined);
+  assert.deepEqual(checkFieldRow(row!, { list: [7] }, outcome({ events: [sent({ event: 'e', properties: { x: 7, k: 'v' } })] }), read), []);
+  assert.equal(checkFieldRow(row!, { list: [8] }, outcome({ events: [sent({ event: 'e', properties: { x: 7, k: 'v' } })] }), read).length, 1);
+});
+
+test('field-table records may be lines of a published sample, and a line that is not there is an error', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-field-records-'));
+  try {
+    await mkdir(path.join(dir, 'samples', 'src'), { recursive: true });
+    await writeFile(path.join(dir, 'samples', 'src', 'a.jsonl'), '{"n":1}\n{"n":2}\n');
+    await writeFile(path.join(dir, 'records.json'), JSON.stringify({ records: { own: { n: 0 }, second: { sample: 'src/a.jsonl', line: 2 } }, tables: { own: 'users' } }));
+    const read = await readFieldTableRecords(path.join(dir, 'records.json'), path.join(dir, 'samples'));
+    assert.deepEqual(read, { records: { own: { n: 0 }, second: { n: 2 } }, tables: { own: 'users' } });
+    await writeFile(path.join(dir, 'records.json'), JSON.stringify({ records: { gone: { sample: 'src/a.jsonl', line: 3 } } }));
+    await assert.rejects(readFieldTableRecords(path.join(dir, 'records.json'), path.join(dir, 'samples')), /names line 3 of src\/a\.jsonl/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('a field table that cannot be read, or names an unknown defect, is an error rather than a pass', () => {

@@ -419,6 +419,7 @@ export const KNOWN_DEFECTS: KnownDefect[] = [
   { id: 'mp-country-code', defect: 'Mixpanel mp_country_code gives no $geoip_country_name', applies: () => false },
   { id: 'mp-sent-by-lib-version', defect: 'Mixpanel mp_sent_by_lib_version is dropped', applies: () => false },
   { id: 'amplitude-importer-names', defect: 'Amplitude referrer, referring_domain and [Amplitude] Viewport Height/Width event properties are not given PostHog\'s names', applies: () => false },
+  { id: 'conventions', defect: 'PostHog\'s conventions are not applied by a shared step yet: browser, OS and device type from $raw_user_agent, PostHog\'s OS names, $host/$pathname/$referring_domain from the URLs, device, geo, URL and utm properties promoted to $set and $initial_* to $set_once', applies: () => false },
   { id: 'mixpanel-identity-events', defect: 'Mixpanel $identify, $create_alias and $merge events are dropped, so Original ID Merge projects stay split', applies: () => false },
   // Found by these cases, not named in the issue.
   { id: 'reason-non-string-event', defect: 'a non-string event name is rejected as "missing or empty" instead of saying it must be a string', applies: (s) => s.exp.output === 'error' && (s.exp.containsLower ?? []).includes('string') && (recordHas(s, 'event_type', (v) => typeof v !== 'string') || recordHas(s, 'event', (v) => typeof v !== 'string')) },
