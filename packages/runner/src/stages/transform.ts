@@ -7,12 +7,13 @@ import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
+import { applyConventions } from '@hogport/conventions';
 import { finishRecord, recordText } from '@hogport/event';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
 
 /** Bumped when hogport's own transform logic changes output, so done chunks become stale. */
-const TRANSFORM_LOGIC = 2;
+const TRANSFORM_LOGIC = 3;
 
 /**
  * Transform: turns a chunk's raw files into PostHog events and rejects. Up to date while the raw
@@ -75,6 +76,8 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           if (kept.length === 0 && outcome.events.length > 0) {
             counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
           }
+          // PostHog's conventions once here, for every source: sources only name what they have.
+          for (const e of kept) applyConventions(e);
           const done = finishRecord(kept, outcome.identify, tctx);
           if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
           const { lines } = done;
