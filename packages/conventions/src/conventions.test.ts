@@ -111,6 +111,10 @@ test('person properties reach $set, and their first values $set_once as $initial
   const d = applied({ $raw_user_agent: UA.macSafari, $current_url: 'https://example.com/pricing' });
   assert.deepEqual([d.$set!.$browser, d.$set!.$os, d.$set!.$device_type, d.$set!.$pathname, d.$set_once!.$initial_pathname], ['Safari', 'Mac OS X', 'Desktop', '/pricing', '/pricing']);
   assert.equal(applied({ plan: 'pro' }).$set, undefined, 'nothing to promote, no $set');
+  // Mixpanel's events carry the person's first touch as properties: it is the person's $set_once.
+  const mp = applied({ $referrer: 'https://b.example/', $initial_referrer: '$direct', $initial_referring_domain: '$direct', $initial_utm_source: 'mail' });
+  assert.deepEqual(mp.$set_once, { $initial_referrer: '$direct', $initial_referring_domain: '$direct', $initial_utm_source: 'mail' });
+  assert.deepEqual(mp.$set, { $referring_domain: 'b.example', $referrer: 'https://b.example/' });
 });
 
 test('a value the source put in $set or $set_once itself wins, wherever the event keeps them', () => {

@@ -36,7 +36,8 @@ export function initialName(name: string): string {
 
 /**
  * Copies the event's person properties into its `$set` and, as `$initial_*`, its `$set_once`. A value
- * the source put there itself wins. They go where the event keeps them: its top-level `$set` (made
+ * the source put there itself wins, and so does a first-touch value the event carries as a property
+ * of that name (`$initial_referrer` on Mixpanel events: the person's first referrer, not this page's). They go where the event keeps them: its top-level `$set` (made
  * when it has none), or `properties.$set` when only that exists, which is what the identity merge
  * reads too.
  *
@@ -60,6 +61,12 @@ function build(): (e: PostHogEvent) => void {
     // Dot access for names that are identifiers (all of them): named loads and stores.
     const get = (of: string, n: string) => /^[$_a-zA-Z][$_a-zA-Z0-9]*$/.test(JSON.parse(n) as string) ? `${of}.${JSON.parse(n) as string}` : `${of}[${n}]`;
     body.push(
+      // A first-touch value the event carries itself (Mixpanel's $initial_referrer) is the person's.
+      `v = ${get('p', initial)};`,
+      'if (v !== undefined && v !== null) {',
+      `  if (o === undefined) { o = {}; madeOnce = true; }`,
+      `  if (${get('o', initial)} === undefined) ${get('o', initial)} = v;`,
+      '}',
       `v = ${get('p', at)};`,
       'if (v !== undefined && v !== null) {',
       `  if (s === undefined) { s = {}; made = true; }`,
