@@ -34,51 +34,89 @@ export function initialName(name: string): string {
   return `$initial_${name.startsWith('$') ? name.slice(1) : name}`;
 }
 
-/**
- * Copies the event's person properties into its `$set` and, as `$initial_*`, its `$set_once`. A value
- * the source put there itself wins, and so does a first-touch value the event carries as a property
- * of that name (`$initial_referrer` on Mixpanel events: the person's first referrer, not this page's). They go where the event keeps them: its top-level `$set` (made
- * when it has none), or `properties.$set` when only that exists, which is what the identity merge
- * reads too.
- *
- * Generated as straight-line code with a named load and store per property: a store by a computed key
- * turns an object that gets more than about a dozen keys into a slow dictionary for V8, which then
- * serialises at a third of the speed, and most events gain twenty or more.
- */
-export const promotePersonProperties: (e: PostHogEvent) => void = build();
+const PROMOTED: readonly string[] = [...PERSON_PROPERTIES, ...GEOIP_PROPERTIES];
 
-function build(): (e: PostHogEvent) => void {
-  const names = [...PERSON_PROPERTIES, ...GEOIP_PROPERTIES];
-  const body = [
-    'const p = e.properties;',
-    'const ownSet = obj(e.$set), inSet = ownSet ? undefined : obj(p.$set);',
-    'const ownOnce = obj(e.$set_once), inOnce = ownOnce ? undefined : obj(p.$set_once);',
-    'let s = ownSet ?? inSet, o = ownOnce ?? inOnce, made = false, madeOnce = false, v;',
-  ];
-  for (const name of names) {
-    const at = JSON.stringify(name);
-    const initial = JSON.stringify(initialName(name));
-    // Dot access for names that are identifiers (all of them): named loads and stores.
-    const get = (of: string, n: string) => /^[$_a-zA-Z][$_a-zA-Z0-9]*$/.test(JSON.parse(n) as string) ? `${of}.${JSON.parse(n) as string}` : `${of}[${n}]`;
-    body.push(
-      // A first-touch value the event carries itself (Mixpanel's $initial_referrer) is the person's.
-      `v = ${get('p', initial)};`,
-      'if (v !== undefined && v !== null) {',
-      `  if (o === undefined) { o = {}; madeOnce = true; }`,
-      `  if (${get('o', initial)} === undefined) ${get('o', initial)} = v;`,
-      '}',
-      `v = ${get('p', at)};`,
-      'if (v !== undefined && v !== null) {',
-      `  if (s === undefined) { s = {}; made = true; }`,
-      `  if (${get('s', at)} === undefined) ${get('s', at)} = v;`,
-      `  if (o === undefined) { o = {}; madeOnce = true; }`,
-      `  if (${get('o', initial)} === undefined) ${get('o', initial)} = v;`,
-      '}',
-    );
+/**
+ * A promoted property an event holds, as one character of a signature: `VALUE + i` for the value of
+ * `PROMOTED[i]` (to `$set` and `$set_once`), `INITIAL + i` for a first-touch value the event carries
+ * under the `$initial_*` name itself (to `$set_once` only).
+ */
+export const VALUE = 0x100;
+export const INITIAL = 0x200;
+/** Property name → its signature character, for the names promotion reads. */
+export const PROMOTION_CODES: ReadonlyMap<string, string> = new Map([
+  ...PROMOTED.map((n, i) => [n, String.fromCharCode(VALUE + i)] as const),
+  ...PROMOTED.map((n, i) => [initialName(n), String.fromCharCode(INITIAL + i)] as const),
+]);
+
+type Promoter = (p: Record<string, unknown>, s: Record<string, unknown> | undefined, o: Record<string, unknown>) => void;
+
+/**
+ * Copies the promoted properties an event holds (named by `signature`, from `PROMOTION_CODES`) into
+ * its `$set` and, as `$initial_*`, its `$set_once`. A value the source put there itself wins, and so
+ * does a first-touch value the event carries as a property of that name (`$initial_referrer` on
+ * Mixpanel events: the person's first referrer, not this page's). They go where the event keeps
+ * them: its top-level `$set` (made when it has none), or `properties.$set` when only that exists,
+ * which is what the identity merge reads too.
+ *
+ * The copying is straight-line code made for each signature, with a named load and store per
+ * property: a store by a computed key turns an object that gets more than about a dozen keys into a
+ * slow dictionary for V8, which then serialises at a third of the speed, and reading all 65 names
+ * of every event costs more than the rest of the conventions together. Events of one source have a
+ * few signatures, each compiled once.
+ */
+export function promote(e: PostHogEvent, signature: string): void {
+  let fn = promoters.get(signature);
+  if (!fn) {
+    fn = compile(signature);
+    if (promoters.size >= 2048) promoters.clear();
+    promoters.set(signature, fn);
   }
-  body.push('if (made) e.$set = s;', 'if (madeOnce) e.$set_once = o;');
-  const fn = new Function('obj', `return (e) => {\n${body.join('\n')}\n};`) as (obj: (v: unknown) => Record<string, unknown> | undefined) => (e: PostHogEvent) => void;
-  return fn(objectOrUndefined);
+  const p = e.properties;
+  const ownSet = objectOrUndefined(e.$set);
+  const ownOnce = objectOrUndefined(e.$set_once);
+  let madeSet = false;
+  let madeOnce = false;
+  let s = ownSet ?? objectOrUndefined(p.$set);
+  let o = ownOnce ?? objectOrUndefined(p.$set_once);
+  if (!s && hasValue(signature)) { s = {}; madeSet = true; }
+  if (!o) { o = {}; madeOnce = true; }
+  fn(p, s, o);
+  // A value that was null promotes nothing: an object that stayed empty is not sent.
+  if (madeSet && !isEmpty(s!)) e.$set = s;
+  if (madeOnce && !isEmpty(o)) e.$set_once = o;
+}
+const promoters = new Map<string, Promoter>();
+
+function compile(signature: string): Promoter {
+  const lines = ['let v;'];
+  const codes = [...signature].map((c) => c.charCodeAt(0));
+  // First-touch values the event carries come first: they win over the ones its own values give.
+  for (const code of codes.filter((c) => c >= INITIAL)) {
+    const initial = initialName(PROMOTED[code - INITIAL]!);
+    lines.push(`v = ${at('p', initial)}; if (v !== undefined && v !== null && ${at('o', initial)} === undefined) ${at('o', initial)} = v;`);
+  }
+  for (const code of codes.filter((c) => c < INITIAL)) {
+    const name = PROMOTED[code - VALUE]!;
+    const initial = initialName(name);
+    lines.push(`v = ${at('p', name)}; if (v !== undefined && v !== null) { if (${at('s', name)} === undefined) ${at('s', name)} = v; if (${at('o', initial)} === undefined) ${at('o', initial)} = v; }`);
+  }
+  return new Function('p', 's', 'o', lines.join('\n')) as Promoter;
+}
+
+/** `o.name` for names that are identifiers (all of PostHog's): a named load or store. */
+function at(object: string, name: string): string {
+  return /^[$_a-zA-Z][$_a-zA-Z0-9]*$/.test(name) ? `${object}.${name}` : `${object}[${JSON.stringify(name)}]`;
+}
+
+function hasValue(signature: string): boolean {
+  for (let i = 0; i < signature.length; i++) if (signature.charCodeAt(i) < INITIAL) return true;
+  return false;
+}
+
+function isEmpty(o: Record<string, unknown>): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 function objectOrUndefined(v: unknown): Record<string, unknown> | undefined {

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { applyConventions } from '@hogport/conventions';
 import { mapAmplitudeRecord, sessionUuid, type AmplitudeMapping, type Mapped } from './index.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/amplitude/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const mapping: AmplitudeMapping = { renameEvents: {}, dropProperties: [] };
 const base = {
   uuid: '817A8ABF-7C25-4992-8D41-DCDBD556C1A9', $insert_id: 'INS-1', event_type: 'Signed Up', user_id: 'u-1', device_id: 'D-1',
@@ -193,5 +195,52 @@ test('maps the published Amplitude sample records', async () => {
     const r = mapAmplitudeRecord(rec, mapping);
     assert.ok('events' in r, JSON.stringify(r));
     assert.equal(Date.parse(r.events[0]!.timestamp), Date.parse(rec.event_time));
+  }
+});
+
+test('the published samples land under PostHog\'s names once the conventions have run: iOS, Mobile, and the person\'s geo', async () => {
+  const lines = (await readFile(`${SAMPLES}aierie-round-trip.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  let fromDevice = 0;
+  let fromServer = 0;
+  for (const rec of lines) {
+    const r = mapAmplitudeRecord(structuredClone(rec), mapping);
+    if (!('events' in r)) continue;
+    const [e] = r.events;
+    applyConventions(e!);
+    assert.equal(e!.properties.analytics_source, 'amplitude');
+    if (rec.platform === 'iOS') {
+      fromDevice += 1;
+      assert.deepEqual([e!.properties.$os, e!.properties.$device_type], ['iOS', 'Mobile'], rec.event_type);
+      assert.deepEqual([e!.$set?.$geoip_country_name, e!.$set?.$os, e!.$set?.$app_version, e!.$set_once?.$initial_geoip_country_name, e!.$set_once?.$initial_device_type], ['Malaysia', 'iOS', rec.version_name, 'Malaysia', 'Mobile']);
+    } else {
+      // Sent from a server (Amplitude's HTTP API) without device or place: nothing to promote, nothing made up.
+      fromServer += 1;
+      assert.deepEqual([e!.properties.$os, e!.properties.$device_type, e!.$set, e!.$set_once], [undefined, undefined, undefined, undefined], rec.event_type);
+    }
+  }
+  assert.deepEqual([fromDevice, fromServer], [5, 6]);
+});
+
+test('generated records for what the samples lack land as PostHog\'s importer and SDKs name them (fixtures/fidelity.jsonl)', async () => {
+  type Case = { case: string; record: Record<string, unknown>; expect: { event?: string; reject?: string; changed?: string[]; properties?: Record<string, unknown>; $set?: Record<string, unknown>; $set_once?: Record<string, unknown>; absent?: Record<string, string[]>; groupidentify?: unknown[] } };
+  const cases = (await readFile(`${FIXTURES}fidelity.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Case);
+  assert.ok(cases.length >= 10);
+  for (const { case: name, record, expect } of cases) {
+    const r = mapAmplitudeRecord(structuredClone(record), mapping);
+    if (expect.reject) {
+      assert.ok('code' in r, name);
+      assert.equal(r.code, expect.reject, name);
+      continue;
+    }
+    assert.ok('events' in r, `${name}: ${JSON.stringify(r)}`);
+    for (const e of r.events) applyConventions(e);
+    const [e, ...groups] = r.events;
+    if (expect.event) assert.equal(e!.event, expect.event, name);
+    assert.deepEqual(r.changed, expect.changed, name);
+    for (const part of ['properties', '$set', '$set_once'] as const) {
+      for (const [k, v] of Object.entries(expect[part] ?? {})) assert.deepEqual((e![part] as Record<string, unknown> | undefined)?.[k], v, `${name}: ${part}.${k}`);
+      for (const k of expect.absent?.[part] ?? []) assert.ok(!Object.hasOwn(e![part] ?? {}, k), `${name}: no ${part}.${k}`);
+    }
+    if (expect.groupidentify) assert.deepEqual(groups.map((g) => [g.properties.$group_type, g.properties.$group_key, g.properties.$group_set]), expect.groupidentify, name);
   }
 });
