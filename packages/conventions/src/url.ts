@@ -4,16 +4,8 @@
  * is not an absolute URL with a host: a guess would be a wrong value PostHog cannot tell from a real one.
  */
 export function urlParts(url: string): { host: string; pathname: string } | undefined {
-  if (url === lastUrl) return lastParts;
-  lastUrl = url;
-  lastParts = undefined;
-  const u = parsed(url);
-  if (u && u.host !== '') lastParts = { host: u.host, pathname: u.pathname };
-  return lastParts;
+  return parsed(url);
 }
-// Consecutive events of one page view share their URL.
-let lastUrl: string | undefined;
-let lastParts: { host: string; pathname: string } | undefined;
 
 /**
  * `$referring_domain` of a `$referrer`, as posthog-js writes it: the referrer's host, and `$direct`
@@ -21,11 +13,27 @@ let lastParts: { host: string; pathname: string } | undefined;
  */
 export function referringDomain(referrer: string): string | undefined {
   if (referrer === '$direct') return '$direct';
-  const u = parsed(referrer);
-  return u && u.host !== '' ? u.host : undefined;
+  return parsed(referrer)?.host;
 }
 
-function parsed(s: string): URL | undefined {
+/**
+ * The host and path of an absolute URL with a host, remembered: a site has far fewer pages and
+ * referrers than events, and parsing one costs a microsecond or two.
+ */
+function parsed(s: string): { host: string; pathname: string } | undefined {
+  const known = recent.get(s);
+  if (known !== undefined) return known ?? undefined;
+  let parts: { host: string; pathname: string } | null = null;
   // canParse first: a thrown error costs far more than a parse, and bad URLs come in runs.
-  return s.length > 0 && URL.canParse(s) ? new URL(s) : undefined;
+  if (s.length > 0 && URL.canParse(s)) {
+    const u = new URL(s);
+    if (u.host !== '') parts = { host: u.host, pathname: u.pathname };
+  }
+  // Long URLs are not kept: 4096 of them must stay a small amount of memory.
+  if (s.length <= 2048) {
+    if (recent.size >= 4096) recent.clear();
+    recent.set(s, parts);
+  }
+  return parts ?? undefined;
 }
+const recent = new Map<string, { host: string; pathname: string } | null>();
