@@ -69,7 +69,7 @@ test('a user agent fills browser, OS and device type with the names posthog-js g
 test('a user agent never overwrites what the source set, and one that says nothing adds nothing', () => {
   const p = applied({ $raw_user_agent: UA.chromeIos, $browser: 'Brave', $os: 'iOS', $os_version: '17.0' }).properties;
   assert.deepEqual([p.$browser, p.$browser_version, p.$os, p.$os_version, p.$device_type], ['Brave', undefined, 'iOS', '17.0', 'Mobile']);
-  for (const ua of ['curl/8.4.0', 'okhttp/4.9.0', '', '\u0000\uffff', 'x'.repeat(10_000)]) {
+  for (const ua of ['curl/8.4.0', 'okhttp/4.9.0', '', '\u0000\uffff', 'x'.repeat(10_000), `${UA.chromeIos} ${'('.repeat(1_000_000)}`]) {
     const q = applied({ $raw_user_agent: ua, plan: 'pro' }).properties;
     assert.deepEqual(Object.keys(q).sort(), ['$raw_user_agent', 'plan'], JSON.stringify(ua.slice(0, 20)));
   }

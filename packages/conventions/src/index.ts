@@ -1,6 +1,6 @@
 export { applyConventions } from './apply.js';
 export { posthogOsName, deviceTypeOfOs, type DeviceType } from './os.js';
-export { parseUserAgent, type UserAgentFacts } from './user-agent.js';
+export { parseUserAgent, MAX_USER_AGENT, type UserAgentFacts } from './user-agent.js';
 export { urlParts, referringDomain } from './url.js';
 export { promote, initialName, PERSON_PROPERTIES, GEOIP_PROPERTIES, PROMOTION_CODES } from './promotion.js';
 export { sessionUuidV7, MAX_UUIDV7_MS } from './session.js';

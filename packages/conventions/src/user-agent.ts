@@ -19,6 +19,9 @@ export interface UserAgentFacts {
  * one parse costs about 20 µs.
  */
 export function parseUserAgent(ua: string): UserAgentFacts {
+  // Real agents are a few hundred characters; a longer one is not an agent worth the regexes' time
+  // (a line can hold a megabyte of it), nor a place in memory.
+  if (ua.length > MAX_USER_AGENT) return NOTHING;
   const known = recent.get(ua);
   if (known) return known;
   const facts = parse(ua);
@@ -27,6 +30,9 @@ export function parseUserAgent(ua: string): UserAgentFacts {
   return facts;
 }
 const recent = new Map<string, UserAgentFacts>();
+/** The longest user agent parsed. */
+export const MAX_USER_AGENT = 2048;
+const NOTHING: UserAgentFacts = Object.freeze({});
 
 function parse(ua: string): UserAgentFacts {
   const out: UserAgentFacts = {};
