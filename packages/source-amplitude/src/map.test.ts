@@ -129,6 +129,8 @@ test('gives each Amplitude session a deterministic UUIDv7 $session_id starting a
   assert.notEqual(first({ device_id: 'D-2' }).properties.$session_id, s);
   assert.equal(first({ session_id: -1 }).properties.$session_id, undefined);
   assert.equal(sessionUuid(-1, 'x'), undefined);
+  // What hogport sent before the shared UUIDv7: a loaded session keeps its id across the change.
+  assert.equal(sessionUuid(1751254640623, 'D-1'), '0197bee9-27ef-742e-9fea-97d7f0b12dcd');
 });
 
 test('maps groups to $groups and sends one $groupidentify per group of the record, an empty $group_set where it has no properties', () => {
