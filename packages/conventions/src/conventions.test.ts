@@ -127,6 +127,12 @@ test('a value the source put in $set or $set_once itself wins, wherever the even
   assert.deepEqual(inProps.properties.$set_once, { a: 1, $initial_browser: 'Chrome' });
   const nullKept = applied({ utm_source: 'ad' }, { $set: { utm_source: null } });
   assert.equal(nullKept.$set!.utm_source, null);
+  for (const bad of ['plan=pro', ['pro'], 3]) {
+    const top = applied({ $browser: 'Chrome' }, { $set: bad as unknown as Record<string, unknown> });
+    assert.deepEqual([top.$set, top.$set_once], [bad, undefined], 'a $set that is not an object is neither replaced nor written beside');
+    const inProps = applied({ $browser: 'Chrome', $set_once: bad });
+    assert.deepEqual([inProps.properties.$set_once, inProps.$set, inProps.$set_once], [bad, undefined, undefined]);
+  }
 });
 
 test('events that are not a person\'s activity, and person-less events, are left alone', () => {

@@ -73,6 +73,9 @@ export function promote(e: PostHogEvent, signature: string): void {
     promoters.set(signature, fn);
   }
   const p = e.properties;
+  // A bag that is there but not an object is the source's to answer for: promotion neither replaces
+  // it nor writes beside it, so the event goes on exactly as the source made it.
+  if (notObject(e.$set) || notObject(e.$set_once) || notObject(p.$set) || notObject(p.$set_once)) return;
   const ownSet = objectOrUndefined(e.$set);
   const ownOnce = objectOrUndefined(e.$set_once);
   let madeSet = false;
@@ -117,6 +120,10 @@ function hasValue(signature: string): boolean {
 function isEmpty(o: Record<string, unknown>): boolean {
   for (const _ in o) return false;
   return true;
+}
+
+function notObject(v: unknown): boolean {
+  return v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v));
 }
 
 function objectOrUndefined(v: unknown): Record<string, unknown> | undefined {
