@@ -11,7 +11,11 @@ import type { Link, Outcome, PersonRecord, Position, PostHogEvent } from './sour
 
 /** What a source's mapping makes of one parsed record. */
 export type RecordResult =
-  | { events: PostHogEvent[]; identify?: Link[] }
+  | {
+    events: PostHogEvent[]; identify?: Link[];
+    /** What the mapping repaired in the record to keep it (counted in the manifest's `changedBy`). */
+    changed?: readonly string[];
+  }
   | { person: PersonRecord; identify?: Link[] }
   | { drop: string }
   | { code: string; reason: string };
@@ -148,7 +152,8 @@ export function outcomeOf(result: RecordResult, r: Extract<RecordRead, { value: 
   if ('events' in result) {
     const out: Outcome = { kind: 'events', events: result.events, position: r.position };
     if (result.identify) out.identify = result.identify;
-    const changed = r.exact && result.events.some(carriesExactNumber) ? [...(r.changed ?? []), READ_CHANGES.numberAsText] : r.changed;
+    let changed: readonly string[] | undefined = r.exact && result.events.some(carriesExactNumber) ? [...(r.changed ?? []), READ_CHANGES.numberAsText] : r.changed;
+    if (result.changed) changed = changed ? [...changed, ...result.changed] : result.changed;
     if (changed) out.changed = changed;
     return out;
   }

@@ -21,6 +21,8 @@ const corpus = [
   `{"$insert_id":"i7","event_type":"Long","user_id":"${long}","device_id":"d7","event_time":"${at}"}`,
   `{"$insert_id":"i8","event_type":"Signed Up","user_id":"u8","event_time":"${at}"}`,
   `{"$insert_id":"i9","event_type":"Linked","user_id":"u9","device_id":"${'d'.repeat(300)}","event_time":"${at}"}`,
+  `{"$insert_id":"i10","event_type":"Bad Props","user_id":"u10","event_time":"${at}","event_properties":"plan=pro"}`,
+  `{"$insert_id":"i11","event_type":"Bad Bags","user_id":"u11","event_time":"${at}","user_properties":["pro"],"groups":"acme","group_properties":[1]}`,
 ].join('\n');
 const file = { name: '187520_2024-03-01_9#0.json', data: corpus };
 
@@ -36,8 +38,10 @@ test('Amplitude bad input: each record is an event or a reject with its code and
     [7, 'reject', 'distinct_id_too_long'],
     [8, 'events', 'Signed Up'],
     [9, 'events', 'Linked'],
+    [10, 'reject', 'bad_properties'],
+    [11, 'events', 'Bad Bags'],
   ]);
-  assert.deepEqual(counts, { in: 9, out: 6, rejected: 3, dropped: 0 });
+  assert.deepEqual(counts, { in: 11, out: 7, rejected: 4, dropped: 0 });
   const [first] = verdicts as Array<Extract<Verdict, { kind: 'events' }>>;
   assert.deepEqual(first!.links, [{ user: 'u1', anon: 'd1', at: '2024-03-01T09:00:00.000000Z', props: { $amplitude_user_id: 'u1', $amplitude_device_id: 'd1' } }]);
   const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
@@ -46,7 +50,7 @@ test('Amplitude bad input: each record is an event or a reject with its code and
   const e2 = protoKeys!.events[0]!;
   assert.deepEqual(Object.keys(e2.$set).sort(), ['__proto__', 'constructor', 'hasOwnProperty', 'toString'], 'user property names from Object.prototype are ordinary properties');
   assert.deepEqual(e2.$set.__proto__, { x: 1 });
-  assert.deepEqual(e2.$set_once, { initial_referrer: 'r' });
+  assert.deepEqual(e2.$set_once, { $initial_referrer: 'r' });
   assert.equal(e2.properties.__proto__, 'p');
   assert.equal(e2.properties.constructor, 1);
   const [toString, group] = groups!.events;
@@ -55,6 +59,10 @@ test('Amplitude bad input: each record is an event or a reject with its code and
   assert.equal(groups!.events.length, 2, 'a group type named toString the record does not have makes no group event');
   const reasons = verdicts.filter((v): v is Extract<Verdict, { kind: 'reject' }> => v.kind === 'reject').map((v) => v.reason);
   assert.match(reasons[2]!, /201 characters.*first 200/);
+  assert.match(reasons[3]!, /event_properties is a string/);
+  const bags = verdicts[10] as Extract<Verdict, { kind: 'events' }>;
+  assert.deepEqual(bags.changed, ['amplitude_user_properties_not_object', 'amplitude_groups_not_object', 'amplitude_group_properties_not_object'], 'the event is sent without the bags it could not read, each counted');
+  assert.deepEqual([bags.events.length, bags.events[0]!.$set, bags.events[0]!.properties.$groups], [1, undefined, undefined]);
 });
 
 test('Amplitude: with longDistinctIds: truncate a 201-character user_id is sent as its first 200, counted as changed', async () => {
@@ -63,7 +71,7 @@ test('Amplitude: with longDistinctIds: truncate a 201-character user_id is sent 
   assert.ok(seventh.kind === 'events');
   assert.equal(seventh.events[0]!.distinct_id, 'u'.repeat(200));
   assert.deepEqual(seventh.changed, ['distinct_id_truncated']);
-  assert.deepEqual(counts, { in: 9, out: 7, rejected: 2, dropped: 0 });
+  assert.deepEqual(counts, { in: 11, out: 8, rejected: 3, dropped: 0 });
   const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
   assert.deepEqual([linked.links, linked.changed], [[{ user: 'u9', anon: 'd'.repeat(200), at: '2024-03-01T09:00:00.000000Z', props: { $amplitude_user_id: 'u9', $amplitude_device_id: 'd'.repeat(300) } }], ['distinct_id_truncated']]);
 });

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { applyConventions } from '@hogport/conventions';
 import { mapAmplitudeRecord, sessionUuid, type AmplitudeMapping, type Mapped } from './index.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/amplitude/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const mapping: AmplitudeMapping = { renameEvents: {}, dropProperties: [] };
 const base = {
   uuid: '817A8ABF-7C25-4992-8D41-DCDBD556C1A9', $insert_id: 'INS-1', event_type: 'Signed Up', user_id: 'u-1', device_id: 'D-1',
@@ -61,11 +63,62 @@ test('takes event_time as UTC, falls back to client then server time, and refuse
   assert.equal((map({ event_time: null, client_event_time: null, server_received_time: null }) as { code: string }).code, 'bad_timestamp');
 });
 
-test('sets every user property but "EMPTY" ones, and initial_* ones only once', () => {
-  const e = first({ user_properties: { plan: 'pro', seats: 3, nickname: 'EMPTY', initial_utm_source: 'google', initial_referrer: 'EMPTY' } });
+test('sets every user property but "EMPTY" ones, and initial_* ones only once, under PostHog\'s $initial_* names', () => {
+  const e = first({ user_properties: { plan: 'pro', seats: 3, nickname: 'EMPTY', initial_utm_source: 'google', initial_referrer: 'EMPTY', initial_referring_domain: 'www.google.com', initial_gclid: 'g-1', initial_utm_campaign: null } });
   assert.deepEqual(e.$set, { plan: 'pro', seats: 3 });
-  assert.deepEqual(e.$set_once, { initial_utm_source: 'google' });
+  assert.deepEqual(e.$set_once, { $initial_utm_source: 'google', $initial_referring_domain: 'www.google.com', $initial_gclid: 'g-1' });
   assert.equal(first().$set, undefined);
+  assert.equal(first({ user_properties: { initial_referrer: 'EMPTY' } }).$set_once, undefined, 'EMPTY is no value');
+});
+
+test('a property bag that is not an object: event_properties rejects the record, the others are left out and counted', () => {
+  for (const bad of ['plan=pro', ['pro'], 7, true]) {
+    const r = map({ event_properties: bad });
+    assert.ok('code' in r, JSON.stringify(bad));
+    assert.equal(r.code, 'bad_properties');
+    assert.match(r.reason, /^event_properties is (a string|an array|a number|a boolean), not an object/);
+  }
+  const e = map({ event_properties: null, user_properties: null, groups: null, group_properties: null });
+  assert.ok('events' in e && e.changed === undefined, 'null is an empty bag, as Amplitude writes one');
+  const r = map({ user_properties: 'pro', groups: ['acme'], group_properties: 'x' });
+  assert.ok('events' in r);
+  assert.deepEqual(r.changed, ['amplitude_user_properties_not_object', 'amplitude_groups_not_object', 'amplitude_group_properties_not_object']);
+  assert.deepEqual([r.events.length, r.events[0]!.$set, r.events[0]!.properties.$groups, r.events[0]!.properties.plan], [1, undefined, undefined, 'pro']);
+  const one = map({ groups: 'acme', group_properties: { company: { acme: { plan: 'x' } } } });
+  assert.ok('events' in one);
+  assert.deepEqual(one.changed, ['amplitude_groups_not_object']);
+  assert.equal(one.events[1]!.properties.$group_key, 'acme', 'the bags that can be read are still read');
+});
+
+test('$device_type from device_type and platform as PostHog\'s importer maps them; an OS in device_type is not a model', () => {
+  const type = (over: Record<string, unknown>) => first(over).properties;
+  const cases: Array<[Record<string, unknown>, string | undefined, unknown]> = [
+    [{ device_type: 'mobile', device_model: null }, 'Mobile', undefined],
+    [{ device_type: 'Tablet', device_model: null }, 'Tablet', undefined],
+    [{ device_type: 'iOS', device_model: null }, 'Mobile', undefined],
+    [{ device_type: 'Android', device_model: null, platform: 'Android' }, 'Mobile', undefined],
+    [{ device_type: 'Windows', device_model: null, platform: 'Windows' }, 'Desktop', undefined],
+    [{ device_type: 'Linux', device_model: null }, 'Desktop', undefined],
+    [{ device_type: 'Mac', device_model: null }, 'Desktop', undefined],
+    [{ device_type: 'Apple iPhone 15' }, 'Mobile', 'Apple iPhone 15'],
+    [{ device_type: 'Apple iPad Pro', device_model: 'iPad13,8' }, 'Tablet', 'iPad13,8'],
+    [{ device_type: null, device_family: 'Apple iPad', platform: 'iOS' }, 'Tablet', undefined],
+    [{ device_type: 'Samsung Galaxy S21', platform: 'Android' }, 'Mobile', 'Samsung Galaxy S21'],
+    [{ device_type: null, platform: 'Web', os_name: 'Chrome', device_family: 'Mac OS X' }, undefined, undefined],
+  ];
+  for (const [over, want, model] of cases) {
+    const p = type(over);
+    assert.deepEqual([p.$device_type, p.$device_model], [want, model], JSON.stringify(over));
+  }
+});
+
+test('referrer, referring domain and viewport reach PostHog\'s names, beside Amplitude\'s own; imports are marked as PostHog\'s importer marks them', () => {
+  const p = first({ event_properties: { referrer: 'https://news.example/a', referring_domain: 'news.example', '[Amplitude] Viewport Height': 844, '[Amplitude] Viewport Width': 390 } }).properties;
+  assert.deepEqual([p.$referrer, p.$referring_domain, p.$viewport_height, p.$viewport_width], ['https://news.example/a', 'news.example', 844, 390]);
+  assert.deepEqual([p.referrer, p['[Amplitude] Viewport Width']], ['https://news.example/a', 390]);
+  assert.equal(p.analytics_source, 'amplitude');
+  const both = first({ event_properties: { '[Amplitude] Referrer': 'https://a.example/', referrer: 'https://b.example/' } }).properties;
+  assert.equal(both.$referrer, 'https://a.example/', 'the SDK\'s page referrer comes first');
 });
 
 test('gives each Amplitude session a deterministic UUIDv7 $session_id starting at the session start; -1 is no session', () => {
@@ -76,18 +129,32 @@ test('gives each Amplitude session a deterministic UUIDv7 $session_id starting a
   assert.notEqual(first({ device_id: 'D-2' }).properties.$session_id, s);
   assert.equal(first({ session_id: -1 }).properties.$session_id, undefined);
   assert.equal(sessionUuid(-1, 'x'), undefined);
+  // What hogport sent before the shared UUIDv7: a loaded session keeps its id across the change.
+  assert.equal(sessionUuid(1751254640623, 'D-1'), '0197bee9-27ef-742e-9fea-97d7f0b12dcd');
 });
 
-test('maps groups to $groups and group properties to $groupidentify events', () => {
-  const r = map({ groups: { company: ['acme'], team: 'blue' }, group_properties: { company: { acme: { plan: 'enterprise' } } } });
+test('maps groups to $groups and sends one $groupidentify per group of the record, an empty $group_set where it has no properties', () => {
+  const r = map({ groups: { company: ['acme', 'globex'], team: 'blue' }, group_properties: { company: { acme: { plan: 'enterprise' } } } });
   assert.ok('events' in r);
   assert.deepEqual(r.events[0]!.properties.$groups, { company: 'acme', team: 'blue' });
-  assert.equal(r.events.length, 2);
-  const g = r.events[1]!;
-  assert.deepEqual([g.event, g.properties.$group_type, g.properties.$group_key, g.properties.$group_set, g.timestamp], ['$groupidentify', 'company', 'acme', { plan: 'enterprise' }, r.events[0]!.timestamp]);
-  assert.notEqual(g.uuid, r.events[0]!.uuid);
+  assert.deepEqual(r.events.slice(1).map((g) => [g.event, g.properties.$group_type, g.properties.$group_key, g.properties.$group_set, g.timestamp]), [
+    ['$groupidentify', 'company', 'acme', { plan: 'enterprise' }, r.events[0]!.timestamp],
+    ['$groupidentify', 'company', 'globex', {}, r.events[0]!.timestamp],
+    ['$groupidentify', 'team', 'blue', {}, r.events[0]!.timestamp],
+  ]);
+  assert.equal(new Set(r.events.map((e) => e.uuid)).size, 4);
+  const again = map({ groups: { company: ['acme', 'globex'], team: 'blue' }, group_properties: { company: { acme: { plan: 'enterprise' } } } });
+  assert.ok('events' in again);
+  assert.deepEqual(again.events.map((e) => e.uuid), r.events.map((e) => e.uuid), 'every re-run repeats them');
   const flat = map({ groups: { company: 'acme' }, group_properties: { company: { plan: 'team' } } });
-  assert.ok('events' in flat && flat.events[1]!.properties.$group_key === 'acme');
+  assert.ok('events' in flat && flat.events.length === 2 && flat.events[1]!.properties.$group_key === 'acme');
+  const repeated = map({ groups: { company: ['acme', 'acme'] } });
+  assert.ok('events' in repeated && repeated.events.length === 2, 'once per group per record');
+  const onlyProps = map({ groups: {}, group_properties: { company: { initech: { size: 5 } } } });
+  assert.ok('events' in onlyProps);
+  assert.deepEqual(onlyProps.events.map((e) => e.properties.$group_key), [undefined, 'initech']);
+  const none = map({ groups: {}, group_properties: {} });
+  assert.ok('events' in none && none.events.length === 1);
 });
 
 test('carries device, OS, browser, library, app version, IP and location under PostHog\'s names', () => {
@@ -130,5 +197,52 @@ test('maps the published Amplitude sample records', async () => {
     const r = mapAmplitudeRecord(rec, mapping);
     assert.ok('events' in r, JSON.stringify(r));
     assert.equal(Date.parse(r.events[0]!.timestamp), Date.parse(rec.event_time));
+  }
+});
+
+test('the published samples land under PostHog\'s names once the conventions have run: iOS, Mobile, and the person\'s geo', async () => {
+  const lines = (await readFile(`${SAMPLES}aierie-round-trip.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  let fromDevice = 0;
+  let fromServer = 0;
+  for (const rec of lines) {
+    const r = mapAmplitudeRecord(structuredClone(rec), mapping);
+    if (!('events' in r)) continue;
+    const [e] = r.events;
+    applyConventions(e!);
+    assert.equal(e!.properties.analytics_source, 'amplitude');
+    if (rec.platform === 'iOS') {
+      fromDevice += 1;
+      assert.deepEqual([e!.properties.$os, e!.properties.$device_type], ['iOS', 'Mobile'], rec.event_type);
+      assert.deepEqual([e!.$set?.$geoip_country_name, e!.$set?.$os, e!.$set?.$app_version, e!.$set_once?.$initial_geoip_country_name, e!.$set_once?.$initial_device_type], ['Malaysia', 'iOS', rec.version_name, 'Malaysia', 'Mobile']);
+    } else {
+      // Sent from a server (Amplitude's HTTP API) without device or place: nothing to promote, nothing made up.
+      fromServer += 1;
+      assert.deepEqual([e!.properties.$os, e!.properties.$device_type, e!.$set, e!.$set_once], [undefined, undefined, undefined, undefined], rec.event_type);
+    }
+  }
+  assert.deepEqual([fromDevice, fromServer], [5, 6]);
+});
+
+test('generated records for what the samples lack land as PostHog\'s importer and SDKs name them (fixtures/fidelity.jsonl)', async () => {
+  type Case = { case: string; record: Record<string, unknown>; expect: { event?: string; reject?: string; changed?: string[]; properties?: Record<string, unknown>; $set?: Record<string, unknown>; $set_once?: Record<string, unknown>; absent?: Record<string, string[]>; groupidentify?: unknown[] } };
+  const cases = (await readFile(`${FIXTURES}fidelity.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Case);
+  assert.ok(cases.length >= 10);
+  for (const { case: name, record, expect } of cases) {
+    const r = mapAmplitudeRecord(structuredClone(record), mapping);
+    if (expect.reject) {
+      assert.ok('code' in r, name);
+      assert.equal(r.code, expect.reject, name);
+      continue;
+    }
+    assert.ok('events' in r, `${name}: ${JSON.stringify(r)}`);
+    for (const e of r.events) applyConventions(e);
+    const [e, ...groups] = r.events;
+    if (expect.event) assert.equal(e!.event, expect.event, name);
+    assert.deepEqual(r.changed, expect.changed, name);
+    for (const part of ['properties', '$set', '$set_once'] as const) {
+      for (const [k, v] of Object.entries(expect[part] ?? {})) assert.deepEqual((e![part] as Record<string, unknown> | undefined)?.[k], v, `${name}: ${part}.${k}`);
+      for (const k of expect.absent?.[part] ?? []) assert.ok(!Object.hasOwn(e![part] ?? {}, k), `${name}: no ${part}.${k}`);
+    }
+    if (expect.groupidentify) assert.deepEqual(groups.map((g) => [g.properties.$group_type, g.properties.$group_key, g.properties.$group_set]), expect.groupidentify, name);
   }
 });

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { canonicalJson, ExactNumber, isUuid, normalizeTimestamp, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { deviceTypeOfOs, posthogOsName, sessionUuidV7, type DeviceType } from '@hogport/conventions';
 import { RejectCode } from '@hogport/event';
 import { idOf, type Link, type PostHogEvent } from '@hogport/pipeline';
-import { v7 as uuidv7 } from 'uuid';
 
 /** Namespace of the uuids hogport derives for Amplitude records without a `uuid`. */
 export const AMPLITUDE_NAMESPACE = uuidV5('hogport.amplitude', URL_NAMESPACE);
@@ -16,7 +15,7 @@ export interface AmplitudeMapping {
 }
 
 export type Mapped =
-  | { events: PostHogEvent[]; identify?: Link[] }
+  | { events: PostHogEvent[]; identify?: Link[]; changed?: string[] }
   | { drop: string }
   | { code: string; reason: string };
 
@@ -34,10 +33,25 @@ const PAGE_PROPERTIES: Record<string, string> = {
   '[Amplitude] Page Title': '$title',
   '[Amplitude] Referrer': '$referrer',
   '[Amplitude] Referring Domain': '$referring_domain',
+  '[Amplitude] Viewport Height': '$viewport_height',
+  '[Amplitude] Viewport Width': '$viewport_width',
+  // Set by Amplitude's older web SDKs and by PostHog's importer read as the page's referrer.
+  referrer: '$referrer',
+  referring_domain: '$referring_domain',
 };
 const PAGE_ENTRIES = Object.entries(PAGE_PROPERTIES);
 const dropSets = new WeakMap<AmplitudeMapping, Set<string>>();
-const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet']]);
+const DEVICE_TYPES = new Map<string, DeviceType>([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet']]);
+
+/**
+ * What a record that is not a mapping-level failure can have wrong and still be carried: counted in
+ * the manifest's `changedBy`, one name per bag.
+ */
+export const AmplitudeChanged = {
+  userPropertiesNotObject: 'amplitude_user_properties_not_object',
+  groupsNotObject: 'amplitude_groups_not_object',
+  groupPropertiesNotObject: 'amplitude_group_properties_not_object',
+} as const;
 
 /**
  * Maps one Amplitude export record to PostHog events: the event itself, plus a `$groupidentify`
@@ -70,6 +84,17 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   else if (typeof r.$insert_id === 'string' && r.$insert_id !== '') uuid = uuidV5(`insert_id:${r.$insert_id}`, AMPLITUDE_NAMESPACE);
   else uuid = uuidV5(canonicalJson({ event_type: sourceName, user_id: userId ?? null, device_id: deviceId ?? null, timestamp, event_properties: r.event_properties ?? null }), AMPLITUDE_NAMESPACE);
 
+  // event_properties are what the event says: sent without them it would be another event, and a
+  // re-run with the record fixed could not replace it (PostHog cannot delete events). A reject keeps
+  // the record, its position and the reason until the export is fixed.
+  if (!bag(r.event_properties)) return { code: RejectCode.badProperties, reason: `event_properties is ${kindOf(r.event_properties)}, not an object: the event cannot be sent without its properties` };
+  // The other bags describe the person and the groups, which other events describe too: the event
+  // stands on its own without them, so it is sent, and what was left out is counted.
+  let changed: string[] | undefined;
+  if (!bag(r.user_properties)) (changed ??= []).push(AmplitudeChanged.userPropertiesNotObject);
+  if (!bag(r.groups)) (changed ??= []).push(AmplitudeChanged.groupsNotObject);
+  if (!bag(r.group_properties)) (changed ??= []).push(AmplitudeChanged.groupPropertiesNotObject);
+
   let drop = dropSets.get(mapping);
   if (!drop) { drop = new Set(mapping.dropProperties); dropSets.set(mapping, drop); }
   // The parsed record is ours: its event_properties become the event's properties in place. A
@@ -77,7 +102,8 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   // third of the speed; adding keys to a parsed object keeps it fast.
   const properties = object(r.event_properties);
   if (drop.size > 0) for (const k of drop) if (Object.hasOwn(properties, k)) delete properties[k];
-  for (const [from, to] of PAGE_ENTRIES) if (properties[from] !== undefined) properties[to] = properties[from];
+  // Amplitude's own names stay beside PostHog's: a chart built on either keeps working.
+  for (const [from, to] of PAGE_ENTRIES) if (properties[from] !== undefined && properties[to] === undefined) properties[to] = properties[from];
 
   const renamed = (ownValue(mapping.renameEvents, sourceName) as string | undefined) ?? BUILT_IN_RENAMES.get(sourceName) ?? sourceName;
   // Named stores (p.$x = …), not a helper storing by key: V8 keeps an object built by named stores
@@ -101,9 +127,9 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
     if (has(r.os_name)) p.$os = r.os_name;
     if (has(r.os_version)) p.$os_version = r.os_version;
   }
-  const deviceType = typeof r.device_type === 'string' ? DEVICE_TYPES.get(r.device_type.toLowerCase()) : undefined;
-  if (deviceType) p.$device_type = deviceType;
-  const model = r.device_model ?? (typeof r.device_type === 'string' && !deviceType ? r.device_type : undefined);
+  const device = deviceOf(r);
+  if (device.type) p.$device_type = device.type;
+  const model = r.device_model ?? device.model;
   if (has(model)) p.$device_model = model;
   const manufacturer = r.device_manufacturer ?? r.device_brand;
   if (has(manufacturer)) p.$device_manufacturer = manufacturer;
@@ -121,9 +147,11 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   if (has(r.location_lng)) p.$geoip_longitude = r.location_lng;
   const session = sessionUuid(r.session_id, deviceId ?? userId!);
   if (session) p.$session_id = session;
+  // As PostHog's own importer marks what it imported, so a filter made for its imports finds these.
+  p.analytics_source = 'amplitude';
 
   const groups = groupsOf(r.groups);
-  if (Object.keys(groups).length > 0) properties.$groups = groups;
+  if (groups.first.length > 0) properties.$groups = Object.fromEntries(groups.first);
 
   const event: PostHogEvent = { uuid, event: renamed, distinct_id: distinctId, timestamp, properties };
   const { $set, $set_once } = personProperties(object(r.user_properties), drop);
@@ -131,7 +159,7 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   if ($set_once) event.$set_once = $set_once;
 
   const events = [event];
-  for (const [type, key, props] of groupProperties(object(r.group_properties), groups)) {
+  for (const [type, key, props] of groupIdentifies(object(r.group_properties), groups)) {
     events.push({
       uuid: uuidV5(`groupidentify:${uuid}:${type}:${key}`, AMPLITUDE_NAMESPACE),
       event: '$groupidentify', distinct_id: distinctId, timestamp,
@@ -139,29 +167,47 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
     });
   }
   // The ids PostHog's importer puts on the `$identify` it generates (amplitude/identify.rs).
-  return userId && deviceId ? { events, identify: [{ distinctId: userId, anonId: deviceId, properties: { $amplitude_user_id: userId, $amplitude_device_id: deviceId } }] } : { events };
+  const out: Mapped = userId && deviceId ? { events, identify: [{ distinctId: userId, anonId: deviceId, properties: { $amplitude_user_id: userId, $amplitude_device_id: deviceId } }] } : { events };
+  if (changed) out.changed = changed;
+  return out;
 }
 
 /**
- * A deterministic UUIDv7 for an Amplitude session: its time part is the session's start (Amplitude's
- * session_id is the start in epoch ms), its random part a hash of the session and device, so the
- * same session always gets the same `$session_id`. -1 (or nothing) means no session.
+ * The `$session_id` of an Amplitude session (the shared deterministic UUIDv7, `sessionUuidV7`):
+ * Amplitude's session_id is the session's start in epoch ms, and a session belongs to its device.
+ * -1 (or nothing) means no session.
  */
 export function sessionUuid(sessionId: unknown, device: string): string | undefined {
   if (typeof sessionId !== 'number' || !Number.isSafeInteger(sessionId) || sessionId <= 0) return undefined;
-  const key = `${sessionId}:${device}`;
-  // Records of one session come in runs: remembering recent sessions saves a hash per record.
-  const known = recentSessions.get(key);
-  if (known) return known;
-  const random = createHash('sha256').update(key).digest().subarray(0, 16);
-  const uuid = uuidv7({ msecs: sessionId, random });
-  if (recentSessions.size >= 4096) recentSessions.clear();
-  recentSessions.set(key, uuid);
-  return uuid;
+  return sessionUuidV7(sessionId, `${sessionId}:${device}`);
 }
-const recentSessions = new Map<string, string>();
 
-/** user_properties: `initial_*` set once, everything else set; Amplitude's "EMPTY" means no value. */
+/**
+ * `$device_type` and, where device_type names a device rather than a kind, the model. Amplitude's
+ * device_type holds a kind (`mobile`), a device (`Apple iPhone 15`, `Apple iPad Pro`) or, from some
+ * SDKs, an OS (`iOS`, `Windows`, `Mac`): PostHog's importer maps the OS ones (Android and iOS to
+ * Mobile, Windows and Linux to Desktop; Mac too here). An iPad is a tablet whatever the platform
+ * says; otherwise the platform (`iOS`, `Android`) says Mobile. The web's OS comes from
+ * device_family, and the shared conventions derive its device type from it.
+ */
+function deviceOf(r: Record<string, unknown>): { type?: DeviceType; model?: unknown } {
+  const dt = typeof r.device_type === 'string' && r.device_type !== '' ? r.device_type : undefined;
+  const kind = dt ? DEVICE_TYPES.get(dt.toLowerCase()) : undefined;
+  if (kind) return { type: kind };
+  const os = dt ? posthogOsName(dt) : undefined;
+  const fromOs = os ? deviceTypeOfOs(os) : undefined;
+  if (fromOs) return { type: fromOs };
+  const named = `${dt ?? ''} ${typeof r.device_family === 'string' ? r.device_family : ''} ${typeof r.device_model === 'string' ? r.device_model : ''}`;
+  const type = /ipad|tablet/i.test(named) ? 'Tablet'
+    : typeof r.platform === 'string' && r.platform !== 'Web' ? deviceTypeOfOs(posthogOsName(r.platform)) : undefined;
+  return type ? { type, model: dt } : { model: dt };
+}
+
+/**
+ * user_properties: `initial_*` set once under PostHog's names (`initial_referrer` →
+ * `$initial_referrer`, as PostHog's importer and UI name first-touch values), everything else set;
+ * Amplitude's "EMPTY" means no value.
+ */
 function personProperties(props: Record<string, unknown>, drop: Set<string>): { $set?: Record<string, unknown>; $set_once?: Record<string, unknown> } {
   let plain = true;
   for (const k in props) {
@@ -174,7 +220,8 @@ function personProperties(props: Record<string, unknown>, drop: Set<string>): { 
   const $set_once: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(props)) {
     if (v === 'EMPTY' || v === null || v === undefined || drop.has(k)) continue;
-    setOwn(k.startsWith('initial_') ? $set_once : $set, k, v);
+    if (k.startsWith('initial_')) setOwn($set_once, `$${k}`, v);
+    else setOwn($set, k, v);
   }
   const out: { $set?: Record<string, unknown>; $set_once?: Record<string, unknown> } = {};
   for (const _ in $set) { out.$set = $set; break; }
@@ -182,33 +229,55 @@ function personProperties(props: Record<string, unknown>, drop: Set<string>): { 
   return out;
 }
 
-/** Amplitude groups (`{type: name}` or `{type: [names]}`) as PostHog's `$groups` (one key per type). */
-function groupsOf(value: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * Amplitude groups (`{type: name}` or `{type: [names]}`): `first` is PostHog's `$groups` (one key per
+ * type, the first), `all` every group the record names.
+ */
+function groupsOf(value: unknown): { first: Array<[string, string]>; all: Array<[string, string]> } {
+  const first: Array<[string, string]> = [];
+  const all: Array<[string, string]> = [];
   for (const [type, v] of Object.entries(object(value))) {
-    const key = Array.isArray(v) ? v[0] : v;
-    if ((typeof key === 'string' && key !== '') || typeof key === 'number' || key instanceof ExactNumber) setOwn(out, type, String(key));
+    let firstOfType = true;
+    for (const key of Array.isArray(v) ? v : [v]) {
+      if (!((typeof key === 'string' && key !== '') || typeof key === 'number' || key instanceof ExactNumber)) continue;
+      if (firstOfType) first.push([type, String(key)]);
+      firstOfType = false;
+      all.push([type, String(key)]);
+    }
   }
-  return out;
+  return { first, all };
 }
 
 /**
- * group_properties as [type, key, properties]: either `{type: {key: {props}}}`, or `{type: {props}}`
- * for the event's own group of that type.
+ * One `$groupidentify` per group of the record, once each, as PostHog's importer sends them: with
+ * the group's properties where group_properties has them (`{type: {key: {props}}}`, or
+ * `{type: {props}}` for the record's own group of that type), else an empty `$group_set`, which
+ * still creates the group in PostHog. Groups only group_properties names come too.
  */
-function groupProperties(value: Record<string, unknown>, groups: Record<string, string>): Array<[string, string, Record<string, unknown>]> {
-  const out: Array<[string, string, Record<string, unknown>]> = [];
+function groupIdentifies(value: Record<string, unknown>, groups: { first: Array<[string, string]>; all: Array<[string, string]> }): Array<[string, string, Record<string, unknown>]> {
+  if (groups.all.length === 0 && isEmpty(value)) return [];
+  const props = new Map<string, [string, string, Record<string, unknown>]>();
+  const firstOf = new Map(groups.first);
   for (const [type, v] of Object.entries(value)) {
     const inner = object(v);
     const entries = Object.entries(inner);
     if (entries.length === 0) continue;
     const nested = entries.every(([, x]) => x !== null && typeof x === 'object' && !Array.isArray(x));
     if (nested) {
-      for (const [key, props] of entries) if (Object.keys(object(props)).length) out.push([type, key, object(props)]);
-    } else if (Object.hasOwn(groups, type)) {
-      out.push([type, groups[type]!, inner]);
+      for (const [key, p] of entries) props.set(`${type}\u0000${key}`, [type, key, object(p)]);
+    } else if (firstOf.has(type)) {
+      props.set(`${type}\u0000${firstOf.get(type)!}`, [type, firstOf.get(type)!, inner]);
     }
   }
+  const out: Array<[string, string, Record<string, unknown>]> = [];
+  const seen = new Set<string>();
+  for (const [type, key] of groups.all) {
+    const id = `${type}\u0000${key}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(props.get(id) ?? [type, key, {}]);
+  }
+  for (const [id, entry] of props) if (!seen.has(id)) { seen.add(id); out.push(entry); }
   return out;
 }
 
@@ -216,6 +285,20 @@ function groupProperties(value: Record<string, unknown>, groups: Record<string, 
 /** A value worth carrying: Amplitude leaves absent fields null or empty. */
 function has(v: unknown): boolean {
   return v !== undefined && v !== null && v !== '';
+}
+
+function isEmpty(o: Record<string, unknown>): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+/** Whether a property bag can be read: an object, or absent (null, as Amplitude writes an empty one). */
+function bag(v: unknown): boolean {
+  return v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v));
+}
+
+function kindOf(v: unknown): string {
+  return Array.isArray(v) ? 'an array' : typeof v === 'string' ? 'a string' : `a ${typeof v}`;
 }
 
 /** `v` itself when it is an object (callers may add to it), else a fresh empty one. */

@@ -135,6 +135,6 @@ export const amplitudeSource: SourceFactory = (ctx) => {
       }
     },
     transform: (files, tctx) => readAmplitude(files, { mapping, maxUncompressedBytes: options.maxUncompressedBytes, ...(tctx.signal ? { signal: tctx.signal } : {}) }),
-    transformConfig: () => transformConfigOf('amplitude', 2, options, EXTRACT_ONLY),
+    transformConfig: () => transformConfigOf('amplitude', 3, options, EXTRACT_ONLY),
   };
 };

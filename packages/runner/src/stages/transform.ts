@@ -7,6 +7,7 @@ import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
+import { applyConventions } from '@hogport/conventions';
 import { Changed, finishPerson, finishRecord, recordText } from '@hogport/event';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
@@ -88,6 +89,8 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           if (kept.length === 0 && outcome.events.length > 0) {
             counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
           }
+          // PostHog's conventions once here, for every source: sources only name what they have.
+          for (const e of kept) applyConventions(e);
           const done = finishRecord(kept, outcome.identify, tctx);
           if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
           if (done.drop) { counts.dropped += 1; droppedBy[done.drop] = (droppedBy[done.drop] ?? 0) + 1; continue; }
