@@ -29,7 +29,7 @@ const record = (over: Record<string, unknown>) => ({
   ...over,
 });
 
-test('a person\'s device, geo and first touch reach $set and $set_once of the events and of ~persons, latest and first as PostHog keeps them', async () => {
+test('a person\'s device, geo and first touch reach the person: geo and first touch in the events\' $set/$set_once, everything in ~persons, latest and first as PostHog keeps them', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-people-'));
   await mkdir(path.join(dir, 'export'));
   // Hour 9 on the phone in Malaysia; hour 10 on a Mac's browser in Berlin, on a page. The hours are
@@ -58,10 +58,12 @@ test('a person\'s device, geo and first touch reach $set and $set_once of the ev
   const sent = await outbox(path.join(dir, 'store'));
   const [phone, phoneLater] = sent.get('2024-03-01T09')!.filter((e) => e.event === 'Opened App');
   assert.deepEqual(phone!.properties.$os, 'iOS', 'ios under PostHog\'s name');
-  assert.deepEqual(phone!.$set, { plan: 'free', $app_version: '3.2.1', $device_type: 'Mobile', $os: 'iOS', $os_version: '17.4', $geoip_city_name: 'Puchong', $geoip_country_name: 'Malaysia', $geoip_subdivision_1_name: 'Selangor' });
+  // The device is in the event's properties, which PostHog's ingestion promotes itself; the geo is
+  // the source's, which nothing would promote, so it goes in the event's $set and $set_once.
+  assert.deepEqual([phone!.properties.$app_version, phone!.properties.$device_type, phone!.properties.$os_version], ['3.2.1', 'Mobile', '17.4']);
+  assert.deepEqual(phone!.$set, { plan: 'free', $geoip_city_name: 'Puchong', $geoip_country_name: 'Malaysia', $geoip_subdivision_1_name: 'Selangor' });
   assert.deepEqual(phone!.$set_once, {
     $initial_utm_source: 'newsletter', $initial_referrer: 'https://news.example/launch', $initial_referring_domain: 'news.example',
-    $initial_app_version: '3.2.1', $initial_device_type: 'Mobile', $initial_os: 'iOS', $initial_os_version: '17.4',
     $initial_geoip_city_name: 'Puchong', $initial_geoip_country_name: 'Malaysia', $initial_geoip_subdivision_1_name: 'Selangor',
   });
   assert.deepEqual(phoneLater!.properties.$groups, { company: 'acme' });
@@ -71,8 +73,8 @@ test('a person\'s device, geo and first touch reach $set and $set_once of the ev
   const [page] = sent.get('2024-03-01T10')!;
   assert.deepEqual([page!.event, page!.properties.$host, page!.properties.$pathname, page!.properties.$referrer, page!.properties.$referring_domain, page!.properties.$browser, page!.properties.$os, page!.properties.$device_type],
     ['$pageview', 'shop.example', '/pricing', 'https://www.google.com/search?q=shop', 'www.google.com', 'Chrome', 'Mac OS X', 'Desktop']);
-  assert.deepEqual(page!.$set_once!.$initial_referrer, 'https://www.google.com/search?q=shop', 'Amplitude\'s initial_referrer was EMPTY here: the page\'s own referrer is this event\'s first touch');
-  assert.equal(page!.$set!.utm_source, 'google');
+  assert.equal(page!.$set_once!.$initial_referrer, undefined, 'Amplitude\'s initial_referrer was EMPTY here: PostHog\'s ingestion promotes the page\'s own $referrer itself');
+  assert.deepEqual([page!.properties.utm_source, page!.$set!.utm_source], ['google', undefined]);
 
   // ~persons: one $set per person with the latest of each property, and the first of each $set_once.
   const persons = sent.get('~persons')!;
@@ -106,9 +108,10 @@ test('the conventions apply to every source: PostHog-format files get URL parts,
   const [page, click, group] = [...(await outbox(path.join(dir, 'store'))).values()].flat();
   assert.deepEqual([page!.properties.$host, page!.properties.$pathname, page!.properties.$referring_domain, page!.properties.$browser, page!.properties.$os, page!.properties.$device_type],
     ['shop.example', '/cart', '$direct', 'Chrome iOS', 'iOS', 'Mobile']);
-  assert.deepEqual([page!.$set!.$browser, page!.$set_once!.$initial_browser, page!.$set_once!.$initial_referring_domain], ['Chrome iOS', 'Chrome iOS', '$direct']);
+  // PostHog's ingestion promotes these from the properties itself: no copy in every event's $set.
+  assert.deepEqual([page!.$set, page!.$set_once], [undefined, undefined]);
   assert.deepEqual([click!.properties.$host, click!.properties.$os, click!.properties.$os_version, click!.properties.$device_type], [undefined, 'Mac OS X', '14', 'Desktop']);
-  assert.deepEqual(click!.properties.$set, { $os: 'Own', $current_url: 'not a url', $device_type: 'Desktop', $os_version: '14' }, 'the source\'s own $set wins and is where promotion goes');
+  assert.deepEqual(click!.properties.$set, { $os: 'Own' }, 'the source\'s own $set is sent as it was');
   assert.equal(click!.$set, undefined);
   assert.deepEqual([group!.properties.$os, group!.$set, group!.properties.$set], ['macOS', undefined, undefined], 'a group event is left as it is');
 });

@@ -38,17 +38,21 @@ const DERIVED = { $browser: code('$browser'), $browser_version: code('$browser_v
  *    their versions) from the agent, named as posthog-js names them (`parseUserAgent`).
  * 3. `$device_type` from `$os` when absent (`deviceTypeOfOs`).
  * 4. `$host` and `$pathname` from `$current_url`, `$referring_domain` from `$referrer` (`urlParts`).
- * 5. The person properties into `$set` and `$initial_*` into `$set_once` (`promote`), except on
- *    events that are not a person's activity and on person-less events (`$process_person_profile: false`).
+ * 5. What PostHog would not promote itself (geo values, carried first-touch values) into `$set` and
+ *    `$initial_*` into `$set_once` (`promote`), except on events that are not a person's activity
+ *    and on person-less events (`$process_person_profile: false`).
+ *
+ * Returns the event's promotion signature (what it holds of the promoted names; '' for none), which
+ * `personPromotion` takes to give the person's view of the event for the identity merge.
  *
  * A property that is null counts as absent. Nothing the source set is overwritten, and a value that
  * cannot be read (a URL that is not one) adds nothing and costs nothing else: the event goes on as it is.
  */
-export function applyConventions(e: PostHogEvent): void {
-  if (NOT_ACTIVITY.has(e.event)) return;
+export function applyConventions(e: PostHogEvent): string {
+  if (NOT_ACTIVITY.has(e.event)) return '';
   const p = e.properties;
   // The finish step refuses an event without an object of properties, with its reason.
-  if (p === null || typeof p !== 'object' || Array.isArray(p)) return;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) return '';
   // One pass over the event's own names instead of a load per name the steps know: a load of a
   // name an object lacks is the slowest kind, and events hold few of the ninety names read here.
   let has = 0;
@@ -59,7 +63,7 @@ export function applyConventions(e: PostHogEvent): void {
     has |= hit[0];
     signature += hit[1];
   }
-  if (has === 0 && signature === '') return;
+  if (has === 0 && signature === '') return '';
   const absent = (flag: number, v: unknown) => (has & flag) === 0 || v === null || v === undefined;
 
   if (has & OS && typeof p.$os === 'string') {
@@ -120,8 +124,9 @@ export function applyConventions(e: PostHogEvent): void {
     }
   }
 
-  if (has & PERSON_PROFILE && p.$process_person_profile === false) return;
+  if (has & PERSON_PROFILE && p.$process_person_profile === false) return '';
   if (signature !== '') promote(e, signature);
+  return signature;
 }
 
 /** A version a source wrote as a number (`14`, `17.4`, or one a double cannot hold) as the text an SDK sends. */

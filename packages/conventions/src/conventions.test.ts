@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ExactNumber } from '@hogport/common';
 import type { PostHogEvent } from '@hogport/event';
-import { applyConventions, deviceTypeOfOs, epochGuessToIso, epochUnit, initialName, parseUserAgent, posthogOsName, referringDomain, sessionUuidV7, urlParts, PERSON_PROPERTIES } from './index.js';
+import { applyConventions, deviceTypeOfOs, personPromotion, epochGuessToIso, epochUnit, initialName, parseUserAgent, posthogOsName, referringDomain, sessionUuidV7, urlParts, PERSON_PROPERTIES } from './index.js';
 
 const event = (properties: Record<string, unknown>, over: Partial<PostHogEvent> = {}): PostHogEvent =>
   ({ uuid: '018df93d-e680-748b-8200-516703348972', event: 'Clicked', distinct_id: 'u-1', timestamp: '2024-03-01T09:00:00.000Z', properties, ...over });
@@ -12,6 +12,16 @@ const applied = (properties: Record<string, unknown>, over: Partial<PostHogEvent
   const e = event(properties, over);
   applyConventions(e);
   return e;
+};
+
+/**
+ * What the person of an applied event gets from PostHog once it is taken in, as the identity merge
+ * folds it: the event's own `$set`/`$set_once`, and the promotion of its properties.
+ */
+const personView = (e: PostHogEvent) => {
+  const promoted = personPromotion(e, applyConventions(structuredClone(e)));
+  const own = (v: unknown) => (v && typeof v === 'object' ? v as Record<string, unknown> : {});
+  return { set: { ...own(e.$set ?? e.properties.$set), ...promoted.set }, once: { ...own(e.$set_once ?? e.properties.$set_once), ...promoted.once } };
 };
 
 const UA = {
@@ -101,50 +111,64 @@ test('a $current_url gives $host and $pathname and a $referrer its $referring_do
   assert.equal(referringDomain('android-app://com.google.android.gm/'), 'com.google.android.gm');
 });
 
-test('person properties reach $set, and their first values $set_once as $initial_*', () => {
+test('geo and carried first-touch values reach the event\'s $set and $set_once; the person\'s view holds every promoted value, as PostHog promotes them', () => {
   const e = applied({ $browser: 'Chrome', utm_source: 'newsletter', gclid: 'g-1', _kx: 'k', $geoip_country_name: 'Malaysia', $geoip_city_name: 'Puchong', $geoip_disable: true, plan: 'pro', $lib: 'web' });
-  assert.deepEqual(e.$set, { $browser: 'Chrome', utm_source: 'newsletter', gclid: 'g-1', _kx: 'k', $geoip_city_name: 'Puchong', $geoip_country_name: 'Malaysia' });
-  assert.deepEqual(e.$set_once, { $initial_browser: 'Chrome', $initial_utm_source: 'newsletter', $initial_gclid: 'g-1', $initial__kx: 'k', $initial_geoip_city_name: 'Puchong', $initial_geoip_country_name: 'Malaysia' });
+  // PostHog's ingestion promotes the browser, utm and click ids from the event's properties itself;
+  // the source's geo nothing would promote: that goes on the event.
+  assert.deepEqual(e.$set, { $geoip_city_name: 'Puchong', $geoip_country_name: 'Malaysia' });
+  assert.deepEqual(e.$set_once, { $initial_geoip_city_name: 'Puchong', $initial_geoip_country_name: 'Malaysia' });
+  const view = personView(e);
+  assert.deepEqual(view.set, { $browser: 'Chrome', utm_source: 'newsletter', gclid: 'g-1', _kx: 'k', $geoip_city_name: 'Puchong', $geoip_country_name: 'Malaysia' });
+  assert.deepEqual(view.once, { $initial_browser: 'Chrome', $initial_utm_source: 'newsletter', $initial_gclid: 'g-1', $initial__kx: 'k', $initial_geoip_city_name: 'Puchong', $initial_geoip_country_name: 'Malaysia' });
   assert.equal(initialName('$geoip_time_zone'), '$initial_geoip_time_zone');
   assert.equal(PERSON_PROPERTIES.length, 44);
   // Derived values are promoted too: the steps run in order.
-  const d = applied({ $raw_user_agent: UA.macSafari, $current_url: 'https://example.com/pricing' });
-  assert.deepEqual([d.$set!.$browser, d.$set!.$os, d.$set!.$device_type, d.$set!.$pathname, d.$set_once!.$initial_pathname], ['Safari', 'Mac OS X', 'Desktop', '/pricing', '/pricing']);
-  assert.equal(applied({ plan: 'pro' }).$set, undefined, 'nothing to promote, no $set');
+  const d = personView(applied({ $raw_user_agent: UA.macSafari, $current_url: 'https://example.com/pricing' }));
+  assert.deepEqual([d.set.$browser, d.set.$os, d.set.$device_type, d.set.$pathname, d.once.$initial_pathname], ['Safari', 'Mac OS X', 'Desktop', '/pricing', '/pricing']);
+  const plain = event({ plan: 'pro' });
+  assert.equal(applyConventions(plain), '', 'nothing to promote: no signature');
+  assert.equal(plain.$set, undefined, 'nothing to promote, no $set');
   // Mixpanel's events carry the person's first touch as properties: it is the person's $set_once.
   const mp = applied({ $referrer: 'https://b.example/', $initial_referrer: '$direct', $initial_referring_domain: '$direct', $initial_utm_source: 'mail' });
   assert.deepEqual(mp.$set_once, { $initial_referrer: '$direct', $initial_referring_domain: '$direct', $initial_utm_source: 'mail' });
-  assert.deepEqual(mp.$set, { $referring_domain: 'b.example', $referrer: 'https://b.example/' });
+  assert.equal(mp.$set, undefined);
+  assert.deepEqual(personView(mp).set, { $referring_domain: 'b.example', $referrer: 'https://b.example/' });
 });
 
 test('a value the source put in $set or $set_once itself wins, wherever the event keeps them', () => {
-  const e = applied({ $browser: 'Chrome', $os: 'Windows' }, { $set: { $browser: 'Firefox', plan: 'pro' }, $set_once: { $initial_browser: 'Opera' } });
-  assert.deepEqual(e.$set, { $browser: 'Firefox', plan: 'pro', $device_type: 'Desktop', $os: 'Windows' });
-  assert.deepEqual(e.$set_once, { $initial_browser: 'Opera', $initial_device_type: 'Desktop', $initial_os: 'Windows' });
-  const inProps = applied({ $browser: 'Chrome', $set: { $browser: 'Firefox' }, $set_once: { a: 1 } });
+  const e = applied({ $browser: 'Chrome', $os: 'Windows', $geoip_city_name: 'Oslo' }, { $set: { $browser: 'Firefox', plan: 'pro', $geoip_city_name: 'Bergen' }, $set_once: { $initial_browser: 'Opera' } });
+  assert.deepEqual(e.$set, { $browser: 'Firefox', plan: 'pro', $geoip_city_name: 'Bergen' });
+  assert.deepEqual(e.$set_once, { $initial_browser: 'Opera', $initial_geoip_city_name: 'Oslo' });
+  const view = personView(e);
+  assert.deepEqual(view.set, { $browser: 'Firefox', plan: 'pro', $geoip_city_name: 'Bergen', $device_type: 'Desktop', $os: 'Windows' });
+  assert.deepEqual(view.once, { $initial_browser: 'Opera', $initial_geoip_city_name: 'Oslo', $initial_device_type: 'Desktop', $initial_os: 'Windows' });
+  assert.deepEqual(personPromotion(e, applyConventions(structuredClone(e))).set, { $device_type: 'Desktop', $os: 'Windows' }, 'the promotion leaves out what the event\'s own $set holds, which is folded as it is');
+  const inProps = applied({ $geoip_city_name: 'Oslo', $set: { $browser: 'Firefox' }, $set_once: { a: 1 } });
   assert.equal(inProps.$set, undefined, 'a properties.$set is used, not shadowed by a new top-level one');
-  assert.deepEqual(inProps.properties.$set, { $browser: 'Firefox' });
-  assert.deepEqual(inProps.properties.$set_once, { a: 1, $initial_browser: 'Chrome' });
-  const nullKept = applied({ utm_source: 'ad' }, { $set: { utm_source: null } });
-  assert.equal(nullKept.$set!.utm_source, null);
+  assert.deepEqual(inProps.properties.$set, { $browser: 'Firefox', $geoip_city_name: 'Oslo' });
+  assert.deepEqual(inProps.properties.$set_once, { a: 1, $initial_geoip_city_name: 'Oslo' });
+  const nullKept = applied({ $geoip_city_name: 'Oslo' }, { $set: { $geoip_city_name: null } });
+  assert.equal(nullKept.$set!.$geoip_city_name, null);
   for (const bad of ['plan=pro', ['pro'], 3]) {
-    const top = applied({ $browser: 'Chrome' }, { $set: bad as unknown as Record<string, unknown> });
+    const top = applied({ $geoip_city_name: 'Oslo' }, { $set: bad as unknown as Record<string, unknown> });
     assert.deepEqual([top.$set, top.$set_once], [bad, undefined], 'a $set that is not an object is neither replaced nor written beside');
-    const inProps = applied({ $browser: 'Chrome', $set_once: bad });
+    const inProps = applied({ $geoip_city_name: 'Oslo', $set_once: bad });
     assert.deepEqual([inProps.properties.$set_once, inProps.$set, inProps.$set_once], [bad, undefined, undefined]);
   }
 });
 
 test('events that are not a person\'s activity, and person-less events, are left alone', () => {
   for (const name of ['$groupidentify', '$create_alias', '$merge_dangerously']) {
-    const e = applied({ $os: 'macos', $current_url: 'https://example.com/a', $browser: 'Chrome' }, { event: name });
+    const e = event({ $os: 'macos', $current_url: 'https://example.com/a', $browser: 'Chrome', $geoip_city_name: 'Oslo' }, { event: name });
+    assert.equal(applyConventions(e), '', name);
     assert.deepEqual([e.properties.$os, e.properties.$host, e.$set], ['macos', undefined, undefined], name);
   }
-  const personless = applied({ $browser: 'Chrome', $current_url: 'https://example.com/a', $process_person_profile: false });
+  const personless = event({ $browser: 'Chrome', $current_url: 'https://example.com/a', $geoip_city_name: 'Oslo', $process_person_profile: false });
+  assert.equal(applyConventions(personless), '', 'nothing of it reaches a person');
   assert.equal(personless.properties.$pathname, '/a', 'its own properties still follow the conventions');
   assert.deepEqual([personless.$set, personless.$set_once], [undefined, undefined]);
   const identify = applied({ $browser: 'Chrome', $anon_distinct_id: 'd-1' }, { event: '$identify' });
-  assert.deepEqual(identify.$set, { $browser: 'Chrome' });
+  assert.deepEqual(personView(identify).set, { $browser: 'Chrome' });
 });
 
 test('an event whose properties are not an object is left for the finish step to refuse', () => {
@@ -159,24 +183,25 @@ test('property names from data are ordinary names to the conventions', () => {
   const p = JSON.parse('{"__proto__": {"$browser": "x"}, "constructor": 1, "$current_url": "https://example.com/a"}') as Record<string, unknown>;
   const e = applied(p);
   assert.equal(e.properties.$browser, undefined);
-  assert.deepEqual(e.$set, { $current_url: 'https://example.com/a', $pathname: '/a' });
-  assert.equal(Object.getPrototypeOf(e.$set), Object.prototype);
+  const view = personView(e);
+  assert.deepEqual(view.set, { $current_url: 'https://example.com/a', $pathname: '/a' });
+  assert.equal(Object.getPrototypeOf(view.set), Object.prototype);
 });
 
 test('promoted $set and $set_once objects keep V8\'s fast layout, which serialises at three times the speed of a dictionary', () => {
   const dist = fileURLToPath(new URL('./index.js', import.meta.url));
   const script = `
-    const { applyConventions, PERSON_PROPERTIES, GEOIP_PROPERTIES } = await import(${JSON.stringify(dist)});
+    const { applyConventions, personPromotion, PERSON_PROPERTIES, GEOIP_PROPERTIES } = await import(${JSON.stringify(dist)});
     const properties = {};
     for (const k of [...PERSON_PROPERTIES, ...GEOIP_PROPERTIES]) properties[k] = 'v';
     const e = { uuid: 'u', event: 'e', distinct_id: 'd', timestamp: 't', properties: JSON.parse(JSON.stringify(properties)) };
-    applyConventions(e);
+    const view = personPromotion(e, applyConventions(e));
     const fromSource = { uuid: 'u', event: 'e', distinct_id: 'd', timestamp: 't', properties: JSON.parse(JSON.stringify(properties)), $set: JSON.parse('{"plan":"pro"}') };
     applyConventions(fromSource);
-    console.log(JSON.stringify([Object.keys(e.$set).length, %HasFastProperties(e.$set), %HasFastProperties(e.$set_once), %HasFastProperties(fromSource.$set)]));`;
+    console.log(JSON.stringify([Object.keys(e.$set).length, Object.keys(view.set).length, %HasFastProperties(e.$set), %HasFastProperties(e.$set_once), %HasFastProperties(fromSource.$set), %HasFastProperties(view.set), %HasFastProperties(view.once)]));`;
   const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), [65, true, true, true]);
+  assert.deepEqual(JSON.parse(r.stdout), [21, 44, true, true, true, true, true]);
 });
 
 test('a session gets one UUIDv7 whose time is its start, the same in every run; a start it cannot hold gives none', () => {

@@ -52,12 +52,18 @@ export const PROMOTION_CODES: ReadonlyMap<string, string> = new Map([
 type Promoter = (p: Record<string, unknown>, s: Record<string, unknown> | undefined, o: Record<string, unknown>) => void;
 
 /**
- * Copies the promoted properties an event holds (named by `signature`, from `PROMOTION_CODES`) into
- * its `$set` and, as `$initial_*`, its `$set_once`. A value the source put there itself wins, and so
- * does a first-touch value the event carries as a property of that name (`$initial_referrer` on
- * Mixpanel events: the person's first referrer, not this page's). They go where the event keeps
- * them: its top-level `$set` (made when it has none), or `properties.$set` when only that exists,
- * which is what the identity merge reads too.
+ * Copies what of the promoted properties an event holds (named by `signature`, from
+ * `PROMOTION_CODES`) PostHog would not promote itself into its `$set` and, as `$initial_*`, its
+ * `$set_once`: the `$geoip_*` values (PostHog's GeoIP enrichment promotes the ones it looks up, and
+ * imports carry the source's own, which nothing else promotes), and first-touch values the event
+ * carries under the `$initial_*` name (`$initial_referrer` on Mixpanel events: the person's first
+ * referrer, not this page's), which PostHog's ingestion does not read. The `PERSON_PROPERTIES`
+ * PostHog's ingestion promotes from every event's properties as it takes it in (plugin-server's
+ * `normalizeEvent` → `personInitialAndUTMProperties`), so a copy in every event's `$set` would only
+ * add half again to the bytes sent; the identity merge folds them into `~persons` instead
+ * (`personPromotion`), whose latest values win whatever order events load in. A value the source put
+ * there itself wins. They go where the event keeps them: its top-level `$set` (made when it has
+ * none), or `properties.$set` when only that exists, which is what the identity merge reads too.
  *
  * The copying is straight-line code made for each signature, with a named load and store per
  * property: a store by a computed key turns an object that gets more than about a dozen keys into a
@@ -66,12 +72,7 @@ type Promoter = (p: Record<string, unknown>, s: Record<string, unknown> | undefi
  * few signatures, each compiled once.
  */
 export function promote(e: PostHogEvent, signature: string): void {
-  let fn = promoters.get(signature);
-  if (!fn) {
-    fn = compile(signature);
-    if (promoters.size >= 2048) promoters.clear();
-    promoters.set(signature, fn);
-  }
+  const fn = promoter(signature, 'event');
   const p = e.properties;
   // A bag that is there but not an object is the source's to answer for: promotion neither replaces
   // it nor writes beside it, so the event goes on exactly as the source made it.
@@ -82,29 +83,69 @@ export function promote(e: PostHogEvent, signature: string): void {
   let madeOnce = false;
   let s = ownSet ?? objectOrUndefined(p.$set);
   let o = ownOnce ?? objectOrUndefined(p.$set_once);
-  if (!s && hasValue(signature)) { s = {}; madeSet = true; }
+  if (!s && hasGeoValue(signature)) { s = {}; madeSet = true; }
   if (!o) { o = {}; madeOnce = true; }
   fn(p, s, o);
   // A value that was null promotes nothing: an object that stayed empty is not sent.
   if (madeSet && !isEmpty(s!)) e.$set = s;
   if (madeOnce && !isEmpty(o)) e.$set_once = o;
 }
-const promoters = new Map<string, Promoter>();
+/**
+ * Every promoted property an event holds, as its person gets them from PostHog once the event is
+ * taken in: `$set` with the latest values, `$set_once` with `$initial_*`, leaving out what the
+ * event's own `$set`/`$set_once` hold (those win, and are folded as they are). The identity merge
+ * folds these into each person's facts, so `~persons` follows the same rules as ingestion.
+ */
+export function personPromotion(e: PostHogEvent, signature: string): { set: Record<string, unknown>; once: Record<string, unknown> } {
+  const set: Record<string, unknown> = {};
+  const once: Record<string, unknown> = {};
+  const p = e.properties;
+  const own = objectOrUndefined(e.$set) ?? objectOrUndefined(p.$set) ?? NOTHING;
+  const ownOnce = objectOrUndefined(e.$set_once) ?? objectOrUndefined(p.$set_once) ?? NOTHING;
+  promoter(signature, 'person')(p, set, once, own, ownOnce);
+  return { set, once };
+}
+const NOTHING: Record<string, unknown> = Object.freeze(Object.create(null) as Record<string, unknown>);
 
-function compile(signature: string): Promoter {
+type PersonPromoter = (p: Record<string, unknown>, s: Record<string, unknown>, o: Record<string, unknown>, own: Record<string, unknown>, ownOnce: Record<string, unknown>) => void;
+const promoters = { event: new Map<string, Promoter>(), person: new Map<string, PersonPromoter>() };
+
+function promoter(signature: string, kind: 'event'): Promoter;
+function promoter(signature: string, kind: 'person'): PersonPromoter;
+function promoter(signature: string, kind: 'event' | 'person'): Promoter | PersonPromoter {
+  const cache = promoters[kind] as Map<string, Promoter | PersonPromoter>;
+  let fn = cache.get(signature);
+  if (!fn) {
+    fn = kind === 'event' ? compile(signature, false) : compile(signature, true);
+    if (cache.size >= 2048) cache.clear();
+    cache.set(signature, fn);
+  }
+  return fn;
+}
+
+const GEO_FROM = PERSON_PROPERTIES.length;
+
+/**
+ * Straight-line code for one signature. For an event (`all` false) it writes into the event's own
+ * objects, geo values and carried first-touch values only; for a person (`all` true) every value
+ * into fresh objects, skipping what the event's own `$set`/`$set_once` (`own`, `ownOnce`) hold.
+ */
+function compile(signature: string, all: boolean): Promoter & PersonPromoter {
   const lines = ['let v;'];
   const codes = [...signature].map((c) => c.charCodeAt(0));
+  const unset = (target: string, name: string) => (all ? `${at(target === 's' ? 'own' : 'ownOnce', name)} === undefined && ${at(target, name)} === undefined` : `${at(target, name)} === undefined`);
   // First-touch values the event carries come first: they win over the ones its own values give.
   for (const code of codes.filter((c) => c >= INITIAL)) {
     const initial = initialName(PROMOTED[code - INITIAL]!);
-    lines.push(`v = ${at('p', initial)}; if (v !== undefined && v !== null && ${at('o', initial)} === undefined) ${at('o', initial)} = v;`);
+    lines.push(`v = ${at('p', initial)}; if (v !== undefined && v !== null && ${unset('o', initial)}) ${at('o', initial)} = v;`);
   }
   for (const code of codes.filter((c) => c < INITIAL)) {
+    if (!all && code - VALUE < GEO_FROM) continue;
     const name = PROMOTED[code - VALUE]!;
     const initial = initialName(name);
-    lines.push(`v = ${at('p', name)}; if (v !== undefined && v !== null) { if (${at('s', name)} === undefined) ${at('s', name)} = v; if (${at('o', initial)} === undefined) ${at('o', initial)} = v; }`);
+    lines.push(`v = ${at('p', name)}; if (v !== undefined && v !== null) { if (${unset('s', name)}) ${at('s', name)} = v; if (${unset('o', initial)}) ${at('o', initial)} = v; }`);
   }
-  return new Function('p', 's', 'o', lines.join('\n')) as Promoter;
+  return new Function('p', 's', 'o', 'own', 'ownOnce', lines.join('\n')) as Promoter & PersonPromoter;
 }
 
 /** `o.name` for names that are identifiers (all of PostHog's): a named load or store. */
@@ -112,8 +153,8 @@ function at(object: string, name: string): string {
   return /^[$_a-zA-Z][$_a-zA-Z0-9]*$/.test(name) ? `${object}.${name}` : `${object}[${JSON.stringify(name)}]`;
 }
 
-function hasValue(signature: string): boolean {
-  for (let i = 0; i < signature.length; i++) if (signature.charCodeAt(i) < INITIAL) return true;
+function hasGeoValue(signature: string): boolean {
+  for (let i = 0; i < signature.length; i++) { const c = signature.charCodeAt(i); if (c < INITIAL && c - VALUE >= GEO_FROM) return true; }
   return false;
 }
 

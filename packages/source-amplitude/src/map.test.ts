@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { applyConventions } from '@hogport/conventions';
+import { asPersonSees } from '@hogport/testkit';
+import type { PostHogEvent } from '@hogport/pipeline';
 import { mapAmplitudeRecord, sessionUuid, type AmplitudeMapping, type Mapped } from './index.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/amplitude/', import.meta.url));
@@ -22,6 +24,13 @@ const first = (over: Record<string, unknown> = {}, m = mapping) => {
   assert.ok('events' in r, JSON.stringify(r));
   return r.events[0]!;
 };
+
+/** Applies the conventions to a mapped event and gives what its person gets: its own $set/$set_once, and PostHog's promotion of its properties. */
+function personView(e: PostHogEvent): { set: Record<string, unknown>; once: Record<string, unknown> } {
+  applyConventions(e);
+  const seen = asPersonSees(e);
+  return { set: seen.$set ?? {}, once: seen.$set_once ?? {} };
+}
 
 test('drops session_start and session_end by a named rule', () => {
   assert.deepEqual(map({ event_type: 'session_start' }), { drop: 'amplitude_session_event' });
@@ -208,12 +217,13 @@ test('the published samples land under PostHog\'s names once the conventions hav
     const r = mapAmplitudeRecord(structuredClone(rec), mapping);
     if (!('events' in r)) continue;
     const [e] = r.events;
-    applyConventions(e!);
+    const view = personView(e!);
     assert.equal(e!.properties.analytics_source, 'amplitude');
     if (rec.platform === 'iOS') {
       fromDevice += 1;
       assert.deepEqual([e!.properties.$os, e!.properties.$device_type], ['iOS', 'Mobile'], rec.event_type);
-      assert.deepEqual([e!.$set?.$geoip_country_name, e!.$set?.$os, e!.$set?.$app_version, e!.$set_once?.$initial_geoip_country_name, e!.$set_once?.$initial_device_type], ['Malaysia', 'iOS', rec.version_name, 'Malaysia', 'Mobile']);
+      assert.deepEqual([e!.$set?.$geoip_country_name, e!.$set_once?.$initial_geoip_country_name], ['Malaysia', 'Malaysia'], 'the source\'s geo, which nothing else promotes, on the event');
+      assert.deepEqual([view.set.$geoip_country_name, view.set.$os, view.set.$app_version, view.once.$initial_geoip_country_name, view.once.$initial_device_type], ['Malaysia', 'iOS', rec.version_name, 'Malaysia', 'Mobile']);
     } else {
       // Sent from a server (Amplitude's HTTP API) without device or place: nothing to promote, nothing made up.
       fromServer += 1;
@@ -235,13 +245,16 @@ test('generated records for what the samples lack land as PostHog\'s importer an
       continue;
     }
     assert.ok('events' in r, `${name}: ${JSON.stringify(r)}`);
-    for (const e of r.events) applyConventions(e);
     const [e, ...groups] = r.events;
+    // $set and $set_once are what the person gets from the event: its own, and what PostHog promotes from its properties.
+    const view = personView(e!);
+    for (const g of groups) applyConventions(g);
+    const got = { properties: e!.properties, $set: view.set, $set_once: view.once };
     if (expect.event) assert.equal(e!.event, expect.event, name);
     assert.deepEqual(r.changed, expect.changed, name);
     for (const part of ['properties', '$set', '$set_once'] as const) {
-      for (const [k, v] of Object.entries(expect[part] ?? {})) assert.deepEqual((e![part] as Record<string, unknown> | undefined)?.[k], v, `${name}: ${part}.${k}`);
-      for (const k of expect.absent?.[part] ?? []) assert.ok(!Object.hasOwn(e![part] ?? {}, k), `${name}: no ${part}.${k}`);
+      for (const [k, v] of Object.entries(expect[part] ?? {})) assert.deepEqual(got[part][k], v, `${name}: ${part}.${k}`);
+      for (const k of expect.absent?.[part] ?? []) assert.ok(!Object.hasOwn(got[part], k), `${name}: no ${part}.${k}`);
     }
     if (expect.groupidentify) assert.deepEqual(groups.map((g) => [g.properties.$group_type, g.properties.$group_key, g.properties.$group_set]), expect.groupidentify, name);
   }

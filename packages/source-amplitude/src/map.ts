@@ -65,8 +65,12 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the line is JSON but not an object' };
   const r = value as Record<string, unknown>;
   const sourceName = r.event_type;
-  if (typeof sourceName !== 'string' || sourceName === '') return { code: 'missing_event_type', reason: 'event_type is missing or empty' };
+  if (typeof sourceName !== 'string' || sourceName === '') return { code: 'missing_event_type', reason: sourceName === undefined || sourceName === null || sourceName === '' ? 'event_type is missing or empty' : `event_type must be a string, not ${JSON.stringify(sourceName).slice(0, 40)}` };
   if (SESSION_EVENTS.has(sourceName)) return { drop: 'amplitude_session_event' };
+  // event_properties are what the event says: sent without them it would be another event, and a
+  // re-run with the record fixed could not replace it (PostHog cannot delete events). A reject keeps
+  // the record, its position and the reason until the export is fixed.
+  if (!bag(r.event_properties)) return { code: RejectCode.badProperties, reason: `event_properties is ${kindOf(r.event_properties)}, not an object: the event cannot be sent without its properties` };
 
   const userId = idOf(r.user_id);
   const deviceId = idOf(r.device_id);
@@ -84,10 +88,6 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   else if (typeof r.$insert_id === 'string' && r.$insert_id !== '') uuid = uuidV5(`insert_id:${r.$insert_id}`, AMPLITUDE_NAMESPACE);
   else uuid = uuidV5(canonicalJson({ event_type: sourceName, user_id: userId ?? null, device_id: deviceId ?? null, timestamp, event_properties: r.event_properties ?? null }), AMPLITUDE_NAMESPACE);
 
-  // event_properties are what the event says: sent without them it would be another event, and a
-  // re-run with the record fixed could not replace it (PostHog cannot delete events). A reject keeps
-  // the record, its position and the reason until the export is fixed.
-  if (!bag(r.event_properties)) return { code: RejectCode.badProperties, reason: `event_properties is ${kindOf(r.event_properties)}, not an object: the event cannot be sent without its properties` };
   // The other bags describe the person and the groups, which other events describe too: the event
   // stands on its own without them, so it is sent, and what was left out is counted.
   let changed: string[] | undefined;

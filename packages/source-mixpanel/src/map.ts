@@ -38,17 +38,18 @@ const RENAMES = new Map([['$mp_web_page_view', '$pageview']]);
 export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): RecordResult {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the line is JSON but not an object' };
   const r = value as { event?: unknown; properties?: unknown };
-  if (typeof r.event !== 'string' || r.event === '') return { code: RejectCode.missingEvent, reason: '"event" is missing or empty' };
+  if (typeof r.event !== 'string' || r.event === '') return { code: RejectCode.missingEvent, reason: r.event === undefined || r.event === null || r.event === '' ? '"event" is missing or empty' : `"event" must be a string, not ${JSON.stringify(r.event).slice(0, 40)}` };
   const p = r.properties !== null && typeof r.properties === 'object' && !Array.isArray(r.properties) ? r.properties as Record<string, unknown> : undefined;
   if (!p) return { code: 'missing_properties', reason: '"properties" is missing or not an object' };
 
   const timestamp = mixpanelTime(p.time, mapping.timezone);
-  if (!timestamp) return { code: 'bad_time', reason: `properties.time ${JSON.stringify(p.time)?.slice(0, 40)} is not epoch seconds or milliseconds` };
+  if (!timestamp) return { code: 'bad_time', reason: p.time === undefined || p.time === null ? 'properties.time is missing' : `properties.time ${JSON.stringify(p.time)?.slice(0, 40)} is not epoch seconds or milliseconds` };
   if (IDENTITY_EVENTS.has(r.event)) return identityCall(r.event, p, timestamp);
   const userId = idOf(p.$user_id);
   const rawDistinct = idOf(p.distinct_id);
   const deviceId = idOf(p.$device_id);
-  const distinctId = userId ?? rawDistinct ?? (deviceId ? `${DEVICE_PREFIX}${deviceId}` : undefined);
+  // A record with no distinct_id at all falls back to its bare device id, as PostHog's importer does.
+  const distinctId = userId ?? rawDistinct ?? deviceId;
   if (!distinctId) return { code: RejectCode.missingDistinctId, reason: 'no distinct_id, $user_id or $device_id' };
 
   const insertId = idOf(p.$insert_id);

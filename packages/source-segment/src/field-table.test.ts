@@ -22,8 +22,9 @@ test('the README\'s Segment field table holds for every row, on a run of the rec
     owner: (i) => {
       const m = records[names[i]!]!;
       const user = id(m.userId) ?? id(m.anonymousId);
-      const anon = id(m.anonymousId);
-      return { ...(user ? { user } : {}), anon: anon ? [anon] : [] };
+      // An alias links its previousId: the merge step's $create_alias belongs to it.
+      const anon = [id(m.anonymousId), id(m.previousId)].filter((x): x is string => x !== undefined);
+      return { ...(user ? { user } : {}), anon };
     },
   });
   await checkFieldTable(t, await readFile(README, 'utf8'), 'Segment field', records, Object.fromEntries(names.map((n, i) => [n, run.outcomes[i]!])));

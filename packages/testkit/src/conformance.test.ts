@@ -30,16 +30,17 @@ test('a deliberate difference passes only while what hogport does instead holds'
 
 test('a known defect is reported as such, and stops being one once hogport matches', () => {
   const exp = { record: 0, output: 'event' as const, path: 'properties.$device_type', equals: 'Mobile' };
-  const today = judge('amplitude', kase(), exp, run([outcome({ events: [sent({ event: 'e', properties: {} })] })]), {});
-  assert.deepEqual([today.kind, (today as { id?: string }).id], ['defect', 'device-type']);
-  assert.equal(judge('amplitude', kase(), exp, run([outcome({ events: [sent({ event: 'e', properties: { $device_type: 'Mobile' } })] })]), {}).kind, 'match');
+  const identitiesOnly = kase({ context: { import_events: false } });
+  const today = judge('amplitude', identitiesOnly, exp, run([outcome({ events: [sent({ event: 'e', properties: {} })] })]), {});
+  assert.deepEqual([today.kind, (today as { id?: string }).id], ['defect', 'identities-only-import']);
+  assert.equal(judge('amplitude', identitiesOnly, exp, run([outcome({ events: [sent({ event: 'e', properties: { $device_type: 'Mobile' } })] })]), {}).kind, 'match');
 });
 
 const TABLE = `
 | Demo field | PostHog | hogport | record |
 | --- | --- | --- | --- |
 | \`a.b\` | \`properties.x\` | \`properties.x\`; \`properties.k\` = \`"v"\`; no \`properties.gone\` | \`one\` |
-| \`a.b\` | | rejected \`bad\` (todo: device-type) | \`one\` |
+| \`a.b\` | | rejected \`bad\` (todo: identities-only-import) | \`one\` |
 `;
 
 test('a field table row is checked claim by claim against the record it names', () => {
@@ -50,7 +51,7 @@ test('a field table row is checked claim by claim against the record it names', 
   assert.equal(wrong.length, 2);
   assert.match(wrong[0]!, /line 4 \(a\.b\): expected properties\.x = 7, hogport has 8/);
   assert.match(wrong[1]!, /expected no properties\.gone/);
-  assert.equal(rejected!.todo, 'device-type');
+  assert.equal(rejected!.todo, 'identities-only-import');
   assert.deepEqual(checkFieldRow(rejected!, record, outcome({ rejected: [{ code: 'bad', reason: 'r' }] })), []);
   assert.equal(checkFieldRow(rejected!, record, outcome()).length, 1);
 });
@@ -92,7 +93,7 @@ test('field-table records may be lines of a published sample, and a line that is
 
 test('a field table that cannot be read, or names an unknown defect, is an error rather than a pass', () => {
   assert.throws(() => parseFieldTable(TABLE, 'Other field'), /no table/);
-  assert.throws(() => parseFieldTable(TABLE.replace('(todo: device-type)', '(todo: no-such-defect)'), 'Demo field'), /not a known defect/);
+  assert.throws(() => parseFieldTable(TABLE.replace('(todo: identities-only-import)', '(todo: no-such-defect)'), 'Demo field'), /not a known defect/);
   assert.throws(() => parseFieldTable(TABLE.replace('rejected `bad`', 'maybe `bad`'), 'Demo field'), /cannot read the claim/);
 });
 

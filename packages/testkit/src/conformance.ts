@@ -3,6 +3,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { asPersonSees } from './person-view.js';
 
 /**
  * Conformance with PostHog's own importer (`rust/batch-import-worker` in PostHog/posthog): its parser
@@ -179,7 +180,8 @@ export function hogportValue(outcomes: RecordOutcome[], ref: Ref): unknown {
   if (!sent || !ref.path) return undefined;
   if (ref.path === 'error') return undefined;
   if (ref.path === 'inner.data') return sent.event;
-  return valueAt(sent.event, SAME_FIELD[ref.path] ?? ref.path);
+  const path = SAME_FIELD[ref.path] ?? ref.path;
+  return valueAt(ref.output === 'event' && /^\$set(_once)?\./.test(path) ? asPersonSees(sent.event) : sent.event, path);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -390,14 +392,22 @@ export const DELIBERATE: Deliberate[] = [
     holds: (s) => bad(s.outcome.events.length + s.outcome.rejected.length + s.outcome.dropped.length > 0, 'the record should be accounted for'),
   },
   {
+    id: 'repair-person-bags',
+    fields: 'a non-object `user_properties`, `groups` or `group_properties`',
+    why: 'the importer fails the line; these bags describe the person and the groups, which other events describe too, so hogport sends the event without them and counts the repair in the manifest\'s `changedBy` (`amplitude_user_properties_not_object`…). A non-object `event_properties` is what the event says: that one is a `bad_properties` reject.',
+    applies: (s) => s.source === 'amplitude' && s.exp.output === 'error' && ['user_properties', 'groups', 'group_properties'].some((f) => recordHas(s, f, notObject)) && !recordHas(s, 'event_properties', notObject),
+    holds: (s) => bad(s.outcome.rejected.length === 0 || s.outcome.rejected.every((r) => r.code !== 'bad_properties'), 'the event should not be refused for a person or group bag'),
+  },
+  {
     id: 'keep-distinct-id-link-before-identity',
     fields: '`$distinct_id_before_identity`',
-    why: 'the importer replaces an upper-case distinct_id by `$distinct_id_before_identity`, guessing from its letters that it is anonymous (an upper-case user id is taken for a device). hogport keeps the event\'s own distinct_id and links the two ids, so both reach one person whichever is anonymous.',
+    why: 'the importer replaces an upper-case distinct_id by `$distinct_id_before_identity`, guessing from its letters that it is anonymous (an upper-case user id is taken for a device). hogport keeps the event\'s own distinct_id and links the two ids, so both reach one person whichever is anonymous; with generated identity events turned off (`transform.identifyEvents: false`) it sends no link it inferred, as asked, and the event keeps its own id.',
     applies: (s) => s.source === 'mixpanel' && isString(valueAt(s.record, 'properties.$distinct_id_before_identity')) && (s.exp.path === 'inner.distinct_id' || s.exp.path === 'distinct_id'),
     holds: (s) => {
       const own = valueAt(s.record, 'properties.distinct_id');
       const before = valueAt(s.record, 'properties.$distinct_id_before_identity');
       const linked = s.run.outcomes.flatMap((o) => o.identifies).some((i) => new Set([i.event.distinct_id, i.event.properties?.$anon_distinct_id]).has(own) && new Set([i.event.distinct_id, i.event.properties?.$anon_distinct_id]).has(before));
+      if (s.case.context.generate_identify_events === false) return bad(ownEvent(s)?.distinct_id === own && !linked, `the event should keep ${JSON.stringify(own)}, and no link be inferred with identity events off`);
       return bad(ownEvent(s)?.distinct_id === own && linked, `the event should keep ${JSON.stringify(own)} and an identity event link it to ${JSON.stringify(before)}`);
     },
   },
@@ -407,23 +417,7 @@ const recordHas = (s: Seen, field: string, test: (v: unknown) => boolean) => Obj
 const notObject = (v: unknown) => v === null || typeof v !== 'object' || Array.isArray(v);
 
 export const KNOWN_DEFECTS: KnownDefect[] = [
-  { id: 'initial-names', defect: 'Amplitude initial_* user properties reach $set_once under their raw names, not $initial_*', applies: (s) => s.source === 'amplitude' && (s.exp.path ?? '').startsWith('$set_once.$initial_') },
-  { id: 'promotion', defect: 'device, geo and initial event properties are not promoted into $set/$set_once', applies: (s) => (s.exp.path ?? '').startsWith('$set.') || (s.exp.path ?? '').startsWith('$set_once.') || (s.exp.path ?? '').startsWith('~persons:') },
-  { id: 'device-type', defect: '$device_type is not derived from device_type/platform (iOS, Android → Mobile; Windows, Mac, Linux → Desktop)', applies: (s) => s.exp.path === 'properties.$device_type' },
-  { id: 'identify-properties', defect: 'generated identity events carry none of the source\'s id properties ($amplitude_user_id/$amplitude_device_id, $mixpanel_*)', applies: (s) => s.exp.output === '$identify' && /^properties\.\$(amplitude|mixpanel)_/.test(s.exp.path ?? '') },
-  { id: 'identify-off-switch', defect: 'generated identity events cannot be turned off (transform.identifyEvents)', applies: (s) => s.exp.output === 'all' && s.case.context.generate_identify_events === false && s.outcome.identifies.length > 0 },
-  { id: 'groups-without-properties', defect: 'a group with no group properties gets no $groupidentify', applies: (s) => s.exp.output === '$groupidentify' && s.outcome.groupIdentifies.length === 0 },
-  { id: 'malformed-bags', defect: 'a non-object event_properties or user_properties is silently replaced by {}', applies: (s) => s.exp.output === 'error' && ['event_properties', 'user_properties', 'groups', 'group_properties'].some((f) => recordHas(s, f, notObject)) },
-  { id: 'mixpanel-id-forms', defect: 'Mixpanel anonymous ids are linked as $device:<id> whatever form the project\'s events use', applies: (s) => s.source === 'mixpanel' && (s.exp.path === 'properties.$anon_distinct_id' || (s.exp.path === 'inner.distinct_id' && valueAt(s.record, 'properties.distinct_id') === undefined && valueAt(s.record, 'properties.$user_id') === undefined)) },
-  { id: 'before-identity', defect: 'Mixpanel $distinct_id_before_identity is ignored when there is no $user_id, so the two ids are never linked', applies: (s) => s.source === 'mixpanel' && isString(valueAt(s.record, 'properties.$distinct_id_before_identity')) },
-  { id: 'mp-country-code', defect: 'Mixpanel mp_country_code gives no $geoip_country_name', applies: () => false },
-  { id: 'mp-sent-by-lib-version', defect: 'Mixpanel mp_sent_by_lib_version is dropped', applies: () => false },
-  { id: 'amplitude-importer-names', defect: 'Amplitude referrer, referring_domain and [Amplitude] Viewport Height/Width event properties are not given PostHog\'s names', applies: () => false },
-  { id: 'conventions', defect: 'PostHog\'s conventions are not applied by a shared step yet: browser, OS and device type from $raw_user_agent, PostHog\'s OS names, $host/$pathname/$referring_domain from the URLs, device, geo, URL and utm properties promoted to $set and $initial_* to $set_once', applies: () => false },
-  { id: 'mixpanel-identity-events', defect: 'Mixpanel $identify, $create_alias and $merge events are dropped, so Original ID Merge projects stay split', applies: () => false },
   // Found by these cases, not named in the issue.
-  { id: 'reason-non-string-event', defect: 'a non-string event name is rejected as "missing or empty" instead of saying it must be a string', applies: (s) => s.exp.output === 'error' && (s.exp.containsLower ?? []).includes('string') && (recordHas(s, 'event_type', (v) => typeof v !== 'string') || recordHas(s, 'event', (v) => typeof v !== 'string')) },
-  { id: 'reason-missing-time', defect: 'a Mixpanel event without properties.time is rejected as "undefined is not epoch seconds" instead of saying time is missing', applies: (s) => s.source === 'mixpanel' && s.exp.output === 'error' && valueAt(s.record, 'properties.time') === undefined },
   { id: 'identities-only-import', defect: 'no way to import only the identity events (the importer\'s import_events: false)', applies: (s) => s.case.context.import_events === false },
 ];
 

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { DELIBERATE, KNOWN_DEFECTS, valueAt, type RecordOutcome } from './conformance.js';
+import { asPersonSees } from './person-view.js';
 
 /**
  * The README's field tables (source field | PostHog's way | hogport | record), made checkable. The
@@ -14,7 +15,7 @@ import { DELIBERATE, KNOWN_DEFECTS, valueAt, type RecordOutcome } from './confor
  * - `` `$session_id` exists ``, `` no `properties.$city` ``;
  * - `` rejected `missing_identity` ``, `` dropped `amplitude_session_event` ``.
  *
- * A path may start with the output it is about: `$identify:`, `$groupidentify:` or `~persons:`
+ * A path may start with the output it is about: `$identify:`, `$create_alias:`, `$groupidentify:` or `~persons:`
  * (the person's final `$set` event); without one it is the record's own event. `(todo: id)` marks a
  * row whose behaviour is a known defect (a key of KNOWN_DEFECTS): it is reported as a todo while it
  * fails. `(deliberate: id)` names the entry of DELIBERATE that says why hogport differs from PostHog.
@@ -35,7 +36,7 @@ export type Claim =
   | { kind: 'value'; output: ClaimOutput; path: string; equals?: unknown }
   | { kind: 'exists' | 'absent'; output: ClaimOutput; path: string }
   | { kind: 'rejected' | 'dropped'; code: string };
-export type ClaimOutput = 'event' | '$identify' | '$groupidentify' | '~persons';
+export type ClaimOutput = 'event' | '$identify' | '$create_alias' | '$groupidentify' | '~persons';
 
 const code = /`([^`]+)`/g;
 
@@ -44,7 +45,7 @@ function splitRow(line: string): string[] {
 }
 
 function target(spec: string): { output: ClaimOutput; path: string } {
-  const m = /^(\$identify|\$groupidentify|~persons):(.+)$/.exec(spec);
+  const m = /^(\$identify|\$create_alias|\$groupidentify|~persons):(.+)$/.exec(spec);
   return m ? { output: m[1] as ClaimOutput, path: m[2]! } : { output: 'event', path: spec };
 }
 
@@ -93,7 +94,8 @@ export function parseFieldTable(markdown: string, firstHeader: string): FieldRow
 }
 
 function sentOf(outcome: RecordOutcome, output: ClaimOutput): Record<string, any> | undefined {
-  if (output === '$identify') return outcome.identifies[0]?.event;
+  // The merge step's identity events: a record's link is sent as one or the other.
+  if (output === '$identify' || output === '$create_alias') return outcome.identifies.find((s) => s.event.event === output)?.event;
   if (output === '$groupidentify') return outcome.groupIdentifies[0]?.event;
   if (output === '~persons') return outcome.person?.event;
   return outcome.events[0]?.event;
@@ -120,7 +122,7 @@ export function checkFieldRow(row: FieldRow, record: Record<string, unknown> | u
       continue;
     }
     const sent = sentOf(outcome, c.output);
-    const value = sent === undefined ? undefined : valueAt(sent, c.path);
+    const value = sent === undefined ? undefined : valueAt(c.output === 'event' && /^\$set(_once)?\./.test(c.path) ? asPersonSees(sent) : sent, c.path);
     const where = `${c.output === 'event' ? '' : `${c.output}:`}${c.path}`;
     if (c.kind === 'absent') { if (value !== undefined) problems.push(`expected no ${where}, hogport has ${JSON.stringify(value)}`); continue; }
     if (c.kind === 'exists') { if (value === undefined) problems.push(`expected ${where}, hogport has none`); continue; }

@@ -12,3 +12,4 @@ export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultKin
 export { DELIBERATE, KNOWN_DEFECTS, judge, checkImporterCases, fixtureProblems, readMigration, runDryMigration, hogportValue, valueAt, unmergeable, type ImporterCase, type ImporterFixture, type Expectation, type Ref, type Output, type Sent, type RecordOutcome, type MigrationRun, type Deliberate, type KnownDefect, type ConformanceVerdict, type Owner } from './conformance.js';
 export { parseFieldTable, parseClaim, checkFieldRow, checkFieldTable, readFieldTableRecords, type FieldRow, type Claim, type ClaimOutput, type SourceReader } from './field-table.js';
 export { runExportFiles, type ExportFile } from './export-files.js';
+export { asPersonSees } from './person-view.js';

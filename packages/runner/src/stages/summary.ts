@@ -74,12 +74,14 @@ export class IdentityFacts {
     if (l.forms && !l.forms.every((f) => seen.forms?.includes(f))) seen.forms = [...new Set([...(seen.forms ?? []), ...l.forms])].sort();
   }
 
-  addEvent(e: PostHogEvent): void {
+  /** Folds an event's `$set`/`$set_once`, and `promoted`: what PostHog promotes to its person from its properties. */
+  addEvent(e: PostHogEvent, promoted?: { set: Record<string, unknown>; once: Record<string, unknown> }): void {
     const set = e.$set ?? (e.properties.$set as Record<string, unknown> | undefined);
     const once = e.$set_once ?? (e.properties.$set_once as Record<string, unknown> | undefined);
     const p = this.person(e.distinct_id, e.timestamp);
     p.carried = true;
     fold(p, e.timestamp, set, once);
+    if (promoted) fold(p, e.timestamp, promoted.set, promoted.once);
   }
 
   /** A person record a source holds apart from any event: its values as of `at`. */
@@ -144,8 +146,29 @@ function shared(props: Record<string, string>, user: string, anon: string): Reco
 }
 
 function fold(p: PersonFacts, at: string, set: Record<string, unknown> | undefined, once: Record<string, unknown> | undefined): void {
-  if (set !== null && typeof set === 'object') for (const k of Object.keys(set)) { const tv: [string, unknown] = [at, set[k]]; if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv; }
-  if (once !== null && typeof once === 'object') for (const k of Object.keys(once)) { const tv: [string, unknown] = [at, once[k]]; if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv; }
+  // The event's time key once, and a pair made only for a value that wins: most values lose.
+  let key: string | undefined;
+  if (set !== null && typeof set === 'object') {
+    for (const k of Object.keys(set)) {
+      const cur = p.set[k];
+      if (!cur || compared(key ??= timeKey(at), set[k], cur) > 0) p.set[k] = [at, set[k]];
+    }
+  }
+  if (once !== null && typeof once === 'object') {
+    for (const k of Object.keys(once)) {
+      const cur = p.once[k];
+      if (!cur || compared(key ??= timeKey(at), once[k], cur) < 0) p.once[k] = [at, once[k]];
+    }
+  }
+}
+
+/** The value at time key `key` against a held [time, value]: by time, equal times by value, so folding is order-free. */
+function compared(key: string, v: unknown, [u, w]: [string, unknown]): number {
+  const b = timeKey(u);
+  if (key !== b) return key > b ? 1 : -1;
+  const x = JSON.stringify(v);
+  const y = JSON.stringify(w);
+  return x > y ? 1 : x < y ? -1 : 0;
 }
 
 /** An empty property table with no prototype, for keys that come from data. */

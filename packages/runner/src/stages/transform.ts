@@ -7,7 +7,7 @@ import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
-import { applyConventions } from '@hogport/conventions';
+import { applyConventions, personPromotion } from '@hogport/conventions';
 import { Changed, finishPerson, finishRecord, recordText } from '@hogport/event';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
@@ -90,7 +90,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
           }
           // PostHog's conventions once here, for every source: sources only name what they have.
-          for (const e of kept) applyConventions(e);
+          const signatures = kept.map(applyConventions);
           const done = finishRecord(kept, outcome.identify, tctx);
           if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
           if (done.drop) { counts.dropped += 1; droppedBy[done.drop] = (droppedBy[done.drop] ?? 0) + 1; continue; }
@@ -102,7 +102,8 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             const key = timeKey(ts);
             if (minKey === undefined || key < minKey) { min = ts; minKey = key; }
             if (maxKey === undefined || key > maxKey) { max = ts; maxKey = key; }
-            facts?.addEvent(kept[i]!);
+            // The person's view of the event, as PostHog's ingestion promotes it: ~persons follows the same rules.
+            if (facts) facts.addEvent(kept[i]!, signatures[i] ? personPromotion(kept[i]!, signatures[i]!) : undefined);
           }
           if (facts) for (const l of done.links) facts.addLink(l);
           counts.out += 1;
