@@ -75,3 +75,17 @@ test('Amplitude: with longDistinctIds: truncate a 201-character user_id is sent 
   const linked = verdicts[8] as Extract<Verdict, { kind: 'events' }>;
   assert.deepEqual([linked.links, linked.changed], [[{ user: 'u9', anon: 'd'.repeat(200), at: '2024-03-01T09:00:00.000000Z', props: { $amplitude_user_id: 'u9', $amplitude_device_id: 'd'.repeat(300) } }], ['distinct_id_truncated']]);
 });
+
+test('a group without properties is created by one $groupidentify per chunk, with the first record naming it; a group with properties by every record carrying them', async () => {
+  const lines = [
+    `{"$insert_id":"g1","event_type":"A","user_id":"u1","event_time":"${at}","groups":{"company":"acme"}}`,
+    `{"$insert_id":"g2","event_type":"B","user_id":"u2","event_time":"${at}","groups":{"company":["acme","globex"]}}`,
+    `{"$insert_id":"g3","event_type":"C","user_id":"u3","event_time":"${at}","groups":{"company":"acme"},"group_properties":{"company":{"acme":{"plan":"pro"}}}}`,
+    `{"$insert_id":"g4","event_type":"D","user_id":"u4","event_time":"${at}","groups":{"company":"acme"},"group_properties":{"company":{"acme":{"plan":"pro"}}}}`,
+  ];
+  const run = async () => (await transformVerdicts(source(), [{ name: '187520_2024-03-01_9#0.json', data: lines.join('\n') }])).verdicts;
+  const verdicts = await run();
+  const groupsOf = (v: Verdict | undefined) => { assert.ok(v?.kind === 'events'); return v.events.filter((e) => e.event === '$groupidentify').map((e) => `${e.properties.$group_key}:${JSON.stringify(e.properties.$group_set)}`); };
+  assert.deepEqual(verdicts.map(groupsOf), [['acme:{}'], ['globex:{}'], ['acme:{"plan":"pro"}'], ['acme:{"plan":"pro"}']]);
+  assert.deepEqual((await run()).map((v) => (v.kind === 'events' ? v.events.map((e) => e.uuid) : [])), verdicts.map((v) => (v.kind === 'events' ? v.events.map((e) => e.uuid) : [])), 'the same events on every run');
+});

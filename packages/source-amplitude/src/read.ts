@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { HogportError, peekBytes } from '@hogport/common';
 import { recordOutcomes, type Outcome, type RawFileInput } from '@hogport/pipeline';
 import yauzl from 'yauzl';
-import { mapAmplitudeRecord, type AmplitudeMapping } from './map.js';
+import { mapAmplitudeRecord, type AmplitudeMapping, type Mapped } from './map.js';
 
 /** Orders names as people do: `_2#9` before `_2#10`, hour `_9` before `_10`. */
 export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
@@ -23,6 +23,7 @@ export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
  */
 export async function* readAmplitude(files: RawFileInput[], options: { mapping: AmplitudeMapping; maxUncompressedBytes: number; signal?: AbortSignal }): AsyncGenerator<Outcome> {
   const budget = new ByteBudget(options.maxUncompressedBytes);
+  const map = chunkMapper(options.mapping);
   for (const file of [...files].sort((a, b) => naturalOrder(a.name, b.name))) {
     const stream = await file.open();
     const head = await peekBytes(stream, 4);
@@ -32,19 +33,47 @@ export async function* readAmplitude(files: RawFileInput[], options: { mapping: 
         const spooled = path.join(dir, 'chunk.zip');
         await pipeline(stream, createWriteStream(spooled));
         for await (const entry of zipEntries(spooled, file.name)) {
-          yield* records(entry.stream, { file: file.name, entry: entry.name }, budget, options);
+          yield* records(entry.stream, { file: file.name, entry: entry.name }, budget, map, options.signal);
         }
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     } else {
-      yield* records(stream, { file: file.name }, budget, options);
+      yield* records(stream, { file: file.name }, budget, map, options.signal);
     }
   }
 }
 
-function records(input: Readable, where: { file: string; entry?: string }, budget: ByteBudget, options: { mapping: AmplitudeMapping; signal?: AbortSignal }): AsyncGenerator<Outcome> {
-  return recordOutcomes(input, { ...where, format: 'jsonl', meter: (bytes) => budget.take(bytes, where), ...(options.signal ? { signal: options.signal } : {}) }, (value) => mapAmplitudeRecord(value, options.mapping));
+function records(input: Readable, where: { file: string; entry?: string }, budget: ByteBudget, map: (value: unknown) => Mapped, signal: AbortSignal | undefined): AsyncGenerator<Outcome> {
+  return recordOutcomes(input, { ...where, format: 'jsonl', meter: (bytes) => budget.take(bytes, where), ...(signal ? { signal } : {}) }, map);
+}
+
+/**
+ * The mapping for one chunk. A group without properties needs one `$groupidentify` to exist in
+ * PostHog, not one per record that names it (PostHog's importer sends one when a group's properties
+ * change): within a chunk, it is sent with the first record that names the group. Which record that
+ * is depends on the chunk's bytes alone, so a re-run sends the same events.
+ */
+function chunkMapper(mapping: AmplitudeMapping): (value: unknown) => Mapped {
+  const created = new Set<string>();
+  return (value) => {
+    const m = mapAmplitudeRecord(value, mapping);
+    if (!('events' in m) || m.events.length === 1) return m;
+    const events = m.events.filter((e, i) => {
+      if (i === 0 || e.event !== '$groupidentify' || !isEmptyObject(e.properties.$group_set)) return true;
+      const key = `${String(e.properties.$group_type)}\u0000${String(e.properties.$group_key)}`;
+      if (created.has(key)) return false;
+      created.add(key);
+      return true;
+    });
+    return events.length === m.events.length ? m : { ...m, events };
+  };
+}
+
+function isEmptyObject(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  for (const _ in v) return false;
+  return true;
 }
 
 /** The entries of a zip file in natural name order, directories and `_complete` markers left out. */
