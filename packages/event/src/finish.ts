@@ -182,6 +182,15 @@ export interface FinishedRecord {
   drop?: string;
 }
 
+/** `finishEvent`, with whatever it throws (a value nested past serialising) as the refusal of its record. */
+function finishedOrRefused(e: PostHogEvent, ctx: FinishContext): Finished {
+  try {
+    return finishEvent(e, ctx);
+  } catch (err) {
+    return serialisationFailure(err);
+  }
+}
+
 /**
  * Finishes one source record: every event through `finishEvent` (a throw there, or a refusal,
  * refuses the whole record, since its events stand or fall together), and its user links through
@@ -195,12 +204,7 @@ export function finishRecord(events: readonly PostHogEvent[], links: readonly Li
   // Most records change nothing and link nothing: no allocation for them.
   let changed: string[] | undefined;
   for (const e of events) {
-    let done: Finished;
-    try {
-      done = finishEvent(e, ctx);
-    } catch (err) {
-      done = serialisationFailure(err);
-    }
+    const done = finishedOrRefused(e, ctx);
     if (!('line' in done)) return done;
     lines.push(done.line);
     if (done.changed) changed = marked(changed, ...done.changed);
@@ -266,12 +270,7 @@ export function finishPerson(person: PersonRecord, ctx: FinishContext): { person
   if (person.set) properties.$set = person.set;
   if (person.setOnce) properties.$set_once = person.setOnce;
   const e: PostHogEvent = { uuid: PERSON_CHECK_UUID, event: '$set', distinct_id: person.distinctId, timestamp: person.at, properties };
-  let done: Finished;
-  try {
-    done = finishEvent(e, ctx);
-  } catch (err) {
-    done = serialisationFailure(err);
-  }
+  const done = finishedOrRefused(e, ctx);
   if (!('line' in done)) return done;
   const out = e.distinct_id === person.distinctId ? person : { ...person, distinctId: e.distinct_id };
   return done.changed ? { person: out, changed: done.changed } : { person: out };

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { canonicalJson, epochToIso, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { v7 as uuidv7 } from 'uuid';
+import { sessionUuidV7 } from '@hogport/conventions';
 
 /** Namespace of the uuids derived from GA4's composite event key. */
 export const GA4_NAMESPACE = uuidV5('hogport.ga4', URL_NAMESPACE);
@@ -138,9 +137,10 @@ export function mapGa4Row(value: unknown): RecordResult {
     if (SESSION_USER_PROPERTIES.has(k)) { if (!Object.hasOwn(properties, k)) setOwn(properties, k, v); } else setOwn(FIRST_USER_PROPERTIES.has(k) ? once : set, k, v);
   }
   const sessionId = params.ga_session_id ?? userProps.ga_session_id;
+  // ga_session_id is the session's start in epoch seconds; the session belongs to its device.
   if (typeof sessionId === 'number' && sessionId > 0) {
-    const random = createHash('sha256').update(`${sessionId}:${pseudo ?? distinctId}`).digest().subarray(0, 16);
-    properties.$session_id = uuidv7({ msecs: sessionId * 1000, random });
+    const session = sessionUuidV7(sessionId * 1000, `${sessionId}:${pseudo ?? distinctId}`);
+    if (session) properties.$session_id = session;
   }
 
   const key = { user_pseudo_id: r.user_pseudo_id ?? null, user_id: r.user_id ?? null, event_timestamp: String(r.event_timestamp), event_name: name, event_bundle_sequence_id: r.event_bundle_sequence_id ?? null, batch_event_index: r.batch_event_index ?? null, batch_page_id: r.batch_page_id ?? null, batch_ordering_id: r.batch_ordering_id ?? null, stream_id: r.stream_id ?? null };

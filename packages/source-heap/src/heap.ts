@@ -1,7 +1,7 @@
-import { canonicalJson, epochToIso, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { idOf, type PersonRecord, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { sessionUuidV7 } from './session.js';
+import { epochGuessToIso, sessionUuidV7 } from '@hogport/conventions';
 
 /** Namespace of the uuids derived from Heap's ids. */
 export const HEAP_NAMESPACE = uuidV5('hogport.heap', URL_NAMESPACE);
@@ -36,7 +36,7 @@ const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['ta
 const USER_INTERNAL = new Set(['user_id', 'identity', 'joindate', 'last_modified']);
 
 function heapTime(v: unknown): string | undefined {
-  if (typeof v === 'number') return epochToIso(v, v > 1e14 ? 'us' : v > 1e11 ? 'ms' : 's', 'ms');
+  if (typeof v === 'number') return epochGuessToIso(v, 'ms');
   if (typeof v !== 'string' || v.trim() === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(v.trim())) return heapTime(Number(v));
   return normalizeTimestamp(v);
