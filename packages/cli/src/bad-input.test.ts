@@ -45,10 +45,19 @@ test('an Amplitude hour with poisoned records still loads everything else and it
   // Everything else arrived, as mapped.
   const expected = new Map<string, string>();
   const pairs = new Set<string>();
+  // A group without properties is created once in the hour, by the first record naming it.
+  const created = new Set<string>();
   for (const r of records) {
     const m = mapAmplitudeRecord(structuredClone(r), { renameEvents: {}, dropProperties: [] });
     if (!('events' in m)) continue;
-    for (const e of m.events) expected.set(e.uuid, e.event);
+    for (const e of m.events) {
+      if (e.event === '$groupidentify' && Object.keys(e.properties.$group_set as object).length === 0) {
+        const group = `${e.properties.$group_type} ${e.properties.$group_key}`;
+        if (created.has(group)) continue;
+        created.add(group);
+      }
+      expected.set(e.uuid, e.event);
+    }
     for (const p of m.identify ?? []) pairs.add(`${p.distinctId} ${p.anonId}`);
   }
   for (const [uuid, event] of expected) assert.equal(byUuid.get(uuid)?.event, event, uuid);
@@ -115,12 +124,13 @@ test('Segment logs with poisoned messages, a shared messageId and a redelivery l
   for (const m of messages) {
     const r = mapSegmentMessage(structuredClone(m));
     assert.ok('events' in r);
-    assert.equal(byUuid.get(r.events[0]!.uuid)?.event, r.events[0]!.event);
+    // An alias call is its link alone, sent by the merge step.
+    if (r.events[0]) assert.equal(byUuid.get(r.events[0].uuid)?.event, r.events[0].event);
     for (const p of r.identify ?? []) pairs.add(`${p.distinctId} ${p.anonId}`);
   }
   const orders = sent.filter((e) => e.event === 'Order').map((e) => e.properties.n).sort();
   assert.deepEqual(orders, [1, 2], 'a messageId shared by two messages is two events; the redelivery is one');
-  const identified = new Set(sent.filter((e) => e.event === '$identify' && e.properties.$anon_distinct_id && e.properties.$hogport_chunk?.startsWith('~identities')).map((e) => `${e.distinct_id} ${e.properties.$anon_distinct_id}`));
+  const identified = new Set(sent.filter((e) => e.properties.$hogport_chunk?.startsWith('~identities')).map((e) => `${e.distinct_id} ${e.properties.$anon_distinct_id ?? e.properties.alias}`));
   for (const p of [...pairs, 'buyer buyer-anon']) assert.ok(identified.has(p), p);
   const person = sent.find((e) => e.event === '$set' && e.distinct_id === 'proto-user');
   assert.deepEqual(Object.keys(person?.properties.$set ?? {}).sort(), ['__proto__', 'constructor', 'hasOwnProperty', 'toString']);
