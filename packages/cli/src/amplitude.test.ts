@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { mapAmplitudeRecord } from '@hogport/source-amplitude';
+import { amplitudeChunkMapper, mapAmplitudeRecord } from '@hogport/source-amplitude';
+import { assertGroupsCreatedOnce, groupOf, isGroupCreation } from './e2e.helpers.js';
 import { openStore } from '@hogport/store';
 import { amplitudeEntries, amplitudeExport, randomBucket, runCli, startAmplitudeExportApi, startFakePostHog, startMoto } from '@hogport/testkit';
 
@@ -43,13 +44,17 @@ test('migrates an Amplitude project from the Export API: every kept event arrive
   const expected = new Map<string, { event: string; distinct_id: string }>();
   const pairs = new Map<string, string>();
   let dropped = 0;
+  const named = new Set<string>();
   for (const records of data.values()) {
     for (const r of records) {
       const m = mapAmplitudeRecord(structuredClone(r), mapping);
       if ('drop' in m) dropped += 1;
       assert.ok(!('code' in m), 'the fixture has no unmappable records');
       if (!('events' in m)) continue;
-      for (const e of m.events) expected.set(e.uuid, { event: e.event, distinct_id: e.distinct_id });
+      for (const e of m.events) {
+        if (isGroupCreation(e)) named.add(groupOf(e));
+        else expected.set(e.uuid, { event: e.event, distinct_id: e.distinct_id });
+      }
       for (const pair of m.identify ?? []) {
         const key = `${pair.distinctId} ${pair.anonId}`;
         const at = m.events[0]!.timestamp;
@@ -62,6 +67,7 @@ test('migrates an Amplitude project from the Export API: every kept event arrive
   const got = new Map<string, number>();
   for (const e of sourceEvents) got.set(e.uuid as string, (got.get(e.uuid as string) ?? 0) + 1);
   assert.equal(got.size, expected.size);
+  assertGroupsCreatedOnce(posthog.events as Array<{ event?: unknown; properties?: Record<string, unknown> }>, named);
   for (const [uuid, n] of got) assert.equal(n, 1, `${uuid} arrived ${n} times`);
   for (const e of sourceEvents) {
     const want = expected.get(e.uuid as string)!;
@@ -78,7 +84,7 @@ test('migrates an Amplitude project from the Export API: every kept event arrive
     const key = `${e.distinct_id} ${(e.properties as Record<string, string>).$anon_distinct_id}`;
     assert.equal(Date.parse(e.timestamp as string), Date.parse(pairs.get(key)!), key);
   }
-  const order = posthog.events.map((e) => (e.event === '$identify' ? 'i' : expected.has(e.uuid as string) ? 'e' : e.event === '$set' ? 'p' : '?'));
+  const order = posthog.events.map((e) => (e.event === '$identify' ? 'i' : expected.has(e.uuid as string) || isGroupCreation(e as { event?: unknown; properties?: Record<string, unknown> }) ? 'e' : e.event === '$set' ? 'p' : '?'));
   assert.match(order.join(''), /^i+e+p+$/, 'identities, then events, then persons');
   const persons = posthog.events.filter((e) => e.event === '$set');
   assert.equal(new Set(persons.map((e) => e.distinct_id)).size, persons.length, 'one $set per person');
@@ -171,7 +177,7 @@ test('migrates Amplitude\'s S3 export from a bucket, hour by hour, once each hou
   assert.equal(run.code, 0, run.stderr);
 
   let events = 0;
-  for (const h of hours.slice(0, 2)) for (const r of data.get(h)!) { const m = mapAmplitudeRecord(structuredClone(r), mapping); if ('events' in m) events += m.events.length; }
+  for (const h of hours.slice(0, 2)) { const map = amplitudeChunkMapper(mapping); for (const r of data.get(h)!) { const m = map(structuredClone(r)); if ('events' in m) events += m.events.length; } }
   const status = JSON.parse((await runCli(['status', file, '--json'])).stdout) as { chunks: Array<{ chunk: string; load: { status: string; counts?: { out: number } } }> };
   const sourceLoads = status.chunks.filter((c) => !c.chunk.startsWith('~'));
   assert.equal(sourceLoads.reduce((a, c) => a + (c.load.counts?.out ?? 0), 0), events);

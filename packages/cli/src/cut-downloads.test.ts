@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { mapAmplitudeRecord } from '@hogport/source-amplitude';
+import { assertGroupsCreatedOnce, groupOf, isGroupCreation } from './e2e.helpers.js';
 import { mapMixpanelRecord } from '@hogport/source-mixpanel';
 import { openStore } from '@hogport/store';
 import { amplitudeExport, freePort, mixpanelExport, randomBucket, runCli, startAmplitudeExportApi, startFakePostHog, startMixpanelApi, startMoto, type CutKind } from '@hogport/testkit';
@@ -69,10 +70,12 @@ test(`Amplitude downloads cut mid-body, ended early or short are retried and nev
     assert.equal(sha256(raw), sha256(api.zips.get(hour.replace(/-/g, ''))!), `hour ${hour} is committed whole`);
   }
   const want = new Set<string>();
+  const named = new Set<string>();
   for (const r of [...data.values()].flat()) {
     const m = mapAmplitudeRecord(structuredClone(r), { renameEvents: {}, dropProperties: [] });
-    if ('events' in m) for (const e of m.events) want.add(e.uuid);
+    if ('events' in m) for (const e of m.events) if (isGroupCreation(e)) named.add(groupOf(e)); else want.add(e.uuid);
   }
+  assertGroupsCreatedOnce(posthog.events as Array<{ event?: unknown; properties?: Record<string, unknown> }>, named);
   const got = posthog.events.filter((e) => want.has(e.uuid as string)).map((e) => e.uuid as string);
   assert.equal(got.length, want.size, 'every event arrives once');
   assert.equal(new Set(got).size, want.size);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -50,4 +51,17 @@ export async function allText(dir: string): Promise<string> {
     text += data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data).toString('utf8') : data.toString('utf8');
   }
   return text;
+}
+
+/** A `$groupidentify` that only creates its group (no properties): Amplitude sends one per group per hour. */
+export const isGroupCreation = (e: { event?: unknown; properties?: Record<string, unknown> }): boolean =>
+  e.event === '$groupidentify' && Object.keys((e.properties?.$group_set as object | undefined) ?? {}).length === 0;
+export const groupOf = (e: { properties?: Record<string, unknown> }): string => `${String(e.properties?.$group_type)} ${String(e.properties?.$group_key)}`;
+
+/** Every group the records name without properties was created, and once per chunk. */
+export function assertGroupsCreatedOnce(sent: Array<{ event?: unknown; properties?: Record<string, unknown> }>, named: Set<string>): void {
+  const creations = sent.filter(isGroupCreation);
+  assert.deepEqual(new Set(creations.map(groupOf)), named, 'every group named without properties is created');
+  const perChunk = creations.map((e) => `${String(e.properties?.$hogport_chunk)} ${groupOf(e)}`);
+  assert.equal(new Set(perChunk).size, perChunk.length, 'once per chunk');
 }

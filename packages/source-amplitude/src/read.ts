@@ -23,7 +23,7 @@ export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
  */
 export async function* readAmplitude(files: RawFileInput[], options: { mapping: AmplitudeMapping; maxUncompressedBytes: number; signal?: AbortSignal }): AsyncGenerator<Outcome> {
   const budget = new ByteBudget(options.maxUncompressedBytes);
-  const map = chunkMapper(options.mapping);
+  const map = amplitudeChunkMapper(options.mapping);
   for (const file of [...files].sort((a, b) => naturalOrder(a.name, b.name))) {
     const stream = await file.open();
     const head = await peekBytes(stream, 4);
@@ -49,12 +49,12 @@ function records(input: Readable, where: { file: string; entry?: string }, budge
 }
 
 /**
- * The mapping for one chunk. A group without properties needs one `$groupidentify` to exist in
+ * The mapping of one chunk's records, in order (`mapAmplitudeRecord` with what spans the chunk). A group without properties needs one `$groupidentify` to exist in
  * PostHog, not one per record that names it (PostHog's importer sends one when a group's properties
  * change): within a chunk, it is sent with the first record that names the group. Which record that
  * is depends on the chunk's bytes alone, so a re-run sends the same events.
  */
-function chunkMapper(mapping: AmplitudeMapping): (value: unknown) => Mapped {
+export function amplitudeChunkMapper(mapping: AmplitudeMapping): (value: unknown) => Mapped {
   const created = new Set<string>();
   return (value) => {
     const m = mapAmplitudeRecord(value, mapping);
