@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ExactNumber, HogportError, silentLogger } from '@hogport/common';
 import { openStore } from '@hogport/store';
 import { z } from 'zod';
-import { defineSource, type Outcome, type RawFileInput, type ReadRecord, type RecordMapper, type SourceFactory, type SourceSteps } from './index.js';
+import { defineSource, mapOutcome, type Outcome, type RawFileInput, type ReadRecord, type RecordMapper, type SourceFactory, type SourceSteps } from './index.js';
 
 const Options = z.object({
   location: z.string().min(1),
@@ -162,4 +162,12 @@ test('a source with its own transform is handed the raw files and the chunk as t
   const got = await outcomes(source.transform([file('p1.json', '{}'), file('p2.json', '{}')], tctx));
   assert.deepEqual(seen, ['c1/p1.json', 'c1/p2.json']);
   assert.deepEqual(got, [{ kind: 'drop', rule: 'whole_file', position: { file: 'p1.json' } }]);
+});
+
+test('a record a source read itself (a row of a page) costs only itself when its map throws, sync or async', async () => {
+  const read = { value: { name: 'boom' }, position: { file: 'page-000001.json', line: 3 } };
+  const thrown = mapOutcome(() => { throw new RangeError('Invalid time value'); }, read);
+  assert.deepEqual(thrown, { kind: 'reject', code: 'mapping_failed', reason: 'mapping the record failed: Invalid time value', position: read.position, record: '{"name":"boom"}' });
+  assert.deepEqual(await mapOutcome(async () => { throw new Error('later'); }, read), { ...thrown, reason: 'mapping the record failed: later' });
+  assert.deepEqual(mapOutcome(() => ({ drop: 'rule' }), read), { kind: 'drop', rule: 'rule', position: read.position });
 });

@@ -1,4 +1,4 @@
-import { guardedMapping, mappingFailure, recordText } from '@hogport/event';
+import { mappingFailure, recordText } from '@hogport/event';
 import type { z } from 'zod';
 import { transformConfigOf } from './config.js';
 import { formatIssues, invalidDefinition } from './definition.js';
@@ -107,12 +107,27 @@ export async function* mapRecords(file: RawFileInput, ctx: Pick<TransformContext
   const options: ReadOptions = { file: file.name, format: reading.format ?? 'auto', ...(reading.csv ? { csv: reading.csv } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) };
   const { prepare } = reading;
   if (!prepare) { yield* recordOutcomes(await file.open(), options, map); return; }
-  const guarded = guardedMapping(map);
   for await (const r of readRecords(await file.open(), options)) {
     if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
     const ready = prepare(r);
     if (!('value' in ready)) { yield { kind: 'reject', code: ready.code, reason: ready.reason, position: r.position, record: recordText(r.value) }; continue; }
-    const mapped = guarded(ready.value, ready.position);
-    yield outcomeOf(mapped instanceof Promise ? await mapped.catch(mappingFailure) : mapped, ready);
+    const out = mapOutcome(map, ready);
+    yield out instanceof Promise ? await out : out;
   }
+}
+
+/**
+ * The outcome of one record a source read itself (a row of a page, a profile): what its map makes
+ * of it, or, for whatever the map throws, a reject of that record alone.
+ */
+export function mapOutcome(map: (value: unknown, position: Position) => RecordResult, read: ReadRecord): Outcome;
+export function mapOutcome(map: RecordMapper, read: ReadRecord): Outcome | Promise<Outcome>;
+export function mapOutcome(map: RecordMapper, read: ReadRecord): Outcome | Promise<Outcome> {
+  let mapped: RecordResult | Promise<RecordResult>;
+  try {
+    mapped = map(read.value, read.position);
+  } catch (err) {
+    mapped = mappingFailure(err);
+  }
+  return mapped instanceof Promise ? mapped.catch(mappingFailure).then((m) => outcomeOf(m, read)) : outcomeOf(mapped, read);
 }

@@ -11,4 +11,4 @@ export { readRecords, recordOutcomes, outcomeOf, splitCsvRecord, READ_REJECTS, R
 export { idOf, omitter, hasValue, putter, oncePer } from './values.js';
 export { filesInStore } from './files.js';
 export { transformConfigOf } from './config.js';
-export { defineSource, mapRecords, type SourceDefinition, type SourceSteps, type RecordMapper, type RecordReading, type ReadRecord } from './define.js';
+export { defineSource, mapRecords, mapOutcome, type SourceDefinition, type SourceSteps, type RecordMapper, type RecordReading, type ReadRecord } from './define.js';

@@ -1,15 +1,10 @@
 import { Readable } from 'node:stream';
 import { gunzipIfGzipped, HogportError, isTimeZone, parseJsonExact, readAll, readSecret, TooDeepError } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
-import { guardedMapping } from '@hogport/event';
-import { defineSource, idOf, mapRecords, outcomeOf, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type RecordResult, type SourceFactoryContext, type SourceSteps, type TransformContext } from '@hogport/pipeline';
+import { defineSource, idOf, mapOutcome, mapRecords, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type RecordResult, type SourceFactoryContext, type SourceSteps, type TransformContext } from '@hogport/pipeline';
 import { z } from 'zod';
 import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
 import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
-
-// Whatever mapping throws on one record (a time out of range, a record too deep) costs that record.
-// Profiles are mapped outside the record reader, so they carry the guard it gives every record.
-const mapProfile = guardedMapping(mapMixpanelProfile);
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -74,6 +69,7 @@ function sourceSteps(options: MixpanelOptions, ctx: SourceFactoryContext): Sourc
   const mapping: MixpanelMapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties, ...(options.timezone ? { timezone: options.timezone } : {}) };
   const limiter = new MixpanelLimiter(options.maxQueriesPerHour, options.maxQueriesPerSecond);
   const fallbackTime = `${options.end}T00:00:00.000Z`;
+  const mapProfile = (profile: unknown) => mapMixpanelProfile(profile, mapping, fallbackTime);
   // One for every day of the run: a Mixpanel that stopped answering stops the extract once.
   const breaker = new Breaker({
     unreachable: (last, failures) => unreachable('E_MIXPANEL_UNREACHABLE', `Mixpanel could not be reached: ${failures} requests in a row failed (last ${last}). The extract stopped; nothing is lost: re-run it once Mixpanel answers (check source.region or the endpoints and the network)`),
@@ -162,7 +158,8 @@ function sourceSteps(options: MixpanelOptions, ctx: SourceFactoryContext): Sourc
       }
       for (const [i, profile] of (page.results ?? []).entries()) {
         const read = { value: profile, position: { file: file.name, line: i + 1 }, ...(exact ? { exact: true as const } : {}) };
-        yield outcomeOf(mapProfile(profile, mapping, fallbackTime), read);
+        // Whatever mapping throws on one profile (a time out of range, a profile too deep) costs that profile.
+        yield mapOutcome(mapProfile, read);
       }
     }
   }

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { HogportError, readAll, readSecret, uuidV5, type Logger } from '@hogport/common';
-import { guardedMapping, recordText, RejectCode } from '@hogport/event';
+import { recordText, RejectCode } from '@hogport/event';
 import { Breaker, unreachable } from '@hogport/http';
-import { defineSource, outcomeOf, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactoryContext, type SourceSteps } from '@hogport/pipeline';
+import { defineSource, mapOutcome, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactoryContext, type SourceSteps } from '@hogport/pipeline';
 import { hogqlString, PostHogQuery } from '@hogport/query';
 import { z } from 'zod';
-import { mapPostHogRecord, POSTHOG_FILES_NAMESPACE } from './source.js';
+import { mapPostHogResult, POSTHOG_FILES_NAMESPACE } from './source.js';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** Options that say where and how to fetch. `end` is not among them: persons are stamped with it. */
@@ -134,9 +134,6 @@ async function* pages(files: RawFileInput[]): AsyncGenerator<{ file: string; row
   }
 }
 
-// Whatever mapping throws on one row costs that row.
-const mapRow = guardedMapping(mapPostHogRecord);
-
 async function* eventOutcomes(files: RawFileInput[]): AsyncGenerator<Outcome> {
   for await (const page of pages(files)) {
     if ('kind' in page) { yield page; continue; }
@@ -146,8 +143,9 @@ async function* eventOutcomes(files: RawFileInput[]): AsyncGenerator<Outcome> {
       if (typeof properties === 'string') {
         try { properties = JSON.parse(properties); } catch { yield { kind: 'reject', code: 'invalid_properties', reason: 'properties is not JSON', position, record: recordText(r) }; continue; }
       }
-      const mapped = mapRow({ uuid: r.uuid, event: r.event, distinct_id: r.distinct_id, timestamp: r.timestamp, properties, ...(r.elements_chain ? { elements_chain: r.elements_chain } : {}) });
-      yield outcomeOf('event' in mapped ? { events: [mapped.event] } : mapped, { value: r, position });
+      // Whatever mapping throws on one row costs that row; a reject shows the row as it came.
+      const row = { uuid: r.uuid, event: r.event, distinct_id: r.distinct_id, timestamp: r.timestamp, properties, ...(r.elements_chain ? { elements_chain: r.elements_chain } : {}) };
+      yield mapOutcome(() => mapPostHogResult(row), { value: r, position });
     }
   }
 }

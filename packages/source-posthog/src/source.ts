@@ -1,6 +1,6 @@
 import { canonicalJson, ExactNumber, isUuid, normalizeTimestamp, ownValue, parseJsonExact, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { defineSource, filesInStore, formatIssues, mapRecords, type Outcome, type PostHogEvent, type RawFileInput, type RecordMapper, type RecordReading } from '@hogport/pipeline';
+import { defineSource, filesInStore, formatIssues, mapRecords, type Outcome, type PostHogEvent, type RawFileInput, type RecordReading, type RecordResult } from '@hogport/pipeline';
 import { z } from 'zod';
 
 export const PostHogFilesOptions = z.object({
@@ -57,7 +57,8 @@ export function mapPostHogRecord(value: unknown): Mapped {
   return { event };
 }
 
-const mapPostHogResult: RecordMapper = (value) => {
+/** `mapPostHogRecord` as the record reader's result. */
+export const mapPostHogResult = (value: unknown): RecordResult => {
   const mapped = mapPostHogRecord(value);
   return 'event' in mapped ? { events: [mapped.event] } : mapped;
 };
