@@ -1,6 +1,6 @@
 import { canonicalJson, normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { idOf, putter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { hasValue, idOf, putter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 
 /** Namespace of the uuids derived from Segment messageIds. */
 export const SEGMENT_NAMESPACE = uuidV5('hogport.segment', URL_NAMESPACE);
@@ -58,7 +58,7 @@ export function mapSegmentMessage(value: unknown): RecordResult {
       for (const [from, to] of PAGE_PROPERTIES) {
         const v = properties[from];
         delete properties[from];
-        if (v !== undefined && v !== null && v !== '') properties[to] = v;
+        if (hasValue(v)) properties[to] = v;
       }
       break;
     case 'screen':
