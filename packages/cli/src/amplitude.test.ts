@@ -2,16 +2,30 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { mapAmplitudeRecord } from '@hogport/source-amplitude';
+import type { Outcome } from '@hogport/pipeline';
+import { readAmplitude } from '@hogport/source-amplitude';
 import { openStore } from '@hogport/store';
-import { amplitudeEntries, amplitudeExport, randomBucket, runCli, startAmplitudeExportApi, startFakePostHog, startMoto } from '@hogport/testkit';
+import { amplitudeEntries, amplitudeExport, type AmplitudeRecord, type AmplitudeZipOptions, randomBucket, runCli, startAmplitudeExportApi, startFakePostHog, startMoto } from '@hogport/testkit';
 
 const KEY = 'phc_amplitude_e2e';
 const env = { POSTHOG_PROJECT_API_KEY: KEY, AMPLITUDE_API_KEY: 'amp_key_e2e', AMPLITUDE_SECRET_KEY: 'amp_secret_e2e_do_not_leak' };
 const mapping = { renameEvents: {}, dropProperties: [] as string[] };
+
+/**
+ * What transform makes of one hour's files as the export holds them, read the way Amplitude's
+ * transform reads a chunk: a group without properties is created once per hour, by the first record
+ * in file order that names it.
+ */
+async function hourOutcomes(hour: string, records: AmplitudeRecord[], zip: AmplitudeZipOptions): Promise<Outcome[]> {
+  const files = amplitudeEntries(new Map([[hour, records]]), zip).map((e) => ({ name: e.name.split('/').pop()!, open: async () => Readable.from([e.data]) }));
+  const out: Outcome[] = [];
+  for await (const o of readAmplitude(files, { mapping, maxUncompressedBytes: 2 ** 30 })) out.push(o);
+  return out;
+}
 
 async function pipelineFile(options: { api: string; posthog: string; start: string; end: string; extra?: string }): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-amp-e2e-'));
@@ -29,7 +43,8 @@ async function pipelineFile(options: { api: string; posthog: string; start: stri
 test('migrates an Amplitude project from the Export API: every kept event arrives once, mapped', async (t) => {
   const hours = ['2024-03-01T00', '2024-03-01T01', '2024-03-01T03'];
   const data = amplitudeExport({ seed: 11, hours, perHour: 120 });
-  const api = await startAmplitudeExportApi({ apiKey: env.AMPLITUDE_API_KEY, secretKey: env.AMPLITUDE_SECRET_KEY, data, zip: { plainHours: ['2024-03-01T01'], partsPerHour: 3 }, faults: { seed: 5, rate429: 0.5, retryAfterSeconds: 0 } });
+  const zip = { plainHours: ['2024-03-01T01'], partsPerHour: 3 };
+  const api = await startAmplitudeExportApi({ apiKey: env.AMPLITUDE_API_KEY, secretKey: env.AMPLITUDE_SECRET_KEY, data, zip, faults: { seed: 5, rate429: 0.5, retryAfterSeconds: 0 } });
   const posthog = await startFakePostHog({ token: KEY });
   t.after(async () => { await api.close(); await posthog.close(); });
   const file = await pipelineFile({ api: api.url, posthog: posthog.url, start: '2024-03-01T00', end: '2024-03-01T04' });
@@ -43,12 +58,11 @@ test('migrates an Amplitude project from the Export API: every kept event arrive
   const expected = new Map<string, { event: string; distinct_id: string }>();
   const pairs = new Map<string, string>();
   let dropped = 0;
-  for (const records of data.values()) {
-    for (const r of records) {
-      const m = mapAmplitudeRecord(structuredClone(r), mapping);
-      if ('drop' in m) dropped += 1;
-      assert.ok(!('code' in m), 'the fixture has no unmappable records');
-      if (!('events' in m)) continue;
+  for (const [hour, records] of data) {
+    for (const m of await hourOutcomes(hour, records, zip)) {
+      if (m.kind === 'drop') dropped += 1;
+      assert.ok(m.kind !== 'reject', 'the fixture has no unmappable records');
+      if (m.kind !== 'events') continue;
       for (const e of m.events) expected.set(e.uuid, { event: e.event, distinct_id: e.distinct_id });
       for (const pair of m.identify ?? []) {
         const key = `${pair.distinctId} ${pair.anonId}`;
@@ -157,7 +171,8 @@ test('migrates Amplitude\'s S3 export from a bucket, hour by hour, once each hou
   const bucket = openStore(location);
   const hours = ['2024-05-01T22', '2024-05-01T23', '2024-05-02T00'];
   const data = amplitudeExport({ seed: 21, hours, perHour: 60 });
-  for (const e of amplitudeEntries(data, { partsPerHour: 2 })) await bucket.write(e.name.split('/').pop()!, e.data);
+  const zip = { partsPerHour: 2 };
+  for (const e of amplitudeEntries(data, zip)) await bucket.write(e.name.split('/').pop()!, e.data);
   await bucket.write('187520_2024-05-01_22_complete', '');
   await bucket.write('187520_2024-05-01_23_complete', '');
   await bucket.close();
@@ -171,7 +186,7 @@ test('migrates Amplitude\'s S3 export from a bucket, hour by hour, once each hou
   assert.equal(run.code, 0, run.stderr);
 
   let events = 0;
-  for (const h of hours.slice(0, 2)) for (const r of data.get(h)!) { const m = mapAmplitudeRecord(structuredClone(r), mapping); if ('events' in m) events += m.events.length; }
+  for (const h of hours.slice(0, 2)) for (const m of await hourOutcomes(h, data.get(h)!, zip)) if (m.kind === 'events') events += m.events.length;
   const status = JSON.parse((await runCli(['status', file, '--json'])).stdout) as { chunks: Array<{ chunk: string; load: { status: string; counts?: { out: number } } }> };
   const sourceLoads = status.chunks.filter((c) => !c.chunk.startsWith('~'));
   assert.equal(sourceLoads.reduce((a, c) => a + (c.load.counts?.out ?? 0), 0), events);
