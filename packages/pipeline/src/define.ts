@@ -89,10 +89,7 @@ export function defineSource<S extends z.ZodType<object>>(def: SourceDefinition<
       extract: (ectx) => steps.extract(ectx),
       transform: 'transform' in steps
         ? (files, tctx) => steps.transform(files, tctx)
-        : async function* (files, tctx) {
-          const map = await steps.map(tctx.chunk);
-          for (const file of files) yield* mapRecords(file, tctx, map, steps.read);
-        },
+        : (files, tctx) => readWith(files, tctx, () => steps.map(tctx.chunk), steps.read),
       transformConfig: () => transformConfigOf(def.type, def.version, options, def.extractOnly ?? []),
     };
     return def.identities ? { ...source, identities: true } : source;
@@ -100,19 +97,27 @@ export function defineSource<S extends z.ZodType<object>>(def: SourceDefinition<
 }
 
 /**
- * The outcomes of one raw file of records, read by the shared reader and mapped by `map`: a throw
- * from the map, sync or async, rejects that record alone.
+ * The outcomes of a chunk's raw files of records, read by the shared reader and mapped by `map`: a
+ * throw from the map, sync or async, rejects that record alone.
  */
-export async function* mapRecords(file: RawFileInput, ctx: Pick<TransformContext, 'signal'>, map: RecordMapper, reading: RecordReading = {}): AsyncGenerator<Outcome> {
-  const options: ReadOptions = { file: file.name, format: reading.format ?? 'auto', ...(reading.csv ? { csv: reading.csv } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) };
+export function mapRecords(files: RawFileInput[], ctx: Pick<TransformContext, 'signal'>, map: RecordMapper, reading: RecordReading = {}): AsyncGenerator<Outcome> {
+  return readWith(files, ctx, () => map, reading);
+}
+
+// The one generator between the reader and the runner: each one more costs every record a promise.
+async function* readWith(files: RawFileInput[], ctx: Pick<TransformContext, 'signal'>, makeMap: () => RecordMapper | Promise<RecordMapper>, reading: RecordReading = {}): AsyncGenerator<Outcome> {
+  const map = await makeMap();
   const { prepare } = reading;
-  if (!prepare) { yield* recordOutcomes(await file.open(), options, map); return; }
-  for await (const r of readRecords(await file.open(), options)) {
-    if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
-    const ready = prepare(r);
-    if (!('value' in ready)) { yield { kind: 'reject', code: ready.code, reason: ready.reason, position: r.position, record: recordText(r.value) }; continue; }
-    const out = mapOutcome(map, ready);
-    yield out instanceof Promise ? await out : out;
+  for (const file of files) {
+    const options: ReadOptions = { file: file.name, format: reading.format ?? 'auto', ...(reading.csv ? { csv: reading.csv } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) };
+    if (!prepare) { yield* recordOutcomes(await file.open(), options, map); continue; }
+    for await (const r of readRecords(await file.open(), options)) {
+      if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
+      const ready = prepare(r);
+      if (!('value' in ready)) { yield { kind: 'reject', code: ready.code, reason: ready.reason, position: r.position, record: recordText(r.value) }; continue; }
+      const out = mapOutcome(map, ready);
+      yield out instanceof Promise ? await out : out;
+    }
   }
 }
 

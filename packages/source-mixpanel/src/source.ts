@@ -122,7 +122,7 @@ function sourceSteps(options: MixpanelOptions, ctx: SourceFactoryContext): Sourc
     },
   };
 
-  async function* events(files: RawFileInput[], tctx: TransformContext): AsyncGenerator<Outcome> {
+  function events(files: RawFileInput[], tctx: TransformContext): AsyncIterable<Outcome> {
     // Raw exports are not deduplicated: within a day, one $insert_id is one event. A record without
     // one has a uuid from its content, so only a record identical to another shares it.
     const seen = new Set<string>();
@@ -134,7 +134,7 @@ function sourceSteps(options: MixpanelOptions, ctx: SourceFactoryContext): Sourc
       seen.add(uuid);
       return m;
     };
-    for (const file of files) yield* mapRecords(file, tctx, map, { format: 'jsonl' });
+    return mapRecords(files, tctx, map, { format: 'jsonl' });
   }
 
   async function* profiles(files: RawFileInput[]): AsyncGenerator<Outcome> {

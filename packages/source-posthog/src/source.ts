@@ -82,8 +82,8 @@ const POSTHOG_READING: RecordReading = {
 };
 
 /** Turns PostHog-format files (JSON lines, or Parquet told by its bytes) into outcomes, one per record. */
-export async function* transformPostHogLines(files: RawFileInput[], signal?: AbortSignal): AsyncGenerator<Outcome> {
-  for (const file of files) yield* mapRecords(file, signal ? { signal } : {}, mapPostHogResult, POSTHOG_READING);
+export function transformPostHogLines(files: RawFileInput[], signal?: AbortSignal): AsyncGenerator<Outcome> {
+  return mapRecords(files, signal ? { signal } : {}, mapPostHogResult, POSTHOG_READING);
 }
 
 /**
