@@ -23,3 +23,32 @@ export function omitter(keys: string[]): (record: object) => Record<string, unkn
   const pattern = [...params.map((p, i) => `[${p}]: _${i}`), '...rest'].join(', ');
   return new Function(...params, `return (r) => { const { ${pattern} } = r; return rest; };`)(...keys) as (record: object) => Record<string, unknown>;
 }
+
+/** A value worth carrying: exports leave a field they have no value for undefined, null or empty. */
+export function hasValue(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '';
+}
+
+/**
+ * A setter of `target`'s keys that skips what is no value (by `hasValue`, or a source's own test, such
+ * as GA4's placeholders); `first` keeps a key already set, so what the record said itself wins.
+ */
+export function putter(target: Record<string, unknown>, options: { first?: boolean; isValue?: (v: unknown) => boolean } = {}): (key: string, value: unknown) => void {
+  const isValue = options.isValue ?? hasValue;
+  return options.first
+    ? (k, v) => { if (isValue(v) && target[k] === undefined) target[k] = v; }
+    : (k, v) => { if (isValue(v)) target[k] = v; };
+}
+
+/**
+ * `make` made once per object it is given (a source's parsed mapping options): the sets and
+ * omitters a mapping derives from its options are built once, not once per record.
+ */
+export function oncePer<K extends object, V>(make: (key: K) => V): (key: K) => V {
+  const made = new WeakMap<K, V>();
+  return (key) => {
+    let v = made.get(key);
+    if (v === undefined) { v = make(key); made.set(key, v); }
+    return v;
+  };
+}

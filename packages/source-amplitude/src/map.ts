@@ -1,7 +1,7 @@
 import { canonicalJson, ExactNumber, isUuid, normalizeTimestamp, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { deviceTypeOfOs, posthogOsName, sessionUuidV7, type DeviceType } from '@hogport/conventions';
 import { RejectCode } from '@hogport/event';
-import { idOf, type Link, type PostHogEvent } from '@hogport/pipeline';
+import { hasValue, idOf, oncePer, type Link, type PostHogEvent } from '@hogport/pipeline';
 
 /** Namespace of the uuids hogport derives for Amplitude records without a `uuid`. */
 export const AMPLITUDE_NAMESPACE = uuidV5('hogport.amplitude', URL_NAMESPACE);
@@ -40,7 +40,7 @@ const PAGE_PROPERTIES: Record<string, string> = {
   referring_domain: '$referring_domain',
 };
 const PAGE_ENTRIES = Object.entries(PAGE_PROPERTIES);
-const dropSets = new WeakMap<AmplitudeMapping, Set<string>>();
+const dropSet = oncePer((mapping: AmplitudeMapping) => new Set(mapping.dropProperties));
 const DEVICE_TYPES = new Map<string, DeviceType>([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet']]);
 
 /**
@@ -95,8 +95,7 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   if (!bag(r.groups)) (changed ??= []).push(AmplitudeChanged.groupsNotObject);
   if (!bag(r.group_properties)) (changed ??= []).push(AmplitudeChanged.groupPropertiesNotObject);
 
-  let drop = dropSets.get(mapping);
-  if (!drop) { drop = new Set(mapping.dropProperties); dropSets.set(mapping, drop); }
+  const drop = dropSet(mapping);
   // The parsed record is ours: its event_properties become the event's properties in place. A
   // fresh object built key by key turns into a slow dictionary for V8, which then serialises at a
   // third of the speed; adding keys to a parsed object keeps it fast.
@@ -110,41 +109,41 @@ export function mapAmplitudeRecord(value: unknown, mapping: AmplitudeMapping): M
   // fast up to 128 added fields, but by keyed stores only up to 12, and a slow object serialises at a third of the speed.
   const p = properties;
   if (renamed !== sourceName) p.$amplitude_event_type = sourceName;
-  if (has(userId)) p.$amplitude_user_id = userId;
-  if (has(deviceId)) p.$amplitude_device_id = deviceId;
-  if (has(r.amplitude_id)) p.$amplitude_id = r.amplitude_id;
-  if (has(r.event_id)) p.$amplitude_event_id = r.event_id;
-  if (has(r.$insert_id)) p.$amplitude_insert_id = r.$insert_id;
+  if (hasValue(userId)) p.$amplitude_user_id = userId;
+  if (hasValue(deviceId)) p.$amplitude_device_id = deviceId;
+  if (hasValue(r.amplitude_id)) p.$amplitude_id = r.amplitude_id;
+  if (hasValue(r.event_id)) p.$amplitude_event_id = r.event_id;
+  if (hasValue(r.$insert_id)) p.$amplitude_insert_id = r.$insert_id;
   if (typeof r.session_id === 'number' && r.session_id > 0) p.$amplitude_session_id = r.session_id;
-  if (has(r.platform)) p.$amplitude_platform = r.platform;
-  if (has(deviceId)) p.$device_id = deviceId;
+  if (hasValue(r.platform)) p.$amplitude_platform = r.platform;
+  if (hasValue(deviceId)) p.$device_id = deviceId;
   if (r.platform === 'Web') {
     // On the web Amplitude puts the browser in os_name and the OS in device_family.
-    if (has(r.os_name)) p.$browser = r.os_name;
-    if (has(r.os_version)) p.$browser_version = r.os_version;
-    if (has(r.device_family)) p.$os = r.device_family;
+    if (hasValue(r.os_name)) p.$browser = r.os_name;
+    if (hasValue(r.os_version)) p.$browser_version = r.os_version;
+    if (hasValue(r.device_family)) p.$os = r.device_family;
   } else {
-    if (has(r.os_name)) p.$os = r.os_name;
-    if (has(r.os_version)) p.$os_version = r.os_version;
+    if (hasValue(r.os_name)) p.$os = r.os_name;
+    if (hasValue(r.os_version)) p.$os_version = r.os_version;
   }
   const device = deviceOf(r);
   if (device.type) p.$device_type = device.type;
   const model = r.device_model ?? device.model;
-  if (has(model)) p.$device_model = model;
+  if (hasValue(model)) p.$device_model = model;
   const manufacturer = r.device_manufacturer ?? r.device_brand;
-  if (has(manufacturer)) p.$device_manufacturer = manufacturer;
+  if (hasValue(manufacturer)) p.$device_manufacturer = manufacturer;
   if (typeof r.library === 'string' && r.library !== '') {
     const slash = r.library.indexOf('/');
     p.$lib = slash > 0 ? r.library.slice(0, slash) : r.library;
     if (slash > 0 && slash < r.library.length - 1) p.$lib_version = r.library.slice(slash + 1);
   }
-  if (has(r.version_name)) p.$app_version = r.version_name;
-  if (has(r.ip_address)) p.$ip = r.ip_address;
-  if (has(r.country)) p.$geoip_country_name = r.country;
-  if (has(r.region)) p.$geoip_subdivision_1_name = r.region;
-  if (has(r.city)) p.$geoip_city_name = r.city;
-  if (has(r.location_lat)) p.$geoip_latitude = r.location_lat;
-  if (has(r.location_lng)) p.$geoip_longitude = r.location_lng;
+  if (hasValue(r.version_name)) p.$app_version = r.version_name;
+  if (hasValue(r.ip_address)) p.$ip = r.ip_address;
+  if (hasValue(r.country)) p.$geoip_country_name = r.country;
+  if (hasValue(r.region)) p.$geoip_subdivision_1_name = r.region;
+  if (hasValue(r.city)) p.$geoip_city_name = r.city;
+  if (hasValue(r.location_lat)) p.$geoip_latitude = r.location_lat;
+  if (hasValue(r.location_lng)) p.$geoip_longitude = r.location_lng;
   const session = sessionUuid(r.session_id, deviceId ?? userId!);
   if (session) p.$session_id = session;
   // As PostHog's own importer marks what it imported, so a filter made for its imports finds these.
@@ -279,12 +278,6 @@ function groupIdentifies(value: Record<string, unknown>, groups: { first: Array<
   }
   for (const [id, entry] of props) if (!seen.has(id)) { seen.add(id); out.push(entry); }
   return out;
-}
-
-
-/** A value worth carrying: Amplitude leaves absent fields null or empty. */
-function has(v: unknown): boolean {
-  return v !== undefined && v !== null && v !== '';
 }
 
 function isEmpty(o: Record<string, unknown>): boolean {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { HogportError, readSecret } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
-import { formatIssues, invalidDefinition, planWindows, resolveLocation, transformConfigOf, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
+import { defineSource, planWindows, resolveLocation, type PlannedChunk, type SourceFactoryContext, type SourceSteps } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import { z } from 'zod';
 import { downloadHour } from './export-api.js';
@@ -25,7 +25,6 @@ const common = {
 
 export const AmplitudeOptions = z.discriminatedUnion('mode', [
   z.object({
-    type: z.literal('amplitude'),
     mode: z.literal('api'),
     region: z.enum(['us', 'eu']).default('us'),
     /** Overrides the region's host (a proxy, or a stand-in for tests). */
@@ -41,7 +40,6 @@ export const AmplitudeOptions = z.discriminatedUnion('mode', [
     ...common,
   }).strict(),
   z.object({
-    type: z.literal('amplitude'),
     mode: z.literal('files'),
     /** Where Amplitude's S3 export (or a copy of it) lives: a path or any store URI. */
     location: z.string().min(1),
@@ -67,11 +65,17 @@ const parseTime = (s: string) => new Date(Date.parse(s.length === 13 ? `${s}:00:
  * chunk per hour's file set. Both read the same way: zip entries or files in natural order, gzip
  * told by its bytes, records mapped by `mapAmplitudeRecord`.
  */
-export const amplitudeSource: SourceFactory = (ctx) => {
-  const raw = { mode: 'api', ...ctx.options };
-  const parsed = AmplitudeOptions.safeParse(raw);
-  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-  const options = parsed.data;
+export const amplitudeSource = defineSource({
+  type: 'amplitude',
+  options: AmplitudeOptions,
+  defaults: { mode: 'api' },
+  extractOnly: EXTRACT_ONLY,
+  version: 3,
+  identities: true,
+  setup: (options, ctx) => sourceSteps(options, ctx),
+});
+
+function sourceSteps(options: AmplitudeOptions, ctx: SourceFactoryContext): SourceSteps {
   const mapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties };
   let store: Store | undefined;
   const filesStore = () => (store ??= ctx.openStore(resolveLocation(ctx.baseDir, (options as { location: string }).location)));
@@ -81,8 +85,6 @@ export const amplitudeSource: SourceFactory = (ctx) => {
   });
 
   return {
-    type: 'amplitude',
-    identities: true,
     async plan(): Promise<PlannedChunk[]> {
       if (options.mode === 'api') {
         const start = parseTime(options.start);
@@ -135,6 +137,5 @@ export const amplitudeSource: SourceFactory = (ctx) => {
       }
     },
     transform: (files, tctx) => readAmplitude(files, { mapping, maxUncompressedBytes: options.maxUncompressedBytes, ...(tctx.signal ? { signal: tctx.signal } : {}) }),
-    transformConfig: () => transformConfigOf('amplitude', 3, options, EXTRACT_ONLY),
   };
-};
+}

@@ -1,6 +1,6 @@
 import { canonicalJson, epochToIso, ExactNumber, isUuid, normalizeTimestamp, ownValue, parseJsonExact, setOwn, wallToUtc, isTimeZone, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { hasValue, idOf, omitter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { z } from 'zod';
 
 /** Namespace of uuids derived for records of user-mapped files. */
@@ -154,7 +154,7 @@ export function declaredMapper(m: DeclaredMapping): (record: unknown) => RecordR
     Object.assign(properties, m.properties.constant);
     const own = ownIdOf?.(record);
     const uuid = typeof own === 'string' && isUuid(own) ? own.toLowerCase()
-      : own !== undefined && own !== null && own !== '' ? uuidV5(`id:${String(own)}`, FILES_NAMESPACE)
+      : hasValue(own) ? uuidV5(`id:${String(own)}`, FILES_NAMESPACE)
         : uuidV5(canonicalJson({ event: name, distinct_id: distinctId, timestamp, properties }), FILES_NAMESPACE);
     const event: PostHogEvent = { uuid, event: name, distinct_id: distinctId, timestamp, properties };
     return { events: [event] };

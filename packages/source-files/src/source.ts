@@ -1,12 +1,10 @@
 import { canonicalJson, parseJsonExact, uuidV5 } from '@hogport/common';
-import { guardedMapping, mappingFailure, recordText } from '@hogport/event';
-import { filesInStore, formatIssues, invalidDefinition, outcomeOf, readRecords, recordOutcomes, resolveLocation, transformConfigOf, type Format, type RecordResult, type SourceFactory } from '@hogport/pipeline';
+import { defineSource, filesInStore, resolveLocation, type Format, type RecordResult, type SourceFactory } from '@hogport/pipeline';
 import { z } from 'zod';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 import { loadMappingModule, runMapper, type MapRecord } from './module.js';
 
 export const FilesOptions = z.object({
-  type: z.literal('files'),
   /** A directory, a single file, or any store URI prefix. */
   location: z.string().min(1),
   pattern: z.string().min(1).default('**/*'),
@@ -25,42 +23,45 @@ export const FilesOptions = z.object({
  * Any file in any store, one chunk per file: JSON lines, JSON arrays or CSV (told by their bytes),
  * mapped by a mapping declared in the definition or by the user's own module.
  */
-export const filesSource: SourceFactory = (ctx) => {
-  const parsed = FilesOptions.safeParse(ctx.options);
-  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-  const o = parsed.data;
-  const files = filesInStore(ctx, o.location, o.pattern);
-  const modulePath = o.module ? resolveLocation(ctx.baseDir, o.module) : undefined;
-  let mapper: Promise<MapRecord> | undefined;
-  const declared = o.mapping ? guardedMapping(declaredMapper(o.mapping)) : undefined;
-  const exactTypes = Object.values(o.mapping?.types ?? {}).some((t) => t === 'number' || t === 'json');
-  const contentUuid = (e: object) => uuidV5(canonicalJson(e), FILES_NAMESPACE);
-  return {
-    type: 'files',
-    async plan() {
-      // A mapping module that cannot load would fail every chunk in transform: say so before any work.
-      if (modulePath) await (mapper ??= loadMappingModule(modulePath));
-      return files.plan();
-    },
-    extract: (ectx) => files.extract(ectx),
-    async *transform(raw, tctx) {
-      const map = declared ? undefined : await (mapper ??= loadMappingModule(modulePath!));
-      for (const file of raw) {
-        for await (const r of readRecords(await file.open(), { file: file.name, format: o.format, csv: o.csv, ...(tctx.signal ? { signal: tctx.signal } : {}) })) {
-          if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
+export const filesSource = defineSource({
+  type: 'files',
+  options: FilesOptions,
+  // The module's name is part of the config; its content is the user's to version.
+  extractOnly: ['location', 'pattern'],
+  version: 2,
+  setup(o, ctx) {
+    const files = filesInStore(ctx, o.location, o.pattern);
+    const modulePath = o.module ? resolveLocation(ctx.baseDir, o.module) : undefined;
+    let mapper: Promise<MapRecord> | undefined;
+    const declared = o.mapping ? declaredMapper(o.mapping) : undefined;
+    const exactTypes = Object.values(o.mapping?.types ?? {}).some((t) => t === 'number' || t === 'json');
+    const contentUuid = (e: object) => uuidV5(canonicalJson(e), FILES_NAMESPACE);
+    return {
+      async plan() {
+        // A mapping module that cannot load would fail every chunk in transform: say so before any work.
+        if (modulePath) await (mapper ??= loadMappingModule(modulePath));
+        return files.plan();
+      },
+      extract: (ectx) => files.extract(ectx),
+      async map() {
+        if (declared) return declared;
+        const map = await (mapper ??= loadMappingModule(modulePath!));
+        return (value, position) => runMapper(map, value, { file: position.file, ...(position.line ? { line: position.line } : {}) }, contentUuid);
+      },
+      read: {
+        format: o.format,
+        csv: o.csv,
+        prepare(r) {
           const fields = parseJsonFields(r.value, o.jsonFields);
-          if (fields instanceof Error) { yield { kind: 'reject', code: 'invalid_json_field', reason: fields.message, position: r.position, record: recordText(r.value) }; continue; }
+          if (fields instanceof Error) return { code: 'invalid_json_field', reason: fields.message };
           const read = fields.value === r.value ? r : fields.exact ? { ...r, value: fields.value, exact: true as const } : { ...r, value: fields.value };
-          const result = declared ? declared(read.value) : await runMapper(map!, read.value, { file: file.name, ...(r.position.line ? { line: r.position.line } : {}) }, contentUuid).catch(mappingFailure);
           // A number or JSON field the mapping typed may hold a number a double cannot: counted when it does.
-          yield outcomeOf(result, exactTypes && !read.exact ? { ...read, exact: true } : read);
-        }
-      }
-    },
-    // The module's name is part of the config; its content is the user's to version.
-    transformConfig: () => transformConfigOf('files', 2, o, ['location', 'pattern']),
-  };
-};
+          return exactTypes && !read.exact ? { ...read, exact: true } : read;
+        },
+      },
+    };
+  },
+});
 
 /**
  * A source of one known export shape in files (any store, one chunk per file): records read by
@@ -78,32 +79,19 @@ export function exportFilesSource(type: string, spec: {
   mapper: (chunk: string) => (value: unknown) => RecordResult;
 }): SourceFactory {
   const Options = z.object({
-    type: z.literal(type),
     /** Where the export is: a path or any store URI prefix. */
     location: z.string().min(1),
     pattern: z.string().min(1).default(spec.pattern),
   }).strict();
-  return (ctx) => {
-    const parsed = Options.safeParse(ctx.options);
-    if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-    const files = filesInStore(ctx, parsed.data.location, parsed.data.pattern);
-    return {
-      type,
-      identities: true,
-      async plan() {
-        const planned = await files.plan();
-        return spec.loadLast ? planned.map((c) => (spec.loadLast!(c.id) ? { ...c, loadLast: true } : c)) : planned;
-      },
-      extract: (ectx) => files.extract(ectx),
-      async *transform(raw, tctx) {
-        const map = spec.mapper(tctx.chunk);
-        for (const file of raw) {
-          yield* recordOutcomes(await file.open(), { file: file.name, format: spec.format ?? 'auto', ...(tctx.signal ? { signal: tctx.signal } : {}) }, (value) => map(value));
-        }
-      },
-      transformConfig: () => transformConfigOf(type, spec.version, parsed.data, ['location', 'pattern']),
-    };
-  };
+  return defineSource({
+    type,
+    options: Options,
+    extractOnly: ['location', 'pattern'],
+    version: spec.version,
+    identities: true,
+    ...(spec.loadLast ? { loadsLast: spec.loadLast } : {}),
+    setup: (o, ctx) => ({ ...filesInStore(ctx, o.location, o.pattern), map: spec.mapper, read: { format: spec.format ?? 'auto' } }),
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { canonicalJson, epochToIso, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { hasValue, idOf, putter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { sessionUuidV7 } from '@hogport/conventions';
 
 /** Namespace of the uuids derived from GA4's composite event key. */
@@ -37,7 +37,7 @@ const SESSION_USER_PROPERTIES = new Set(['ga_session_id', 'ga_session_number']);
 /** Automatic user properties that are facts of the person's first visit: kept once, never overwritten. */
 const FIRST_USER_PROPERTIES = new Set(['first_open_time']);
 
-const isValue = (v: unknown) => v !== undefined && v !== null && v !== '' && !(typeof v === 'string' && PLACEHOLDERS.has(v));
+const isValue = (v: unknown) => hasValue(v) && !(typeof v === 'string' && PLACEHOLDERS.has(v));
 
 /**
  * GA4's OS version without the OS name before it (`Android 13.0.0`, `Windows 11`, `Macintosh Intel
@@ -97,7 +97,7 @@ export function mapGa4Row(value: unknown): RecordResult {
   const params = flatten(r.event_params);
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) if (!TRAFFIC_PARAMS.has(k) || isValue(v)) setOwn(properties, PARAM_RENAMES.get(k) ?? k, v);
-  const put = (k: string, v: unknown) => { if (isValue(v)) properties[k] = v; };
+  const put = putter(properties, { isValue });
   const fill = (k: string, v: unknown) => { if (!Object.hasOwn(properties, k)) put(k, v); };
   const d = r.device ?? {};
   const category = String(d.category ?? '').toLowerCase();

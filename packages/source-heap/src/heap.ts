@@ -1,6 +1,6 @@
 import { canonicalJson, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { idOf, type PersonRecord, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { hasValue, idOf, type PersonRecord, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { epochGuessToIso, sessionUuidV7 } from '@hogport/conventions';
 
 /** Namespace of the uuids derived from Heap's ids. */
@@ -65,7 +65,7 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
     const at = heapTime(r.last_modified) ?? heapTime(r.joindate);
     if (!at) return { code: RejectCode.badTimestamp, reason: 'a user row needs last_modified or joindate' };
     const set: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(r)) if (!USER_INTERNAL.has(k) && v !== null && v !== '') setOwn(set, k, v);
+    for (const [k, v] of Object.entries(r)) if (!USER_INTERNAL.has(k) && hasValue(v)) setOwn(set, k, v);
     // A user row is the person's latest properties: folded into the person facts, sent once in
     // `~persons` (a `$set` event of its own would send the same values a second time).
     const person: PersonRecord = { distinctId: identity ?? userId, at, set };

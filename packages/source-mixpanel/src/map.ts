@@ -1,6 +1,6 @@
 import { canonicalJson, ownValue, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { idOf, omitter, type Link, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { idOf, omitter, oncePer, putter, type Link, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { countryName } from './countries.js';
 import { mixpanelTime } from './time.js';
 
@@ -58,7 +58,8 @@ export function mapMixpanelRecord(value: unknown, mapping: MixpanelMapping): Rec
     : uuidV5(canonicalJson({ event: r.event, distinct_id: distinctId, time: timestamp, properties: p }), MIXPANEL_CONTENT_NAMESPACE);
 
   const properties = withoutInternals(mapping)(p);
-  const put = (k: string, v: unknown) => { if (v !== undefined && v !== null && v !== '' && properties[k] === undefined) properties[k] = v; };
+  // What the record's properties say themselves wins over what is derived.
+  const put = putter(properties, { first: true });
   put('$geoip_city_name', p.$city);
   put('$geoip_subdivision_1_name', p.$region);
   put('$geoip_country_code', p.mp_country_code);
@@ -136,20 +137,10 @@ function linked(user: string, anon: string, at: string, kind: 'identify' | 'alia
   return { events: [], identify: [link] };
 }
 
-const dropSets = new WeakMap<MixpanelMapping, Set<string>>();
-function dropSet(mapping: MixpanelMapping): Set<string> {
-  let s = dropSets.get(mapping);
-  if (!s) { s = new Set(mapping.dropProperties); dropSets.set(mapping, s); }
-  return s;
-}
+const dropSet = oncePer((mapping: MixpanelMapping) => new Set(mapping.dropProperties));
 
-const omitters = new WeakMap<MixpanelMapping, (record: object) => Record<string, unknown>>();
 /** A copy of a record's properties without Mixpanel's internals and the dropped ones, made once per mapping. */
-function withoutInternals(mapping: MixpanelMapping): (record: object) => Record<string, unknown> {
-  let omit = omitters.get(mapping);
-  if (!omit) { omit = omitter([...new Set([...INTERNAL, ...mapping.dropProperties])]); omitters.set(mapping, omit); }
-  return omit;
-}
+const withoutInternals = oncePer((mapping: MixpanelMapping) => omitter([...new Set([...INTERNAL, ...mapping.dropProperties])]));
 
 
 /**

@@ -1,15 +1,10 @@
 import { Readable } from 'node:stream';
 import { gunzipIfGzipped, HogportError, isTimeZone, parseJsonExact, readAll, readSecret, TooDeepError } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
-import { guardedMapping } from '@hogport/event';
-import { formatIssues, idOf, invalidDefinition, outcomeOf, planWindows, recordOutcomes, transformConfigOf, type Outcome, type PlannedChunk, type SourceFactory } from '@hogport/pipeline';
+import { defineSource, idOf, mapOutcome, mapRecords, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type RecordResult, type SourceFactoryContext, type SourceSteps, type TransformContext } from '@hogport/pipeline';
 import { z } from 'zod';
 import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
 import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
-
-// Whatever mapping throws on one record (a time out of range, a record too deep) costs that record.
-// Profiles are mapped outside the record reader, so they carry the guard it gives every record.
-const mapProfile = guardedMapping(mapMixpanelProfile);
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -26,9 +21,9 @@ const EXTRACT_ONLY = ['region', 'exportEndpoint', 'queryEndpoint', 'projectId', 
 
 /** The chunk that holds every Engage profile; it loads after the events. */
 export const PROFILES_CHUNK = 'profiles';
+const isProfiles = (chunk: string) => chunk === PROFILES_CHUNK;
 
 export const MixpanelOptions = z.object({
-  type: z.literal('mixpanel'),
   region: z.enum(['us', 'eu', 'in']).default('us'),
   /** Override the hosts (a proxy, or stand-ins for tests). */
   exportEndpoint: z.string().url().optional(),
@@ -60,13 +55,21 @@ export type MixpanelOptions = z.infer<typeof MixpanelOptions>;
  * came, gzip included), and optionally one chunk of Engage profiles. Every request of a run shares
  * one limiter that holds Mixpanel's quotas (60 an hour, 3 a second) whatever the concurrency.
  */
-export const mixpanelSource: SourceFactory = (ctx) => {
-  const parsed = MixpanelOptions.safeParse(ctx.options);
-  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-  const options = parsed.data;
+export const mixpanelSource = defineSource({
+  type: 'mixpanel',
+  options: MixpanelOptions,
+  extractOnly: EXTRACT_ONLY,
+  version: 3,
+  identities: true,
+  loadsLast: isProfiles,
+  setup: (options, ctx) => sourceSteps(options, ctx),
+});
+
+function sourceSteps(options: MixpanelOptions, ctx: SourceFactoryContext): SourceSteps {
   const mapping: MixpanelMapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties, ...(options.timezone ? { timezone: options.timezone } : {}) };
   const limiter = new MixpanelLimiter(options.maxQueriesPerHour, options.maxQueriesPerSecond);
   const fallbackTime = `${options.end}T00:00:00.000Z`;
+  const mapProfile = (profile: unknown) => mapMixpanelProfile(profile, mapping, fallbackTime);
   // One for every day of the run: a Mixpanel that stopped answering stops the extract once.
   const breaker = new Breaker({
     unreachable: (last, failures) => unreachable('E_MIXPANEL_UNREACHABLE', `Mixpanel could not be reached: ${failures} requests in a row failed (last ${last}). The extract stopped; nothing is lost: re-run it once Mixpanel answers (check source.region or the endpoints and the network)`),
@@ -92,8 +95,6 @@ export const mixpanelSource: SourceFactory = (ctx) => {
   };
 
   return {
-    type: 'mixpanel',
-    identities: true,
     async plan(): Promise<PlannedChunk[]> {
       const start = new Date(`${options.start}T00:00:00Z`);
       let end = new Date(`${options.end}T00:00:00Z`);
@@ -106,39 +107,37 @@ export const mixpanelSource: SourceFactory = (ctx) => {
       const where = `${options.region}:${options.projectId ?? 'secret'}`;
       const days = start < end ? planWindows(start, end, 'day').map((id) => ({ id, inputs: [{ key: `mixpanel-export:${where}:${id}` }] })) : [];
       if (days.length === 0 && !options.profiles) throw new HogportError('E_RANGE', `no whole day between ${options.start} and ${options.end} to export`, { exitCode: 2 });
-      return options.profiles ? [...days, { id: PROFILES_CHUNK, inputs: [{ key: `mixpanel-engage:${where}` }], loadLast: true }] : days;
+      return options.profiles ? [...days, { id: PROFILES_CHUNK, inputs: [{ key: `mixpanel-engage:${where}` }] }] : days;
     },
     async extract(ectx) {
       const a = api(ectx.log);
-      if (ectx.chunk.id === PROFILES_CHUNK) {
+      if (isProfiles(ectx.chunk.id)) {
         await downloadProfiles(a, (page, body) => ectx.writeRaw(`engage-${String(page).padStart(6, '0')}.json`, Readable.from([body])), ectx.signal);
         return;
       }
       await downloadDay(ectx.chunk.id, a, (body) => ectx.writeRaw(`export-${ectx.chunk.id}.jsonl`, body), ectx.signal);
     },
     transform(files, tctx) {
-      return tctx.chunk === PROFILES_CHUNK ? profiles(files) : events(files, tctx.signal);
+      return isProfiles(tctx.chunk) ? profiles(files) : events(files, tctx);
     },
-    transformConfig: () => transformConfigOf('mixpanel', 3, options, EXTRACT_ONLY),
   };
 
-  async function* events(files: Parameters<ReturnType<SourceFactory>['transform']>[0], signal: AbortSignal | undefined): AsyncGenerator<Outcome> {
+  function events(files: RawFileInput[], tctx: TransformContext): AsyncIterable<Outcome> {
     // Raw exports are not deduplicated: within a day, one $insert_id is one event. A record without
     // one has a uuid from its content, so only a record identical to another shares it.
     const seen = new Set<string>();
-    for (const file of files) {
-      yield* recordOutcomes(await file.open(), { file: file.name, format: 'jsonl', ...(signal ? { signal } : {}) }, (value) => {
-        const m = mapMixpanelRecord(value, mapping);
-        if (!('events' in m) || m.events.length === 0) return m;
-        const uuid = m.events[0]!.uuid;
-        if (seen.has(uuid)) return { drop: idOf((value as { properties: Record<string, unknown> }).properties.$insert_id) ? 'duplicate_insert_id' : 'duplicate_record' };
-        seen.add(uuid);
-        return m;
-      });
-    }
+    const map = (value: unknown): RecordResult => {
+      const m = mapMixpanelRecord(value, mapping);
+      if (!('events' in m) || m.events.length === 0) return m;
+      const uuid = m.events[0]!.uuid;
+      if (seen.has(uuid)) return { drop: idOf((value as { properties: Record<string, unknown> }).properties.$insert_id) ? 'duplicate_insert_id' : 'duplicate_record' };
+      seen.add(uuid);
+      return m;
+    };
+    return mapRecords(files, tctx, map, { format: 'jsonl' });
   }
 
-  async function* profiles(files: Parameters<ReturnType<SourceFactory>['transform']>[0]): AsyncGenerator<Outcome> {
+  async function* profiles(files: RawFileInput[]): AsyncGenerator<Outcome> {
     for (const file of files) {
       // One Engage page: at most a thousand profiles.
       const text = (await readAll(await gunzipIfGzipped(await file.open()))).toString('utf8');
@@ -159,8 +158,9 @@ export const mixpanelSource: SourceFactory = (ctx) => {
       }
       for (const [i, profile] of (page.results ?? []).entries()) {
         const read = { value: profile, position: { file: file.name, line: i + 1 }, ...(exact ? { exact: true as const } : {}) };
-        yield outcomeOf(mapProfile(profile, mapping, fallbackTime), read);
+        // Whatever mapping throws on one profile (a time out of range, a profile too deep) costs that profile.
+        yield mapOutcome(mapProfile, read);
       }
     }
   }
-};
+}

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { HogportError, readAll, readSecret, uuidV5, type Logger } from '@hogport/common';
-import { guardedMapping, recordText, RejectCode } from '@hogport/event';
+import { recordText, RejectCode } from '@hogport/event';
 import { Breaker, unreachable } from '@hogport/http';
-import { formatIssues, invalidDefinition, planWindows, transformConfigOf, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactory } from '@hogport/pipeline';
+import { defineSource, mapOutcome, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type SourceFactoryContext, type SourceSteps } from '@hogport/pipeline';
 import { hogqlString, PostHogQuery } from '@hogport/query';
 import { z } from 'zod';
-import { mapPostHogRecord, POSTHOG_FILES_NAMESPACE } from './source.js';
+import { mapPostHogResult, POSTHOG_FILES_NAMESPACE } from './source.js';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** Options that say where and how to fetch. `end` is not among them: persons are stamped with it. */
@@ -13,9 +13,9 @@ const EXTRACT_ONLY = ['host', 'projectId', 'personalApiKeyEnv', 'start', 'pageSi
 
 /** The chunk holding every person of the source project; it loads after the events. */
 export const PERSONS_SOURCE_CHUNK = 'persons';
+const isPersons = (chunk: string) => chunk === PERSONS_SOURCE_CHUNK;
 
 export const PostHogApiOptions = z.object({
-  type: z.literal('posthog'),
   /** The source instance's app host: https://us.posthog.com, https://eu.posthog.com or a self-hosted URL. */
   host: z.string().url(),
   projectId: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
@@ -66,10 +66,17 @@ export function personsPageQuery(after: { person: string; distinctId: string } |
  * instance and are not read. Persons become a `$set` each, and their extra distinct ids `$identify`
  * events through the identity merge.
  */
-export const posthogApiSource: SourceFactory = (ctx) => {
-  const parsed = PostHogApiOptions.safeParse(ctx.options);
-  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-  const options = parsed.data;
+export const posthogApiSource = defineSource({
+  type: 'posthog',
+  options: PostHogApiOptions,
+  extractOnly: EXTRACT_ONLY,
+  version: 2,
+  identities: true,
+  loadsLast: isPersons,
+  setup: (options, ctx) => sourceSteps(options, ctx),
+});
+
+function sourceSteps(options: z.output<typeof PostHogApiOptions>, ctx: SourceFactoryContext): SourceSteps {
   const personsTime = `${options.end}T00:00:00.000Z`;
   // One for every chunk of the run: a source instance that stopped answering stops the extract.
   const breaker = new Breaker({
@@ -82,16 +89,14 @@ export const posthogApiSource: SourceFactory = (ctx) => {
   };
 
   return {
-    type: 'posthog',
-    identities: true,
     async plan(): Promise<PlannedChunk[]> {
       const days = planWindows(new Date(`${options.start}T00:00:00Z`), new Date(`${options.end}T00:00:00Z`), 'day')
         .map((id) => ({ id, inputs: [{ key: `posthog-query:${new URL(options.host).host}:${options.projectId}:${id}` }] }));
-      return options.persons ? [...days, { id: PERSONS_SOURCE_CHUNK, inputs: [{ key: `posthog-persons:${new URL(options.host).host}:${options.projectId}` }], loadLast: true }] : days;
+      return options.persons ? [...days, { id: PERSONS_SOURCE_CHUNK, inputs: [{ key: `posthog-persons:${new URL(options.host).host}:${options.projectId}` }] }] : days;
     },
     async extract(ectx) {
       const q = client(ectx.log);
-      const persons = ectx.chunk.id === PERSONS_SOURCE_CHUNK;
+      const persons = isPersons(ectx.chunk.id);
       const next = persons ? '' : new Date(Date.parse(`${ectx.chunk.id}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
       let eventCursor: { timestamp: string; uuid: string } | undefined;
       let personCursor: { person: string; distinctId: string } | undefined;
@@ -106,10 +111,9 @@ export const posthogApiSource: SourceFactory = (ctx) => {
         else eventCursor = { timestamp: String(last.timestamp), uuid: String(last.uuid) };
       }
     },
-    transform: (files, tctx) => (tctx.chunk === PERSONS_SOURCE_CHUNK ? personsOutcomes(files, personsTime) : eventOutcomes(files)),
-    transformConfig: () => transformConfigOf('posthog', 2, options, EXTRACT_ONLY),
+    transform: (files, tctx) => (isPersons(tctx.chunk) ? personsOutcomes(files, personsTime) : eventOutcomes(files)),
   };
-};
+}
 
 function row(columns: string[], values: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -130,9 +134,6 @@ async function* pages(files: RawFileInput[]): AsyncGenerator<{ file: string; row
   }
 }
 
-// Whatever mapping throws on one row costs that row.
-const mapRow = guardedMapping(mapPostHogRecord);
-
 async function* eventOutcomes(files: RawFileInput[]): AsyncGenerator<Outcome> {
   for await (const page of pages(files)) {
     if ('kind' in page) { yield page; continue; }
@@ -142,9 +143,9 @@ async function* eventOutcomes(files: RawFileInput[]): AsyncGenerator<Outcome> {
       if (typeof properties === 'string') {
         try { properties = JSON.parse(properties); } catch { yield { kind: 'reject', code: 'invalid_properties', reason: 'properties is not JSON', position, record: recordText(r) }; continue; }
       }
-      const mapped = mapRow({ uuid: r.uuid, event: r.event, distinct_id: r.distinct_id, timestamp: r.timestamp, properties, ...(r.elements_chain ? { elements_chain: r.elements_chain } : {}) });
-      if ('event' in mapped) yield { kind: 'events', events: [mapped.event], position };
-      else yield { kind: 'reject', code: mapped.code, reason: mapped.reason, position, record: recordText(r) };
+      // Whatever mapping throws on one row costs that row; a reject shows the row as it came.
+      const row = { uuid: r.uuid, event: r.event, distinct_id: r.distinct_id, timestamp: r.timestamp, properties, ...(r.elements_chain ? { elements_chain: r.elements_chain } : {}) };
+      yield mapOutcome(() => mapPostHogResult(row), { value: r, position });
     }
   }
 }

@@ -1,10 +1,9 @@
 import { canonicalJson, ExactNumber, isUuid, normalizeTimestamp, ownValue, parseJsonExact, uuidV5, URL_NAMESPACE } from '@hogport/common';
-import { guardedMapping, RejectCode } from '@hogport/event';
-import { filesInStore, formatIssues, invalidDefinition, outcomeOf, readRecords, transformConfigOf, type Outcome, type PostHogEvent, type RecordResult, type Source, type SourceFactory } from '@hogport/pipeline';
+import { RejectCode } from '@hogport/event';
+import { defineSource, filesInStore, formatIssues, mapRecords, type Outcome, type PostHogEvent, type RawFileInput, type RecordReading, type RecordResult } from '@hogport/pipeline';
 import { z } from 'zod';
 
 export const PostHogFilesOptions = z.object({
-  type: z.literal('posthog-files'),
   /** A directory, a single file, or a store URI prefix (s3://bucket/exports/, gs://…). */
   location: z.string().min(1),
   /** Which files under the location, as a glob on their relative path. */
@@ -58,47 +57,43 @@ export function mapPostHogRecord(value: unknown): Mapped {
   return { event };
 }
 
-/** Turns PostHog-format files (JSON lines, or Parquet told by its bytes) into outcomes, one per record. */
-export async function* transformPostHogLines(files: Parameters<Source['transform']>[0], signal?: AbortSignal): AsyncGenerator<Outcome> {
-  const map = guardedMapping((value: unknown): RecordResult => {
-    const mapped = mapPostHogRecord(value);
-    return 'event' in mapped ? { events: [mapped.event] } : mapped;
-  });
-  for (const file of files) {
-    const options = { file: file.name, format: (head: Buffer) => (head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' as const : 'jsonl' as const), ...(signal ? { signal } : {}) };
-    for await (const r of readRecords(await file.open(), options)) {
-      if (!('value' in r)) { yield { kind: 'reject', code: r.code, reason: r.reason, position: r.position, record: r.raw }; continue; }
-      if (r.raw !== undefined) { yield outcomeOf(map(r.value), r); continue; }
-      // PostHog's batch exports to Parquet hold properties (and $set, $set_once) as JSON text.
-      const row = { ...(r.value as Record<string, unknown>) };
-      let exact = false;
-      for (const k of ['properties', '$set', '$set_once', 'set', 'set_once']) {
-        if (typeof row[k] !== 'string') continue;
-        try { const parsed = parseJsonExact(row[k] as string); row[k] = parsed.value; exact ||= parsed.exact; } catch { /* left as is: the mapping says why */ }
-      }
-      if (row.set && !row.$set) row.$set = row.set;
-      if (row.set_once && !row.$set_once) row.$set_once = row.set_once;
-      delete row.set; delete row.set_once; delete row.person_id; delete row.person_properties; delete row.team_id;
-      const m = map(row);
-      yield outcomeOf(m, exact ? { ...r, exact: true } : r);
+/** `mapPostHogRecord` as the record reader's result. */
+export const mapPostHogResult = (value: unknown): RecordResult => {
+  const mapped = mapPostHogRecord(value);
+  return 'event' in mapped ? { events: [mapped.event] } : mapped;
+};
+
+const POSTHOG_READING: RecordReading = {
+  format: (head) => (head.subarray(0, 4).toString('latin1') === 'PAR1' ? 'parquet' : 'jsonl'),
+  prepare(r) {
+    if (r.raw !== undefined) return r;
+    // PostHog's batch exports to Parquet hold properties (and $set, $set_once) as JSON text.
+    const row = { ...(r.value as Record<string, unknown>) };
+    let exact = false;
+    for (const k of ['properties', '$set', '$set_once', 'set', 'set_once']) {
+      if (typeof row[k] !== 'string') continue;
+      try { const parsed = parseJsonExact(row[k] as string); row[k] = parsed.value; exact ||= parsed.exact; } catch { /* left as is: the mapping says why */ }
     }
-  }
+    if (row.set && !row.$set) row.$set = row.set;
+    if (row.set_once && !row.$set_once) row.$set_once = row.set_once;
+    delete row.set; delete row.set_once; delete row.person_id; delete row.person_properties; delete row.team_id;
+    return exact ? { ...r, value: row, exact: true } : { ...r, value: row };
+  },
+};
+
+/** Turns PostHog-format files (JSON lines, or Parquet told by its bytes) into outcomes, one per record. */
+export function transformPostHogLines(files: RawFileInput[], signal?: AbortSignal): AsyncGenerator<Outcome> {
+  return mapRecords(files, signal ? { signal } : {}, mapPostHogResult, POSTHOG_READING);
 }
 
 /**
  * PostHog-format JSON lines (plain or gzip, told apart by their bytes) from a directory, a file or
  * any store URI: what PostHog's batch exports write, or what a user prepared. One chunk per file.
  */
-export const posthogFilesSource: SourceFactory = (ctx) => {
-  const parsed = PostHogFilesOptions.safeParse(ctx.options);
-  if (!parsed.success) throw invalidDefinition('the pipeline definition', formatIssues(parsed.error.issues, 'source'));
-  const options = parsed.data;
-  const files = filesInStore(ctx, options.location, options.pattern);
-  return {
-    type: 'posthog-files',
-    plan: () => files.plan(),
-    extract: (ectx) => files.extract(ectx),
-    transform: (files, tctx) => transformPostHogLines(files, tctx.signal),
-    transformConfig: () => transformConfigOf('posthog-files', 2, options, ['location', 'pattern']),
-  };
-};
+export const posthogFilesSource = defineSource({
+  type: 'posthog-files',
+  options: PostHogFilesOptions,
+  extractOnly: ['location', 'pattern'],
+  version: 2,
+  setup: (o, ctx) => ({ ...filesInStore(ctx, o.location, o.pattern), map: () => mapPostHogResult, read: POSTHOG_READING }),
+});

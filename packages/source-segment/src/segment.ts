@@ -1,6 +1,6 @@
 import { canonicalJson, normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { hasValue, idOf, putter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 
 /** Namespace of the uuids derived from Segment messageIds. */
 export const SEGMENT_NAMESPACE = uuidV5('hogport.segment', URL_NAMESPACE);
@@ -58,7 +58,7 @@ export function mapSegmentMessage(value: unknown): RecordResult {
       for (const [from, to] of PAGE_PROPERTIES) {
         const v = properties[from];
         delete properties[from];
-        if (v !== undefined && v !== null && v !== '') properties[to] = v;
+        if (hasValue(v)) properties[to] = v;
       }
       break;
     case 'screen':
@@ -129,7 +129,7 @@ function context(c: unknown): Record<string, unknown> {
   if (!c || typeof c !== 'object') return {};
   const ctx = c as Record<string, any>;
   const out: Record<string, unknown> = {};
-  const put = (k: string, v: unknown) => { if (v !== undefined && v !== null && v !== '') out[k] = v; };
+  const put = putter(out);
   put('$ip', ctx.ip);
   put('$current_url', ctx.page?.url);
   put('$pathname', ctx.page?.path);
