@@ -29,7 +29,7 @@ const record = (over: Record<string, unknown>) => ({
   ...over,
 });
 
-test('a person\'s device, geo and first touch reach the person: geo and first touch in the events\' $set/$set_once, everything in ~persons, latest and first as PostHog keeps them', async () => {
+test('a person\'s device, geo and first touch reach the person through ~persons, latest and first as PostHog keeps them, with no copy in every event', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-people-'));
   await mkdir(path.join(dir, 'export'));
   // Hour 9 on the phone in Malaysia; hour 10 on a Mac's browser in Berlin, on a page. The hours are
@@ -58,14 +58,11 @@ test('a person\'s device, geo and first touch reach the person: geo and first to
   const sent = await outbox(path.join(dir, 'store'));
   const [phone, phoneLater] = sent.get('2024-03-01T09')!.filter((e) => e.event === 'Opened App');
   assert.deepEqual(phone!.properties.$os, 'iOS', 'ios under PostHog\'s name');
-  // The device is in the event's properties, which PostHog's ingestion promotes itself; the geo is
-  // the source's, which nothing would promote, so it goes in the event's $set and $set_once.
-  assert.deepEqual([phone!.properties.$app_version, phone!.properties.$device_type, phone!.properties.$os_version], ['3.2.1', 'Mobile', '17.4']);
-  assert.deepEqual(phone!.$set, { plan: 'free', $geoip_city_name: 'Puchong', $geoip_country_name: 'Malaysia', $geoip_subdivision_1_name: 'Selangor' });
-  assert.deepEqual(phone!.$set_once, {
-    $initial_utm_source: 'newsletter', $initial_referrer: 'https://news.example/launch', $initial_referring_domain: 'news.example',
-    $initial_geoip_city_name: 'Puchong', $initial_geoip_country_name: 'Malaysia', $initial_geoip_subdivision_1_name: 'Selangor',
-  });
+  // The event carries the device and geo as properties and the source's own person properties;
+  // what promotion derives from them reaches the person once, in ~persons, after every event.
+  assert.deepEqual([phone!.properties.$app_version, phone!.properties.$device_type, phone!.properties.$os_version, phone!.properties.$geoip_city_name], ['3.2.1', 'Mobile', '17.4', 'Puchong']);
+  assert.deepEqual(phone!.$set, { plan: 'free' });
+  assert.deepEqual(phone!.$set_once, { $initial_utm_source: 'newsletter', $initial_referrer: 'https://news.example/launch', $initial_referring_domain: 'news.example' });
   assert.deepEqual(phoneLater!.properties.$groups, { company: 'acme' });
   const group = sent.get('2024-03-01T09')!.find((e) => e.event === '$groupidentify')!;
   assert.deepEqual([group.properties.$group_type, group.properties.$group_key, group.properties.$group_set, group.$set], ['company', 'acme', {}, undefined], 'a group without properties is still created, and carries no person properties');
@@ -96,7 +93,7 @@ test('the conventions apply to every source: PostHog-format files get URL parts,
   await mkdir(path.join(dir, 'export'));
   const ua = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1';
   const lines = [
-    { uuid: '0b8f6f57-0000-4000-8000-00000000000a', event: '$pageview', distinct_id: 'p-1', timestamp: '2024-03-01T09:00:00Z', properties: { $current_url: 'https://shop.example/cart', $raw_user_agent: ua, $referrer: '$direct' } },
+    { uuid: '0b8f6f57-0000-4000-8000-00000000000a', event: '$pageview', distinct_id: 'p-1', timestamp: '2024-03-01T09:00:00Z', properties: { $current_url: 'https://shop.example/cart', $raw_user_agent: ua, $referrer: '$direct', $geoip_city_name: 'Oslo' } },
     { uuid: '0b8f6f57-0000-4000-8000-00000000000b', event: 'clicked', distinct_id: 'p-1', timestamp: '2024-03-01T09:01:00Z', properties: { $current_url: 'not a url', $os: 'macOS', $os_version: 14, $set: { $os: 'Own' } } },
     { uuid: '0b8f6f57-0000-4000-8000-00000000000c', event: '$groupidentify', distinct_id: 'p-1', timestamp: '2024-03-01T09:02:00Z', properties: { $group_type: 'company', $group_key: 'acme', $group_set: {}, $os: 'macOS' } },
   ];
@@ -108,8 +105,9 @@ test('the conventions apply to every source: PostHog-format files get URL parts,
   const [page, click, group] = [...(await outbox(path.join(dir, 'store'))).values()].flat();
   assert.deepEqual([page!.properties.$host, page!.properties.$pathname, page!.properties.$referring_domain, page!.properties.$browser, page!.properties.$os, page!.properties.$device_type],
     ['shop.example', '/cart', '$direct', 'Chrome iOS', 'iOS', 'Mobile']);
-  // PostHog's ingestion promotes these from the properties itself: no copy in every event's $set.
-  assert.deepEqual([page!.$set, page!.$set_once], [undefined, undefined]);
+  // PostHog's ingestion promotes the browser and URLs from the properties itself; the source's geo
+  // nothing would promote, and this source has no ~persons: it goes on the event.
+  assert.deepEqual([page!.$set, page!.$set_once], [{ $geoip_city_name: 'Oslo' }, { $initial_geoip_city_name: 'Oslo' }]);
   assert.deepEqual([click!.properties.$host, click!.properties.$os, click!.properties.$os_version, click!.properties.$device_type], [undefined, 'Mac OS X', '14', 'Desktop']);
   assert.deepEqual(click!.properties.$set, { $os: 'Own' }, 'the source\'s own $set is sent as it was');
   assert.equal(click!.$set, undefined);

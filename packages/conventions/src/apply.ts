@@ -27,6 +27,15 @@ for (const [name, flag] of Object.entries(FLAGS)) SCAN.set(name, [flag, PROMOTIO
 const code = (name: string) => PROMOTION_CODES.get(name)!;
 const DERIVED = { $browser: code('$browser'), $browser_version: code('$browser_version'), $os: code('$os'), $os_version: code('$os_version'), $device_type: code('$device_type'), $pathname: code('$pathname'), $referring_domain: code('$referring_domain') };
 
+export interface ConventionOptions {
+  /**
+   * Whether step 5 writes into the event (default true). A source with identities sends each
+   * person's facts in `~persons` after every event, which carries the same values (from
+   * `personPromotion`), so its events need no copy: the transform stage turns it off for them.
+   */
+  promote?: boolean;
+}
+
 /**
  * PostHog's conventions, applied by the transform stage to every event of every source after the
  * source's own mapping: a source puts the raw values it has under PostHog's names, and this derives
@@ -48,7 +57,7 @@ const DERIVED = { $browser: code('$browser'), $browser_version: code('$browser_v
  * A property that is null counts as absent. Nothing the source set is overwritten, and a value that
  * cannot be read (a URL that is not one) adds nothing and costs nothing else: the event goes on as it is.
  */
-export function applyConventions(e: PostHogEvent): string {
+export function applyConventions(e: PostHogEvent, options: ConventionOptions = {}): string {
   if (NOT_ACTIVITY.has(e.event)) return '';
   const p = e.properties;
   // The finish step refuses an event without an object of properties, with its reason.
@@ -125,7 +134,7 @@ export function applyConventions(e: PostHogEvent): string {
   }
 
   if (has & PERSON_PROFILE && p.$process_person_profile === false) return '';
-  if (signature !== '') promote(e, signature);
+  if (signature !== '' && options.promote !== false) promote(e, signature);
   return signature;
 }
 

@@ -48,6 +48,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       let minKey: string | undefined;
       let maxKey: string | undefined;
       // Facts that span chunks, for sources whose users move between anonymous and known ids.
+      const conventions = { promote: !source.identities };
       const facts = source.identities ? new IdentityFacts() : undefined;
       const files = raw.map((o) => ({
         name: layout.rawName(o.key),
@@ -90,7 +91,8 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
           }
           // PostHog's conventions once here, for every source: sources only name what they have.
-          const signatures = kept.map(applyConventions);
+          // With identities, ~persons carries what promotion would copy into each event: sent once, after them.
+          const signatures = kept.map((e) => applyConventions(e, conventions));
           const done = finishRecord(kept, outcome.identify, tctx);
           if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
           if (done.drop) { counts.dropped += 1; droppedBy[done.drop] = (droppedBy[done.drop] ?? 0) + 1; continue; }
