@@ -146,26 +146,31 @@ function shared(props: Record<string, string>, user: string, anon: string): Reco
 }
 
 function fold(p: PersonFacts, at: string, set: Record<string, unknown> | undefined, once: Record<string, unknown> | undefined): void {
-  // The event's time key once, and a pair made only for a value that wins: most values lose.
-  let key: string | undefined;
+  // A pair is made only for a value that wins: most values lose.
   if (set !== null && typeof set === 'object') {
     for (const k of Object.keys(set)) {
       const cur = p.set[k];
-      if (!cur || compared(key ??= timeKey(at), set[k], cur) > 0) p.set[k] = [at, set[k]];
+      if (!cur || compared(at, set[k], cur) > 0) p.set[k] = [at, set[k]];
     }
   }
   if (once !== null && typeof once === 'object') {
     for (const k of Object.keys(once)) {
       const cur = p.once[k];
-      if (!cur || compared(key ??= timeKey(at), once[k], cur) < 0) p.once[k] = [at, once[k]];
+      if (!cur || compared(at, once[k], cur) < 0) p.once[k] = [at, once[k]];
     }
   }
 }
 
-/** The value at time key `key` against a held [time, value]: by time, equal times by value, so folding is order-free. */
-function compared(key: string, v: unknown, [u, w]: [string, unknown]): number {
-  const b = timeKey(u);
-  if (key !== b) return key > b ? 1 : -1;
+/** The value at time `at` against a held [time, value]: by time, equal times by value, so folding is order-free. */
+function compared(at: string, v: unknown, [u, w]: [string, unknown]): number {
+  // Normalised times of one length compare as text; only a millisecond and a microsecond time
+  // need their keys (which pad the shorter), and folding meets that pair rarely.
+  if (at !== u) {
+    if (at.length === u.length) return at > u ? 1 : -1;
+    const a = timeKey(at);
+    const b = timeKey(u);
+    if (a !== b) return a > b ? 1 : -1;
+  }
   const x = JSON.stringify(v);
   const y = JSON.stringify(w);
   return x > y ? 1 : x < y ? -1 : 0;
