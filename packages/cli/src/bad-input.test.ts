@@ -7,7 +7,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { amplitudeChunkMapper } from '@hogport/source-amplitude';
 import { mapSegmentMessage } from '@hogport/source-segment';
 import { amplitudeExport, nestedJson, runCli, segmentMessages } from '@hogport/testkit';
-import { readJson, walk } from './e2e.helpers.js';
+import { outboxEvents, readJson, walk } from './e2e.helpers.js';
 
 const at = '2024-03-01 09:30:00.000000';
 /** Records that used to fail the whole hour (or, for prototype-named properties, the merge step), and one id capture would cut. */
@@ -37,8 +37,7 @@ test('an Amplitude hour with poisoned records still loads everything else and it
   assert.doesNotMatch(run.stderr, /\n\s+at .*\(|RangeError|TypeError/, 'no stack trace, no unhandled error');
 
   const store = path.join(dir, 'store', 'poisoned');
-  const sent: Array<Record<string, any>> = [];
-  for (const f of (await walk(store)).filter((x) => x.startsWith('outbox/'))) sent.push(...JSON.parse(gunzipSync(await readFile(path.join(store, f))).toString('utf8')).batch);
+  const sent = await outboxEvents(store);
   const byUuid = new Map(sent.map((e) => [e.uuid as string, e]));
   assert.equal(byUuid.size, sent.length, 'every event once');
 
@@ -107,8 +106,7 @@ test('Segment logs with poisoned messages, a shared messageId and a redelivery l
   assert.equal(run.code, 0, run.stderr);
   assert.doesNotMatch(run.stderr, /\n\s+at .*\(|RangeError|TypeError/, 'no stack trace, no unhandled error');
   const store = path.join(dir, 'store', 'segment-poisoned');
-  const sent: Array<Record<string, any>> = [];
-  for (const f of (await walk(store)).filter((x) => x.startsWith('outbox/'))) sent.push(...JSON.parse(gunzipSync(await readFile(path.join(store, f))).toString('utf8')).batch);
+  const sent = await outboxEvents(store);
   const byUuid = new Map(sent.map((e) => [e.uuid as string, e]));
   assert.equal(byUuid.size, sent.length, 'every event once');
 

@@ -29,6 +29,23 @@ export async function workspace(options: { files: number; perFile: number; desti
 }
 
 /** Every file under a directory, recursively, as relative paths. */
+/** Every event a dry-run destination wrote under a migration's store folder, by outbox chunk, in file order. */
+export async function outboxByChunk(migrationDir: string): Promise<Map<string, Array<Record<string, any>>>> {
+  const byChunk = new Map<string, Array<Record<string, any>>>();
+  for (const f of (await walk(migrationDir)).filter((x) => x.startsWith('outbox/'))) {
+    const chunk = f.split('/')[1]!;
+    const list = byChunk.get(chunk) ?? [];
+    list.push(...(JSON.parse(gunzipSync(await readFile(path.join(migrationDir, f))).toString('utf8')) as { batch: Array<Record<string, any>> }).batch);
+    byChunk.set(chunk, list);
+  }
+  return byChunk;
+}
+
+/** Every event a dry-run destination wrote under a migration's store folder. */
+export async function outboxEvents(migrationDir: string): Promise<Array<Record<string, any>>> {
+  return [...(await outboxByChunk(migrationDir)).values()].flat();
+}
+
 export async function walk(dir: string, base = dir): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {

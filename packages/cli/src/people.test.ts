@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { runCli } from '@hogport/testkit';
-import { walk } from './e2e.helpers.js';
+import { outboxByChunk } from './e2e.helpers.js';
 
 type Sent = { uuid: string; event: string; distinct_id: string; timestamp: string; properties: Record<string, any>; $set?: Record<string, unknown>; $set_once?: Record<string, unknown> };
 
 /** Every event of the dry-run outbox, by chunk. */
-async function outbox(store: string): Promise<Map<string, Sent[]>> {
-  const byChunk = new Map<string, Sent[]>();
-  for (const f of (await walk(store)).filter((x) => x.includes('/outbox/'))) {
-    const chunk = f.split('/outbox/')[1]!.split('/')[0]!;
-    const list = byChunk.get(chunk) ?? [];
-    list.push(...(JSON.parse(gunzipSync(await readFile(path.join(store, f))).toString('utf8')) as { batch: Sent[] }).batch);
-    byChunk.set(chunk, list);
-  }
-  return byChunk;
-}
+const outbox = async (migrationDir: string) => (await outboxByChunk(migrationDir)) as Map<string, Sent[]>;
 
 const record = (over: Record<string, unknown>) => ({
   event_type: 'Opened App', user_id: 'u-1', device_id: 'D-1', session_id: -1, event_properties: {}, groups: {}, group_properties: {},
@@ -55,7 +46,7 @@ test('a person\'s device, geo and first touch reach the person through ~persons,
   const run = await runCli(['run', file]);
   assert.equal(run.code, 0, run.stderr);
 
-  const sent = await outbox(path.join(dir, 'store'));
+  const sent = await outbox(path.join(dir, 'store', 'people'));
   const [phone, phoneLater] = sent.get('2024-03-01T09')!.filter((e) => e.event === 'Opened App');
   assert.deepEqual(phone!.properties.$os, 'iOS', 'ios under PostHog\'s name');
   // The event carries the device and geo as properties and the source's own person properties;
@@ -102,7 +93,7 @@ test('the conventions apply to every source: PostHog-format files get URL parts,
   await writeFile(file, 'id: conv\nstore: ./store\nsource: { type: posthog-files, location: ./export }\ndestination: { type: dry-run }\n');
   const run = await runCli(['run', file]);
   assert.equal(run.code, 0, run.stderr);
-  const [page, click, group] = [...(await outbox(path.join(dir, 'store'))).values()].flat();
+  const [page, click, group] = [...(await outbox(path.join(dir, 'store', 'conv'))).values()].flat();
   assert.deepEqual([page!.properties.$host, page!.properties.$pathname, page!.properties.$referring_domain, page!.properties.$browser, page!.properties.$os, page!.properties.$device_type],
     ['shop.example', '/cart', '$direct', 'Chrome iOS', 'iOS', 'Mobile']);
   // PostHog's ingestion promotes the browser and URLs from the properties itself; the source's geo
