@@ -136,3 +136,12 @@ test('GA4 automatic user properties do not churn the person: session ones stay o
   const fromUserProperties = eventOf(row({ event_params: [], user_properties: [up('ga_session_id', 1709279000)] }));
   assert.equal(fromUserProperties.properties.$session_id, eventOf(row()).properties.$session_id, 'the session is the same whichever list carries its id');
 });
+
+test('GA4\'s items are kept where the event has products; the empty list BigQuery writes on every other event is no value', () => {
+  const items = [{ item_id: 'SKU-1', quantity: 2 }];
+  const withItems = mapGa4Row(row({ items }));
+  const empty = mapGa4Row(row({ items: [] }));
+  assert.ok('events' in withItems && 'events' in empty);
+  assert.deepEqual(withItems.events[0]!.properties.items, items);
+  assert.ok(!Object.hasOwn(empty.events[0]!.properties, 'items'));
+});

@@ -128,7 +128,8 @@ export function mapGa4Row(value: unknown): RecordResult {
   if (collected && typeof collected === 'object') for (const [from, to] of COLLECTED_TRAFFIC) fill(to, collected[from]);
   put('$ga4_user_pseudo_id', pseudo);
   put('$ga4_stream_id', r.stream_id);
-  if (r.items) properties.items = r.items;
+  // BigQuery writes an empty list on every event without products: that is no value.
+  if (r.items && !(Array.isArray(r.items) && r.items.length === 0)) properties.items = r.items;
   if (r.ecommerce) properties.ecommerce = r.ecommerce;
   const userProps = flatten(r.user_properties);
   const set: Record<string, unknown> = {};
