@@ -9,6 +9,21 @@ import { mapSegmentMessage } from '@hogport/source-segment';
 import { amplitudeExport, nestedJson, runCli, segmentMessages } from '@hogport/testkit';
 import { outboxEvents, readJson, walk } from './e2e.helpers.js';
 
+/** Runs the whole migration, which must complete without a stack trace or an unhandled error. */
+async function runClean(pipeline: string): Promise<void> {
+  const run = await runCli(['run', pipeline]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.doesNotMatch(run.stderr, /\n\s+at .*\(|RangeError|TypeError/, 'no stack trace, no unhandled error');
+}
+
+/** What the dry run sent, each event once, by uuid. */
+async function sentOnce(migrationDir: string): Promise<{ sent: Array<Record<string, any>>; byUuid: Map<string, Record<string, any>> }> {
+  const sent = await outboxEvents(migrationDir);
+  const byUuid = new Map(sent.map((e) => [e.uuid as string, e]));
+  assert.equal(byUuid.size, sent.length, 'every event once');
+  return { sent, byUuid };
+}
+
 const at = '2024-03-01 09:30:00.000000';
 /** Records that used to fail the whole hour (or, for prototype-named properties, the merge step), and one id capture would cut. */
 const poison = [
@@ -32,14 +47,10 @@ test('an Amplitude hour with poisoned records still loads everything else and it
     'destination: { type: dry-run, batchMaxEvents: 100 }',
   ].join('\n'));
 
-  const run = await runCli(['run', pipeline]);
-  assert.equal(run.code, 0, run.stderr);
-  assert.doesNotMatch(run.stderr, /\n\s+at .*\(|RangeError|TypeError/, 'no stack trace, no unhandled error');
+  await runClean(pipeline);
 
   const store = path.join(dir, 'store', 'poisoned');
-  const sent = await outboxEvents(store);
-  const byUuid = new Map(sent.map((e) => [e.uuid as string, e]));
-  assert.equal(byUuid.size, sent.length, 'every event once');
+  const { sent, byUuid } = await sentOnce(store);
 
   // Everything else arrived, as mapped.
   const expected = new Map<string, string>();
@@ -102,13 +113,9 @@ test('Segment logs with poisoned messages, a shared messageId and a redelivery l
   const pipeline = path.join(dir, 'pipeline.yaml');
   await writeFile(pipeline, ['id: segment-poisoned', 'store: ./store', 'source: { type: segment, location: ./segment-logs }', 'destination: { type: dry-run, batchMaxEvents: 50 }'].join('\n'));
 
-  const run = await runCli(['run', pipeline]);
-  assert.equal(run.code, 0, run.stderr);
-  assert.doesNotMatch(run.stderr, /\n\s+at .*\(|RangeError|TypeError/, 'no stack trace, no unhandled error');
+  await runClean(pipeline);
   const store = path.join(dir, 'store', 'segment-poisoned');
-  const sent = await outboxEvents(store);
-  const byUuid = new Map(sent.map((e) => [e.uuid as string, e]));
-  assert.equal(byUuid.size, sent.length, 'every event once');
+  const { sent, byUuid } = await sentOnce(store);
 
   const pairs = new Set<string>();
   for (const m of messages) {

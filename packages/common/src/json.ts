@@ -131,29 +131,23 @@ export class ExactNumber {
  * `maybe` for the text to confirm.
  */
 function unsafeNumberIn(v: object, maybe: number[]): boolean {
-  // Written out for arrays and objects alike, without Object.values: this runs on every record.
+  // Indexed for arrays and for-in for objects, without Object.values: this runs on every record.
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const x: unknown = v[i];
-      if (typeof x === 'number') {
-        if (!(x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER)) return true;
-        if (x === 0 || x % 1 !== 0) maybe.push(x);
-      } else if (typeof x === 'object' && x !== null && unsafeNumberIn(x, maybe)) {
-        return true;
-      }
-    }
+    for (let i = 0; i < v.length; i++) if (unsafeValue(v[i], maybe)) return true;
     return false;
   }
-  for (const k in v) {
-    const x: unknown = (v as Record<string, unknown>)[k];
-    if (typeof x === 'number') {
-      if (!(x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER)) return true;
-      if (x === 0 || x % 1 !== 0) maybe.push(x);
-    } else if (typeof x === 'object' && x !== null && unsafeNumberIn(x, maybe)) {
-      return true;
-    }
-  }
+  for (const k in v) if (unsafeValue((v as Record<string, unknown>)[k], maybe)) return true;
   return false;
+}
+
+/** One value of `unsafeNumberIn`'s walk: a number checked (and a fraction or zero kept for the text), an object walked. */
+function unsafeValue(x: unknown, maybe: number[]): boolean {
+  if (typeof x === 'number') {
+    if (!(x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER)) return true;
+    if (x === 0 || x % 1 !== 0) maybe.push(x);
+    return false;
+  }
+  return typeof x === 'object' && x !== null && unsafeNumberIn(x, maybe);
 }
 
 /**

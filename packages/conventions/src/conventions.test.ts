@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ExactNumber } from '@hogport/common';
 import type { PostHogEvent } from '@hogport/event';
-import { applyConventions, deviceTypeOfOs, personPromotion, epochGuessToIso, epochUnit, initialName, parseUserAgent, posthogOsName, referringDomain, sessionUuidV7, urlParts, PERSON_PROPERTIES } from './index.js';
+import { applyConventions, asPersonSees, deviceTypeOfOs, personPromotion, epochGuessToIso, epochUnit, initialName, parseUserAgent, posthogOsName, referringDomain, sessionUuidV7, urlParts, PERSON_PROPERTIES } from './index.js';
 
 const event = (properties: Record<string, unknown>, over: Partial<PostHogEvent> = {}): PostHogEvent =>
   ({ uuid: '018df93d-e680-748b-8200-516703348972', event: 'Clicked', distinct_id: 'u-1', timestamp: '2024-03-01T09:00:00.000Z', properties, ...over });
@@ -14,14 +14,10 @@ const applied = (properties: Record<string, unknown>, over: Partial<PostHogEvent
   return e;
 };
 
-/**
- * What the person of an applied event gets from PostHog once it is taken in, as the identity merge
- * folds it: the event's own `$set`/`$set_once`, and the promotion of its properties.
- */
+/** What the person of an applied event gets from PostHog once it is taken in, as the identity merge folds it. */
 const personView = (e: PostHogEvent) => {
-  const promoted = personPromotion(e, applyConventions(structuredClone(e)));
-  const own = (v: unknown) => (v && typeof v === 'object' ? v as Record<string, unknown> : {});
-  return { set: { ...own(e.$set ?? e.properties.$set), ...promoted.set }, once: { ...own(e.$set_once ?? e.properties.$set_once), ...promoted.once } };
+  const seen = asPersonSees(e);
+  return { set: (seen.$set ?? {}) as Record<string, unknown>, once: (seen.$set_once ?? {}) as Record<string, unknown> };
 };
 
 const UA = {

@@ -1,4 +1,5 @@
 export { applyConventions, type ConventionOptions } from './apply.js';
+export { asPersonSees } from './person-view.js';
 export { posthogOsName, deviceTypeOfOs, type DeviceType } from './os.js';
 export { parseUserAgent, MAX_USER_AGENT, type UserAgentFacts } from './user-agent.js';
 export { urlParts, referringDomain } from './url.js';
