@@ -96,7 +96,7 @@ export class IdentityFacts {
     return p;
   }
 
-  foldPerson(id: string, facts: PersonFacts): void {
+  private foldPerson(id: string, facts: PersonFacts): void {
     const p = this.persons.get(id);
     if (!p) {
       const fresh: PersonFacts = { last: facts.last, set: Object.assign(table(), facts.set), once: Object.assign(table(), facts.once) };
@@ -146,17 +146,24 @@ function shared(props: Record<string, string>, user: string, anon: string): Reco
 }
 
 function fold(p: PersonFacts, at: string, set: Record<string, unknown> | undefined, once: Record<string, unknown> | undefined): void {
-  // A pair is made only for a value that wins: most values lose.
+  // Every event of a person sets the same few dozen properties again, and in a chunk read in time
+  // order each one wins: the held pair takes the new time (and value) in place rather than being
+  // replaced, which would make one short-lived pair per property per event. Pairs are never shared
+  // (each is made here or parsed from a summary line), so nothing else sees the change.
   if (set !== null && typeof set === 'object') {
     for (const k of Object.keys(set)) {
+      const v = set[k];
       const cur = p.set[k];
-      if (!cur || compared(at, set[k], cur) > 0) p.set[k] = [at, set[k]];
+      if (!cur) p.set[k] = [at, v];
+      else if (compared(at, v, cur) > 0) { cur[0] = at; cur[1] = v; }
     }
   }
   if (once !== null && typeof once === 'object') {
     for (const k of Object.keys(once)) {
+      const v = once[k];
       const cur = p.once[k];
-      if (!cur || compared(at, once[k], cur) < 0) p.once[k] = [at, once[k]];
+      if (!cur) p.once[k] = [at, v];
+      else if (compared(at, v, cur) < 0) { cur[0] = at; cur[1] = v; }
     }
   }
 }

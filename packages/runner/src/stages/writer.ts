@@ -14,7 +14,8 @@ const PIECE = 64 * 1024;
 
 export class GzipLinesWriter {
   records = 0;
-  private pending = '';
+  private piece = Buffer.allocUnsafe(2 * PIECE);
+  private used = 0;
   private readonly gzip: Gzip;
   private readonly counter = new HashingCounter();
   private readonly content = createHash('sha256');
@@ -38,22 +39,36 @@ export class GzipLinesWriter {
    */
   writeLine(line: string): Promise<void> | undefined {
     if (this.failed) return Promise.reject(this.failed);
-    this.pending += `${line}\n`;
     this.records += 1;
+    // Each line is encoded into the piece on its own: one line with a character past Latin-1 would
+    // make a joined piece a two-byte string, whose UTF-8 encoding takes twice as long. A UTF-16 unit
+    // is at most three bytes of UTF-8.
+    if (this.used + 3 * line.length + 1 > this.piece.length) {
+      if (3 * line.length + 1 > this.piece.length) return this.flushPiece(Buffer.from(`${line}\n`));
+      const flushing = this.flushPiece();
+      this.used = this.piece.write(line, 0, 'utf8');
+      this.piece[this.used++] = 0x0a;
+      return flushing;
+    }
+    this.used += this.piece.write(line, this.used, 'utf8');
+    this.piece[this.used++] = 0x0a;
     // Lines go to gzip in pieces of about 64 KiB: one write and one hash update per piece, not per line.
-    return this.pending.length >= PIECE ? this.flushPiece() : undefined;
+    return this.used >= PIECE ? this.flushPiece() : undefined;
   }
 
-  private async flushPiece(): Promise<void> {
-    // Encoded once, for both the hash and gzip.
-    const data = Buffer.from(this.pending);
-    this.pending = '';
-    this.content.update(data);
-    if (!this.gzip.write(data)) await Promise.race([once(this.gzip, 'drain'), this.upload]);
+  /** Hands the piece (then `extra`) to gzip; a fresh piece follows, as gzip holds the old one until it has read it. */
+  private async flushPiece(extra?: Buffer): Promise<void> {
+    const data = this.used > 0 ? this.piece.subarray(0, this.used) : undefined;
+    if (data) { this.piece = Buffer.allocUnsafe(2 * PIECE); this.used = 0; }
+    for (const d of [data, extra]) {
+      if (!d) continue;
+      this.content.update(d);
+      if (!this.gzip.write(d)) await Promise.race([once(this.gzip, 'drain'), this.upload]);
+    }
   }
 
   async finish(): Promise<OutputRef> {
-    if (this.pending) await this.flushPiece();
+    if (this.used > 0) await this.flushPiece();
     this.gzip.end();
     await this.upload;
     return { key: this.key, role: this.role, bytes: this.counter.bytes, sha256: this.counter.sha256, contentSha256: this.content.digest('hex'), records: this.records };
