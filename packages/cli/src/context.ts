@@ -63,6 +63,9 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
     options: def.source, baseDir: pipeline.baseDir, log,
     openStore: (uri) => { const s = openStore(uri, storeOptions); opened.push(s); return s; },
   });
+  if (def.transform.importEvents === false && !source.identities) {
+    throw new HogportError('E_PIPELINE_INVALID', `${file}: transform.importEvents: false imports only identities and persons, and the ${def.source.type} source has none: nothing would be sent. Remove the setting.`, { exitCode: 2 });
+  }
   return {
     pipeline, store, layout: makeLayout(def.id), source, log,
     async close() { await Promise.all(opened.map((s) => s.close())); },

@@ -108,3 +108,24 @@ test('with identifyEvents: false only the identity calls a project recorded are 
   const original = await migrate(t, 'original', '{ identifyEvents: false }');
   assert.deepEqual(sorted(linksOf(original.sent)), sorted(original.project.links));
 });
+
+test('an identities-only import (importEvents: false) sends every link and person of a full import, and no event, each record counted as dropped', async (t) => {
+  const full = await migrate(t, 'simplified');
+  const only = await migrate(t, 'simplified', '{ importEvents: false }');
+  const activity = (sent: Sent[]) => sent.filter((e) => !IDENTITY.has(e.event) && e.event !== '$set');
+  assert.equal(activity(only.sent).length, 0, 'no event of the source is sent');
+  assert.ok(activity(full.sent).length > 0);
+  assert.deepEqual(sorted(linksOf(only.sent)), sorted(linksOf(full.sent)));
+  const persons = (sent: Sent[]) => sent.filter((e) => e.event === '$set').map((e) => [e.distinct_id, e.properties.$set, e.properties.$set_once]).sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1));
+  assert.deepEqual(persons(only.sent), persons(full.sent), 'each person gets the same properties, events or not');
+  assert.equal(only.droppedBy.importEvents, activity(full.sent).length - (full.droppedBy.dropEvents ?? 0), 'every record whose events were left out is counted');
+});
+
+test('importEvents: false on a source without identities is refused before anything runs', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-import-events-'));
+  const file = path.join(dir, 'pipeline.yaml');
+  await writeFile(file, ['id: only', 'store: ./store', 'source: { type: files, location: ./in, mapping: { event: kind, distinctId: user, timestamp: { field: at } } }', 'transform: { importEvents: false }', 'destination: { type: dry-run }'].join('\n'));
+  const run = await runCli(['run', file], { env: {} });
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /importEvents: false imports only identities and persons, and the files source has none/);
+});

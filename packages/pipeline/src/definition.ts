@@ -47,6 +47,13 @@ export const TransformSpec = z.object({
    */
   identifyEvents: z.boolean().default(true),
   /**
+   * false: an identities-only import (PostHog's importer's `import_events` off), for a project whose
+   * events are already in PostHog: every record's events are dropped by rule (`importEvents`, counted),
+   * while its links and person facts still reach the merge, which sends the identity events and
+   * `~persons`. Only sources with identities have any to send.
+   */
+  importEvents: z.boolean().default(true),
+  /**
    * Events whose distinct_id PostHog refuses to merge (`anonymous`, `null`, `0`, blank…): `keep` sends
    * them, counted as `non_mergeable_distinct_id` in changedBy and flagged in the log (PostHog puts
    * every one of them on one person); `reject` refuses them with that reason.

@@ -16,7 +16,7 @@ const TIME_FIELDS = ['event_time', 'client_event_time', 'server_received_time'];
  * Records as one migration, the way a user runs one: Amplitude export files (S3 export layout) in,
  * a dry run out. A record without any time gets `completion` first (an export line always has one).
  */
-export async function runAmplitudeRecords(records: Array<Record<string, unknown>>, options: { completion?: Record<string, unknown>; identifyEvents?: boolean } = {}): Promise<MigrationRun> {
+export async function runAmplitudeRecords(records: Array<Record<string, unknown>>, options: { completion?: Record<string, unknown>; transform?: Record<string, unknown> } = {}): Promise<MigrationRun> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-conformance-amp-'));
   await mkdir(path.join(dir, 'export'));
   const chunks: string[] = [];
@@ -30,7 +30,7 @@ export async function runAmplitudeRecords(records: Array<Record<string, unknown>
     return await runDryMigration({
       dir, migration: 'conformance', chunks, run: (args, env) => runCli(args, { env: env ?? {} }),
       source: '{ type: amplitude, mode: files, location: ./export, requireComplete: false }',
-      ...(options.identifyEvents === false ? { transform: { identifyEvents: false } } : {}),
+      ...(options.transform ? { transform: options.transform } : {}),
       owner: (i) => {
         const { user_id: user, device_id: device } = records[i]!;
         return { ...(typeof user === 'string' ? { user: user.trim() } : {}), ...(typeof device === 'string' ? { anon: [device.trim()] } : {}) };

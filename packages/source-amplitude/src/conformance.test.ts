@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkImporterCases, type ImporterFixture } from '@hogport/testkit';
+import { checkImporterCases, importerTransform, type ImporterFixture } from '@hogport/testkit';
 import { runAmplitudeRecords } from './conformance.helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/posthog-importer.json', import.meta.url));
@@ -11,6 +11,6 @@ test('every case of PostHog\'s Amplitude importer tests lands as the importer ha
   // Each case is its own migration: the identity merge's "once per pair" spans a migration, as the importer's cache spans a job.
   await checkImporterCases(t, 'amplitude', fixture.cases, (c) => runAmplitudeRecords(c.records, {
     completion: { event_time: fixture.completion.event_time },
-    ...(c.context.generate_identify_events === false ? { identifyEvents: false } : {}),
+    transform: importerTransform(c.context),
   }));
 });

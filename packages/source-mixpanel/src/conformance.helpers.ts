@@ -12,7 +12,7 @@ const text = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim(
  * Records as one migration, the way a user runs one: the Mixpanel stand-in serves day i with
  * record i (one chunk each, so every outcome stays its record's), into a dry run.
  */
-export async function runMixpanelRecords(records: Array<Record<string, unknown>>, options: { identifyEvents?: boolean } = {}): Promise<MigrationRun> {
+export async function runMixpanelRecords(records: Array<Record<string, unknown>>, options: { transform?: Record<string, unknown> } = {}): Promise<MigrationRun> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-conformance-mp-'));
   const data = new Map(records.map((r, i) => [dayOf(i), [r as unknown as MixpanelEvent]]));
   const api = await startMixpanelApi({ user: env.MIXPANEL_SERVICE_ACCOUNT_USER, secret: env.MIXPANEL_SERVICE_ACCOUNT_SECRET, projectId: '4242', data, profiles: [] });
@@ -21,7 +21,7 @@ export async function runMixpanelRecords(records: Array<Record<string, unknown>>
     return await runDryMigration({
       dir, migration: 'conformance', chunks, env, run: (args, e) => runCli(args, { env: e ?? {} }),
       source: `{ type: mixpanel, exportEndpoint: "${api.url}", queryEndpoint: "${api.url}", projectId: 4242, start: "${chunks[0]}", end: "${dayOf(records.length)}" }`,
-      ...(options.identifyEvents === false ? { transform: { identifyEvents: false } } : {}),
+      ...(options.transform ? { transform: options.transform } : {}),
       owner: (i) => {
         const p = (records[i]!.properties ?? {}) as Record<string, unknown>;
         const device = text(p.$device_id);

@@ -9,7 +9,7 @@ export { mixpanelExport, mixpanelIdentityProject, mixpanelProfiles, startMixpane
 export { cutter, sendBody, type CutFaults, type CutKind } from './cut.js';
 export { transformVerdicts, verdictBrief, nestedJson, type Verdict, type TransformingSource } from './verdicts.js';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type FaultKind } from './fault-proxy.js';
-export { DELIBERATE, KNOWN_DEFECTS, judge, checkImporterCases, fixtureProblems, readMigration, runDryMigration, hogportValue, valueAt, unmergeable, type ImporterCase, type ImporterFixture, type Expectation, type Ref, type Output, type Sent, type RecordOutcome, type MigrationRun, type Deliberate, type KnownDefect, type ConformanceVerdict, type Owner } from './conformance.js';
+export { DELIBERATE, KNOWN_DEFECTS, judge, checkImporterCases, importerTransform, fixtureProblems, readMigration, runDryMigration, hogportValue, valueAt, unmergeable, type ImporterCase, type ImporterFixture, type Expectation, type Ref, type Output, type Sent, type RecordOutcome, type MigrationRun, type Deliberate, type KnownDefect, type ConformanceVerdict, type Owner } from './conformance.js';
 export { parseFieldTable, parseClaim, checkFieldRow, checkFieldTable, readFieldTableRecords, type FieldRow, type Claim, type ClaimOutput, type SourceReader } from './field-table.js';
 export { runExportFiles, type ExportFile } from './export-files.js';
 export { asPersonSees } from './person-view.js';

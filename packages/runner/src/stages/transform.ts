@@ -97,6 +97,15 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
           if (done.drop) { counts.dropped += 1; droppedBy[done.drop] = (droppedBy[done.drop] ?? 0) + 1; continue; }
           const { lines } = done;
+          if (spec.importEvents === false) {
+            // Identities only: what the events say of their people and links is kept, the events are not.
+            if (facts) {
+              for (let i = 0; i < kept.length; i++) facts.addEvent(kept[i]!, signatures[i] ? personPromotion(kept[i]!, signatures[i]!) : undefined);
+              for (const l of done.links) facts.addLink(l);
+            }
+            counts.dropped += 1; droppedBy.importEvents = (droppedBy.importEvents ?? 0) + 1;
+            continue;
+          }
           for (let i = 0; i < lines.length; i++) {
             const flushing = events.writeLine(lines[i]!);
             if (flushing) await flushing;
