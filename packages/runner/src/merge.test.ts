@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { HOGPORT_VERSION, readAll, sha256, silentLogger } from '@hogport/common';
+import { HOGPORT_VERSION, readAll, sha256, silentLogger, timeKey } from '@hogport/common';
 import { layout as makeLayout } from '@hogport/layout';
 import { encodeControl, Manifest, readControl } from '@hogport/manifest';
 import { TransformSpec, type PostHogEvent } from '@hogport/pipeline';
@@ -45,7 +45,19 @@ test('folds to the same identities and person values whatever the chunking and o
   assert.deepEqual([...merged.lines()], whole);
   const facts = fold(all);
   const latest = all.filter((x) => x.e.distinct_id === 'u1').sort((a, b) => (a.e.timestamp < b.e.timestamp ? -1 : 1)).at(-1)!.e;
-  assert.deepEqual(facts.persons.get('u1')!.set.plan, [latest.timestamp, latest.$set!.plan]);
+  assert.deepEqual(facts.persons.get('u1')!.set.get('plan'), [timeKey(latest.timestamp), latest.$set!.plan]);
+});
+
+test('person values held with millisecond times fold in time order with microsecond ones, whichever comes first', () => {
+  // 12:00:00.500Z is after 12:00:00.400900Z, though as text it sorts before it.
+  const line = (at: string, plan: string) => JSON.stringify({ person: 'u', facts: { last: at, set: { plan: [at, plan] }, once: { first: [at, plan] } } });
+  for (const order of [[0, 1], [1, 0]]) {
+    const f = new IdentityFacts();
+    const lines = [line('2024-01-01T12:00:00.500Z', 'later'), line('2024-01-01T12:00:00.400900Z', 'earlier')];
+    for (const i of order) f.addLine(lines[i]!);
+    const p = f.persons.get('u')!;
+    assert.deepEqual([p.set.get('plan')![1], p.once.get('first')![1], p.last], ['later', 'earlier', '2024-01-01T12:00:00.500Z']);
+  }
 });
 
 async function stageSummary(store: Store, chunk: string, items: ReturnType<typeof history>): Promise<void> {

@@ -87,8 +87,8 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
 
   if (facts.persons.size === 0) return { waiting: [], identities };
   const people = [...facts.persons.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, p]): PostHogEvent => {
-    const $set = Object.fromEntries(Object.entries(p.set).map(([k, [, v]]) => [k, v]));
-    const $set_once = Object.fromEntries(Object.entries(p.once).map(([k, [, v]]) => [k, v]));
+    const $set = Object.fromEntries([...p.set].map(([k, [, v]]) => [k, v]));
+    const $set_once = Object.fromEntries([...p.once].map(([k, [, v]]) => [k, v]));
     const properties: Record<string, unknown> = {};
     if (Object.keys($set).length) properties.$set = $set;
     if (Object.keys($set_once).length) properties.$set_once = $set_once;

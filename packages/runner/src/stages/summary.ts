@@ -4,19 +4,28 @@ import type { PostHogEvent } from '@hogport/pipeline';
 
 /**
  * What is known of one person: when they were last seen, and each property's latest (and first)
- * value. `set` and `once` are keyed by property names from data (`constructor`, `__proto__`), so
- * they are objects without a prototype: no name can find Object.prototype's members.
+ * value. Property names come from data (`constructor`, `__proto__`): Maps, where no name finds
+ * anything it should not, and a lookup costs less than in an object used as a dictionary (every
+ * event of a person looks up a few dozen).
  */
 export interface PersonFacts {
   last: string;
-  /** Property → [timestamp, value] of its latest `$set`. */
-  set: Record<string, [string, unknown]>;
-  /** Property → [timestamp, value] of its earliest `$set_once`. */
-  once: Record<string, [string, unknown]>;
+  /** Property → [time key (`timeKey`), value] of its latest `$set`. */
+  set: Map<string, [string, unknown]>;
+  /** Property → [time key, value] of its earliest `$set_once`. */
+  once: Map<string, [string, unknown]>;
   /**
    * An event carried this id as its distinct_id (a person known only from a profile has none): the
    * merge links the forms of an anonymous id that events carry.
    */
+  carried?: true;
+}
+
+/** A person's facts as a summary line holds them: the property tables as objects. */
+interface PersonFactsLine {
+  last: string;
+  set: Record<string, [string, unknown]>;
+  once: Record<string, [string, unknown]>;
   carried?: true;
 }
 
@@ -63,9 +72,8 @@ export class IdentityFacts {
       return;
     }
     // A pair repeats on every event of an identified user: most sightings change nothing and allocate nothing.
-    const a = timeKey(seen.first);
-    const b = timeKey(first);
-    if (a > b || (a === b && JSON.stringify(seen.props ?? null) > JSON.stringify(l.props ?? null))) {
+    const order = timeOrder(seen.first, first);
+    if (order > 0 || (order === 0 && JSON.stringify(seen.props ?? null) > JSON.stringify(l.props ?? null))) {
       seen.first = first;
       if (l.props) seen.props = l.props; else delete seen.props;
     }
@@ -79,40 +87,34 @@ export class IdentityFacts {
     const set = e.$set ?? (e.properties.$set as Record<string, unknown> | undefined);
     const once = e.$set_once ?? (e.properties.$set_once as Record<string, unknown> | undefined);
     const p = this.person(e.distinct_id, e.timestamp);
-    p.carried = true;
-    fold(p, e.timestamp, set, once);
-    if (promoted) fold(p, e.timestamp, promoted.set, promoted.once);
+    if (!p.carried) p.carried = true;
+    const key = timeKey(e.timestamp);
+    fold(p, key, set, once);
+    if (promoted) fold(p, key, promoted.set, promoted.once);
   }
 
   /** A person record a source holds apart from any event: its values as of `at`. */
   addPerson(r: PersonRecord): void {
-    fold(this.person(r.distinctId, r.at), r.at, r.set, r.setOnce);
+    fold(this.person(r.distinctId, r.at), timeKey(r.at), r.set, r.setOnce);
   }
 
   private person(id: string, at: string): PersonFacts {
     let p = this.persons.get(id);
-    if (!p) { p = { last: at, set: table(), once: table() }; this.persons.set(id, p); }
-    else if (timeKey(at) > timeKey(p.last)) p.last = at;
+    if (!p) { p = { last: at, set: new Map(), once: new Map() }; this.persons.set(id, p); }
+    else if (timeOrder(at, p.last) > 0) p.last = at;
     return p;
   }
 
-  private foldPerson(id: string, facts: PersonFacts): void {
-    const p = this.persons.get(id);
-    if (!p) {
-      const fresh: PersonFacts = { last: facts.last, set: Object.assign(table(), facts.set), once: Object.assign(table(), facts.once) };
-      if (facts.carried) fresh.carried = true;
-      this.persons.set(id, fresh);
-      return;
-    }
-    if (timeKey(facts.last) > timeKey(p.last)) p.last = facts.last;
+  private foldPerson(id: string, facts: PersonFactsLine): void {
+    const p = this.person(id, facts.last);
     if (facts.carried) p.carried = true;
-    for (const [k, tv] of Object.entries(facts.set)) if (!p.set[k] || later(tv, p.set[k]!)) p.set[k] = tv;
-    for (const [k, tv] of Object.entries(facts.once)) if (!p.once[k] || later(p.once[k]!, tv)) p.once[k] = tv;
+    for (const k of Object.keys(facts.set)) { const tv = held(facts.set[k]!); const cur = p.set.get(k); if (!cur || compared(tv[0], tv[1], cur) > 0) p.set.set(k, tv); }
+    for (const k of Object.keys(facts.once)) { const tv = held(facts.once[k]!); const cur = p.once.get(k); if (!cur || compared(tv[0], tv[1], cur) < 0) p.once.set(k, tv); }
   }
 
   /** Adds one line of a summary object. */
   addLine(line: string): void {
-    const o = JSON.parse(line) as { pair?: [string, string, string]; alias?: true; recorded?: true; props?: Record<string, string>; forms?: string[]; person?: string; facts?: PersonFacts };
+    const o = JSON.parse(line) as { pair?: [string, string, string]; alias?: true; recorded?: true; props?: Record<string, string>; forms?: string[]; person?: string; facts?: PersonFactsLine };
     if (o.pair) {
       const l: PairFacts = { user: o.pair[0], anon: o.pair[1], first: o.pair[2] };
       if (o.alias) l.alias = true;
@@ -129,7 +131,11 @@ export class IdentityFacts {
       const { user, anon, first, ...rest } = p;
       yield JSON.stringify({ pair: [user, anon, first], ...rest });
     }
-    for (const id of [...this.persons.keys()].sort(cmp)) yield JSON.stringify({ person: id, facts: this.persons.get(id) });
+    for (const id of [...this.persons.keys()].sort(cmp)) {
+      const p = this.persons.get(id)!;
+      const facts: PersonFactsLine = { last: p.last, set: entries(p.set), once: entries(p.once), ...(p.carried ? { carried: true } : {}) };
+      yield JSON.stringify({ person: id, facts });
+    }
   }
 }
 
@@ -145,54 +151,64 @@ function shared(props: Record<string, string>, user: string, anon: string): Reco
   return props;
 }
 
-function fold(p: PersonFacts, at: string, set: Record<string, unknown> | undefined, once: Record<string, unknown> | undefined): void {
+/**
+ * Folds values seen at `key` (a `timeKey`, which is how every held pair keeps its time: one form, so
+ * times compare as text without making keys per property).
+ */
+function fold(p: PersonFacts, key: string, set: Record<string, unknown> | undefined, once: Record<string, unknown> | undefined): void {
   // Every event of a person sets the same few dozen properties again, and in a chunk read in time
   // order each one wins: the held pair takes the new time (and value) in place rather than being
   // replaced, which would make one short-lived pair per property per event. Pairs are never shared
   // (each is made here or parsed from a summary line), so nothing else sees the change.
   if (set !== null && typeof set === 'object') {
-    for (const k of Object.keys(set)) {
+    for (const k in set) {
       const v = set[k];
-      const cur = p.set[k];
-      if (!cur) p.set[k] = [at, v];
-      else if (compared(at, v, cur) > 0) { cur[0] = at; cur[1] = v; }
+      const cur = p.set.get(k);
+      if (!cur) p.set.set(k, [key, v]);
+      else if (key !== cur[0] ? key > cur[0] : compared(key, v, cur) > 0) { cur[0] = key; cur[1] = v; }
     }
   }
   if (once !== null && typeof once === 'object') {
-    for (const k of Object.keys(once)) {
+    for (const k in once) {
       const v = once[k];
-      const cur = p.once[k];
-      if (!cur) p.once[k] = [at, v];
-      else if (compared(at, v, cur) < 0) { cur[0] = at; cur[1] = v; }
+      const cur = p.once.get(k);
+      if (!cur) p.once.set(k, [key, v]);
+      else if (key !== cur[0] ? key < cur[0] : compared(key, v, cur) < 0) { cur[0] = key; cur[1] = v; }
     }
   }
 }
 
-/** The value at time `at` against a held [time, value]: by time, equal times by value, so folding is order-free. */
-function compared(at: string, v: unknown, [u, w]: [string, unknown]): number {
-  // Normalised times of one length compare as text; only a millisecond and a microsecond time
-  // need their keys (which pad the shorter), and folding meets that pair rarely.
-  if (at !== u) {
-    if (at.length === u.length) return at > u ? 1 : -1;
-    const a = timeKey(at);
-    const b = timeKey(u);
-    if (a !== b) return a > b ? 1 : -1;
-  }
+/** The value at time key `key` against a held [time key, value]: by time, equal times by value, so folding is order-free. */
+function compared(key: string, v: unknown, held: [string, unknown]): number {
+  if (key !== held[0]) return key > held[0] ? 1 : -1;
   const x = JSON.stringify(v);
-  const y = JSON.stringify(w);
+  const y = JSON.stringify(held[1]);
   return x > y ? 1 : x < y ? -1 : 0;
 }
 
-/** An empty property table with no prototype, for keys that come from data. */
-function table(): Record<string, [string, unknown]> {
-  return Object.create(null) as Record<string, [string, unknown]>;
+/** A pair parsed from a summary line, its time as a key (lines from before keys were kept hold times). */
+function held(tv: [string, unknown]): [string, unknown] {
+  if (tv[0].length !== 27) tv[0] = timeKey(tv[0]);
+  return tv;
 }
 
-/** Whether [t, v] is later than [u, w]; equal times are ordered by value, so folding is order-free. */
-function later([t, v]: [string, unknown], [u, w]: [string, unknown]): boolean {
-  const a = timeKey(t);
-  const b = timeKey(u);
-  return a !== b ? a > b : JSON.stringify(v) > JSON.stringify(w);
+/**
+ * Two normalised times in order (-1, 0, 1). Times of one length compare as text; only a millisecond
+ * and a microsecond time need their keys, which pad the shorter, and folding meets that pair rarely.
+ */
+function timeOrder(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a.length === b.length) return a > b ? 1 : -1;
+  const x = timeKey(a);
+  const y = timeKey(b);
+  return x === y ? 0 : x > y ? 1 : -1;
+}
+
+/** A property table as an object for JSON: without a prototype, so a key `__proto__` is a key like any other. */
+function entries(m: Map<string, [string, unknown]>): Record<string, [string, unknown]> {
+  const o = Object.create(null) as Record<string, [string, unknown]>;
+  for (const [k, tv] of m) o[k] = tv;
+  return o;
 }
 
 function cmp(a: string, b: string): number {
