@@ -32,6 +32,12 @@ export function checkedId(id: string, mode: LongDistinctIds, what: string): { id
 // anonymous id that a broken SDK or integration sends for everybody.
 const ILLEGAL_ANY_CASE = new Set(['anonymous', 'guest', 'distinctid', 'distinct_id', 'id', 'not_authenticated', 'email', 'undefined', 'true', 'false']);
 const ILLEGAL_EXACT = new Set(['[object Object]', 'NaN', 'None', 'none', 'null', '0']);
+/** ASCII codes a refused id, quoted or padded with white space, can begin with (either case of a letter). */
+const MAY_BEGIN_REFUSED: boolean[] = [];
+for (const id of [...ILLEGAL_ANY_CASE, ...ILLEGAL_EXACT, '"', "'", ' ', '\t', '\n', '\v', '\f', '\r']) {
+  MAY_BEGIN_REFUSED[id.toLowerCase().charCodeAt(0)] = true;
+  MAY_BEGIN_REFUSED[id.toUpperCase().charCodeAt(0)] = true;
+}
 /** The longest refused id with quotes around it: anything longer can only be refused for being blank. */
 const LONGEST_ILLEGAL = '"not_authenticated"'.length;
 
@@ -47,6 +53,9 @@ export function isNonMergeableId(id: string): boolean {
     const c = id.charCodeAt(0);
     return (c <= 0x20 || c === 0xa0 || c >= 0x1680) && id.trim() === '';
   }
+  // A short id is looked at closer only if its first character can begin a refused one.
+  if (id.length === 0) return true;
+  if (!MAY_BEGIN_REFUSED[id.charCodeAt(0)]) return id.charCodeAt(0) > 0x7f && id.trim() === '';
   const bare = id.length >= 2 && (id[0] === '"' || id[0] === "'") && id.at(-1) === id[0] ? id.slice(1, -1) : id;
   return bare.trim() === '' || ILLEGAL_EXACT.has(bare) || ILLEGAL_ANY_CASE.has(bare.toLowerCase());
 }
