@@ -25,7 +25,7 @@ const RELEASED: Array<[Record<string, unknown> & { type: string }, boolean, stri
   [{ type: 'segment', location: '/tmp' },
     true, '{"options":{},"source":"segment","version":5}'],
   [{ type: 'ga4', location: '/tmp', pattern: '*.json' },
-    true, '{"options":{},"source":"ga4","version":4}'],
+    true, '{"options":{},"source":"ga4","version":5}'],
   [{ type: 'heap', location: '/tmp' },
     true, '{"options":{},"source":"heap","version":4}'],
 ];
