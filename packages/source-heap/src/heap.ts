@@ -1,7 +1,7 @@
 import { canonicalJson, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { hasValue, idOf, type PersonRecord, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { epochGuessToIso, sessionUuidV7 } from '@hogport/conventions';
+import { epochGuessToIso, parseUserAgent, posthogBrowserName, sessionUuidV7 } from '@hogport/conventions';
 
 /** Namespace of the uuids derived from Heap's ids. */
 export const HEAP_NAMESPACE = uuidV5('hogport.heap', URL_NAMESPACE);
@@ -29,7 +29,7 @@ const EVENT_INTERNAL = new Set(['event_id', 'user_id', 'time', 'event_table_name
  */
 const COLUMNS = new Map([
   ['path', '$pathname'], ['domain', '$host'], ['referrer', '$referrer'], ['title', '$title'],
-  ['browser', '$browser'], ['device_type', '$device_type'], ['ip', '$ip'], ['user_agent', '$raw_user_agent'],
+  ['device_type', '$device_type'], ['ip', '$ip'], ['user_agent', '$raw_user_agent'],
   ['country', '$geoip_country_name'], ['region', '$geoip_subdivision_1_name'], ['city', '$geoip_city_name'],
 ]);
 const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet'], ['phone', 'Mobile']]);
@@ -87,6 +87,7 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
     if (url && (k === 'query' || k === 'hash')) continue;
     const name = COLUMNS.get(k);
     if (name === '$device_type' && typeof v === 'string') properties.$device_type = DEVICE_TYPES.get(v.toLowerCase()) ?? v;
+    else if (k === 'browser') Object.assign(properties, browserOf(v, r.user_agent));
     else if (name) properties[name] = v;
     else if (k === 'platform' && typeof v === 'string') Object.assign(properties, osOf(v));
     else setOwn(properties, k, v);
@@ -101,6 +102,20 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
   const uuid = eventId ? uuidV5(`event:${eventId}`, HEAP_NAMESPACE) : uuidV5(canonicalJson({ name, userId, timestamp, properties }), HEAP_NAMESPACE);
   const event = name === 'pageviews' || name === 'pageview' ? '$pageview' : name;
   return { events: [{ uuid, event, distinct_id: userId, timestamp, properties }] };
+}
+
+/**
+ * Heap's browser column under posthog-js's names (`Chrome Mobile iOS` → `Chrome iOS`, `IE` →
+ * `Internet Explorer`). Where the row has a user agent that names a browser, the agent decides, as
+ * posthog-js decides from it: `$browser` is left to the shared step that parses `$raw_user_agent`
+ * (which also gives `$browser_version`, Heap having none). Heap's own name is then kept as
+ * `$heap_browser` only if it says something else, so a disagreement is not lost.
+ */
+function browserOf(browser: unknown, userAgent: unknown): Record<string, unknown> {
+  const named = typeof browser === 'string' ? posthogBrowserName(browser) : browser;
+  const parsed = typeof userAgent === 'string' && userAgent !== '' ? parseUserAgent(userAgent).browser : undefined;
+  if (!parsed) return { $browser: named };
+  return parsed === named ? {} : { $heap_browser: browser };
 }
 
 /** Heap's platform, the OS with or without its version (`iOS 16.1`), as `$os` and `$os_version`. */
