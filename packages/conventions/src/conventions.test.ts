@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ExactNumber } from '@hogport/common';
 import type { PostHogEvent } from '@hogport/event';
-import { applyConventions, asPersonSees, deviceTypeOfOs, personPromotion, epochGuessToIso, epochUnit, initialName, parseUserAgent, posthogOsName, referringDomain, sessionUuidV7, urlParts, PERSON_PROPERTIES } from './index.js';
+import { applyConventions, asPersonSees, deviceTypeOfOs, personPromotion, epochGuessToIso, epochUnit, initialName, parseUserAgent, posthogBrowserName, posthogOsName, referringDomain, sessionUuidV7, urlParts, PERSON_PROPERTIES } from './index.js';
 
 const event = (properties: Record<string, unknown>, over: Partial<PostHogEvent> = {}): PostHogEvent =>
   ({ uuid: '018df93d-e680-748b-8200-516703348972', event: 'Clicked', distinct_id: 'u-1', timestamp: '2024-03-01T09:00:00.000Z', properties, ...over });
@@ -40,6 +40,20 @@ test('OS names become PostHog\'s, whatever the spelling; names it does not know 
   for (const [from, to] of [['macOS', 'Mac OS X'], ['mac', 'Mac OS X'], ['Mac OS X', 'Mac OS X'], ['ios', 'iOS'], ['iPhone OS', 'iOS'], ['android', 'Android'], ['ANDROID', 'Android'], ['windows', 'Windows'], ['linux', 'Linux'], ['chromeos', 'Chrome OS'], ['CrOS', 'Chrome OS'], ['tvos', 'tvOS'], ['HarmonyOS', 'HarmonyOS']]) {
     assert.equal(posthogOsName(from!), to, from);
     assert.equal(applied({ $os: from }).properties.$os, to, from);
+  }
+});
+
+test('browser names other tools export become posthog-js\'s; a name it does not know is kept', () => {
+  const names = [
+    ['Chrome Mobile iOS', 'Chrome iOS'], ['Chrome Mobile', 'Chrome'], ['Chrome Mobile WebView', 'Chrome'], ['Mobile Safari UI/WKWebView', 'Mobile Safari'], ['mobile safari', 'Mobile Safari'],
+    ['IE', 'Internet Explorer'], ['IE Mobile', 'Internet Explorer Mobile'], ['Edge', 'Microsoft Edge'], ['Edge Mobile', 'Microsoft Edge'], ['Firefox iOS', 'Firefox iOS'], ['Firefox Mobile', 'Firefox'],
+    ['Samsung Browser', 'Samsung Internet'], ['Opera Mobile', 'Opera'], ['Opera Mini', 'Opera Mini'], ['Android', 'Android Mobile'], ['Safari', 'Safari'], ['Vivaldi', 'Vivaldi'], [' chrome ', 'Chrome'],
+  ];
+  assert.deepEqual(names.map(([from]) => posthogBrowserName(from!)), names.map(([, to]) => to));
+  // The table's names are the ones the shared user-agent parsing writes.
+  for (const ua of Object.values(UA)) {
+    const browser = parseUserAgent(ua).browser;
+    if (browser) assert.equal(posthogBrowserName(browser), browser, ua);
   }
 });
 

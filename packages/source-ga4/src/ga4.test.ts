@@ -145,3 +145,54 @@ test('GA4\'s items are kept where the event has products; the empty list BigQuer
   assert.deepEqual(withItems.events[0]!.properties.items, items);
   assert.ok(!Object.hasOwn(empty.events[0]!.properties, 'items'));
 });
+
+/** Every scalar (or list) in `v` with its dotted path. */
+const leaves = (v: unknown, at = ''): Array<[string, unknown]> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).flatMap(([k, x]) => leaves(x, at ? `${at}.${k}` : k)) : [[at, v]];
+const PLACEHOLDER = /^\((direct|none|not set|organic|referral|data deleted|not provided)\)$/;
+
+test('no field of a published GA4 row vanishes: each value is a property, in $set or $set_once, or a placeholder', async () => {
+  // Read whole (time, name, identity), or renamed to PostHog's values.
+  const transformed = new Set(['event_timestamp', 'event_name', 'user_id', 'device.category', 'device.operating_system_version', 'event_params', 'user_properties']);
+  for (const r of (await published()).filter((x) => 'events' in mapGa4Row(x))) {
+    const e = eventOf(r);
+    const landed = new Set([...leaves(e.properties), ...leaves(e.$set ?? {}), ...leaves(e.$set_once ?? {})].map(([, v]) => JSON.stringify(v)));
+    for (const [path, v] of leaves(r)) {
+      if (transformed.has(path) || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'string' && PLACEHOLDER.test(v))) continue;
+      assert.ok(landed.has(JSON.stringify(v)), `${r.event_name}: ${path} (${JSON.stringify(v)}) is in no property`);
+    }
+  }
+});
+
+test('GA4 fields no PostHog name takes land as ga4_<path>, flattened, with the export\'s values; placeholders and empties do not', () => {
+  const p = eventOf(row({
+    platform: 'ANDROID', event_value_in_usd: 12.5, user_first_touch_timestamp: '1709270000000000', user_ltv: { revenue: 33.5, currency: 'USD' },
+    privacy_info: { analytics_storage: 'Yes', ads_storage: 'No' }, app_info: { id: 'com.example.shop', version: '4.2.0', install_source: 'com.android.vending' },
+    device: { category: 'smart tv', operating_system: 'Android', advertising_id: null, time_zone_offset_seconds: 3600 },
+    geo: { country: 'Germany', metro: '(not set)', sub_continent: 'Western Europe' }, traffic_source: { source: 'google', medium: 'cpc', name: 'spring', campaign_id: '17' },
+  })).properties;
+  assert.deepEqual([p.ga4_platform, p.ga4_event_value_in_usd, p.ga4_user_first_touch_timestamp, p.ga4_user_ltv_revenue, p.ga4_user_ltv_currency], ['ANDROID', 12.5, '1709270000000000', 33.5, 'USD']);
+  assert.deepEqual([p.ga4_privacy_info_analytics_storage, p.ga4_privacy_info_ads_storage, p.ga4_app_info_install_source, p.ga4_device_time_zone_offset_seconds], ['Yes', 'No', 'com.android.vending', 3600]);
+  assert.equal(p.ga4_device_category, 'smart tv', 'a category PostHog has no device type for is kept, not dropped');
+  assert.equal(p.$device_type, undefined);
+  assert.deepEqual([p.ga4_geo_sub_continent, p.ga4_traffic_source_campaign_id, p.ga4_event_bundle_sequence_id, p.ga4_event_date], ['Western Europe', '17', '7', '20240301']);
+  for (const k of ['ga4_geo_metro', 'ga4_device_advertising_id', 'ga4_geo_country', 'ga4_app_info_id', 'ga4_device_operating_system', 'ga4_traffic_source_source', 'ga4_user_pseudo_id', 'ga4_stream_id', 'ga4_event_name']) {
+    assert.ok(!Object.hasOwn(p, k), `${k}: a placeholder, an empty value, or a field already under a PostHog name`);
+  }
+});
+
+test('GA4 values the mapping sets aside still land: a desktop\'s mobile_* fields, a campaign the params already name, a session user property that differs', async () => {
+  const desktop = eventOf((await published()).find((r) => r.device?.category === 'desktop' && r.device.mobile_model_name === 'Chrome'));
+  assert.deepEqual([desktop.properties.$device_model, desktop.properties.ga4_device_mobile_model_name, desktop.properties.ga4_device_mobile_brand_name], [undefined, 'Chrome', 'Google']);
+  const e = eventOf(row({
+    event_params: [param('source', 'newsletter'), param('ga_session_id', 1709279000), param('ga4_platform', 'mine')], platform: 'WEB',
+    collected_traffic_source: { manual_source: 'bing', manual_medium: 'organic' },
+    user_properties: [{ key: 'ga_session_id', value: { int_value: '1709270000' } }, { key: 'ga_session_number', value: { int_value: '3' } }],
+  }));
+  assert.deepEqual([e.properties.utm_source, e.properties.ga4_collected_traffic_source_manual_source, e.properties.utm_medium], ['newsletter', 'bing', 'organic'], 'the event\'s own source wins; the collected one is kept beside it');
+  assert.equal(e.properties.ga4_collected_traffic_source_manual_medium, undefined, 'a collected field that became utm_medium is not sent twice');
+  assert.deepEqual([e.properties.ga_session_id, e.properties.ga4_user_properties_ga_session_id, e.properties.ga_session_number], [1709279000, 1709270000, 3]);
+  assert.equal(e.properties.ga4_platform, 'mine', 'a param of the user\'s own keeps its value');
+  const same = eventOf(row({ user_properties: [{ key: 'ga_session_id', value: { int_value: '1709279000' } }] }));
+  assert.ok(!Object.hasOwn(same.properties, 'ga4_user_properties_ga_session_id'), 'the same session id is not sent twice');
+});

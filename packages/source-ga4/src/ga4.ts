@@ -1,7 +1,8 @@
-import { canonicalJson, epochToIso, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, epochToIso, ExactNumber, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { hasValue, idOf, putter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 import { sessionUuidV7 } from '@hogport/conventions';
+import { isDeepStrictEqual } from 'node:util';
 
 /** Namespace of the uuids derived from GA4's composite event key. */
 export const GA4_NAMESPACE = uuidV5('hogport.ga4', URL_NAMESPACE);
@@ -97,37 +98,41 @@ export function mapGa4Row(value: unknown): RecordResult {
   const params = flatten(r.event_params);
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) if (!TRAFFIC_PARAMS.has(k) || isValue(v)) setOwn(properties, PARAM_RENAMES.get(k) ?? k, v);
-  const put = putter(properties, { isValue });
-  const fill = (k: string, v: unknown) => { if (!Object.hasOwn(properties, k)) put(k, v); };
+  /** The row's fields (dotted paths) that became a property: `carryRest` lands the others. */
+  const used = new Set<string>();
+  const put = (k: string, from: string, v: unknown) => { if (isValue(v)) { properties[k] = v; used.add(from); } };
+  const fill = (k: string, from: string, v: unknown) => { if (!Object.hasOwn(properties, k)) put(k, from, v); };
   const d = r.device ?? {};
   const category = String(d.category ?? '').toLowerCase();
+  const browserAt = isValue(d.web_info?.browser) ? 'device.web_info.browser' : 'device.browser';
   const browser = d.web_info?.browser ?? d.browser;
-  put('$device_type', DEVICE_TYPES.get(category));
-  put('$os', d.operating_system);
-  put('$os_version', osVersion(d.operating_system_version, d.operating_system));
-  put('$browser', browser);
-  put('$browser_version', d.web_info?.browser_version ?? d.browser_version);
-  put('$host', d.web_info?.hostname);
+  const browserVersionAt = isValue(d.web_info?.browser_version) ? 'device.web_info.browser_version' : 'device.browser_version';
+  put('$device_type', 'device.category', DEVICE_TYPES.get(category));
+  put('$os', 'device.operating_system', d.operating_system);
+  put('$os_version', 'device.operating_system_version', osVersion(d.operating_system_version, d.operating_system));
+  put('$browser', browserAt, browser);
+  put('$browser_version', browserVersionAt, d.web_info?.browser_version ?? d.browser_version);
+  put('$host', 'device.web_info.hostname', d.web_info?.hostname);
   // On a desktop GA4 fills the mobile_* fields with the browser's maker and name (Google / Chrome,
   // Microsoft / Edge): they say nothing of the device then. A phone's are its own (Samsung / SM-G781B).
   if (category !== 'desktop' && !(isValue(browser) && d.mobile_model_name === browser)) {
-    put('$device_manufacturer', d.mobile_brand_name);
-    put('$device_model', d.mobile_model_name);
+    put('$device_manufacturer', 'device.mobile_brand_name', d.mobile_brand_name);
+    put('$device_model', 'device.mobile_model_name', d.mobile_model_name);
   }
-  put('$locale', d.language);
+  put('$locale', 'device.language', d.language);
   const app = r.app_info ?? {};
-  put('$app_version', app.version);
-  put('$app_namespace', app.id);
-  fill('$screen_name', params.firebase_screen_class);
+  put('$app_version', 'app_info.version', app.version);
+  put('$app_namespace', 'app_info.id', app.id);
+  fill('$screen_name', 'event_params.firebase_screen_class', params.firebase_screen_class);
   const g = r.geo ?? {};
-  put('$geoip_country_name', g.country);
-  put('$geoip_subdivision_1_name', g.region);
-  put('$geoip_city_name', g.city);
-  put('$geoip_continent_name', g.continent);
+  put('$geoip_country_name', 'geo.country', g.country);
+  put('$geoip_subdivision_1_name', 'geo.region', g.region);
+  put('$geoip_city_name', 'geo.city', g.city);
+  put('$geoip_continent_name', 'geo.continent', g.continent);
   const collected = r.collected_traffic_source;
-  if (collected && typeof collected === 'object') for (const [from, to] of COLLECTED_TRAFFIC) fill(to, collected[from]);
-  put('$ga4_user_pseudo_id', pseudo);
-  put('$ga4_stream_id', r.stream_id);
+  if (collected && typeof collected === 'object') for (const [from, to] of COLLECTED_TRAFFIC) fill(to, `collected_traffic_source.${from}`, collected[from]);
+  put('$ga4_user_pseudo_id', 'user_pseudo_id', pseudo);
+  put('$ga4_stream_id', 'stream_id', r.stream_id);
   // BigQuery writes an empty list on every event without products: that is no value.
   if (r.items && !(Array.isArray(r.items) && r.items.length === 0)) properties.items = r.items;
   if (r.ecommerce) properties.ecommerce = r.ecommerce;
@@ -135,7 +140,10 @@ export function mapGa4Row(value: unknown): RecordResult {
   const set: Record<string, unknown> = {};
   const once: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(userProps)) {
-    if (SESSION_USER_PROPERTIES.has(k)) { if (!Object.hasOwn(properties, k)) setOwn(properties, k, v); } else setOwn(FIRST_USER_PROPERTIES.has(k) ? once : set, k, v);
+    if (!SESSION_USER_PROPERTIES.has(k)) setOwn(FIRST_USER_PROPERTIES.has(k) ? once : set, k, v);
+    else if (!Object.hasOwn(properties, k)) setOwn(properties, k, v);
+    // The param of the same name wins; a user property that says otherwise is kept beside it.
+    else if (!isDeepStrictEqual(properties[k], v)) fillOwn(properties, `ga4_user_properties_${k}`, v);
   }
   const sessionId = params.ga_session_id ?? userProps.ga_session_id;
   // ga_session_id is the session's start in epoch seconds; the session belongs to its device.
@@ -150,9 +158,41 @@ export function mapGa4Row(value: unknown): RecordResult {
   const ts = r.traffic_source;
   if (ts && typeof ts === 'object') {
     for (const [from, to] of [['source', '$initial_utm_source'], ['medium', '$initial_utm_medium'], ['name', '$initial_utm_campaign']] as const) {
-      if (isValue(ts[from])) once[to] = ts[from];
+      if (isValue(ts[from])) { once[to] = ts[from]; used.add(`traffic_source.${from}`); }
     }
   }
   if (Object.keys(once).length) event.$set_once = once;
+  carryRest(r, used, properties);
   return userId && pseudo ? { events: [event], identify: [{ distinctId: userId, anonId: pseudo }] } : { events: [event] };
+}
+
+/**
+ * Fields of the row that `mapGa4Row` reads whole: the event's name, time and identity, the lists it
+ * flattens, the product fields it keeps as they are.
+ */
+const READ_WHOLE = new Set(['event_name', 'event_timestamp', 'user_id', 'event_params', 'user_properties', 'items', 'ecommerce']);
+
+/**
+ * Every other field of the row with a value lands as `ga4_<path>`, its path's parts joined by `_`
+ * (`geo.sub_continent` → `ga4_geo_sub_continent`, `privacy_info.analytics_storage` →
+ * `ga4_privacy_info_analytics_storage`, `event_bundle_sequence_id` → `ga4_event_bundle_sequence_id`):
+ * the export's own column names, so a user who knows GA4's schema finds them, in flat properties
+ * PostHog can filter and break down by. Values stay as the export wrote them (INT64 as text); GA4's
+ * placeholders and empty values are no value, as in the mapped fields. A property the row's params
+ * already set keeps the param's value.
+ */
+function carryRest(r: Record<string, unknown>, used: ReadonlySet<string>, properties: Record<string, unknown>): void {
+  const walk = (v: unknown, path: string) => {
+    if (used.has(path)) return;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof ExactNumber)) {
+      for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+    } else if (isValue(v) && !(Array.isArray(v) && v.length === 0)) {
+      fillOwn(properties, `ga4_${path.replace(/\./g, '_')}`, v);
+    }
+  };
+  for (const [k, v] of Object.entries(r)) if (!READ_WHOLE.has(k)) walk(v, k);
+}
+
+function fillOwn(properties: Record<string, unknown>, key: string, v: unknown): void {
+  if (!Object.hasOwn(properties, key)) setOwn(properties, key, v);
 }

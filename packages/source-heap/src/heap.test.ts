@@ -6,7 +6,7 @@ const pageview = (over: Record<string, unknown> = {}) => ({
   event_id: '8812039944', user_id: '5551234', session_id: '7003318887', time: '2024-03-01 09:15:42.123', event_table_name: 'pageviews',
   domain: 'shop.example', path: '/pricing', query: '?plan=pro&utm_source=newsletter', hash: '#faq', title: 'Pricing | Shop', referrer: 'https://www.google.com/search?q=shop',
   landing_page: 'shop.example/', utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring', utm_term: 'boots', utm_content: 'hero',
-  browser: 'Chrome', device_type: 'Mobile', platform: 'iOS 16.1', country: 'Germany', region: 'Bavaria', city: 'Munich', ip: '203.0.113.9',
+  browser: 'Chrome Mobile iOS', device_type: 'Mobile', platform: 'iOS 16.1', country: 'Germany', region: 'Bavaria', city: 'Munich', ip: '203.0.113.9',
   user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 16_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/119.0.6045.109 Mobile/15E148 Safari/604.1',
   session_time: '2024-03-01 09:02:10.500', library: 'web',
   ...over,
@@ -14,14 +14,14 @@ const pageview = (over: Record<string, unknown> = {}) => ({
 const eventOf = (row: Record<string, unknown>) => { const r = mapHeapRow(row, 'events'); assert.ok('events' in r, JSON.stringify(r)); return r.events[0]!; };
 const timeOf = (uuid: unknown) => parseInt(String(uuid).replace(/-/g, '').slice(0, 12), 16);
 
-test('a Heap pageview lands under PostHog\'s names: URL built from domain, path, query and hash; referrer, title, UTMs, browser, device, OS, geo, ip, user agent', () => {
+test('a Heap pageview lands under PostHog\'s names: URL built from domain, path, query and hash; referrer, title, UTMs, device, OS, geo, ip, user agent (the browser left to it)', () => {
   const e = eventOf(pageview());
   assert.equal(e.event, '$pageview');
   assert.deepEqual(e.properties, {
     $host: 'shop.example', $pathname: '/pricing', $current_url: 'https://shop.example/pricing?plan=pro&utm_source=newsletter#faq',
     $title: 'Pricing | Shop', $referrer: 'https://www.google.com/search?q=shop', landing_page: 'shop.example/',
     utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring', utm_term: 'boots', utm_content: 'hero',
-    $browser: 'Chrome', $device_type: 'Mobile', $os: 'iOS', $os_version: '16.1',
+    $device_type: 'Mobile', $os: 'iOS', $os_version: '16.1',
     $geoip_country_name: 'Germany', $geoip_subdivision_1_name: 'Bavaria', $geoip_city_name: 'Munich', $ip: '203.0.113.9',
     $raw_user_agent: pageview().user_agent, session_time: '2024-03-01 09:02:10.500', library: 'web',
     $heap_session_id: '7003318887', $session_id: e.properties.$session_id,
@@ -52,10 +52,11 @@ test('Heap\'s session id becomes a UUIDv7 $session_id whose time is the session\
   assert.equal(timeOf(eventOf(pageview({ session_time: 1709283730500 })).properties.$session_id), Date.parse('2024-03-01T09:02:10.500Z'), 'epoch milliseconds read as such');
 });
 
-test('without a session start, Heap\'s session id still gives one $session_id per session: its time is a UTC midnight, each event of the session agreeing', () => {
-  const none = [eventOf(pageview({ session_time: null })), eventOf(pageview({ session_time: undefined, time: '2024-03-01 23:59:59.000' }))];
-  assert.equal(none[0]!.properties.$session_id, none[1]!.properties.$session_id);
-  assert.equal(timeOf(none[0]!.properties.$session_id), Date.parse('2024-03-01T00:00:00Z'));
+test('without a session start, Heap\'s session id still gives one $session_id per session, across midnight and in any chunk: its time is the epoch', () => {
+  const none = [eventOf(pageview({ session_time: null })), eventOf(pageview({ session_time: undefined, time: '2024-03-01 23:59:59.000' })), eventOf(pageview({ session_time: '', time: '2024-03-02 00:00:01.000' }))];
+  assert.equal(new Set(none.map((e) => e.properties.$session_id)).size, 1, 'a session running past midnight UTC is one session');
+  assert.equal(timeOf(none[0]!.properties.$session_id), 0, 'no row says when the session started');
+  assert.notEqual(eventOf(pageview({ session_time: null, session_id: '7003318888' })).properties.$session_id, none[0]!.properties.$session_id, 'another session, another id');
   // Seconds since the session started, in whole seconds: the start they imply moves from row to row.
   const elapsed = [eventOf(pageview({ session_time: 0, time: '2024-03-01 00:00:00.700' })), eventOf(pageview({ session_time: '4', time: '2024-03-01 00:00:05.200' }))];
   assert.equal(elapsed[0]!.properties.$session_id, elapsed[1]!.properties.$session_id);
@@ -63,4 +64,14 @@ test('without a session start, Heap\'s session id still gives one $session_id pe
   assert.equal(eventOf(pageview({ session_id: null })).properties.$session_id, undefined, 'no session id, no session');
   const before1970 = eventOf(pageview({ session_time: '1965-01-01 00:00:00' })).properties;
   assert.deepEqual([before1970.$session_id, before1970.$heap_session_id], [undefined, '7003318887'], 'a start a UUIDv7 cannot hold gives no $session_id, the session id is kept');
+});
+
+test('Heap\'s browser column lands under posthog-js\'s names; a user agent naming a browser decides it, Heap\'s own name kept only where it disagrees', () => {
+  const browserOf = (browser: unknown, user_agent: unknown = null) => { const p = eventOf(pageview({ browser, user_agent })).properties; return [p.$browser, p.$heap_browser]; };
+  assert.deepEqual([browserOf('Chrome Mobile iOS'), browserOf('IE'), browserOf('Edge'), browserOf('Samsung Browser'), browserOf('Mobile Safari UI/WKWebView'), browserOf('Vivaldi')],
+    [['Chrome iOS', undefined], ['Internet Explorer', undefined], ['Microsoft Edge', undefined], ['Samsung Internet', undefined], ['Mobile Safari', undefined], ['Vivaldi', undefined]]);
+  const ua = pageview().user_agent;
+  assert.deepEqual(browserOf('Chrome Mobile iOS', ua), [undefined, undefined], 'the agent names the same browser: the shared step derives $browser (and its version) from $raw_user_agent');
+  assert.deepEqual(browserOf('Chrome', ua), [undefined, 'Chrome'], 'the agent says Chrome iOS: Heap\'s differing name is kept beside it');
+  assert.deepEqual(browserOf('Firefox', 'curl/8.4.0'), ['Firefox', undefined], 'an agent naming no browser leaves Heap\'s');
 });

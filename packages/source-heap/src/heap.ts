@@ -1,7 +1,7 @@
 import { canonicalJson, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { hasValue, idOf, type PersonRecord, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { epochGuessToIso, sessionUuidV7 } from '@hogport/conventions';
+import { epochGuessToIso, parseUserAgent, posthogBrowserName, sessionUuidV7 } from '@hogport/conventions';
 
 /** Namespace of the uuids derived from Heap's ids. */
 export const HEAP_NAMESPACE = uuidV5('hogport.heap', URL_NAMESPACE);
@@ -29,7 +29,7 @@ const EVENT_INTERNAL = new Set(['event_id', 'user_id', 'time', 'event_table_name
  */
 const COLUMNS = new Map([
   ['path', '$pathname'], ['domain', '$host'], ['referrer', '$referrer'], ['title', '$title'],
-  ['browser', '$browser'], ['device_type', '$device_type'], ['ip', '$ip'], ['user_agent', '$raw_user_agent'],
+  ['device_type', '$device_type'], ['ip', '$ip'], ['user_agent', '$raw_user_agent'],
   ['country', '$geoip_country_name'], ['region', '$geoip_subdivision_1_name'], ['city', '$geoip_city_name'],
 ]);
 const DEVICE_TYPES = new Map([['desktop', 'Desktop'], ['mobile', 'Mobile'], ['tablet', 'Tablet'], ['phone', 'Mobile']]);
@@ -87,6 +87,7 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
     if (url && (k === 'query' || k === 'hash')) continue;
     const name = COLUMNS.get(k);
     if (name === '$device_type' && typeof v === 'string') properties.$device_type = DEVICE_TYPES.get(v.toLowerCase()) ?? v;
+    else if (k === 'browser') Object.assign(properties, browserOf(v, r.user_agent));
     else if (name) properties[name] = v;
     else if (k === 'platform' && typeof v === 'string') Object.assign(properties, osOf(v));
     else setOwn(properties, k, v);
@@ -101,6 +102,20 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
   const uuid = eventId ? uuidV5(`event:${eventId}`, HEAP_NAMESPACE) : uuidV5(canonicalJson({ name, userId, timestamp, properties }), HEAP_NAMESPACE);
   const event = name === 'pageviews' || name === 'pageview' ? '$pageview' : name;
   return { events: [{ uuid, event, distinct_id: userId, timestamp, properties }] };
+}
+
+/**
+ * Heap's browser column under posthog-js's names (`Chrome Mobile iOS` → `Chrome iOS`, `IE` →
+ * `Internet Explorer`). Where the row has a user agent that names a browser, the agent decides, as
+ * posthog-js decides from it: `$browser` is left to the shared step that parses `$raw_user_agent`
+ * (which also gives `$browser_version`, Heap having none). Heap's own name is then kept as
+ * `$heap_browser` only if it says something else, so a disagreement is not lost.
+ */
+function browserOf(browser: unknown, userAgent: unknown): Record<string, unknown> {
+  const named = typeof browser === 'string' ? posthogBrowserName(browser) : browser;
+  const parsed = typeof userAgent === 'string' && userAgent !== '' ? parseUserAgent(userAgent).browser : undefined;
+  if (!parsed) return { $browser: named };
+  return parsed === named ? {} : { $heap_browser: browser };
 }
 
 /** Heap's platform, the OS with or without its version (`iOS 16.1`), as `$os` and `$os_version`. */
@@ -124,16 +139,22 @@ function pageUrl(r: Record<string, unknown>): string | undefined {
 
 /**
  * The time part of a session's `$session_id`, in ms: it must be the same on every event of the
- * session, or the session splits. Heap Connect's `session_time` is the session's start: that, exactly.
- * Some exports give instead the seconds since the start (a small number, in whole seconds): the start
- * it implies moves by up to a second from event to event, so the time part is the UTC midnight before
- * that start. Without either, it is the UTC midnight of the event's own day: every event of a session
- * gets its id, but a session that runs past midnight UTC becomes two.
+ * session, in whichever chunk (a day) the event is, or the session splits. Heap Connect's
+ * `session_time` is the session's start: that, exactly. Some exports give instead the seconds since
+ * the start (a small number, in whole seconds): the start it implies moves by up to a second from
+ * event to event, so the time part is the UTC midnight before that start.
+ *
+ * Without either, what every event of a session shares is its `session_id` and `user_id`, and
+ * neither holds a time (Heap draws them at random); any time read from the event's own time changes
+ * somewhere inside some sessions (a day's midnight split every session running past it). So the
+ * time part is then the epoch, 1970-01-01T00:00:00Z: the same for every event of the session in
+ * every chunk and run, plainly no real start, and the id's random part, a hash of the session id,
+ * tells sessions apart. The price: PostHog's sessions table, which finds a session by its id's time
+ * within the dates queried, does not find these; the events still group by `$session_id`.
  */
 function sessionStart(sessionTime: unknown, eventTime: string): number {
-  const at = Date.parse(eventTime);
   const n = typeof sessionTime === 'number' ? sessionTime : typeof sessionTime === 'string' && /^\d+(\.\d+)?$/.test(sessionTime.trim()) ? Number(sessionTime) : undefined;
-  if (n !== undefined && n >= 0 && n < ELAPSED_LIMIT_S) return midnight(at - n * 1000);
+  if (n !== undefined && n >= 0 && n < ELAPSED_LIMIT_S) return midnight(Date.parse(eventTime) - n * 1000);
   if (typeof sessionTime === 'string') {
     // Every row of a session repeats its start: read each once.
     let ms = starts.get(sessionTime);
@@ -143,11 +164,13 @@ function sessionStart(sessionTime: unknown, eventTime: string): number {
       if (starts.size >= 4096) starts.clear();
       starts.set(sessionTime, ms);
     }
-    return Number.isNaN(ms) ? midnight(at) : ms;
+    return Number.isNaN(ms) ? NO_START : ms;
   }
   const start = heapTime(sessionTime);
-  return start ? Date.parse(start) : midnight(at);
+  return start ? Date.parse(start) : NO_START;
 }
+/** The time part of a session whose start no row says. */
+const NO_START = 0;
 const starts = new Map<string, number>();
 /** Seconds since a session's start stay far below this (a year); a start in epoch seconds is above it. */
 const ELAPSED_LIMIT_S = 365 * 86_400;

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mapSegmentMessage } from './index.js';
+const hasValue = (v: unknown) => v !== undefined && v !== null && v !== '';
 
 const SAMPLES = fileURLToPath(new URL('../../../fixtures/samples/segment/', import.meta.url));
 
@@ -94,4 +95,53 @@ test('a Segment message whose properties, traits or context are not objects is a
   assert.deepEqual(verdict({ context: 7 }), ['bad_properties', 'context is a number, not an object as Segment sends']);
   assert.deepEqual(verdict({ context: { traits: 'x' } }), ['bad_properties', 'context.traits is a string, not an object as Segment sends']);
   assert.equal(verdict({ properties: null, traits: null, context: null }), 'kept', 'absent is not malformed');
+});
+
+/** Every value in `v` with its path, down to the scalars. */
+const leaves = (v: unknown, at = ''): Array<[string, unknown]> =>
+  v !== null && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => leaves(x, at ? `${at}.${k}` : k)) : [[at, v]];
+
+test('Segment context no PostHog name takes lands as segment_<key>, holding only what the mapping leaves of it', async () => {
+  const p = eventOf((await published())[0]).properties;
+  assert.deepEqual(p.segment_device, { advertisingId: '7A3CBEA0-BDF5-11E4-8DFC-AA07A5B093DB', adTrackingEnabled: true, token: 'ff15bc0c20c4aa6cd50854ff165fd265c838e5405bfeb9571066395b8c9da449' });
+  assert.deepEqual(p.segment_referrer, { id: 'ABCD582CDEFFFF01919', type: 'dataxu' });
+  assert.equal(p.segment_active, true);
+  assert.deepEqual((p.segment_userAgentData as { platform: string }).platform, 'macOS');
+  for (const k of ['segment_library', 'segment_os', 'segment_app', 'segment_network', 'segment_screen', 'segment_page', 'segment_ip', 'segment_locale', 'segment_traits', 'segment_groupId']) {
+    assert.ok(!Object.hasOwn(p, k), `${k}: every field of it has a PostHog name (or, like page.search "", no value)`);
+  }
+  assert.deepEqual([p.$device_id, p.$lib, p.$locale, p.$timezone], ['B5372DB0-C21E-11E4-8DFC-AA07A5B093DB', 'analytics.js', 'en-US', 'Europe/Amsterdam'], 'the mapped fields are as before');
+});
+
+test('Segment context extras of every kind land: os, library, location, page and custom keys under segment_*, campaign fields as utm_<key>', () => {
+  const e = eventOf(message({
+    context: {
+      os: { name: 'Android', version: '14', build: 'UQ1A' }, library: { name: 'analytics-android', version: '4.11', plugins: ['a'] },
+      location: { city: 'Berlin', speed: 0, country: '' }, page: { url: 'https://shop.example/?a=1', search: '?a=1', hash: '#top' },
+      campaign: { source: 'ads', id: 'cmp-7', gclid: 'Cj0' }, instanceId: 'i-1', experiment: { arm: 'B' }, page_view_id: null, screen: 'big',
+    },
+  }));
+  const p = e.properties;
+  assert.deepEqual(p.segment_os, { build: 'UQ1A' });
+  assert.deepEqual(p.segment_library, { plugins: ['a'] });
+  assert.deepEqual(p.segment_location, { speed: 0 }, 'a zero is a value; an empty country is not');
+  assert.deepEqual(p.segment_page, { search: '?a=1', hash: '#top' });
+  assert.deepEqual([p.utm_source, p.utm_id, p.utm_gclid, p.segment_campaign], ['ads', 'cmp-7', 'Cj0', undefined]);
+  assert.deepEqual([p.segment_instanceId, p.segment_experiment, p.segment_screen], ['i-1', { arm: 'B' }, 'big'], 'a custom key, or a known one not holding an object, is kept whole');
+  assert.ok(!Object.hasOwn(p, 'segment_page_view_id'), 'null is no value');
+  assert.deepEqual([p.$os, p.$os_version, p.$lib, p.$lib_version, p.$geoip_city_name], ['Android', '14', 'analytics-android', '4.11', 'Berlin']);
+});
+
+test('no value of a Segment message\'s context vanishes: each lands in the event\'s properties or $set', async () => {
+  const extra: Record<string, any> = message({ type: 'group', groupId: 'g-1', context: { groupId: 'g-1', locale: 'de-DE', device: { adTrackingEnabled: false, type: 'android' }, campaign: { id: 7 } } });
+  for (const m of [...(await published()).filter((x) => x.type !== 'alias'), extra]) {
+    const e = eventOf(m);
+    const landed = new Set([...leaves(e.properties), ...leaves(e.$set ?? {})].map(([, v]) => JSON.stringify(v)));
+    for (const [path, v] of leaves(m.context ?? {})) {
+      // device.type is renamed to PostHog's device types (`ios` → `Mobile`).
+      if (!hasValue(v) || path === 'device.type') continue;
+      assert.ok(landed.has(JSON.stringify(v)), `${m.type} ${m.messageId}: context.${path} (${JSON.stringify(v)}) is in no property`);
+    }
+  }
+  assert.equal(eventOf(extra).properties.segment_groupId, 'g-1', 'a group call\'s context.groupId is kept, not made a second group');
 });

@@ -1,4 +1,4 @@
-import { canonicalJson, normalizeTimestamp, uuidV5, URL_NAMESPACE } from '@hogport/common';
+import { canonicalJson, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { hasValue, idOf, putter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 
@@ -43,6 +43,9 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   const contextTraits = bag(m.context?.traits);
   const contextGroup = idOf(m.context?.groupId);
   if (contextGroup && type !== 'group') properties.$groups = { [GROUP_TYPE]: contextGroup };
+  // A group call names its group itself, and a groupId that is no id cannot be a group: either way
+  // the sender's value stays, under the name the rest of the context gets.
+  else if (hasValue(m.context?.groupId) && !Object.hasOwn(properties, 'segment_groupId')) properties.segment_groupId = m.context.groupId;
   let event: string;
   const base = { uuid, distinct_id: distinctId, timestamp };
   switch (type) {
@@ -165,7 +168,49 @@ function context(c: unknown): Record<string, unknown> {
   put('$timezone', ctx.timezone);
   put('$raw_user_agent', ctx.userAgent);
   for (const [k, utm] of Object.entries(UTM)) put(utm, ctx.campaign?.[k]);
+  carryRest(ctx, out);
   return out;
+}
+
+/**
+ * What `context()` reads of each context object, and the context keys read whole (`traits` becomes
+ * `$set`, `groupId` `$groups`, both in `mapSegmentMessage`). Anything else is carried by `carryRest`.
+ */
+const MAPPED_CONTEXT = new Map<string, ReadonlySet<string> | 'whole'>([
+  ['ip', 'whole'], ['userAgent', 'whole'], ['locale', 'whole'], ['timezone', 'whole'], ['traits', 'whole'], ['groupId', 'whole'],
+  ['page', new Set(PAGE_PROPERTIES.map(([from]) => from))],
+  ['os', new Set(['name', 'version'])],
+  ['device', new Set(['id', 'manufacturer', 'model', 'name', 'type'])],
+  ['screen', new Set(['width', 'height', 'density'])],
+  ['app', new Set(['name', 'version', 'build', 'namespace'])],
+  ['network', new Set(['wifi', 'bluetooth', 'cellular', 'carrier'])],
+  ['location', new Set(['city', 'country', 'region', 'latitude', 'longitude'])],
+  ['library', new Set(['name', 'version'])],
+  ['campaign', new Set(Object.keys(UTM))],
+]);
+
+/**
+ * The context fields no PostHog name takes, kept under the names PostHog's own Segment destination
+ * (posthog-segment) gives them: every context key prefixed `segment_` (`context.userAgentData` →
+ * `segment_userAgentData`, a custom `context.active` → `segment_active`). Of an object partly mapped
+ * only the rest is carried (`context.device.advertisingId` → `segment_device.advertisingId`), so no
+ * value is sent twice. Campaign fields beyond the five UTM ones become `utm_<key>`, as that
+ * destination names every campaign field (`context.campaign.id` → `utm_id`). Empty values are no value,
+ * as everywhere else in the mapping.
+ */
+function carryRest(ctx: Record<string, unknown>, out: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(ctx)) {
+    if (!hasValue(value)) continue;
+    const mapped = MAPPED_CONTEXT.get(key);
+    if (mapped === 'whole') continue;
+    if (mapped && typeof value === 'object' && !Array.isArray(value)) {
+      const rest: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (!mapped.has(k) && hasValue(v)) setOwn(rest, k, v);
+      if (key === 'campaign') { for (const [k, v] of Object.entries(rest)) if (!Object.hasOwn(out, `utm_${k}`)) setOwn(out, `utm_${k}`, v); } else if (Object.keys(rest).length > 0) setOwn(out, `segment_${key}`, rest);
+    } else {
+      setOwn(out, `segment_${key}`, value);
+    }
+  }
 }
 
 /** Absent, or an object as Segment's libraries send: hand-made logs may hold anything. */
