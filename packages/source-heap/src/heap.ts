@@ -139,22 +139,16 @@ function pageUrl(r: Record<string, unknown>): string | undefined {
 
 /**
  * The time part of a session's `$session_id`, in ms: it must be the same on every event of the
- * session, in whichever chunk (a day) the event is, or the session splits. Heap Connect's
- * `session_time` is the session's start: that, exactly. Some exports give instead the seconds since
- * the start (a small number, in whole seconds): the start it implies moves by up to a second from
- * event to event, so the time part is the UTC midnight before that start.
- *
- * Without either, what every event of a session shares is its `session_id` and `user_id`, and
- * neither holds a time (Heap draws them at random); any time read from the event's own time changes
- * somewhere inside some sessions (a day's midnight split every session running past it). So the
- * time part is then the epoch, 1970-01-01T00:00:00Z: the same for every event of the session in
- * every chunk and run, plainly no real start, and the id's random part, a hash of the session id,
- * tells sessions apart. The price: PostHog's sessions table, which finds a session by its id's time
- * within the dates queried, does not find these; the events still group by `$session_id`.
+ * session, or the session splits. Heap Connect's `session_time` is the session's start: that, exactly.
+ * Some exports give instead the seconds since the start (a small number, in whole seconds): the start
+ * it implies moves by up to a second from event to event, so the time part is the UTC midnight before
+ * that start. Without either, it is the UTC midnight of the event's own day: every event of a session
+ * gets its id, but a session that runs past midnight UTC becomes two.
  */
 function sessionStart(sessionTime: unknown, eventTime: string): number {
+  const at = Date.parse(eventTime);
   const n = typeof sessionTime === 'number' ? sessionTime : typeof sessionTime === 'string' && /^\d+(\.\d+)?$/.test(sessionTime.trim()) ? Number(sessionTime) : undefined;
-  if (n !== undefined && n >= 0 && n < ELAPSED_LIMIT_S) return midnight(Date.parse(eventTime) - n * 1000);
+  if (n !== undefined && n >= 0 && n < ELAPSED_LIMIT_S) return midnight(at - n * 1000);
   if (typeof sessionTime === 'string') {
     // Every row of a session repeats its start: read each once.
     let ms = starts.get(sessionTime);
@@ -164,13 +158,11 @@ function sessionStart(sessionTime: unknown, eventTime: string): number {
       if (starts.size >= 4096) starts.clear();
       starts.set(sessionTime, ms);
     }
-    return Number.isNaN(ms) ? NO_START : ms;
+    return Number.isNaN(ms) ? midnight(at) : ms;
   }
   const start = heapTime(sessionTime);
-  return start ? Date.parse(start) : NO_START;
+  return start ? Date.parse(start) : midnight(at);
 }
-/** The time part of a session whose start no row says. */
-const NO_START = 0;
 const starts = new Map<string, number>();
 /** Seconds since a session's start stay far below this (a year); a start in epoch seconds is above it. */
 const ELAPSED_LIMIT_S = 365 * 86_400;

@@ -6,7 +6,7 @@ import { heapTable, mapHeapRow } from './heap.js';
  * user migrations (as links). The table is told by the chunk id, at plan and at transform alike.
  */
 export const heapSource = exportFilesSource('heap', {
-  pattern: '**/*', version: 6,
+  pattern: '**/*', version: 5,
   mapper: (chunk) => {
     const table = heapTable(chunk);
     return (v) => mapHeapRow(v, table);
