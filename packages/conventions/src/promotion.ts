@@ -97,17 +97,34 @@ export function promote(e: PostHogEvent, signature: string): void {
  * folds these into each person's facts, so `~persons` follows the same rules as ingestion.
  */
 export function personPromotion(e: PostHogEvent, signature: string): { set: Record<string, unknown>; once: Record<string, unknown> } {
-  const set: Record<string, unknown> = {};
-  const once: Record<string, unknown> = {};
+  const set: unknown[] = [];
+  const once: unknown[] = [];
+  personPromotionPairs(e, signature, set, once);
+  return { set: objectOf(set), once: objectOf(once) };
+}
+
+/**
+ * `personPromotion` as flat lists of name, value, name, value… written into `set` and `once` (emptied
+ * first), for the identity merge's fold, which runs on every event: no two objects made per event, and
+ * lists the fold reads at one speed whatever the event's shape. Each name appears once in each list.
+ */
+export function personPromotionPairs(e: PostHogEvent, signature: string, set: unknown[], once: unknown[]): void {
+  set.length = 0;
+  once.length = 0;
   const p = e.properties;
   const own = objectOrUndefined(e.$set) ?? objectOrUndefined(p.$set) ?? NOTHING;
   const ownOnce = objectOrUndefined(e.$set_once) ?? objectOrUndefined(p.$set_once) ?? NOTHING;
   promoter(signature, 'person')(p, set, once, own, ownOnce);
-  return { set, once };
 }
 const NOTHING: Record<string, unknown> = Object.freeze(Object.create(null) as Record<string, unknown>);
 
-type PersonPromoter = (p: Record<string, unknown>, s: Record<string, unknown>, o: Record<string, unknown>, own: Record<string, unknown>, ownOnce: Record<string, unknown>) => void;
+function objectOf(pairs: unknown[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < pairs.length; i += 2) o[pairs[i] as string] = pairs[i + 1];
+  return o;
+}
+
+type PersonPromoter = (p: Record<string, unknown>, s: unknown[], o: unknown[], own: Record<string, unknown>, ownOnce: Record<string, unknown>) => void;
 const promoters = { event: new Map<string, Promoter>(), person: new Map<string, PersonPromoter>() };
 
 function promoter(signature: string, kind: 'event'): Promoter;
@@ -116,7 +133,7 @@ function promoter(signature: string, kind: 'event' | 'person'): Promoter | Perso
   const cache = promoters[kind] as Map<string, Promoter | PersonPromoter>;
   let fn = cache.get(signature);
   if (!fn) {
-    fn = kind === 'event' ? compile(signature, false) : compile(signature, true);
+    fn = kind === 'event' ? compile(signature) : compilePerson(signature);
     if (cache.size >= 2048) cache.clear();
     cache.set(signature, fn);
   }
@@ -126,26 +143,51 @@ function promoter(signature: string, kind: 'event' | 'person'): Promoter | Perso
 const GEO_FROM = PERSON_PROPERTIES.length;
 
 /**
- * Straight-line code for one signature. For an event (`all` false) it writes into the event's own
- * objects, geo values and carried first-touch values only; for a person (`all` true) every value
- * into fresh objects, skipping what the event's own `$set`/`$set_once` (`own`, `ownOnce`) hold.
+ * Straight-line code for one signature, writing into the event's own objects: geo values and carried
+ * first-touch values only (what PostHog would not promote itself).
  */
-function compile(signature: string, all: boolean): Promoter & PersonPromoter {
+function compile(signature: string): Promoter {
   const lines = ['let v;'];
   const codes = [...signature].map((c) => c.charCodeAt(0));
-  const unset = (target: string, name: string) => (all ? `${at(target === 's' ? 'own' : 'ownOnce', name)} === undefined && ${at(target, name)} === undefined` : `${at(target, name)} === undefined`);
   // First-touch values the event carries come first: they win over the ones its own values give.
   for (const code of codes.filter((c) => c >= INITIAL)) {
     const initial = initialName(PROMOTED[code - INITIAL]!);
-    lines.push(`v = ${at('p', initial)}; if (v !== undefined && v !== null && ${unset('o', initial)}) ${at('o', initial)} = v;`);
+    lines.push(`v = ${at('p', initial)}; if (v !== undefined && v !== null && ${at('o', initial)} === undefined) ${at('o', initial)} = v;`);
   }
   for (const code of codes.filter((c) => c < INITIAL)) {
-    if (!all && code - VALUE < GEO_FROM) continue;
+    if (code - VALUE < GEO_FROM) continue;
     const name = PROMOTED[code - VALUE]!;
     const initial = initialName(name);
-    lines.push(`v = ${at('p', name)}; if (v !== undefined && v !== null) { if (${unset('s', name)}) ${at('s', name)} = v; if (${unset('o', initial)}) ${at('o', initial)} = v; }`);
+    lines.push(`v = ${at('p', name)}; if (v !== undefined && v !== null) { if (${at('s', name)} === undefined) ${at('s', name)} = v; if (${at('o', initial)} === undefined) ${at('o', initial)} = v; }`);
   }
-  return new Function('p', 's', 'o', 'own', 'ownOnce', lines.join('\n')) as Promoter & PersonPromoter;
+  return new Function('p', 's', 'o', lines.join('\n')) as Promoter;
+}
+
+/**
+ * Straight-line code for one signature, giving the person's view: every value, as name/value pairs,
+ * skipping what the event's own `$set`/`$set_once` (`own`, `ownOnce`) hold. A first-touch name the
+ * event carries and one its value gives are the same `$initial_*` name: the carried one is written
+ * first and a flag keeps the second out, so each name is in a list once.
+ */
+function compilePerson(signature: string): PersonPromoter {
+  const lines = ['let v;'];
+  const codes = [...signature].map((c) => c.charCodeAt(0));
+  const carried = new Set(codes.filter((c) => c >= INITIAL).map((c) => c - INITIAL));
+  for (const code of codes.filter((c) => c >= INITIAL)) {
+    const i = code - INITIAL;
+    const initial = initialName(PROMOTED[i]!);
+    const flag = codes.includes(VALUE + i) ? ` w${i} = true;` : '';
+    if (flag) lines.push(`let w${i} = false;`);
+    lines.push(`v = ${at('p', initial)}; if (v !== undefined && v !== null && ${at('ownOnce', initial)} === undefined) { o.push(${JSON.stringify(initial)}, v);${flag} }`);
+  }
+  for (const code of codes.filter((c) => c < INITIAL)) {
+    const i = code - VALUE;
+    const name = PROMOTED[i]!;
+    const initial = initialName(name);
+    const unwritten = carried.has(i) ? `!w${i} && ` : '';
+    lines.push(`v = ${at('p', name)}; if (v !== undefined && v !== null) { if (${at('own', name)} === undefined) s.push(${JSON.stringify(name)}, v); if (${unwritten}${at('ownOnce', initial)} === undefined) o.push(${JSON.stringify(initial)}, v); }`);
+  }
+  return new Function('p', 's', 'o', 'own', 'ownOnce', lines.join('\n')) as PersonPromoter;
 }
 
 /** `o.name` for names that are identifiers (all of PostHog's): a named load or store. */

@@ -82,15 +82,18 @@ export class IdentityFacts {
     if (l.forms && !l.forms.every((f) => seen.forms?.includes(f))) seen.forms = [...new Set([...(seen.forms ?? []), ...l.forms])].sort();
   }
 
-  /** Folds an event's `$set`/`$set_once`, and `promoted`: what PostHog promotes to its person from its properties. */
-  addEvent(e: PostHogEvent, promoted?: { set: Record<string, unknown>; once: Record<string, unknown> }): void {
+  /**
+   * Folds an event's `$set`/`$set_once`, and `promoted`: what PostHog promotes to its person from its
+   * properties, as name/value lists (`personPromotionPairs`).
+   */
+  addEvent(e: PostHogEvent, promoted?: { set: readonly unknown[]; once: readonly unknown[] }): void {
     const set = e.$set ?? (e.properties.$set as Record<string, unknown> | undefined);
     const once = e.$set_once ?? (e.properties.$set_once as Record<string, unknown> | undefined);
     const p = this.person(e.distinct_id, e.timestamp);
     if (!p.carried) p.carried = true;
     const key = timeKey(e.timestamp);
     fold(p, key, set, once);
-    if (promoted) fold(p, key, promoted.set, promoted.once);
+    if (promoted) { foldPairs(p.set, key, promoted.set, 1); foldPairs(p.once, key, promoted.once, -1); }
   }
 
   /** A person record a source holds apart from any event: its values as of `at`. */
@@ -175,6 +178,17 @@ function fold(p: PersonFacts, key: string, set: Record<string, unknown> | undefi
       if (!cur) p.once.set(k, [key, v]);
       else if (key !== cur[0] ? key < cur[0] : compared(key, v, cur) < 0) { cur[0] = key; cur[1] = v; }
     }
+  }
+}
+
+/** Folds name/value lists into a table: `wins` 1 keeps the latest value, -1 the earliest. */
+function foldPairs(table: Map<string, [string, unknown]>, key: string, pairs: readonly unknown[], wins: 1 | -1): void {
+  for (let i = 0; i < pairs.length; i += 2) {
+    const k = pairs[i] as string;
+    const v = pairs[i + 1];
+    const cur = table.get(k);
+    if (!cur) table.set(k, [key, v]);
+    else if (key !== cur[0] ? (key > cur[0]) === (wins === 1) : compared(key, v, cur) === wins) { cur[0] = key; cur[1] = v; }
   }
 }
 

@@ -1,13 +1,13 @@
 import { pipeline, type Readable } from 'node:stream';
 import { HashingCounter, HogportError, HOGPORT_VERSION, timeKey } from '@hogport/common';
 import { Manifest, readControl, type OutputRef } from '@hogport/manifest';
-import type { Position, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
+import type { Position, PostHogEvent, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
 import type { Layout } from '@hogport/layout';
 import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
-import { applyConventions, personPromotion } from '@hogport/conventions';
+import { applyConventions, personPromotionPairs } from '@hogport/conventions';
 import { Changed, finishPerson, finishRecord, recordText } from '@hogport/event';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
@@ -50,6 +50,13 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       // Facts that span chunks, for sources whose users move between anonymous and known ids.
       const conventions = { promote: !source.identities };
       const facts = source.identities ? new IdentityFacts() : undefined;
+      // One pair of lists for every event's promoted values: the fold reads them at once.
+      const promoted = { set: [] as unknown[], once: [] as unknown[] };
+      const promotedOf = (e: PostHogEvent, signature: string) => {
+        if (signature === '') return undefined;
+        personPromotionPairs(e, signature, promoted.set, promoted.once);
+        return promoted;
+      };
       const files = raw.map((o) => ({
         name: layout.rawName(o.key),
         async open(): Promise<Readable> {
@@ -100,7 +107,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           if (spec.importEvents === false) {
             // Identities only: what the events say of their people and links is kept, the events are not.
             if (facts) {
-              for (let i = 0; i < kept.length; i++) facts.addEvent(kept[i]!, signatures[i] ? personPromotion(kept[i]!, signatures[i]!) : undefined);
+              for (let i = 0; i < kept.length; i++) facts.addEvent(kept[i]!, promotedOf(kept[i]!, signatures[i]!));
               for (const l of done.links) facts.addLink(l);
             }
             counts.dropped += 1; droppedBy.importEvents = (droppedBy.importEvents ?? 0) + 1;
@@ -114,7 +121,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             if (minKey === undefined || key < minKey) { min = ts; minKey = key; }
             if (maxKey === undefined || key > maxKey) { max = ts; maxKey = key; }
             // The person's view of the event, as PostHog's ingestion promotes it: ~persons follows the same rules.
-            if (facts) facts.addEvent(kept[i]!, signatures[i] ? personPromotion(kept[i]!, signatures[i]!) : undefined);
+            if (facts) facts.addEvent(kept[i]!, promotedOf(kept[i]!, signatures[i]!));
           }
           if (facts) for (const l of done.links) facts.addLink(l);
           counts.out += 1;
