@@ -25,7 +25,7 @@ const RELEASED: Array<[Record<string, unknown> & { type: string }, boolean, stri
   [{ type: 'segment', location: '/tmp' },
     true, '{"options":{},"source":"segment","version":6}'],
   [{ type: 'ga4', location: '/tmp', pattern: '*.json' },
-    true, '{"options":{},"source":"ga4","version":5}'],
+    true, '{"options":{},"source":"ga4","version":6}'],
   [{ type: 'heap', location: '/tmp' },
     true, '{"options":{},"source":"heap","version":5}'],
 ];
