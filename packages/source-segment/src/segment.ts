@@ -49,7 +49,7 @@ export function mapSegmentMessage(value: unknown): RecordResult {
       if (hasValue(v)) properties[to] = v;
     }
   }
-  // A context value left out for an event's own `segment_<key>` holding no object is counted.
+  // A context value the event's own `segment_<key>` keeps out is counted.
   const changed = keepShadowed(properties, ctx) ? { changed: ['segment_context_shadowed'] } : {};
   if (anonymousId) properties.$segment_anonymous_id = anonymousId;
   // The user's traits as the sender knew them (analytics.js sends them with every call): the person's.
