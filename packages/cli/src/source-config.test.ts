@@ -23,11 +23,11 @@ const RELEASED: Array<[Record<string, unknown> & { type: string }, boolean, stri
   [{ type: 'files', location: '/tmp', module: './m.mjs', jsonFields: ['p'], format: 'csv', csv: { delimiter: ';' } },
     false, '{"options":{"csv":{"delimiter":";"},"format":"csv","jsonFields":["p"],"module":"./m.mjs"},"source":"files","version":2}'],
   [{ type: 'segment', location: '/tmp' },
-    true, '{"options":{},"source":"segment","version":5}'],
+    true, '{"options":{},"source":"segment","version":6}'],
   [{ type: 'ga4', location: '/tmp', pattern: '*.json' },
-    true, '{"options":{},"source":"ga4","version":5}'],
+    true, '{"options":{},"source":"ga4","version":6}'],
   [{ type: 'heap', location: '/tmp' },
-    true, '{"options":{},"source":"heap","version":5}'],
+    true, '{"options":{},"source":"heap","version":7}'],
 ];
 
 test('every source keeps the transform config, and so the config hash, it had for the same options', async () => {

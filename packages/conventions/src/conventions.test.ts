@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ExactNumber } from '@hogport/common';
 import type { PostHogEvent } from '@hogport/event';
-import { applyConventions, asPersonSees, deviceTypeOfOs, personPromotion, epochGuessToIso, epochUnit, initialName, parseUserAgent, posthogBrowserName, posthogOsName, referringDomain, sessionUuidV7, urlParts, PERSON_PROPERTIES } from './index.js';
+import { applyConventions, asPersonSees, deviceTypeOfOs, personPromotion, epochGuessToIso, epochUnit, initialName, parseUserAgent, posthogBrowserName, posthogFoldsBrowser, posthogOsName, referringDomain, sessionUuidV7, urlParts, PERSON_PROPERTIES } from './index.js';
 
 const event = (properties: Record<string, unknown>, over: Partial<PostHogEvent> = {}): PostHogEvent =>
   ({ uuid: '018df93d-e680-748b-8200-516703348972', event: 'Clicked', distinct_id: 'u-1', timestamp: '2024-03-01T09:00:00.000Z', properties, ...over });
@@ -48,6 +48,8 @@ test('browser names other tools export become posthog-js\'s; a name it does not 
     ['Chrome Mobile iOS', 'Chrome iOS'], ['Chrome Mobile', 'Chrome'], ['Chrome Mobile WebView', 'Chrome'], ['Mobile Safari UI/WKWebView', 'Mobile Safari'], ['mobile safari', 'Mobile Safari'],
     ['IE', 'Internet Explorer'], ['IE Mobile', 'Internet Explorer Mobile'], ['Edge', 'Microsoft Edge'], ['Edge Mobile', 'Microsoft Edge'], ['Firefox iOS', 'Firefox iOS'], ['Firefox Mobile', 'Firefox'],
     ['Samsung Browser', 'Samsung Internet'], ['Opera Mobile', 'Opera'], ['Opera Mini', 'Opera Mini'], ['Android', 'Android Mobile'], ['Safari', 'Safari'], ['Vivaldi', 'Vivaldi'], [' chrome ', 'Chrome'],
+    // GA4's names.
+    ['Samsung Internet', 'Samsung Internet'], ['Safari (in-app)', 'Mobile Safari'], ['Android Webview', 'Chrome'], ['Opera', 'Opera'], ['YaBrowser', 'Chrome'], ['Amazon Silk', 'Chrome'],
   ];
   assert.deepEqual(names.map(([from]) => posthogBrowserName(from!)), names.map(([, to]) => to));
   // The table's names are the ones the shared user-agent parsing writes.
@@ -55,6 +57,12 @@ test('browser names other tools export become posthog-js\'s; a name it does not 
     const browser = parseUserAgent(ua).browser;
     if (browser) assert.equal(posthogBrowserName(browser), browser, ua);
   }
+});
+
+test('a browser named without its platform takes posthog-js\'s iOS name on iOS; a name posthog-js gives another program is marked worth keeping', () => {
+  assert.deepEqual(['Chrome', 'Firefox', 'Safari', 'Safari (in-app)', 'Microsoft Edge', 'Chrome iOS'].map((b) => posthogBrowserName(b, 'iOS')), ['Chrome iOS', 'Firefox iOS', 'Mobile Safari', 'Mobile Safari', 'Microsoft Edge', 'Chrome iOS']);
+  assert.deepEqual(['Chrome', 'Safari'].map((b) => posthogBrowserName(b, 'Mac OS X')), ['Chrome', 'Safari']);
+  assert.deepEqual(['Android Webview', 'Safari (in-app)', 'Chrome Mobile WebView', 'Edge', 'Chrome', 'Samsung Internet', 'Vivaldi'].map(posthogFoldsBrowser), [true, true, true, false, false, false, false]);
 });
 
 test('versions a source wrote as numbers are sent as text, as the SDKs send them', () => {

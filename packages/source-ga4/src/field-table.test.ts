@@ -11,14 +11,16 @@ const id = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() 
 
 /**
  * `event_params.page_location` and `user_properties.plan` name an entry of GA4's key/value lists, read
- * from its typed slot as BigQuery writes it (INT64 as text); any other path is a plain dotted one.
+ * from its typed slot as BigQuery writes it (INT64 as text), and `user_properties.plan.set_timestamp_micros`
+ * the time beside that slot; any other path is a plain dotted one.
  */
 function ga4Field(record: Record<string, unknown>, path: string): unknown {
-  const m = /^(event_params|user_properties)\.(.+)$/.exec(path);
+  const m = /^(event_params|user_properties)\.(.+?)(\.set_timestamp_micros)?$/.exec(path);
   if (!m) return valueAt(record, path);
   const list = record[m[1]!];
   const entry = Array.isArray(list) ? (list as Array<{ key?: unknown; value?: Record<string, unknown> }>).find((p) => p.key === m[2]) : undefined;
   const slot = entry?.value ?? {};
+  if (m[3]) return slot.set_timestamp_micros ?? undefined;
   for (const k of ['string_value', 'int_value', 'float_value', 'double_value']) {
     const v = slot[k];
     if (v === null || v === undefined) continue;

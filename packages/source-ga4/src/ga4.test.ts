@@ -117,6 +117,25 @@ test('GA4 on a desktop: the mobile_* fields name the browser, so they are not th
   assert.deepEqual([unlabelled.properties.$device_manufacturer, unlabelled.properties.$device_model], [undefined, undefined], 'a model named like the browser is the browser');
 });
 
+test('GA4\'s browser names land as posthog-js names them, the OS telling iOS\'s apart; a web view\'s name is kept as ga4_<path>', async () => {
+  const browserOf = (browser: string, operating_system = 'Android', at: 'web_info' | 'device' = 'web_info') => {
+    const p = eventOf(row({ device: at === 'web_info' ? { operating_system, web_info: { browser } } : { operating_system, browser } })).properties;
+    return [p.$browser, p.ga4_device_web_info_browser ?? p.ga4_device_browser];
+  };
+  assert.deepEqual(browserOf('Edge', 'Windows'), ['Microsoft Edge', undefined]);
+  assert.deepEqual(browserOf('Samsung Internet'), ['Samsung Internet', undefined]);
+  assert.deepEqual(browserOf('Opera'), ['Opera', undefined]);
+  assert.deepEqual(browserOf('Chrome'), ['Chrome', undefined]);
+  assert.deepEqual(browserOf('Chrome', 'iOS'), ['Chrome iOS', undefined], 'posthog-js names Chrome on iOS by its CriOS agent');
+  assert.deepEqual(browserOf('Safari', 'iOS'), ['Mobile Safari', undefined]);
+  assert.deepEqual(browserOf('Safari', 'Macintosh'), ['Safari', undefined]);
+  assert.deepEqual(browserOf('Android Webview'), ['Chrome', 'Android Webview'], 'an app\'s web view is not Chrome, though posthog-js calls it so');
+  assert.deepEqual(browserOf('Safari (in-app)', 'iOS', 'device'), ['Mobile Safari', 'Safari (in-app)']);
+  assert.deepEqual(browserOf('Netscape'), ['Netscape', undefined], 'a name posthog-js does not use is kept as written');
+  const iphone = eventOf((await published()).find((r) => r.device?.operating_system === 'iOS'));
+  assert.equal(iphone.properties.$browser, 'Chrome iOS');
+});
+
 test('GA4 $os_version is the version alone, as PostHog\'s SDKs send it', async () => {
   const versionOf = (os: string, version: unknown) => eventOf(row({ device: { operating_system: os, operating_system_version: version } })).properties.$os_version;
   assert.deepEqual([versionOf('Android', 'Android 13.0.0'), versionOf('iOS', 'iOS 17.0'), versionOf('Windows', 'Windows 11'), versionOf('Macintosh', 'Macintosh Intel 10.15'), versionOf('Chrome OS', 'Chrome OS 14541.0.0'), versionOf('Android', '11'), versionOf('Android', 12)],
@@ -153,7 +172,7 @@ const PLACEHOLDER = /^\((direct|none|not set|organic|referral|data deleted|not p
 
 test('no field of a published GA4 row vanishes: each value is a property, in $set or $set_once, or a placeholder', async () => {
   // Read whole (time, name, identity), or renamed to PostHog's values.
-  const transformed = new Set(['event_timestamp', 'event_name', 'user_id', 'device.category', 'device.operating_system_version', 'event_params', 'user_properties']);
+  const transformed = new Set(['event_timestamp', 'event_name', 'user_id', 'device.category', 'device.operating_system_version', 'device.web_info.browser', 'device.browser', 'event_params', 'user_properties']);
   for (const r of (await published()).filter((x) => 'events' in mapGa4Row(x))) {
     const e = eventOf(r);
     const landed = new Set([...leaves(e.properties), ...leaves(e.$set ?? {}), ...leaves(e.$set_once ?? {})].map(([, v]) => JSON.stringify(v)));
@@ -162,6 +181,21 @@ test('no field of a published GA4 row vanishes: each value is a property, in $se
       assert.ok(landed.has(JSON.stringify(v)), `${r.event_name}: ${path} (${JSON.stringify(v)}) is in no property`);
     }
   }
+});
+
+test('when GA4 last set a user property lands on the event as ga4_user_properties_<key>_set_timestamp_micros, as the export wrote it; an empty one does not', () => {
+  const e = eventOf(row({
+    user_properties: [
+      { key: 'plan', value: { string_value: 'pro', set_timestamp_micros: '1709287200000000' } },
+      { key: 'ga_session_number', value: { int_value: '3', set_timestamp_micros: '1709287100000000' } },
+      { key: 'tier', value: { string_value: 'gold', set_timestamp_micros: null } },
+      { key: 'seats', value: { int_value: '5', set_timestamp_micros: '' } },
+    ],
+  }));
+  assert.equal(e.properties.ga4_user_properties_plan_set_timestamp_micros, '1709287200000000');
+  assert.equal(e.properties.ga4_user_properties_ga_session_number_set_timestamp_micros, '1709287100000000');
+  assert.deepEqual(Object.keys(e.properties).filter((k) => k.endsWith('_set_timestamp_micros')).sort(), ['ga4_user_properties_ga_session_number_set_timestamp_micros', 'ga4_user_properties_plan_set_timestamp_micros']);
+  assert.deepEqual(e.$set, { plan: 'pro', tier: 'gold', seats: 5 }, 'the values stay the person\'s');
 });
 
 test('GA4 fields no PostHog name takes land as ga4_<path>, flattened, with the export\'s values; placeholders and empties do not', () => {

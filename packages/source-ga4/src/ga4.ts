@@ -1,7 +1,7 @@
 import { canonicalJson, epochToIso, ExactNumber, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { hasValue, idOf, putter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { sessionUuidV7 } from '@hogport/conventions';
+import { posthogBrowserName, posthogFoldsBrowser, posthogOsName, sessionUuidV7 } from '@hogport/conventions';
 import { isDeepStrictEqual } from 'node:util';
 
 /** Namespace of the uuids derived from GA4's composite event key. */
@@ -62,6 +62,18 @@ function slot(v: unknown): unknown {
   return undefined;
 }
 
+/** Each user property's `value.set_timestamp_micros` with a value, as the export wrote it (INT64 as text), the last of a key winning as its value does. */
+function setTimes(list: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!Array.isArray(list)) return out;
+  for (const p of list) {
+    if (!p || typeof p !== 'object' || typeof (p as { key?: unknown }).key !== 'string') continue;
+    const at = ((p as { value?: unknown }).value as { set_timestamp_micros?: unknown } | null | undefined)?.set_timestamp_micros;
+    if (isValue(at)) setOwn(out, (p as { key: string }).key, at);
+  }
+  return out;
+}
+
 /** GA4's `[{key, value: {…_value}}]` as a plain object. */
 function flatten(list: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -110,7 +122,13 @@ export function mapGa4Row(value: unknown): RecordResult {
   put('$device_type', 'device.category', DEVICE_TYPES.get(category));
   put('$os', 'device.operating_system', d.operating_system);
   put('$os_version', 'device.operating_system_version', osVersion(d.operating_system_version, d.operating_system));
-  put('$browser', browserAt, browser);
+  // GA4's browser names are its own (`Edge`, `Safari (in-app)`, `Chrome` on an iPhone): PostHog's
+  // breakdowns group by posthog-js's. A name that is another program's than posthog-js's (an app's web
+  // view) is left to carryRest, so it lands beside `$browser` as `ga4_<path>`.
+  if (typeof browser === 'string' && isValue(browser)) {
+    properties.$browser = posthogBrowserName(browser, typeof d.operating_system === 'string' ? posthogOsName(d.operating_system) : undefined);
+    if (!posthogFoldsBrowser(browser)) used.add(browserAt);
+  } else put('$browser', browserAt, browser);
   put('$browser_version', browserVersionAt, d.web_info?.browser_version ?? d.browser_version);
   put('$host', 'device.web_info.hostname', d.web_info?.hostname);
   // On a desktop GA4 fills the mobile_* fields with the browser's maker and name (Google / Chrome,
@@ -145,6 +163,9 @@ export function mapGa4Row(value: unknown): RecordResult {
     // The param of the same name wins; a user property that says otherwise is kept beside it.
     else if (!isDeepStrictEqual(properties[k], v)) fillOwn(properties, `ga4_user_properties_${k}`, v);
   }
+  // When GA4 last set each user property: the person's `$set` holds values, not their times, so the
+  // time stays on the event under the name of its property's value (`ga4_user_properties_plan`).
+  for (const [k, at] of Object.entries(setTimes(r.user_properties))) fillOwn(properties, `ga4_user_properties_${k}_set_timestamp_micros`, at);
   const sessionId = params.ga_session_id ?? userProps.ga_session_id;
   // ga_session_id is the session's start in epoch seconds; the session belongs to its device.
   if (typeof sessionId === 'number' && sessionId > 0) {

@@ -48,3 +48,26 @@ test('Heap: the table is told once, from the chunk, so a location named heap-use
   assert.equal(v.person.distinctId, 'ada@example.com');
   assert.deepEqual(Object.keys(v.person.set!).sort(), ['__proto__', 'constructor']);
 });
+
+test('Heap: a row of the sessions table is a counted drop, not a rejected event; the events beside it are mapped as before', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'hogport-heap-sessions-'));
+  await mkdir(path.join(root, 'sessions'), { recursive: true });
+  await mkdir(path.join(root, 'pageviews'), { recursive: true });
+  const sessions = [
+    `{"session_id":"7003318887","user_id":"5551234","time":"2024-03-01 09:02:10.500","landing_page":"shop.example/","browser":"Chrome","platform":"iOS 16.1"}`,
+    `{"session_id":"7003318888","user_id":"5551235","time":"2024-03-01 10:00:00"}`,
+    `[1]`,
+  ].join('\n');
+  const pageviews = `{"event_id":"e1","user_id":"5551234","session_id":"7003318887","time":"2024-03-01 09:15:42.123","event_table_name":"pageviews","path":"/"}`;
+  await writeFile(path.join(root, 'sessions', 'part-0000.json'), sessions);
+  await writeFile(path.join(root, 'pageviews', 'part-0000.json'), pageviews);
+  const heap = make(heapSource, 'heap', root);
+  const chunks = (await heap.plan()).map((c) => c.id).sort();
+  assert.deepEqual(chunks, ['pageviews~part-0000.json', 'sessions~part-0000.json']);
+
+  const dropped = await transformVerdicts(heap, [{ name: 'part-0000.json', data: sessions }], { chunk: 'sessions~part-0000.json' });
+  assert.deepEqual(dropped.verdicts.map(verdictBrief), [[1, 'drop', 'heap_session_row'], [2, 'drop', 'heap_session_row'], [3, 'reject', 'not_an_object']]);
+  assert.deepEqual(dropped.counts, { in: 3, out: 0, rejected: 1, dropped: 2 });
+  const events = await transformVerdicts(heap, [{ name: 'part-0000.json', data: pageviews }], { chunk: 'pageviews~part-0000.json' });
+  assert.deepEqual(events.verdicts.map(verdictBrief), [[1, 'events', '$pageview']]);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mapHeapRow } from './index.js';
+import { heapTable, mapHeapRow } from './index.js';
 
 const pageview = (over: Record<string, unknown> = {}) => ({
   event_id: '8812039944', user_id: '5551234', session_id: '7003318887', time: '2024-03-01 09:15:42.123', event_table_name: 'pageviews',
@@ -73,4 +73,10 @@ test('Heap\'s browser column lands under posthog-js\'s names; a user agent namin
   assert.deepEqual(browserOf('Chrome Mobile iOS', ua), [undefined, undefined], 'the agent names the same browser: the shared step derives $browser (and its version) from $raw_user_agent');
   assert.deepEqual(browserOf('Chrome', ua), [undefined, 'Chrome'], 'the agent says Chrome iOS: Heap\'s differing name is kept beside it');
   assert.deepEqual(browserOf('Firefox', 'curl/8.4.0'), ['Firefox', undefined], 'an agent naming no browser leaves Heap\'s');
+});
+
+test('a Heap chunk under a sessions folder holds the sessions table; an event table with session in its name holds events', () => {
+  assert.deepEqual(['sessions~part-0000.json', 'sync_1/sessions/part-0.avro', 'main_production_sessions~0.jsonl', 'session_started~0.json', 'users~0.json', 'checkout~0.json'].map(heapTable),
+    ['sessions', 'sessions', 'sessions', 'events', 'users', 'events']);
+  assert.deepEqual(mapHeapRow({ session_id: '1', user_id: '2', time: '2024-03-01 09:00:00' }, 'sessions'), { drop: 'heap_session_row' });
 });

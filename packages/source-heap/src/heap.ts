@@ -6,7 +6,7 @@ import { epochGuessToIso, parseUserAgent, posthogBrowserName, sessionUuidV7 } fr
 /** Namespace of the uuids derived from Heap's ids. */
 export const HEAP_NAMESPACE = uuidV5('hogport.heap', URL_NAMESPACE);
 
-export type HeapTable = 'events' | 'users' | 'user_migrations';
+export type HeapTable = 'events' | 'users' | 'user_migrations' | 'sessions';
 
 /**
  * Which Heap table a chunk holds, by its chunk id: the file's path under the source location
@@ -18,6 +18,7 @@ export function heapTable(chunk: string): HeapTable {
   const name = chunk.toLowerCase();
   if (/user_migrations|migrations/.test(name)) return 'user_migrations';
   if (/(^|[/_~-])users?([/_.~-]|$)/.test(name)) return 'users';
+  if (/(^|[/_~-])sessions([/_.~-]|$)/.test(name)) return 'sessions';
   return 'events';
 }
 
@@ -43,13 +44,16 @@ function heapTime(v: unknown): string | undefined {
 }
 
 /**
- * Maps one row of a Heap export. Events: the event table's name, Heap's user_id as distinct_id (users
+ * Maps one row of a Heap export. Session rows are dropped by rule. Events: the event table's name, Heap's user_id as distinct_id (users
  * are linked to their identity through the users table), uuid from event_id. Users: a `$set` of
  * their properties, and their identity linked to Heap's user_id. User migrations (merged users): the
  * old user_id linked to the new one. Links go through the identity merge: one `$identify` per pair.
  */
 export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { code: RejectCode.notAnObject, reason: 'the row is not an object' };
+  // Heap Connect's sessions table describes sessions its event rows already name by session_id; PostHog
+  // builds its sessions from the events' `$session_id`, and takes nothing from a row of its own.
+  if (table === 'sessions') return { drop: 'heap_session_row' };
   const r = value as Record<string, unknown>;
   if (table === 'user_migrations') {
     const from = idOf(r.from_user_id);

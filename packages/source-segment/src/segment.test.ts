@@ -63,7 +63,7 @@ test('Segment\'s user agent is kept raw as $raw_user_agent; browser, OS and devi
   assert.equal(all[0]!.properties.$os, 'iPhone OS', 'context.os is what the sender said, kept as written');
 });
 
-test('a Segment page call\'s own title, path, referrer and url win over context.page and go under PostHog\'s names', async () => {
+test('a Segment page call\'s own title, path, referrer and url win over context.page and go under PostHog\'s names, the context\'s differing ones under segment_page', async () => {
   const page = eventOf((await published()).find((m) => m.type === 'page'));
   assert.deepEqual([page.event, page.properties.$title, page.properties.$current_url], ['$pageview', 'Welcome | Initech', 'http://www.example.com']);
   assert.deepEqual([page.properties.title, page.properties.url], [undefined, undefined], 'not sent twice under two names');
@@ -75,6 +75,7 @@ test('a Segment page call\'s own title, path, referrer and url win over context.
   assert.deepEqual(e.properties, {
     $current_url: 'https://shop.example/pricing?plan=pro', $pathname: '/pricing', $title: 'Pricing | Shop', $referrer: 'https://search.example/?q=a',
     search: '?plan=pro', plan: 'pro', $segment_page_name: 'Pricing',
+    segment_page: { url: 'https://shop.example/from-context', path: '/from-context', title: 'Context title' },
   });
   const track = eventOf(message({ context: { page: { url: 'https://shop.example/cart', path: '/cart' } }, properties: { url: 'https://api.example/' } }));
   assert.deepEqual([track.properties.$current_url, track.properties.url], ['https://shop.example/cart', 'https://api.example/'], 'a track call\'s own properties keep their names');
@@ -132,9 +133,39 @@ test('Segment context extras of every kind land: os, library, location, page and
   assert.deepEqual([p.$os, p.$os_version, p.$lib, p.$lib_version, p.$geoip_city_name], ['Android', '14', 'analytics-android', '4.11', 'Berlin']);
 });
 
+test('a context value an event property replaces with a different one lands as segment_<context path>; an equal one is sent once', () => {
+  const p = eventOf(message({
+    context: {
+      ip: '203.0.113.7', page: { url: 'https://shop.example/cart', search: '?a=1', title: 'Cart' }, device: { type: 'ios', id: 'd-1' },
+      campaign: { source: 'ads', id: 'cmp-7' }, locale: 'en-GB',
+    },
+    properties: { $ip: '198.51.100.1', $current_url: 'https://shop.example/checkout', $title: 'Cart', $device_type: 'Tablet', utm_source: 'mail', utm_id: 'cmp-8', $locale: 'en-GB' },
+  })).properties;
+  assert.deepEqual([p.$ip, p.$current_url, p.$device_type, p.utm_source, p.utm_id], ['198.51.100.1', 'https://shop.example/checkout', 'Tablet', 'mail', 'cmp-8'], 'the event\'s own value wins');
+  assert.equal(p.segment_ip, '203.0.113.7');
+  assert.deepEqual(p.segment_page, { search: '?a=1', url: 'https://shop.example/cart' }, 'joined to the page fields no PostHog name takes; the equal title is not repeated');
+  assert.deepEqual(p.segment_device, { type: 'ios' }, 'as the sender wrote it');
+  assert.deepEqual(p.segment_campaign, { source: 'ads', id: 'cmp-7' });
+  assert.ok(!Object.hasOwn(p, 'segment_locale'), 'an equal value is sent once');
+  const same = eventOf(message({ context: { ip: '203.0.113.7', device: { type: 'ios' } }, properties: { $ip: '203.0.113.7', $device_type: 'Mobile' } })).properties;
+  assert.deepEqual([same.segment_ip, same.segment_device], [undefined, undefined], 'the context\'s type means what the event says');
+  const emptied = eventOf(message({ type: 'page', context: { page: { title: 'Cart' } }, properties: { title: '' } })).properties;
+  assert.deepEqual([emptied.$title, emptied.segment_page], ['Cart', undefined], 'an empty property is no value and replaces nothing');
+  const owned = mapSegmentMessage(message({ context: { page: { title: 'Cart' } }, properties: { $title: 'Basket', segment_page: 'mine' } }));
+  assert.ok('events' in owned);
+  assert.equal(owned.events[0]!.properties.segment_page, 'mine', 'an event\'s own segment_<key> is kept whole, not mixed with context');
+  assert.deepEqual(owned.changed, ['segment_context_shadowed'], 'the context value it leaves out is counted');
+  const carried = mapSegmentMessage(message({ context: { device: { token: 't-1' } }, properties: { segment_device: { token: 't-2' } } }));
+  assert.ok('events' in carried);
+  assert.deepEqual([carried.events[0]!.properties.segment_device, carried.changed], [{ token: 't-2' }, ['segment_context_shadowed']]);
+  const unshadowed = mapSegmentMessage(message({ context: { ip: '203.0.113.7' }, properties: { $ip: '198.51.100.1' } }));
+  assert.ok('events' in unshadowed && unshadowed.changed === undefined, 'nothing left out, nothing counted');
+});
+
 test('no value of a Segment message\'s context vanishes: each lands in the event\'s properties or $set', async () => {
   const extra: Record<string, any> = message({ type: 'group', groupId: 'g-1', context: { groupId: 'g-1', locale: 'de-DE', device: { adTrackingEnabled: false, type: 'android' }, campaign: { id: 7 } } });
-  for (const m of [...(await published()).filter((x) => x.type !== 'alias'), extra]) {
+  const shadowed: Record<string, any> = message({ type: 'page', messageId: 'm-2', context: { ip: '203.0.113.7', page: { title: 'Old', url: 'https://a.example/' } }, properties: { $ip: '198.51.100.1', title: 'New', url: 'https://b.example/' } });
+  for (const m of [...(await published()).filter((x) => x.type !== 'alias'), extra, shadowed]) {
     const e = eventOf(m);
     const landed = new Set([...leaves(e.properties), ...leaves(e.$set ?? {})].map(([, v]) => JSON.stringify(v)));
     for (const [path, v] of leaves(m.context ?? {})) {

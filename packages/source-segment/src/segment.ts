@@ -1,6 +1,7 @@
+import { isDeepStrictEqual } from 'node:util';
 import { canonicalJson, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
-import { hasValue, idOf, putter, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
+import { hasValue, idOf, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
 
 /** Namespace of the uuids derived from Segment messageIds. */
 export const SEGMENT_NAMESPACE = uuidV5('hogport.segment', URL_NAMESPACE);
@@ -37,7 +38,19 @@ export function mapSegmentMessage(value: unknown): RecordResult {
     return { code: RejectCode.badProperties, reason: `${malformed} is ${Array.isArray(v) ? 'an array' : `a ${typeof v}`}, not an object as Segment sends` };
   }
 
-  const properties: Record<string, unknown> = { ...context(m.context), ...bag(m.properties) };
+  const ctx = context(m.context);
+  const properties: Record<string, unknown> = { ...ctx.properties, ...bag(m.properties) };
+  // A page call's own properties describe the page viewed: they win over context.page, and move to
+  // PostHog's names rather than being sent twice.
+  if (type === 'page') {
+    for (const [from, to] of PAGE_PROPERTIES) {
+      const v = properties[from];
+      delete properties[from];
+      if (hasValue(v)) properties[to] = v;
+    }
+  }
+  // A context value the event's own `segment_<key>` keeps out is counted.
+  const changed = keepShadowed(properties, ctx) ? { changed: ['segment_context_shadowed'] } : {};
   if (anonymousId) properties.$segment_anonymous_id = anonymousId;
   // The user's traits as the sender knew them (analytics.js sends them with every call): the person's.
   const contextTraits = bag(m.context?.traits);
@@ -56,13 +69,6 @@ export function mapSegmentMessage(value: unknown): RecordResult {
     case 'page':
       event = '$pageview';
       if (m.name) properties.$segment_page_name = m.name;
-      // The page call's own properties describe the page viewed: they win over context.page, and
-      // move to PostHog's names rather than being sent twice.
-      for (const [from, to] of PAGE_PROPERTIES) {
-        const v = properties[from];
-        delete properties[from];
-        if (hasValue(v)) properties[to] = v;
-      }
       break;
     case 'screen':
       event = '$screen';
@@ -75,13 +81,13 @@ export function mapSegmentMessage(value: unknown): RecordResult {
       const traits = bag(m.traits);
       if (traits || contextTraits) e.$set = { ...contextTraits, ...traits };
       return userId && anonymousId && userId !== anonymousId
-        ? { events: [e], identify: [{ distinctId: userId, anonId: anonymousId, at: timestamp, recorded: true }] }
-        : { events: [e] };
+        ? { events: [e], identify: [{ distinctId: userId, anonId: anonymousId, at: timestamp, recorded: true }], ...changed }
+        : { events: [e], ...changed };
     }
     case 'group': {
       const groupId = idOf(m.groupId);
       if (!groupId) return { code: 'missing_group_id', reason: 'a group message without groupId' };
-      return { events: [{ ...base, event: '$groupidentify', properties: { ...properties, $group_type: GROUP_TYPE, $group_key: groupId, $group_set: m.traits ?? {} } }] };
+      return { events: [{ ...base, event: '$groupidentify', properties: { ...properties, $group_type: GROUP_TYPE, $group_key: groupId, $group_set: m.traits ?? {} } }], ...changed };
     }
     case 'alias': {
       const previous = idOf(m.previousId);
@@ -94,7 +100,7 @@ export function mapSegmentMessage(value: unknown): RecordResult {
   }
   const e: PostHogEvent = { ...base, event, properties };
   if (contextTraits) e.$set = { ...contextTraits };
-  const result: RecordResult = { events: [e] };
+  const result: RecordResult = { events: [e], ...changed };
   return userId && anonymousId ? { ...result, identify: [{ distinctId: userId, anonId: anonymousId }] } : result;
 }
 
@@ -123,71 +129,87 @@ const DEVICE_TYPES = new Map([
 ]);
 
 /**
- * Segment's context under the names PostHog's SDKs send (posthog-js for the page, posthog-ios and
- * posthog-android for app, screen, network and device). Values are taken as written: the browser, OS
- * and device type a user agent implies, and the URL parts of `$current_url` and `$referrer`, are
- * derived once for every source by the pipeline's shared step, not here.
+ * Segment's context fields that take PostHog's names, as posthog-js (the page) and posthog-ios and
+ * posthog-android (app, screen, network, device) send them: the name, and the context path it is read from.
  */
-function context(c: unknown): Record<string, unknown> {
-  if (!c || typeof c !== 'object') return {};
+const CONTEXT_FIELDS: ReadonlyArray<readonly [string, string]> = [
+  ['$ip', 'ip'],
+  ['$current_url', 'page.url'], ['$pathname', 'page.path'], ['$title', 'page.title'], ['$referrer', 'page.referrer'],
+  ['$os', 'os.name'], ['$os_version', 'os.version'],
+  ['$device_id', 'device.id'], ['$device_manufacturer', 'device.manufacturer'], ['$device_model', 'device.model'], ['$device_name', 'device.name'], ['$device_type', 'device.type'],
+  ['$screen_width', 'screen.width'], ['$screen_height', 'screen.height'], ['$screen_density', 'screen.density'],
+  ['$app_name', 'app.name'], ['$app_version', 'app.version'], ['$app_build', 'app.build'], ['$app_namespace', 'app.namespace'],
+  ['$network_wifi', 'network.wifi'], ['$network_bluetooth', 'network.bluetooth'], ['$network_cellular', 'network.cellular'], ['$network_carrier', 'network.carrier'],
+  ['$geoip_city_name', 'location.city'], ['$geoip_country_name', 'location.country'], ['$geoip_subdivision_1_name', 'location.region'],
+  ['$geoip_latitude', 'location.latitude'], ['$geoip_longitude', 'location.longitude'],
+  ['$lib', 'library.name'], ['$lib_version', 'library.version'],
+  ['$locale', 'locale'], ['$timezone', 'timezone'], ['$raw_user_agent', 'userAgent'],
+  ...Object.entries(UTM).map(([k, utm]) => [utm, `campaign.${k}`] as const),
+];
+
+/** A context's properties, and for each one a PostHog name took, its path and the value as the sender wrote it. */
+interface Context { properties: Record<string, unknown>; from: Map<string, { path: string; written: unknown }> }
+
+/**
+ * Segment's context under PostHog's names (CONTEXT_FIELDS), the rest carried by `carryRest`. Values
+ * are taken as written: the browser, OS and device type a user agent implies, and the URL parts of
+ * `$current_url` and `$referrer`, are derived once for every source by the pipeline's shared step, not here.
+ */
+function context(c: unknown): Context {
+  const properties: Record<string, unknown> = {};
+  const from: Context['from'] = new Map();
+  if (!c || typeof c !== 'object') return { properties, from };
   const ctx = c as Record<string, any>;
-  const out: Record<string, unknown> = {};
-  const put = putter(out);
-  put('$ip', ctx.ip);
-  put('$current_url', ctx.page?.url);
-  put('$pathname', ctx.page?.path);
-  put('$title', ctx.page?.title);
-  put('$referrer', ctx.page?.referrer);
-  put('$os', ctx.os?.name);
-  put('$os_version', ctx.os?.version);
-  put('$device_id', ctx.device?.id);
-  put('$device_manufacturer', ctx.device?.manufacturer);
-  put('$device_model', ctx.device?.model);
-  put('$device_name', ctx.device?.name);
-  const type = ctx.device?.type;
-  put('$device_type', typeof type === 'string' ? DEVICE_TYPES.get(type.toLowerCase()) ?? type : type);
-  put('$screen_width', ctx.screen?.width);
-  put('$screen_height', ctx.screen?.height);
-  put('$screen_density', ctx.screen?.density);
-  put('$app_name', ctx.app?.name);
-  put('$app_version', ctx.app?.version);
-  put('$app_build', ctx.app?.build);
-  put('$app_namespace', ctx.app?.namespace);
-  put('$network_wifi', ctx.network?.wifi);
-  put('$network_bluetooth', ctx.network?.bluetooth);
-  put('$network_cellular', ctx.network?.cellular);
-  put('$network_carrier', ctx.network?.carrier);
-  put('$geoip_city_name', ctx.location?.city);
-  put('$geoip_country_name', ctx.location?.country);
-  put('$geoip_subdivision_1_name', ctx.location?.region);
-  put('$geoip_latitude', ctx.location?.latitude);
-  put('$geoip_longitude', ctx.location?.longitude);
-  put('$lib', ctx.library?.name);
-  put('$lib_version', ctx.library?.version);
-  put('$locale', ctx.locale);
-  put('$timezone', ctx.timezone);
-  put('$raw_user_agent', ctx.userAgent);
-  for (const [k, utm] of Object.entries(UTM)) put(utm, ctx.campaign?.[k]);
-  carryRest(ctx, out);
-  return out;
+  for (const [name, path] of CONTEXT_FIELDS) {
+    const dot = path.indexOf('.');
+    const written: unknown = dot < 0 ? ctx[path] : ctx[path.slice(0, dot)]?.[path.slice(dot + 1)];
+    if (!hasValue(written)) continue;
+    properties[name] = name === '$device_type' && typeof written === 'string' ? DEVICE_TYPES.get(written.toLowerCase()) ?? written : written;
+    from.set(name, { path, written });
+  }
+  carryRest(ctx, properties, from);
+  return { properties, from };
+}
+
+/**
+ * A context value the event's own properties replace with a different one (a page call's `title`
+ * over `context.page.title`, a `$ip` property over `context.ip`) is the sender's too: it lands under
+ * the name the context's unmapped fields take, `segment_<path>` (`segment_ip`, or a field of the
+ * `segment_page` object), so that nothing the sender wrote is lost and nothing is sent twice. Where
+ * the event's own properties hold that `segment_<key>` themselves, theirs is kept whole and the
+ * context's value is left out: true when that happened, for the caller to count.
+ */
+function keepShadowed(properties: Record<string, unknown>, ctx: Context): boolean {
+  let leftOut = false;
+  const made = new Set<string>();
+  for (const [name, value] of Object.entries(ctx.properties)) {
+    if (!ctx.from.has(name) && !isDeepStrictEqual(properties[name], value)) leftOut = true;
+  }
+  for (const [name, { path, written }] of ctx.from) {
+    if (isDeepStrictEqual(properties[name], ctx.properties[name])) continue;
+    const dot = path.indexOf('.');
+    const key = `segment_${dot < 0 ? path : path.slice(0, dot)}`;
+    const own = Object.hasOwn(properties, key) && properties[key] !== ctx.properties[key] && !made.has(key);
+    if (own) { leftOut ||= dot >= 0 || !isDeepStrictEqual(properties[key], written); continue; }
+    if (dot < 0) properties[key] = written;
+    else {
+      if (properties[key] === undefined) { properties[key] = {}; made.add(key); }
+      setOwn(properties[key] as Record<string, unknown>, path.slice(dot + 1), written);
+    }
+  }
+  return leftOut;
 }
 
 /**
  * What `context()` reads of each context object, and the context keys read whole (`traits` becomes
  * `$set`, `groupId` `$groups`, both in `mapSegmentMessage`). Anything else is carried by `carryRest`.
  */
-const MAPPED_CONTEXT = new Map<string, ReadonlySet<string> | 'whole'>([
-  ['ip', 'whole'], ['userAgent', 'whole'], ['locale', 'whole'], ['timezone', 'whole'], ['traits', 'whole'], ['groupId', 'whole'],
-  ['page', new Set(PAGE_PROPERTIES.map(([from]) => from))],
-  ['os', new Set(['name', 'version'])],
-  ['device', new Set(['id', 'manufacturer', 'model', 'name', 'type'])],
-  ['screen', new Set(['width', 'height', 'density'])],
-  ['app', new Set(['name', 'version', 'build', 'namespace'])],
-  ['network', new Set(['wifi', 'bluetooth', 'cellular', 'carrier'])],
-  ['location', new Set(['city', 'country', 'region', 'latitude', 'longitude'])],
-  ['library', new Set(['name', 'version'])],
-  ['campaign', new Set(Object.keys(UTM))],
-]);
+const MAPPED_CONTEXT = new Map<string, ReadonlySet<string> | 'whole'>([['traits', 'whole'], ['groupId', 'whole']]);
+for (const [, path] of CONTEXT_FIELDS) {
+  const [key, field] = path.split('.') as [string, string | undefined];
+  const fields = MAPPED_CONTEXT.get(key);
+  MAPPED_CONTEXT.set(key, field === undefined ? 'whole' : new Set([...(fields instanceof Set ? fields : []), field]));
+}
 
 /**
  * The context fields no PostHog name takes, kept under the names PostHog's own Segment destination
@@ -198,7 +220,7 @@ const MAPPED_CONTEXT = new Map<string, ReadonlySet<string> | 'whole'>([
  * destination names every campaign field (`context.campaign.id` → `utm_id`). Empty values are no value,
  * as everywhere else in the mapping.
  */
-function carryRest(ctx: Record<string, unknown>, out: Record<string, unknown>): void {
+function carryRest(ctx: Record<string, unknown>, out: Record<string, unknown>, from: Context['from']): void {
   for (const [key, value] of Object.entries(ctx)) {
     if (!hasValue(value)) continue;
     const mapped = MAPPED_CONTEXT.get(key);
@@ -206,7 +228,9 @@ function carryRest(ctx: Record<string, unknown>, out: Record<string, unknown>): 
     if (mapped && typeof value === 'object' && !Array.isArray(value)) {
       const rest: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (!mapped.has(k) && hasValue(v)) setOwn(rest, k, v);
-      if (key === 'campaign') { for (const [k, v] of Object.entries(rest)) if (!Object.hasOwn(out, `utm_${k}`)) setOwn(out, `utm_${k}`, v); } else if (Object.keys(rest).length > 0) setOwn(out, `segment_${key}`, rest);
+      if (key === 'campaign') {
+        for (const [k, v] of Object.entries(rest)) if (!Object.hasOwn(out, `utm_${k}`)) { setOwn(out, `utm_${k}`, v); from.set(`utm_${k}`, { path: `campaign.${k}`, written: v }); }
+      } else if (Object.keys(rest).length > 0) setOwn(out, `segment_${key}`, rest);
     } else {
       setOwn(out, `segment_${key}`, value);
     }

@@ -6,7 +6,7 @@ import { mapSegmentMessage } from './segment.js';
  * least once: the same message again in one chunk is dropped by rule (it has the same uuid anyway).
  */
 export const segmentSource = exportFilesSource('segment', {
-  pattern: '**/*.gz', format: 'jsonl', version: 5,
+  pattern: '**/*.gz', format: 'jsonl', version: 6,
   mapper: () => {
     const seen = new Set<string>();
     return (v) => {
