@@ -24,7 +24,7 @@ export class GzipLinesWriter {
 
   constructor(store: Store, readonly key: string, private readonly role: OutputRef['role']) {
     // A deeper buffer lets compression (on the thread pool) overlap with producing the next lines.
-    this.gzip = createGzip({ level: 1, writableHighWaterMark: 1024 * 1024 } as ZlibOptions);
+    this.gzip = createGzip({ level: 1, chunkSize: 64 * 1024, writableHighWaterMark: 1024 * 1024 } as ZlibOptions);
     this.gzip.on('error', (err) => this.counter.destroy(err));
     // The store may not be reading the body yet when an abort errors it: the write still fails with
     // the error, and no 'error' event goes unheard.
