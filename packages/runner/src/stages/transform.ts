@@ -93,13 +93,14 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             for (const c of new Set([...(outcome.changed ?? []), ...(done.changed ?? []), ...linkChanges])) changedBy[c] = (changedBy[c] ?? 0) + 1;
             continue;
           }
-          const kept = outcome.events.filter((e) => !drop.has(e.event));
+          // Without dropEvents every event is kept: no copy of each record's list.
+          const kept = drop.size === 0 ? outcome.events : outcome.events.filter((e) => !drop.has(e.event));
           if (kept.length === 0 && outcome.events.length > 0) {
             counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
           }
           // PostHog's conventions once here, for every source: sources only name what they have.
           // With identities, ~persons carries what promotion would copy into each event: sent once, after them.
-          const signatures = kept.map((e) => applyConventions(e, conventions));
+          const signatures = kept.length === 1 ? [applyConventions(kept[0]!, conventions)] : kept.map((e) => applyConventions(e, conventions));
           const done = finishRecord(kept, outcome.identify, tctx);
           if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
           if (done.drop) { counts.dropped += 1; droppedBy[done.drop] = (droppedBy[done.drop] ?? 0) + 1; continue; }
