@@ -10,6 +10,7 @@ import { inspectChunk, listedChunks } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
 import { progressReporter } from './progress.js';
+import { template, writeTemplate } from './init.js';
 import type { ThreadData } from './thread-setup.js';
 import { formatStatus, statusReport } from './status.js';
 import { upstreamProgress } from './waiting.js';
@@ -55,6 +56,22 @@ const stageCommand = (cmd: Command) => common(cmd)
   .option('--worker-id <id>', 'name this worker in claims and manifests (default: host:pid:random)')
   .option('--threads <n>', 'transform threads (default: the definition\'s threads, else one per core)')
   .option('--no-wait', 'exit (code 4) instead of waiting for chunks an earlier stage has not committed yet');
+
+program.command('init')
+  .description('write a commented definition for a source, with a dry-run destination first')
+  .argument('<source>', 'the source: amplitude, amplitude-s3, mixpanel, segment, ga4, heap, posthog, posthog-files, files')
+  .option('--out <file>', 'write it to this file (default: print it)')
+  .option('--force', 'replace the file if it exists')
+  .action(async (name: string, opts: { out?: string; force?: boolean }) => {
+    try {
+      if (!opts.out) { process.stdout.write(await template(name)); return; }
+      await writeTemplate(name, opts.out, Boolean(opts.force));
+      process.stderr.write(`hogport: wrote ${opts.out}: set the source, the store and the id, then run hogport check ${opts.out}\n`);
+    } catch (err) {
+      process.stderr.write(`hogport: ${describeError(err).message}\n`);
+      process.exitCode = err instanceof HogportError ? err.exitCode : 1;
+    }
+  });
 
 common(program.command('plan').description('list the chunks the pipeline plans'))
   .option('--json', 'print JSON')
