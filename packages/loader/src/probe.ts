@@ -23,7 +23,7 @@ export async function probeProjectKey(options: ProbeOptions): Promise<string> {
   const base = new URL(options.host.endsWith('/') ? options.host : `${options.host}/`);
   const client = new HttpClient({
     service: `PostHog at ${base.origin}`, origin: base.origin, codes: { unexpected: 'E_NOT_POSTHOG', unavailable: 'E_POSTHOG_UNAVAILABLE' },
-    maxAttempts: 2, timeoutMs: options.timeoutMs ?? 20_000, backoff: { baseMs: 500, capMs: 2000 }, ...(options.log ? { log: options.log } : {}),
+    maxAttempts: 4, timeoutMs: options.timeoutMs ?? 20_000, backoff: { baseMs: 500, capMs: 2000 }, ...(options.log ? { log: options.log } : {}),
   });
   const notPostHog = (what: string) => new HogportError('E_NOT_POSTHOG', `${base.origin}${base.pathname} is not PostHog capture: ${what}. Check destination.host: it is the ingestion host, like https://us.i.posthog.com, https://eu.i.posthog.com or your instance's URL`, { exitCode: 2 });
   const ask = async (path: string, field: 'flags' | 'featureFlags'): Promise<'ok' | 'missing'> => {

@@ -94,7 +94,7 @@ export async function downloadProfiles(options: MixpanelApiOptions, write: (page
  * take, asks the Raw Export API for at most one event of `day`. 401/403 is a refusal (exit code 3).
  */
 export async function checkCredentials(options: MixpanelApiOptions, serviceAccount: boolean, day: string, signal?: AbortSignal): Promise<string> {
-  const quick = { ...options, maxAttempts: Math.min(options.maxAttempts, 2), timeoutMs: Math.min(options.timeoutMs, 20_000), backoff: { baseMs: 1000, capMs: 3000 } };
+  const quick = { ...options, maxAttempts: Math.min(options.maxAttempts, 4), timeoutMs: Math.min(options.timeoutMs, 20_000), backoff: { baseMs: 1000, capMs: 3000 } };
   if (serviceAccount) {
     const me = await call(quick, new URL('/api/app/me', options.queryBase), {
       method: 'GET', what: 'the service account (/api/app/me)', headers: headers(options),

@@ -92,7 +92,7 @@ function sourceSteps(options: z.output<typeof PostHogApiOptions>, ctx: SourceFac
   return {
     async check(signal) {
       // The cheapest query there is, through the same endpoint, key and project every page uses.
-      const raw = await client(ctx.log, { maxAttempts: 2, timeoutMs: 20_000 }).hogqlRaw('SELECT 1', signal);
+      const raw = await client(ctx.log, { maxAttempts: 4, timeoutMs: 20_000 }).hogqlRaw('SELECT 1', signal);
       const { results } = JSON.parse(raw.toString('utf8')) as { results?: unknown };
       if (!Array.isArray(results)) throw new HogportError('E_QUERY_FAILED', `${options.host} answered the query API without results: is source.host the PostHog app host (like https://us.posthog.com)?`, { exitCode: 2 });
       return `the query API of ${options.host} ran SELECT 1 for project ${options.projectId} with the personal API key`;
