@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runChunks, type ChunkOutcome, type RunEvent, type RunOptions, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
 import { inspectChunk, listedChunks } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
+import { formatChecks, runChecks } from './check.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
 import { progressReporter } from './progress.js';
 import { template, writeTemplate } from './init.js';
@@ -98,8 +99,28 @@ for (const stage of ['extract', 'transform'] as const) {
 loadOptions(stageCommand(program.command('load').description('send transformed chunks to the destination, oldest events first')))
   .action(async (file: string, opts: StageOptions) => runStages(file, opts, ['load']));
 
-loadOptions(stageCommand(program.command('run').description('run extract, transform and load, chunk by chunk')))
-  .action(async (file: string, opts: StageOptions) => runStages(file, opts, ['extract', 'transform', 'load']));
+loadOptions(stageCommand(program.command('run').description('run extract, transform and load, chunk by chunk (after the checks `hogport check` makes)')))
+  .option('--skip-checks', 'start without the checks (offline work on a store that needs no source, say)')
+  .action(async (file: string, opts: StageOptions & { skipChecks?: boolean }) => {
+    if (!opts.skipChecks) {
+      const checked = await runChecks(file, opts, makeLogger(opts, true));
+      if (!checked.ok) {
+        process.stderr.write(`${formatChecks(checked)}\nhogport: run did not start: fix what failed above (hogport check ${file} checks again), or pass --skip-checks\n`);
+        process.exitCode = checked.exitCode;
+        return;
+      }
+      process.stderr.write(`${formatChecks(checked)}\n`);
+    }
+    await runStages(file, opts, ['extract', 'transform', 'load']);
+  });
+
+common(program.command('check').description('check the definition, secrets, source credentials, store, destination key and disk, in seconds, before any long work'))
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts: GlobalOptions & { json?: boolean }) => {
+    const checked = await runChecks(file, opts, makeLogger(opts, true));
+    print(opts.json ? redact(JSON.stringify(checked, null, 2)) : formatChecks(checked));
+    process.exitCode = checked.exitCode;
+  });
 
 common(program.command('status').description('show every chunk\'s state in every stage, from the store'))
   .option('--json', 'print JSON')

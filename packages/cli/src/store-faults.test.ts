@@ -130,12 +130,15 @@ test('a failure record its manifest supersedes is ignored by status and removed 
   assert.deepEqual(await keys(store, 'e2e/failures/'), [], 'the superseded failure record is gone');
 });
 
-test('a store that cannot be reached stops the run with exit code 5, saying nothing is lost', async () => {
+test('a store that cannot be reached fails run\'s store check (exit 2), and past the checks stops the run with exit code 5, saying nothing is lost', async () => {
   const ws = await workspace({ files: 1, perFile: 5 });
   const port = await freePort();
-  const res = await runCli(['run', ws.pipeline, '--store', `s3://nowhere/x?endpoint=${encodeURIComponent(`http://127.0.0.1:${port}`)}&path_style=true&region=us-east-1`], {
-    env: { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
-  });
+  const store = `s3://nowhere/x?endpoint=${encodeURIComponent(`http://127.0.0.1:${port}`)}&path_style=true&region=us-east-1`;
+  const env = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
+  const checked = await runCli(['run', ws.pipeline, '--store', store], { env });
+  assert.equal(checked.code, 2, checked.stderr.slice(-2000));
+  assert.match(checked.stderr, /^FAILED +store +.*cannot reach s3:\/\/nowhere\/x/m);
+  const res = await runCli(['run', ws.pipeline, '--store', store, '--skip-checks'], { env });
   assert.equal(res.code, 5, res.stderr.slice(-2000));
   assert.match(res.stderr, /cannot reach s3:\/\/nowhere\/x \(ECONNREFUSED.*nothing is lost, re-run later/);
   assert.doesNotMatch(res.stderr, /\n\s+at /);

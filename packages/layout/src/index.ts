@@ -79,6 +79,8 @@ export interface Layout {
   loadRejects(chunk: string, attempt: string, seq: number): string;
   outbox(chunk: string, attempt: string, seq: number): string;
   outboxes(): string;
+  /** An object `hogport check` creates if absent and deletes at once, to prove the store takes writes. */
+  probe(id: string): string;
   /** The chunk id of a key under manifests/, claims/ or failures/ for a stage, or undefined. */
   chunkOf(kind: 'manifests' | 'claims' | 'failures', stage: Stage, key: string): string | undefined;
 }
@@ -113,6 +115,7 @@ export function layout(migration: string): Layout {
     loadRejects: (c, attempt, seq) => `${m}/rejects/load/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.jsonl.gz`,
     outbox: (c, attempt, seq) => `${m}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,
     outboxes: () => `${m}/outbox/`,
+    probe: (id) => `${m}/checks/${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
     chunkOf(kind, stage, key) {
       const prefix = `${m}/${kind}/${stage}/`;
       if (!key.startsWith(prefix) || !key.endsWith('.json')) return undefined;

@@ -5,3 +5,4 @@ export { deliver, type Delivery, type DeliverOptions, type RefusedEvent } from '
 export { RateGate } from '@hogport/common';
 export { PostHogDestination, type PostHogOptions } from './posthog.js';
 export { DryRunDestination } from './dry-run.js';
+export { probeProjectKey, type ProbeOptions } from './probe.js';

@@ -26,6 +26,14 @@ export interface RecordReading {
 export type SourceSteps = {
   plan(): Promise<PlannedChunk[]>;
   extract(ctx: ExtractContext): Promise<void>;
+  /**
+   * Optional, and worth having for every source that talks to an API or reads a location: the one
+   * cheap step `hogport check` takes for this source before any long work (see `Source.check`). An
+   * API source makes one authenticated request its API answers cheaply (and throws a HogportError
+   * with exit code 3 when the credentials are refused, anything else when the API cannot be asked);
+   * a source reading files lists its location. It resolves to what it proved, for the user to read.
+   */
+  check?(signal: AbortSignal): Promise<string>;
 } & (
   | {
     /**
@@ -55,6 +63,13 @@ export interface SourceDefinition<S extends z.ZodType<object>> {
   version: number;
   /** Users move between anonymous and identified ids: see `Source.identities`. */
   identities?: boolean;
+  /**
+   * The environment variables the options name for secrets, as alternatives (one group set in full
+   * suffices): `hogport check` reports any missing by name, never by value.
+   */
+  secrets?: (options: z.output<S>) => string[][];
+  /** Bytes one chunk may spool to local disk when the plan does not know its size (zips of an API): `hogport check` wants that much free. */
+  spoolBytes?: (options: z.output<S>) => number | undefined;
   /** The chunks that load after every other (their values are the latest), told by id. */
   loadsLast?: (chunk: string, options: z.output<S>) => boolean;
   /** The source's plan, extract and map (or transform), given its parsed options. */
@@ -92,7 +107,16 @@ export function defineSource<S extends z.ZodType<object>>(def: SourceDefinition<
         : (files, tctx) => readWith(files, tctx, () => steps.map(tctx.chunk), steps.read),
       transformConfig: () => transformConfigOf(def.type, def.version, options, def.extractOnly ?? []),
     };
-    return def.identities ? { ...source, identities: true } : source;
+    const check = steps.check;
+    if (check) source.check = (signal) => check(signal);
+    const secrets = def.secrets?.(options);
+    const spoolBytes = def.spoolBytes?.(options);
+    return {
+      ...source,
+      ...(def.identities ? { identities: true } : {}),
+      ...(secrets?.length ? { secrets } : {}),
+      ...(spoolBytes ? { spoolBytes } : {}),
+    };
   };
 }
 

@@ -11,7 +11,7 @@ import type { ExtractContext, PlannedChunk, SourceFactoryContext } from './sourc
  * The plan and extract of every file source: the files under a location (a directory, one file, or
  * any store URI) that match a glob, one chunk per file, copied byte for byte.
  */
-export function filesInStore(ctx: SourceFactoryContext, location: string, pattern: string): { plan(): Promise<PlannedChunk[]>; extract(ectx: ExtractContext): Promise<void> } {
+export function filesInStore(ctx: SourceFactoryContext, location: string, pattern: string): { plan(): Promise<PlannedChunk[]>; extract(ectx: ExtractContext): Promise<void>; check(): Promise<string> } {
   const where = resolveLocation(ctx.baseDir, location);
   let opened: Promise<{ store: Store; only?: string }> | undefined;
   const open = () => (opened ??= (async () => {
@@ -24,6 +24,10 @@ export function filesInStore(ctx: SourceFactoryContext, location: string, patter
   })());
   const match = picomatch(pattern, { dot: false });
   return {
+    async check() {
+      const { store, only } = await open();
+      return only ? `${where} can be read` : listable(store);
+    },
     async plan() {
       const { store, only } = await open();
       const chunks: PlannedChunk[] = [];
@@ -44,4 +48,13 @@ export function filesInStore(ctx: SourceFactoryContext, location: string, patter
       }
     },
   };
+}
+
+/**
+ * Proves a store location can be listed by asking for its first object only: a bucket of millions
+ * answers as fast as an empty one. Fails as the store fails (missing bucket, refused credentials).
+ */
+export async function listable(store: Store): Promise<string> {
+  for await (const obj of store.list('', { pageSize: 1 })) return `${store.url} can be listed (first object ${obj.key})`;
+  return `${store.url} can be listed (nothing there yet)`;
 }

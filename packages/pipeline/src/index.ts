@@ -9,6 +9,6 @@ export type {
 } from './source.js';
 export { readRecords, recordOutcomes, outcomeOf, splitCsvRecord, READ_REJECTS, READ_CHANGES, type Format, type ReadOptions, type RecordRead, type RecordResult } from './records.js';
 export { idOf, omitter, hasValue, putter, oncePer } from './values.js';
-export { filesInStore } from './files.js';
+export { filesInStore, listable } from './files.js';
 export { transformConfigOf } from './config.js';
 export { defineSource, mapRecords, mapOutcome, type SourceDefinition, type SourceSteps, type RecordMapper, type RecordReading, type ReadRecord } from './define.js';

@@ -89,6 +89,17 @@ export interface Source {
    * `$identify` per pair and a final `$set` per person with the latest values.
    */
   readonly identities?: boolean;
+  /**
+   * One cheap authenticated request proving the source accepts the credentials the definition names,
+   * or a listing proving its location can be read: `hogport check` (and `run`, first) calls it before
+   * any long work. Resolves to what it proved; throws a HogportError with exit code 3 when the source
+   * refused the credentials, and any other error for everything else (unreachable, missing, malformed).
+   */
+  check?(signal: AbortSignal): Promise<string>;
+  /** The environment variables the source reads secrets from, as alternatives: one group set in full suffices. */
+  readonly secrets?: ReadonlyArray<readonly string[]>;
+  /** Bytes one chunk may spool to local disk while it is transformed, when the plan does not know its inputs' sizes. */
+  readonly spoolBytes?: number;
 }
 
 export interface SourceFactoryContext {

@@ -58,5 +58,20 @@ export async function downloadHour(chunk: string, options: ExportApiOptions, wri
   return !empty;
 }
 
+/**
+ * An hour before Amplitude existed: asking the Export API for it is an authenticated request that
+ * returns no data (404), so it proves the key and secret without downloading anything.
+ */
+export const EMPTY_HOUR = '2010-01-01T00';
+
+/**
+ * Proves the API key and secret key with one Export API request for `EMPTY_HOUR`: a 404 (no data)
+ * or a 200 means Amplitude took the key; 401/403 is a refusal (exit code 3). Four attempts at most, backing off briefly:
+ * a check is meant to take seconds.
+ */
+export async function checkExportApi(options: Pick<ExportApiOptions, 'endpoint' | 'apiKey' | 'secretKey' | 'log'>, signal?: AbortSignal): Promise<void> {
+  await downloadHour(EMPTY_HOUR, { ...options, maxAttempts: 4, timeoutMs: 20_000, backoff: { baseMs: 500, capMs: 2000 } }, async (body) => { for await (const _ of body) { /* an hour before Amplitude existed holds nothing to keep */ } }, signal);
+}
+
 /** 404: no data in the hour, an answer and not a failure. */
 class NoData extends Error {}

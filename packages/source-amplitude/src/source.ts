@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import { HogportError, readSecret } from '@hogport/common';
 import { Breaker, unreachable } from '@hogport/http';
-import { defineSource, planWindows, resolveLocation, type PlannedChunk, type SourceFactoryContext, type SourceSteps } from '@hogport/pipeline';
+import { defineSource, listable, planWindows, resolveLocation, type PlannedChunk, type SourceFactoryContext, type SourceSteps } from '@hogport/pipeline';
 import type { Store } from '@hogport/store';
 import { z } from 'zod';
-import { downloadHour } from './export-api.js';
+import { checkExportApi, downloadHour } from './export-api.js';
 import { naturalOrder, readAmplitude } from './read.js';
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -72,8 +72,15 @@ export const amplitudeSource = defineSource({
   extractOnly: EXTRACT_ONLY,
   version: 3,
   identities: true,
+  secrets: (o) => (o.mode === 'api' ? [[o.apiKeyEnv, o.secretKeyEnv]] : []),
+  // An Export API answer is one zip of at most 4 GB (past it Amplitude answers 400), spooled whole
+  // to local disk to be read; in files mode the plan knows every file's size.
+  spoolBytes: (o) => (o.mode === 'api' ? EXPORT_API_MAX_BYTES : undefined),
   setup: (options, ctx) => sourceSteps(options, ctx),
 });
+
+/** The largest answer the Export API gives (4 GB); a bigger hour is a 400. */
+export const EXPORT_API_MAX_BYTES = 4 * 10 ** 9;
 
 function sourceSteps(options: AmplitudeOptions, ctx: SourceFactoryContext): SourceSteps {
   const mapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties };
@@ -84,7 +91,22 @@ function sourceSteps(options: AmplitudeOptions, ctx: SourceFactoryContext): Sour
     unreachable: (last, failures) => unreachable('E_AMPLITUDE_UNREACHABLE', `Amplitude's Export API could not be reached: ${failures} requests in a row failed (last ${last}). The extract stopped; nothing is lost: re-run it once Amplitude answers (check source.region or source.endpoint and the network)`),
   });
 
+  const keys = (api: Extract<AmplitudeOptions, { mode: 'api' }>) => {
+    const apiKey = readSecret(api.apiKeyEnv);
+    const secretKey = readSecret(api.secretKeyEnv);
+    if (!apiKey || !secretKey) {
+      throw new HogportError('E_NO_API_KEY', `set the Amplitude API key and secret key in the environment variables ${api.apiKeyEnv} and ${api.secretKeyEnv} (source.apiKeyEnv and source.secretKeyEnv name them)`, { exitCode: 2, details: { fatal: true } });
+    }
+    return { apiKey, secretKey };
+  };
+
   return {
+    async check(signal) {
+      if (options.mode === 'files') return listable(filesStore());
+      const endpoint = options.endpoint ?? ENDPOINTS[options.region];
+      await checkExportApi({ endpoint, ...keys(options), log: ctx.log }, signal);
+      return `Amplitude's Export API at ${endpoint} accepted the API key and secret key`;
+    },
     async plan(): Promise<PlannedChunk[]> {
       if (options.mode === 'api') {
         const start = parseTime(options.start);
@@ -119,13 +141,8 @@ function sourceSteps(options: AmplitudeOptions, ctx: SourceFactoryContext): Sour
     },
     async extract(ectx) {
       if (options.mode === 'api') {
-        const apiKey = readSecret(options.apiKeyEnv);
-        const secretKey = readSecret(options.secretKeyEnv);
-        if (!apiKey || !secretKey) {
-          throw new HogportError('E_NO_API_KEY', `set the Amplitude API key and secret key in the environment variables ${options.apiKeyEnv} and ${options.secretKeyEnv} (source.apiKeyEnv and source.secretKeyEnv name them)`, { exitCode: 2, details: { fatal: true } });
-        }
         await downloadHour(ectx.chunk.id, {
-          endpoint: options.endpoint ?? ENDPOINTS[options.region], apiKey, secretKey, maxAttempts: options.maxAttempts,
+          endpoint: options.endpoint ?? ENDPOINTS[options.region], ...keys(options), maxAttempts: options.maxAttempts,
           timeoutMs: options.timeoutSeconds * 1000, log: ectx.log, breaker,
         }, (body) => ectx.writeRaw(`export-${ectx.chunk.id}.zip`, body), ectx.signal);
         return;

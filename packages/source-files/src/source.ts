@@ -42,6 +42,7 @@ export const filesSource = defineSource({
         if (modulePath) await (mapper ??= loadMappingModule(modulePath));
         return files.plan();
       },
+      check: () => files.check(),
       extract: (ectx) => files.extract(ectx),
       async map() {
         if (declared) return declared;

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { HogportError, RateGate, type Logger } from '@hogport/common';
+import { HogportError, RateGate, readAll, type Logger } from '@hogport/common';
 import { bodyIncomplete, HttpClient, jsonLinesComplete, type Breaker, type CallOptions } from '@hogport/http';
 
 export interface MixpanelApiOptions {
@@ -85,6 +85,39 @@ export async function downloadProfiles(options: MixpanelApiOptions, write: (page
     if (results.length === 0 || results.length < (parsed.page_size ?? 1000)) return;
     sessionId = parsed.session_id;
   }
+}
+
+/**
+ * Proves the credentials with one cheap request, through the run's limiter like every other. A
+ * service account asks `GET /api/app/me` on the query host (Mixpanel's documented way to test one),
+ * whose answer also lists the projects it can reach; a project secret, which that endpoint does not
+ * take, asks the Raw Export API for at most one event of `day`. 401/403 is a refusal (exit code 3).
+ */
+export async function checkCredentials(options: MixpanelApiOptions, serviceAccount: boolean, day: string, signal?: AbortSignal): Promise<string> {
+  const quick = { ...options, maxAttempts: Math.min(options.maxAttempts, 4), timeoutMs: Math.min(options.timeoutMs, 20_000), backoff: { baseMs: 1000, capMs: 3000 } };
+  if (serviceAccount) {
+    const me = await call(quick, new URL('/api/app/me', options.queryBase), {
+      method: 'GET', what: 'the service account (/api/app/me)', headers: headers(options),
+      ...(signal ? { signal } : {}),
+      read: async ({ body }) => JSON.parse((await readAll(body)).toString('utf8')) as { results?: { projects?: Record<string, unknown> } },
+    });
+    const projects = me.results?.projects;
+    if (options.projectId && projects && typeof projects === 'object' && !Object.hasOwn(projects, options.projectId)) {
+      throw new HogportError('E_MIXPANEL_AUTH', `Mixpanel accepted the service account, but it has no access to project ${options.projectId}: give it a role in that project, or check source.projectId`, { exitCode: 3, details: { fatal: true } });
+    }
+    return `Mixpanel at ${new URL(options.queryBase).origin} accepted the service account${options.projectId ? ` for project ${options.projectId}` : ''}`;
+  }
+  const url = new URL('/api/2.0/export', options.exportBase);
+  url.searchParams.set('from_date', day);
+  url.searchParams.set('to_date', day);
+  url.searchParams.set('limit', '1');
+  if (options.projectId) url.searchParams.set('project_id', options.projectId);
+  await call(quick, url, {
+    method: 'GET', what: `one event of day ${day}`, headers: headers(options),
+    ...(signal ? { signal } : {}),
+    read: async ({ body }) => { await readAll(body); },
+  });
+  return `Mixpanel's Raw Export API at ${new URL(options.exportBase).origin} accepted the project secret`;
 }
 
 function headers(options: MixpanelApiOptions): Record<string, string> {

@@ -3,7 +3,7 @@ import { gunzipIfGzipped, HogportError, isTimeZone, parseJsonExact, readAll, rea
 import { Breaker, unreachable } from '@hogport/http';
 import { defineSource, idOf, mapOutcome, mapRecords, planWindows, type Outcome, type PlannedChunk, type RawFileInput, type RecordResult, type SourceFactoryContext, type SourceSteps, type TransformContext } from '@hogport/pipeline';
 import { z } from 'zod';
-import { downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
+import { checkCredentials, downloadDay, downloadProfiles, MixpanelLimiter, type MixpanelApiOptions } from './api.js';
 import { mapMixpanelProfile, mapMixpanelRecord, type MixpanelMapping } from './map.js';
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -62,6 +62,7 @@ export const mixpanelSource = defineSource({
   version: 3,
   identities: true,
   loadsLast: isProfiles,
+  secrets: (o) => [[o.serviceAccountUserEnv, o.serviceAccountSecretEnv], [o.projectSecretEnv]],
   setup: (options, ctx) => sourceSteps(options, ctx),
 });
 
@@ -95,6 +96,7 @@ function sourceSteps(options: MixpanelOptions, ctx: SourceFactoryContext): Sourc
   };
 
   return {
+    check: (signal) => checkCredentials(api(ctx.log), Boolean(readSecret(options.serviceAccountUserEnv) && readSecret(options.serviceAccountSecretEnv)), options.start, signal),
     async plan(): Promise<PlannedChunk[]> {
       const start = new Date(`${options.start}T00:00:00Z`);
       let end = new Date(`${options.end}T00:00:00Z`);

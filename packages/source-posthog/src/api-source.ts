@@ -73,6 +73,7 @@ export const posthogApiSource = defineSource({
   version: 2,
   identities: true,
   loadsLast: isPersons,
+  secrets: (o) => [[o.personalApiKeyEnv]],
   setup: (options, ctx) => sourceSteps(options, ctx),
 });
 
@@ -82,13 +83,20 @@ function sourceSteps(options: z.output<typeof PostHogApiOptions>, ctx: SourceFac
   const breaker = new Breaker({
     unreachable: (last, failures) => unreachable('E_POSTHOG_SOURCE_UNREACHABLE', `the source PostHog instance at ${options.host} could not be reached: ${failures} queries in a row failed (last ${last}). Nothing is lost: re-run once it answers`),
   });
-  const client = (log: Logger) => {
+  const client = (log: Logger, quick?: { maxAttempts: number; timeoutMs: number }) => {
     const personalKey = readSecret(options.personalApiKeyEnv);
     if (!personalKey) throw new HogportError('E_NO_API_KEY', `set a personal API key of the source instance (Query Read) in ${options.personalApiKeyEnv}`, { exitCode: 2, details: { fatal: true } });
-    return new PostHogQuery({ host: options.host, projectId: options.projectId, personalKey, breaker, log });
+    return new PostHogQuery({ host: options.host, projectId: options.projectId, personalKey, log, ...(quick ? { ...quick, backoff: { baseMs: 500, capMs: 2000 } } : { breaker }) });
   };
 
   return {
+    async check(signal) {
+      // The cheapest query there is, through the same endpoint, key and project every page uses.
+      const raw = await client(ctx.log, { maxAttempts: 4, timeoutMs: 20_000 }).hogqlRaw('SELECT 1', signal);
+      const { results } = JSON.parse(raw.toString('utf8')) as { results?: unknown };
+      if (!Array.isArray(results)) throw new HogportError('E_QUERY_FAILED', `${options.host} answered the query API without results: is source.host the PostHog app host (like https://us.posthog.com)?`, { exitCode: 2 });
+      return `the query API of ${options.host} ran SELECT 1 for project ${options.projectId} with the personal API key`;
+    },
     async plan(): Promise<PlannedChunk[]> {
       const days = planWindows(new Date(`${options.start}T00:00:00Z`), new Date(`${options.end}T00:00:00Z`), 'day')
         .map((id) => ({ id, inputs: [{ key: `posthog-query:${new URL(options.host).host}:${options.projectId}:${id}` }] }));

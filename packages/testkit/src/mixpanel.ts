@@ -187,7 +187,8 @@ export interface MixpanelApi {
 /**
  * A local stand-in for Mixpanel's Raw Event Export API (`GET /api/2.0/export`, both dates inclusive,
  * gzip when asked, basic auth with a service account and `project_id`) and Engage
- * (`POST /api/query/engage`, pages with `session_id`). It enforces the query quotas with 429, and
+ * (`POST /api/query/engage`, pages with `session_id`), and `GET /api/app/me`, which tells a service
+ * account the projects it can reach. It enforces the query quotas with 429, and
  * can cut export answers (seeded): resets mid-body, clean early ends, short bodies.
  */
 export async function startMixpanelApi(options: MixpanelApiOptions): Promise<MixpanelApi> {
@@ -204,6 +205,11 @@ export async function startMixpanelApi(options: MixpanelApiOptions): Promise<Mix
     const url = new URL(req.url ?? '/', 'http://fake');
     const record = (status: number, extra: { from?: string; page?: number; cut?: CutKind } = {}) => requests.push({ path: url.pathname, status, at: Date.now(), ...extra });
     if (req.headers.authorization !== `Basic ${Buffer.from(`${options.user}:${options.secret}`).toString('base64')}`) { record(401); return send(res, 401, { error: 'Invalid credentials' }); }
+    // The app API is not a query: it needs no project_id and spends no query quota.
+    if (req.method === 'GET' && url.pathname === '/api/app/me') {
+      record(200);
+      return send(res, 200, { status: 'ok', results: { id: 4242, name: options.user, user_name: options.user, projects: { [options.projectId]: { id: Number(options.projectId), name: 'Stand-in project', role: { name: 'Consumer' } } } } });
+    }
     if (url.searchParams.get('project_id') !== options.projectId) { record(400); return send(res, 400, { error: 'project_id is required for service accounts' }); }
     const now = Date.now();
     const hourMs = limits.hourMs ?? 3_600_000;

@@ -41,3 +41,43 @@ test('follows the capture contract: token alias, plain or gzip bodies, and the d
   assert.equal((await fetch(`${server.url}/batch/`, { method: 'POST', body: 'not json' })).status, 400);
   assert.equal(server.events.length, 2);
 });
+
+test('answers /flags/ and /decide/ as PostHog does: 401 for a missing or unknown project token, no flags for a known one', async (t) => {
+  const server = await startFakePostHog({ token: KEY });
+  t.after(() => server.close());
+  const ask = async (path: string, body: unknown) => {
+    const res = await fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return { status: res.status, body: await res.json() as Record<string, unknown> };
+  };
+  const ok = await ask('/flags/?v=2', { token: KEY, distinct_id: 'someone' });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(ok.body.flags, {});
+  assert.equal(ok.body.errorsWhileComputingFlags, false);
+  const wrong = await ask('/flags/?v=2', { token: 'phc_not_this_project', distinct_id: 'someone' });
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.body.type, 'authentication_error');
+  assert.equal((await ask('/flags/?v=2', { distinct_id: 'someone' })).status, 401, 'no token');
+  assert.equal((await ask('/flags/?v=2', { token: KEY })).status, 400, 'no distinct_id');
+  const decide = await ask('/decide/?v=3', { api_key: KEY, distinct_id: 'someone' });
+  assert.equal(decide.status, 200);
+  assert.deepEqual(decide.body.featureFlags, {});
+  assert.equal((await ask('/decide/?v=3', { api_key: 'phc_other', distinct_id: 'someone' })).status, 401);
+  assert.deepEqual(server.flagRequests.map((r) => r.status), [200, 401, 401, 400, 200, 401]);
+  assert.equal(server.requests.length, 0, 'nothing reached capture');
+});
+
+test('an instance from before /flags/ answers only /decide/, and a host that is not PostHog answers HTML to both', async (t) => {
+  const old = await startFakePostHog({ token: KEY, decideOnly: true });
+  t.after(() => old.close());
+  const body = JSON.stringify({ token: KEY, distinct_id: 'someone' });
+  assert.equal((await fetch(`${old.url}/flags/?v=2`, { method: 'POST', body })).status, 404);
+  assert.equal((await fetch(`${old.url}/decide/?v=3`, { method: 'POST', body })).status, 200);
+  const web = await startFakePostHog({ token: KEY, notCapture: true });
+  t.after(() => web.close());
+  for (const path of ['/flags/?v=2', '/decide/?v=3']) {
+    const res = await fetch(`${web.url}${path}`, { method: 'POST', body });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await res.text(), /<html>/);
+  }
+});

@@ -12,8 +12,12 @@ import { seeded } from './fixtures.js';
  *   413 for a body or an event over the limits; seeded faults: 429 with Retry-After, 503, connection
  *   resets, slow answers, and "accepted, then the connection dropped before the answer".
  * - the query API `POST /api/projects/:id/query/` with a personal key, answering the per-chunk count
- *   query `hogport verify` sends over the events accepted so far. Re-sent events count as rows until
- *   PostHog merges them, as on a real project.
+ *   query `hogport verify` sends over the events accepted so far (and `SELECT 1`). Re-sent events
+ *   count as rows until PostHog merges them, as on a real project.
+ * - feature flags `POST /flags/?v=2` and the older `POST /decide/?v=3`, the project token in `token`
+ *   or `api_key` of a JSON body: 401 with PostHog's JSON error for a missing or unknown token, 400
+ *   without a distinct_id, else no flags (the project has none). Unlike capture, which answers 200
+ *   to any well-formed token, these check it: the cheap way to prove a project key.
  */
 export interface FakePostHog {
   url: string;
@@ -25,11 +29,13 @@ export interface FakePostHog {
   requests: CaptureRequest[];
   /** Queries the query API answered. */
   queries: string[];
+  /** Requests to /flags/ and /decide/, with the status answered. */
+  flagRequests: Array<{ path: string; status: number }>;
   /** Answer 200 but keep nothing, like a billing-limited project; can be switched while running. */
   billingLimited: boolean;
   /** Capture is down: every capture request's connection is reset before an answer. Switchable. */
   down: boolean;
-  /** Not capture: every capture request gets 200 with an HTML page (a proxy, a wrong host). Switchable. */
+  /** Not PostHog: every capture and flags request gets 200 with an HTML page (a proxy, a wrong host). Switchable. */
   notCapture: boolean;
   close(): Promise<void>;
 }
@@ -76,6 +82,8 @@ export interface FakePostHogOptions {
   };
   /** An outage of part of capture: 503 for every request holding an event this matches. */
   unavailableFor?: (event: Record<string, unknown>) => boolean;
+  /** An instance from before /flags/ existed: only /decide/ answers flags. */
+  decideOnly?: boolean;
   /** Enables the query API for this project id and personal API key. */
   query?: { projectId: string; personalKey: string };
   /** A source instance's data, for hogport's PostHog source: events and persons the query API serves. */
@@ -88,23 +96,34 @@ export interface SourcePerson { id: string; properties: Record<string, unknown>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CAPTURE_PATHS = new Set(['/batch', '/batch/', '/e', '/e/', '/capture', '/capture/']);
+const FLAGS_PATHS = new Set(['/flags', '/flags/', '/decide', '/decide/']);
+
+/** What a web server that is not PostHog answers: the body drained and ignored, a page of HTML. */
+async function notPostHog(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  for await (const _ of req) { /* drained, then ignored */ }
+  const page = '<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>';
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page) });
+  res.end(page);
+}
 
 export async function startFakePostHog(options: FakePostHogOptions): Promise<FakePostHog> {
   const events: FakePostHog['events'] = [];
   const requests: CaptureRequest[] = [];
   const queries: string[] = [];
+  const flagRequests: FakePostHog['flagRequests'] = [];
   const rand = seeded(options.faults?.seed ?? 1);
   const maxRequestBytes = options.maxRequestBytes ?? 20 * 1024 * 1024;
   const maxEventBytes = options.maxEventBytes ?? 1_000_000;
   const server: Server = createServer((req, res) => { void handle(req, res).catch(() => res.destroy()); });
   const fake: FakePostHog = {
-    url: '', events, requests, queries, billingLimited: options.billingLimited ?? false, down: options.down ?? false, notCapture: options.notCapture ?? false, accepted: { events: 0, uuids: new Set() },
+    url: '', events, requests, queries, flagRequests, billingLimited: options.billingLimited ?? false, down: options.down ?? false, notCapture: options.notCapture ?? false, accepted: { events: 0, uuids: new Set() },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     if (req.method === 'POST' && /^\/api\/projects\/[^/]+\/query\/?$/.test(url.pathname)) return query(req, res, url);
+    if (req.method === 'POST' && FLAGS_PATHS.has(url.pathname) && !(options.decideOnly && url.pathname.startsWith('/flags'))) return flags(req, res, url);
     if (req.method !== 'POST' || !CAPTURE_PATHS.has(url.pathname)) return answer(res, 404, { type: 'not_found' });
 
     if (fake.down) {
@@ -113,12 +132,8 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
       return;
     }
     if (fake.notCapture) {
-      for await (const _ of req) { /* drained, then ignored, as a web server that is not capture does */ }
       requests.push({ status: 200, outcome: 'refused', historical_migration: undefined, events: 0, gzip: false, detail: 'not capture' });
-      const page = '<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>';
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page) });
-      res.end(page);
-      return;
+      return notPostHog(req, res);
     }
     const f = options.faults;
     const roll = f ? rand() : 1;
@@ -187,6 +202,23 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
     answer(res, 200, { status: 1 });
   }
 
+  async function flags(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (fake.down) { flagRequests.push({ path: url.pathname, status: 0 }); req.socket.destroy(); return; }
+    if (fake.notCapture) { flagRequests.push({ path: url.pathname, status: 200 }); return notPostHog(req, res); }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const reply = (status: number, body: unknown) => { flagRequests.push({ path: url.pathname, status }); answer(res, status, body); };
+    let body: Record<string, unknown>;
+    try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>; } catch { return reply(400, { type: 'validation_error', code: 'invalid_request', detail: 'Failed to parse request: invalid JSON', attr: null }); }
+    const token = body?.token ?? body?.api_key;
+    if (typeof token !== 'string' || token === '') return reply(401, { type: 'authentication_error', code: 'missing_token', detail: 'No API token provided. Please include a valid API token in your request.', attr: null });
+    if (token !== options.token) return reply(401, { type: 'authentication_error', code: 'invalid_token', detail: 'The provided API key is invalid or has expired. Please check your API key and try again.', attr: null });
+    if (typeof body.distinct_id !== 'string' || body.distinct_id === '') return reply(400, { type: 'validation_error', code: 'invalid_request', detail: 'The distinct_id field is missing from the request. Please include a valid identifier.', attr: null });
+    const requestId = '0190a0a0-0000-7000-8000-00000000f1a9';
+    if (url.pathname.startsWith('/flags')) return reply(200, { flags: {}, errorsWhileComputingFlags: false, requestId });
+    reply(200, { featureFlags: {}, featureFlagPayloads: {}, errorsWhileComputingFlags: false, requestId });
+  }
+
   async function query(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -201,6 +233,7 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
     } catch { /* answered below */ }
     if (!text) return answer(res, 400, { type: 'validation_error', code: 'parse_error', detail: 'query.kind must be HogQLQuery with a query string' });
     queries.push(text);
+    if (/^\s*SELECT\s+1\s*$/i.test(text)) return answer(res, 200, { columns: ['1'], types: ['UInt8'], results: [[1]], hasMore: false });
     if (/^\s*SELECT\s+uuid,/i.test(text) || /FROM\s+person_distinct_ids/i.test(text)) {
       const page = sourceRows(text, options.source ?? { events: [] });
       if ('error' in page) return answer(res, 400, { type: 'validation_error', code: 'query_error', detail: page.error });
