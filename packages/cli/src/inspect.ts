@@ -272,7 +272,7 @@ function readOf(r: ChunkRecord): SourceRecord | undefined {
 }
 
 /** How a record's place is named: the file (and zip entry), then the line (the element of a JSON array, the row of Parquet). */
-export function positionText(p: Position | Record<string, unknown>): string {
+function positionText(p: Position | Record<string, unknown>): string {
   const pos = p as Position;
   if (typeof pos.file !== 'string') return JSON.stringify(p);
   const where = pos.entry ? `${pos.file} entry ${pos.entry}` : pos.file;
