@@ -14,6 +14,7 @@ import { progressReporter } from './progress.js';
 import { template, writeTemplate } from './init.js';
 import type { ThreadData } from './thread-setup.js';
 import { formatStatus, statusReport } from './status.js';
+import { inspectCommand, type InspectOptions } from './inspect.js';
 import { upstreamProgress } from './waiting.js';
 
 interface StageOptions extends GlobalOptions {
@@ -131,6 +132,21 @@ common(program.command('status').description('show every chunk\'s state in every
       const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
       print(opts.json ? JSON.stringify(report, null, 2) : formatStatus(report));
       return 0;
+    });
+  });
+
+common(program.command('inspect').description('show a chunk\'s source records beside the events transform makes of them, or its rejects by code'))
+  .argument('<chunk>', 'the chunk id (hogport plan lists them)')
+  .option('--record <n>', 'the n-th record of the chunk (from 1, in the order it is read) and what it becomes')
+  .option('--distinct-id <id>', 'every record whose events carry this distinct_id')
+  .option('--reject [code]', 'the rejects of this code; without one, a table of reject codes and drops')
+  .option('--limit <n>', 'records or rejects shown at most (default 20)')
+  .option('--json', 'print JSON')
+  .action(async (file: string, chunk: string, opts: GlobalOptions & InspectOptions) => {
+    await withContext(file, opts, true, async (ctx) => {
+      const { code, text } = await inspectCommand(ctx, file, chunk, opts);
+      print(redact(text));
+      return code;
     });
   });
 

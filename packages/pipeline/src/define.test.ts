@@ -169,5 +169,5 @@ test('a record a source read itself (a row of a page) costs only itself when its
   const thrown = mapOutcome(() => { throw new RangeError('Invalid time value'); }, read);
   assert.deepEqual(thrown, { kind: 'reject', code: 'mapping_failed', reason: 'mapping the record failed: Invalid time value', position: read.position, record: '{"name":"boom"}' });
   assert.deepEqual(await mapOutcome(async () => { throw new Error('later'); }, read), { ...thrown, reason: 'mapping the record failed: later' });
-  assert.deepEqual(mapOutcome(() => ({ drop: 'rule' }), read), { kind: 'drop', rule: 'rule', position: read.position });
+  assert.deepEqual(mapOutcome(() => ({ drop: 'rule' }), read), { kind: 'drop', rule: 'rule', position: read.position, read });
 });

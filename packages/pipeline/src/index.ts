@@ -5,7 +5,7 @@ export {
 export { planWindows, windowId, fileChunkId, selectChunks, type Window } from './chunks.js';
 export type {
   Source, SourceFactory, SourceFactoryContext, PlannedChunk, ExtractContext, TransformContext, RawFileInput, Outcome,
-  Position, PostHogEvent, Link, PersonRecord,
+  Position, SourceRecord, PostHogEvent, Link, PersonRecord,
 } from './source.js';
 export { readRecords, recordOutcomes, outcomeOf, splitCsvRecord, READ_REJECTS, READ_CHANGES, type Format, type ReadOptions, type RecordRead, type RecordResult } from './records.js';
 export { idOf, omitter, hasValue, putter, oncePer } from './values.js';

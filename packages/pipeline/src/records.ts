@@ -150,7 +150,8 @@ function rejectOutcome(r: Extract<RecordRead, { code: string }>): Outcome {
 /** The outcome of one read record given what its mapping made of it. */
 export function outcomeOf(result: RecordResult, r: Extract<RecordRead, { value: unknown }>): Outcome {
   if ('events' in result) {
-    const out: Outcome = { kind: 'events', events: result.events, position: r.position };
+    // The read record itself, not a copy: one more reference per record, for inspect.
+    const out: Outcome = { kind: 'events', events: result.events, position: r.position, read: r };
     if (result.identify) out.identify = result.identify;
     let changed: readonly string[] | undefined = r.exact && result.events.some(carriesExactNumber) ? [...(r.changed ?? []), READ_CHANGES.numberAsText] : r.changed;
     if (result.changed) changed = changed ? [...changed, ...result.changed] : result.changed;
@@ -159,12 +160,12 @@ export function outcomeOf(result: RecordResult, r: Extract<RecordRead, { value: 
   }
   if ('person' in result) {
     const changed = r.exact && (holds(result.person.set) || holds(result.person.setOnce)) ? [...(r.changed ?? []), READ_CHANGES.numberAsText] : r.changed;
-    const out: Outcome = { kind: 'person', person: result.person, position: r.position };
+    const out: Outcome = { kind: 'person', person: result.person, position: r.position, read: r };
     if (result.identify) out.identify = result.identify;
     if (changed) out.changed = changed;
     return out;
   }
-  if ('drop' in result) return { kind: 'drop', rule: result.drop, position: r.position };
+  if ('drop' in result) return { kind: 'drop', rule: result.drop, position: r.position, read: r };
   return { kind: 'reject', code: result.code, reason: result.reason, position: r.position, record: r.raw ?? recordText(r.value) };
 }
 

@@ -28,6 +28,12 @@ export interface ExtractContext {
 export interface Position { file: string; line?: number; offset?: number; entry?: string }
 
 /**
+ * A source record as the reader gave it: its value, and the line it was for JSON lines. Outcomes
+ * carry it so `hogport inspect` can show a record beside what it became; transform ignores it.
+ */
+export interface SourceRecord { value: unknown; raw?: string }
+
+/**
  * What became of one source record: events (with the user links it shows), a person's properties
  * known apart from any event, a reject with a reason, or a drop by a named rule.
  */
@@ -43,15 +49,17 @@ export type Outcome =
     identify?: Link[];
     /** What was changed on the way (`invalid_utf8`, `number_as_text`…): counted in the manifest's `changedBy`. */
     changed?: readonly string[];
+    read?: SourceRecord;
   }
   | {
     /** Folded into the person facts only: the merge step's `~persons` sends it (sources with `identities`). */
     kind: 'person'; person: PersonRecord; position: Position; changed?: readonly string[];
     /** Links the record shows besides (a users table row: its identity and the source's own id). */
     identify?: Link[];
+    read?: SourceRecord;
   }
   | { kind: 'reject'; code: string; reason: string; position: Position; record: string }
-  | { kind: 'drop'; rule: string; position: Position };
+  | { kind: 'drop'; rule: string; position: Position; read?: SourceRecord };
 
 export interface TransformContext {
   migration: string;

@@ -9,3 +9,6 @@ export { GzipLinesWriter } from './stages/writer.js';
 export { joinRateShare, type RateShare, type RateShareOptions } from './rate-share.js';
 export { mergeIdentities, MERGE_NAMESPACE, PERSONS_CHUNK, type MergeOptions, type MergeResult } from './merge.js';
 export { threadedJob, type ThreadedJob, type ThreadedOptions, type ThreadJob, type ThreadSetup } from './threads.js';
+export { chunkRecords, storedLines, uuidsPresent, type ChunkRecord, type ChunkRecordsOptions } from './inspect.js';
+export { decideRecord, recordRules, type RecordDecision, type RecordRules } from './stages/record.js';
+export { rejectLine } from './stages/writer.js';

@@ -1,14 +1,15 @@
-import { pipeline, type Readable } from 'node:stream';
-import { HashingCounter, HogportError, HOGPORT_VERSION, timeKey } from '@hogport/common';
+import { HogportError, HOGPORT_VERSION, timeKey } from '@hogport/common';
 import { Manifest, readControl, type OutputRef } from '@hogport/manifest';
-import type { Position, PostHogEvent, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
+import type { PostHogEvent, Source, TransformContext, TransformSpec } from '@hogport/pipeline';
 import type { Layout } from '@hogport/layout';
 import { isUnreadableRaw, markUnreadable } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
 import { digestOf } from './digest.js';
-import { applyConventions, personPromotionPairs } from '@hogport/conventions';
-import { Changed, finishPerson, finishRecord, recordText } from '@hogport/event';
+import { personPromotionPairs } from '@hogport/conventions';
+import { Changed } from '@hogport/event';
+import { rawFileInputs } from './raw.js';
+import { decideRecord, recordRules } from './record.js';
 import { IdentityFacts } from './summary.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
 
@@ -42,13 +43,12 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const counts = { in: 0, out: 0, rejected: 0, dropped: 0, events: 0 };
       const droppedBy: Record<string, number> = {};
       const changedBy: Record<string, number> = {};
-      const drop = new Set(spec.dropEvents);
       let min: string | undefined;
       let max: string | undefined;
       let minKey: string | undefined;
       let maxKey: string | undefined;
+      const rules = recordRules(source, spec, tctx);
       // Facts that span chunks, for sources whose users move between anonymous and known ids.
-      const conventions = { promote: !source.identities };
       const facts = source.identities ? new IdentityFacts() : undefined;
       // One pair of lists for every event's promoted values: the fold reads them at once.
       const promoted = { set: [] as unknown[], once: [] as unknown[] };
@@ -57,63 +57,32 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
         personPromotionPairs(e, signature, promoted.set, promoted.once);
         return promoted;
       };
-      const files = raw.map((o) => ({
-        name: layout.rawName(o.key),
-        async open(): Promise<Readable> {
-          const verify = new HashingCounter({ sha256: o.sha256, mismatch: (actual) => rawCorrupt(o.key, actual, o.sha256) });
-          const stream = await ctx.store.read(o.key);
-          // Readers stop early and fail mid-file: pipeline carries an error either way and leaves no
-          // stream with an 'error' nobody listens to, which would end the process for one chunk.
-          pipeline(stream, verify, () => undefined);
-          return verify;
-        },
-      }));
+      const files = rawFileInputs(ctx.store, layout, raw);
       const writers = [events, rejects];
       const outputs: OutputRef[] = [];
-      const reject = async (o: { code: string; reason: string; position: Position; record: string }) => {
-        counts.rejected += 1;
-        await rejects.writeLine(rejectLine(o));
-      };
       try {
         for await (const outcome of source.transform(files, tctx)) {
           ctx.signal.throwIfAborted();
           counts.in += 1;
-          if (outcome.kind === 'reject') { await reject(outcome); continue; }
-          if (outcome.kind === 'drop') { counts.dropped += 1; droppedBy[outcome.rule] = (droppedBy[outcome.rule] ?? 0) + 1; continue; }
-          if (outcome.kind === 'person') {
-            if (!facts) throw new HogportError('E_SOURCE', `the ${source.type} source gave a person record, but it does not declare identities, so nothing would send it`);
-            const done = finishPerson(outcome.person, tctx);
-            if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.person) }); continue; }
-            facts.addPerson(done.person);
-            // Its links meet the rules of any record's; a refused one costs the link, not the person.
-            const linked = outcome.identify ? finishRecord([], outcome.identify, tctx) : undefined;
-            if (linked && !('code' in linked)) for (const l of linked.links) facts.addLink(l);
-            counts.out += 1;
-            const linkChanges = linked && !('code' in linked) ? linked.changed ?? [] : [];
-            for (const c of new Set([...(outcome.changed ?? []), ...(done.changed ?? []), ...linkChanges])) changedBy[c] = (changedBy[c] ?? 0) + 1;
-            continue;
-          }
-          // Without dropEvents every event is kept: no copy of each record's list.
-          const kept = drop.size === 0 ? outcome.events : outcome.events.filter((e) => !drop.has(e.event));
-          if (kept.length === 0 && outcome.events.length > 0) {
-            counts.dropped += 1; droppedBy.dropEvents = (droppedBy.dropEvents ?? 0) + 1; continue;
-          }
-          // PostHog's conventions once here, for every source: sources only name what they have.
-          // With identities, ~persons carries what promotion would copy into each event: sent once, after them.
-          const signatures = kept.length === 1 ? [applyConventions(kept[0]!, conventions)] : kept.map((e) => applyConventions(e, conventions));
-          const done = finishRecord(kept, outcome.identify, tctx);
-          if ('code' in done) { await reject({ ...done, position: outcome.position, record: recordText(outcome.events) }); continue; }
-          if (done.drop) { counts.dropped += 1; droppedBy[done.drop] = (droppedBy[done.drop] ?? 0) + 1; continue; }
-          const { lines } = done;
-          if (spec.importEvents === false) {
-            // Identities only: what the events say of their people and links is kept, the events are not.
-            if (facts) {
-              for (let i = 0; i < kept.length; i++) facts.addEvent(kept[i]!, promotedOf(kept[i]!, signatures[i]!));
-              for (const l of done.links) facts.addLink(l);
+          const d = decideRecord(outcome, rules);
+          if (d.kind === 'reject') { counts.rejected += 1; await rejects.writeLine(rejectLine(d)); continue; }
+          if (d.kind === 'drop') {
+            counts.dropped += 1; droppedBy[d.rule] = (droppedBy[d.rule] ?? 0) + 1;
+            if (d.learned && facts) {
+              for (let i = 0; i < d.learned.events.length; i++) facts.addEvent(d.learned.events[i]!, promotedOf(d.learned.events[i]!, d.learned.signatures[i]!));
+              for (const l of d.learned.links) facts.addLink(l);
             }
-            counts.dropped += 1; droppedBy.importEvents = (droppedBy.importEvents ?? 0) + 1;
             continue;
           }
+          if (d.kind === 'person') {
+            // decideRecord refuses a person from a source without identities, so facts are there.
+            facts!.addPerson(d.person);
+            for (const l of d.links) facts!.addLink(l);
+            counts.out += 1;
+            for (const c of d.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
+            continue;
+          }
+          const { lines, events: kept, signatures } = d;
           for (let i = 0; i < lines.length; i++) {
             const flushing = events.writeLine(lines[i]!);
             if (flushing) await flushing;
@@ -124,11 +93,10 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             // The person's view of the event, as PostHog's ingestion promotes it: ~persons follows the same rules.
             if (facts) facts.addEvent(kept[i]!, promotedOf(kept[i]!, signatures[i]!));
           }
-          if (facts) for (const l of done.links) facts.addLink(l);
+          if (facts) for (const l of d.links) facts.addLink(l);
           counts.out += 1;
           counts.events += lines.length;
-          if (outcome.changed) for (const c of outcome.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
-          if (done.changed) for (const c of done.changed) if (!outcome.changed?.includes(c)) changedBy[c] = (changedBy[c] ?? 0) + 1;
+          if (d.changed) for (const c of d.changed) changedBy[c] = (changedBy[c] ?? 0) + 1;
           if (counts.in % 5000 === 0) ctx.progress(5000);
         }
         ctx.progress(counts.in % 5000);
@@ -157,8 +125,4 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       };
     },
   };
-}
-
-function rawCorrupt(key: string, actual: string, expected: string): HogportError {
-  return new HogportError('E_RAW_CORRUPT', `raw file ${key} does not match its extract manifest (sha256 ${actual.slice(0, 12)}…, expected ${expected.slice(0, 12)}…): it was changed in the store`);
 }
