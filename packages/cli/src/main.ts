@@ -15,6 +15,8 @@ import { template, writeTemplate } from './init.js';
 import type { ThreadData } from './thread-setup.js';
 import { formatStatus, statusReport } from './status.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
+import { profileMigration, type ProfileOptions } from './profile.js';
+import { profileText } from '@hogport/profile';
 import { upstreamProgress } from './waiting.js';
 
 interface StageOptions extends GlobalOptions {
@@ -147,6 +149,18 @@ common(program.command('inspect').description('show a chunk\'s source records be
       const { code, text } = await inspectCommand(ctx, file, chunk, opts);
       print(redact(text));
       return code;
+    });
+  });
+
+common(program.command('profile').description('what the extracted chunks hold, before anything is loaded: counts, ids, times, sizes, properties, identities, problems'))
+  .option('--chunks <ids>', 'only these extracted chunks: comma-separated ids or globs')
+  .option('--sample-chunks <n>', 'only n of them, picked by their ids (the same ones every run)')
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts: GlobalOptions & ProfileOptions) => {
+    await withContext(file, opts, true, async (ctx) => {
+      const profile = await profileMigration(ctx, file, opts);
+      print(redact(opts.json ? JSON.stringify(profile, null, 2) : profileText(profile)));
+      return 0;
     });
   });
 
