@@ -36,13 +36,14 @@ export interface Context {
   close(): Promise<void>;
 }
 
-export function makeLogger(opts: GlobalOptions, quietOnTty: boolean): Logger {
+/** A logger to --log-file when given, else to `write` (stderr, or above the progress bars), else to stderr. */
+export function makeLogger(opts: GlobalOptions, quietOnTty: boolean, write?: (line: string) => void): Logger {
   const level = opts.logLevel ?? (quietOnTty && process.stderr.isTTY && !opts.logFile ? 'warn' : 'info');
   if (opts.logFile) {
     const stream = createWriteStream(opts.logFile, { flags: 'a' });
     return createLogger({ level, destination: { write: (line: string) => stream.write(line) } });
   }
-  return createLogger({ level });
+  return createLogger({ level, ...(write ? { destination: { write } } : {}) });
 }
 
 export async function openContext(file: string, opts: GlobalOptions, log: Logger): Promise<Context> {

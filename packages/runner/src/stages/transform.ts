@@ -41,6 +41,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const rejects = new GzipLinesWriter(ctx.store, ctx.layout.rejects('transform', ctx.chunk, ctx.attempt), 'rejects');
       const counts = { in: 0, out: 0, rejected: 0, dropped: 0, events: 0 };
       const droppedBy: Record<string, number> = {};
+      const rejectedBy: Record<string, number> = {};
       const changedBy: Record<string, number> = {};
       const drop = new Set(spec.dropEvents);
       let min: string | undefined;
@@ -72,6 +73,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const outputs: OutputRef[] = [];
       const reject = async (o: { code: string; reason: string; position: Position; record: string }) => {
         counts.rejected += 1;
+        rejectedBy[o.code] = (rejectedBy[o.code] ?? 0) + 1;
         await rejects.writeLine(rejectLine(o));
       };
       try {
@@ -150,7 +152,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       return {
         inputs: raw.map((o) => ({ key: o.key, sha256: o.sha256, bytes: o.bytes })),
         outputs,
-        counts: { unit: 'records', ...counts, droppedBy, ...(Object.keys(changedBy).length > 0 ? { changedBy } : {}) },
+        counts: { unit: 'records', ...counts, droppedBy, rejectedBy, ...(Object.keys(changedBy).length > 0 ? { changedBy } : {}) },
         // Every raw byte was verified against the extract manifest on the way through.
         bytes: { in: raw.reduce((a, o) => a + o.bytes, 0), out: outputs.reduce((a, o) => a + o.bytes, 0) },
         ...(min !== undefined && max !== undefined ? { eventTime: { min, max } } : {}),
