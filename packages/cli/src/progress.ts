@@ -68,6 +68,22 @@ export class StageMeter {
   }
 }
 
+/** A meter per stage, each fed only its own stage's events. */
+export class StageMeters {
+  readonly meters: Map<Stage, StageMeter>;
+  constructor(stages: readonly Stage[], chunksPerStage: number, now: () => number = Date.now) {
+    this.meters = new Map(stages.map((s) => [s, new StageMeter(chunksPerStage, now)]));
+  }
+
+  onEvent(e: RunEvent): void {
+    this.meters.get(e.stage)?.onEvent(e);
+  }
+
+  view(stage: Stage): StageView {
+    return this.meters.get(stage)!.view();
+  }
+}
+
 const UNITS: Record<Stage, string> = { extract: 'files', transform: 'records', load: 'events' };
 
 /**
@@ -97,20 +113,27 @@ export function progressDisplay(stages: readonly Stage[], chunksPerStage: number
     hideCursor: true,
     clearOnComplete: false,
     noTTYOutput: !process.stderr.isTTY,
+    // Left as the terminal has it: bars are cut to its width, and long log lines wrap instead of being cut off.
+    linewrap: null,
+    // Every bar every time: a line printed above the bars moves them down, over lines not redrawn otherwise.
+    forceRedraw: true,
     // Drawn from our own figures: the library's rate and ETA are over the run, not the stage's recent pace.
     format: (options, params, payload: { line?: string }) => payload.line?.replace('{bar}', cliProgress.Format.BarFormat(params.progress, options)) ?? '',
   }, cliProgress.Presets.shades_classic);
   const width = Math.max(...stages.map((s) => s.length));
-  const rows = stages.map((stage) => {
-    const meter = new StageMeter(chunksPerStage);
-    const line = () => formatLine(stage.padEnd(width), UNITS[stage], meter.view());
-    return { stage, meter, bar: multi.create(chunksPerStage, 0, { line: line() }), line };
-  });
-  const refresh = () => { for (const r of rows) { const v = r.meter.view(); r.bar.setTotal(v.total); r.bar.update(v.done, { line: r.line() }); } };
+  const meters = new StageMeters(stages, chunksPerStage);
+  const rows = stages.map((stage) => ({ stage, bar: multi.create(chunksPerStage, 0, { line: formatLine(stage.padEnd(width), UNITS[stage], meters.view(stage)) }) }));
+  const refresh = () => {
+    for (const r of rows) {
+      const v = meters.view(r.stage);
+      r.bar.setTotal(v.total);
+      r.bar.update(v.done, { line: formatLine(r.stage.padEnd(width), UNITS[r.stage], v) });
+    }
+  };
   multi.on('update-pre', refresh);
   const restore = divertStderr((text) => multi.log(text.endsWith('\n') ? text : `${text}\n`));
   return {
-    onEvent(e) { rows.find((r) => r.stage === e.stage)?.meter.onEvent(e); },
+    onEvent(e) { meters.onEvent(e); },
     stop() {
       restore();
       // Lines logged since the last redraw are printed before the bars stop, not dropped.
