@@ -1,3 +1,4 @@
+import { clearScreenDown } from 'node:readline';
 import cliProgress from 'cli-progress';
 import type { Stage } from '@hogport/layout';
 import type { RunEvent } from '@hogport/runner';
@@ -113,8 +114,8 @@ export function progressDisplay(stages: readonly Stage[], chunksPerStage: number
     hideCursor: true,
     clearOnComplete: false,
     noTTYOutput: !process.stderr.isTTY,
-    // Left as the terminal has it: bars are cut to its width, and long log lines wrap instead of being cut off.
-    linewrap: null,
+    // Bars are cut to the terminal's width, and long log lines wrap instead of being cut off.
+    linewrap: true,
     // Every bar every time: a line printed above the bars moves them down, over lines not redrawn otherwise.
     forceRedraw: true,
     // Drawn from our own figures: the library's rate and ETA are over the run, not the stage's recent pace.
@@ -131,7 +132,17 @@ export function progressDisplay(stages: readonly Stage[], chunksPerStage: number
     }
   };
   multi.on('update-pre', refresh);
-  const restore = divertStderr((text) => multi.log(text.endsWith('\n') ? text : `${text}\n`));
+  // Lines to print above the bars at the next redraw. The library clears only the first bar's line
+  // before it prints them, and a line longer than the terminal is wide would leave the rest of a bar
+  // beside it: everything below is cleared first.
+  let pending: string[] = [];
+  multi.on('redraw-pre', () => {
+    if (pending.length === 0) return;
+    if (process.stderr.isTTY) clearScreenDown(process.stderr);
+    for (const text of pending) multi.log(text);
+    pending = [];
+  });
+  const restore = divertStderr((text) => { pending.push(text.endsWith('\n') ? text : `${text}\n`); });
   return {
     onEvent(e) { meters.onEvent(e); },
     stop() {
