@@ -76,7 +76,13 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
 /** Names where events go, for the load stage's config: another destination means another load. */
 export function destinationId(ctx: Context): string {
   const d = ctx.pipeline.definition.destination;
-  return d.type === 'dry-run' ? 'dry-run' : `posthog ${new URL(d.host).origin}${new URL(d.host).pathname.replace(/\/+$/, '')}`;
+  return d.type === 'dry-run' ? 'dry-run' : `posthog ${ingestionHost(d.host)}`;
+}
+
+/** A PostHog host as it is named in messages and the load stage's config: its origin and path, no trailing slash. */
+export function ingestionHost(host: string): string {
+  const url = new URL(host);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 export interface DestinationChoices {

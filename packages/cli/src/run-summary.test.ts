@@ -94,3 +94,8 @@ test('the inspect command quotes a definition path the shell would split', () =>
   assert.equal(inspectCommand('my pipelines/it\'s.yaml', '2024-01-01', 'E_X'), `hogport inspect 'my pipelines/it'\\''s.yaml' 2024-01-01 --reject E_X`);
   assert.equal(inspectCommand('./p.yaml', '~identities', 'E_X'), 'hogport inspect ./p.yaml ~identities --reject E_X');
 });
+
+test('chunks whose manifest could not be read back are said to be left out of the counts', () => {
+  const lines = summaryLines(facts({ stages: ['load'], outcomes: all('load', ['a', 'b']), loaded: [{ chunk: 'a', counts: counts({ unit: 'events', in: 3, out: 3 }), rejects: [] }], unread: ['load b'] }));
+  assert.equal(lines.at(-1), 'not counted above: 1 chunk(s) whose manifest could not be read back (load b); hogport status shows them');
+});

@@ -14,10 +14,12 @@ export interface RunFacts {
   destination: SummaryDestination;
   /** The store's location, which every key below is relative to. */
   store: string;
-  /** Counts of the chunks this run transformed, with `rejectedBy` filled and the key of their rejects. */
+  /** Counts of the chunks this run transformed, and the key of their rejects. */
   transformed: ReadonlyArray<{ chunk: string; counts: Counts; rejects?: string }>;
   /** Counts of the chunks this run loaded, with the keys of the events refused while loading. */
   loaded: ReadonlyArray<{ chunk: string; counts: Counts; rejects: readonly string[] }>;
+  /** "stage chunk" of chunks this run did whose manifest could not be read back: left out of the counts. */
+  unread?: readonly string[];
 }
 
 /** Reject codes named at the end of a run; `hogport status` and the rejects hold the rest. */
@@ -36,6 +38,7 @@ export function summaryLines(f: RunFacts): string[] {
   if (f.stages.includes('load')) lines.push(...sentLines(f));
   if (f.stages.includes('transform')) lines.push(...recordLines(f));
   lines.push(...loadRejectLines(f));
+  if (f.unread?.length) lines.push(`not counted above: ${f.unread.length} chunk(s) whose manifest could not be read back (${f.unread.slice(0, 3).join(', ')}); hogport status shows them`);
   return lines;
 }
 
