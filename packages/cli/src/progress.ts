@@ -143,9 +143,13 @@ export function progressDisplay(stages: readonly Stage[], chunksPerStage: number
     pending = [];
   });
   const restore = divertStderr((text) => { pending.push(text.endsWith('\n') ? text : `${text}\n`); });
+  // A run that does not stop within its grace period exits with the bars still up: the cursor comes back.
+  const onExit = () => { if (process.stderr.isTTY) process.stderr.write('\x1b[?25h'); };
+  process.once('exit', onExit);
   return {
     onEvent(e) { meters.onEvent(e); },
     stop() {
+      process.off('exit', onExit);
       restore();
       // Lines logged since the last redraw are printed before the bars stop, not dropped.
       multi.update();
