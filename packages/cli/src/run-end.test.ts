@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import { canRunOnTerminal, posthogEvents, runCli, runCliOnTerminal, screenLines, startFakePostHog } from '@hogport/testkit';
+import { canRunOnTerminal, posthogEvents, runCli, runCliOnTerminal, screenLines, startCliOnTerminal, startFakePostHog } from '@hogport/testkit';
 import { outboxEvents, workspace } from './e2e.helpers.js';
 
 const badLines = ['{"event":"x","timestamp":"2024-01-01T00:00:00Z"}', 'not json', '{"event":', '{"distinct_id":"d","timestamp":"2024-01-01T00:00:00Z"}'];
@@ -106,4 +106,23 @@ test('HOGPORT_PROGRESS=never keeps a terminal free of bars, and without a termin
   const piped = await runCli(['run', ws.pipeline, '--force']);
   assert.doesNotMatch(piped.stderr, /chunks \|/);
   assert.match(piped.stderr, /^dry run: 100 events written to the outbox, nothing sent$/m);
+});
+
+test('a stop on a terminal says so above the bars, which stay one line per stage, and exits 130', { skip: !canRunOnTerminal() && 'util-linux script is not installed' }, async (t) => {
+  const key = 'phc_run_end_stop';
+  // Slow answers keep the load going long enough to stop it mid-run.
+  const posthog = await startFakePostHog({ token: key, delayMs: 200 });
+  t.after(() => posthog.close());
+  const ws = await workspace({ files: 3, perFile: 100, destination: `{ type: posthog, host: "${posthog.url}", batchMaxEvents: 10, concurrency: 1 }` });
+  const run = startCliOnTerminal(['run', ws.pipeline], { env: { POSTHOG_PROJECT_API_KEY: key } });
+  const pid = await run.pid;
+  const deadline = Date.now() + 20_000;
+  while (!/load\s+\[[^\]]*\] 0\/3 chunks \| [1-9]\d* events/.test(run.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  process.kill(pid, 'SIGINT');
+  const { code, output } = await run.done;
+  assert.equal(code, 130, output);
+  const screen = await screenLines(output);
+  assert.ok(screen.includes('hogport: SIGINT: stopping; chunks in progress are left uncommitted, and the next run redoes them'), screen.join('\n'));
+  assert.deepEqual(screen.filter((l) => /^(extract|transform|load)\s+\[/.test(l)).map((l) => l.split(/\s/)[0]), ['extract', 'transform', 'load']);
+  assert.match(screen.join('\n'), /^\d+ events sent to /m);
 });

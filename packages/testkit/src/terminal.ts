@@ -14,21 +14,36 @@ export interface TerminalRun {
 }
 
 /**
- * Runs `hogport ...args` on a pseudo-terminal of `cols` columns (through util-linux `script`), as a
- * user at a terminal runs it: stderr is a TTY, so the progress bars show.
+ * Starts `hogport ...args` on a pseudo-terminal of `cols` columns (through util-linux `script`), as a
+ * user at a terminal runs it: stderr is a TTY, so the progress bars show. `pid` is hogport's own
+ * process, for a test that signals it mid-run; `output()` what the terminal received so far.
  */
-export function runCliOnTerminal(args: string[], options: { env?: Record<string, string>; cols?: number } = {}): Promise<TerminalRun> {
+export function startCliOnTerminal(args: string[], options: { env?: Record<string, string>; cols?: number } = {}): { pid: Promise<number>; output(): string; done: Promise<TerminalRun> } {
   const command = ['node', HOGPORT_BIN, ...args].map(shellWord).join(' ');
-  const child = spawn('script', ['-qfec', `stty cols ${options.cols ?? 160} rows 50; exec ${command}`, '/dev/null'], {
+  // The shell prints its pid, which `exec` hands to hogport, before anything else.
+  const child = spawn('script', ['-qfec', `stty cols ${options.cols ?? 160} rows 50; echo "pid=$$"; exec ${command}`, '/dev/null'], {
     env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  return new Promise((resolve, reject) => {
+  let announced: (pid: number) => void = () => undefined;
+  const pid = new Promise<number>((resolve) => { announced = resolve; });
+  const take = (d: Buffer) => {
+    output += d.toString();
+    const m = /pid=(\d+)\r?\n/.exec(output);
+    if (m) announced(Number(m[1]));
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const done = new Promise<TerminalRun>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+    child.on('close', (code) => resolve({ code, output: output.replace(/^pid=\d+\r?\n/, '') }));
   });
+  return { pid, output: () => output, done };
+}
+
+/** `startCliOnTerminal` to the end. */
+export function runCliOnTerminal(args: string[], options: { env?: Record<string, string>; cols?: number } = {}): Promise<TerminalRun> {
+  return startCliOnTerminal(args, options).done;
 }
 
 /**
