@@ -143,8 +143,12 @@ export function progressDisplay(stages: readonly Stage[], chunksPerStage: number
     pending = [];
   });
   const restore = divertStderr((text) => { pending.push(text.endsWith('\n') ? text : `${text}\n`); });
-  // A run that does not stop within its grace period exits with the bars still up: the cursor comes back.
-  const onExit = () => { if (process.stderr.isTTY) process.stderr.write('\x1b[?25h'); };
+  // A run that does not stop within its grace period exits with the bars still up: what waited to be
+  // printed is printed, and the cursor comes back.
+  const onExit = () => {
+    process.stderr.write(`${process.stderr.isTTY ? '\n\x1b[?25h' : ''}${pending.join('')}`);
+    pending = [];
+  };
   process.once('exit', onExit);
   return {
     onEvent(e) { meters.onEvent(e); },
