@@ -17,7 +17,8 @@ test('runs a whole migration into the dry-run outbox, and status shows every chu
   assert.equal(report.chunks.length, 4);
   for (const stage of ['extract', 'transform', 'load']) assert.equal(report.totals[stage].done, 4, stage);
   const text = await runCli(['status', ws.pipeline]);
-  assert.match(text.stdout, /4 chunks: extract 4\/4 done, transform 4\/4 done, load 4\/4 done — migration complete/);
+  assert.match(text.stdout, /4 chunks: extract 4\/4 done, transform 4\/4 done, load 4\/4 done — dry run complete: the events are in the outbox, nothing was sent/);
+  assert.doesNotMatch(text.stdout, /migration complete/, 'a dry run sent nothing: the migration is not complete');
 
   // The outbox holds the exact gzip /batch/ bodies: every accepted event once, the key never.
   const files = (await walk(ws.storeDir)).filter((f) => f.startsWith('e2e/outbox/'));

@@ -36,13 +36,14 @@ export interface Context {
   close(): Promise<void>;
 }
 
-export function makeLogger(opts: GlobalOptions, quietOnTty: boolean): Logger {
+/** A logger to --log-file when given, else to `write` (stderr, or above the progress bars), else to stderr. */
+export function makeLogger(opts: GlobalOptions, quietOnTty: boolean, write?: (line: string) => void): Logger {
   const level = opts.logLevel ?? (quietOnTty && process.stderr.isTTY && !opts.logFile ? 'warn' : 'info');
   if (opts.logFile) {
     const stream = createWriteStream(opts.logFile, { flags: 'a' });
     return createLogger({ level, destination: { write: (line: string) => stream.write(line) } });
   }
-  return createLogger({ level });
+  return createLogger({ level, ...(write ? { destination: { write } } : {}) });
 }
 
 export async function openContext(file: string, opts: GlobalOptions, log: Logger): Promise<Context> {
@@ -75,7 +76,13 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
 /** Names where events go, for the load stage's config: another destination means another load. */
 export function destinationId(ctx: Context): string {
   const d = ctx.pipeline.definition.destination;
-  return d.type === 'dry-run' ? 'dry-run' : `posthog ${new URL(d.host).origin}${new URL(d.host).pathname.replace(/\/+$/, '')}`;
+  return d.type === 'dry-run' ? 'dry-run' : `posthog ${ingestionHost(d.host)}`;
+}
+
+/** A PostHog host as it is named in messages and the load stage's config: its origin and path, no trailing slash. */
+export function ingestionHost(host: string): string {
+  const url = new URL(host);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 export interface DestinationChoices {

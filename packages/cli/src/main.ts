@@ -10,8 +10,11 @@ import { inspectChunk, listedChunks } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { formatChecks, runChecks } from './check.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
-import { progressReporter } from './progress.js';
 import { template, writeTemplate } from './init.js';
+import { progressDisplay, progressWanted } from './progress.js';
+import { readRunFacts } from './run-facts.js';
+import { summaryLines, type RunFacts } from './run-summary.js';
+import { threadLogChannel, writeStderr } from './stderr.js';
 import type { ThreadData } from './thread-setup.js';
 import { formatStatus, statusReport } from './status.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
@@ -108,11 +111,11 @@ loadOptions(stageCommand(program.command('run').description('run extract, transf
     if (!opts.skipChecks) {
       const checked = await runChecks(file, opts, makeLogger(opts, true));
       if (!checked.ok) {
-        process.stderr.write(`${formatChecks(checked)}\nhogport: run did not start: fix what failed above (hogport check ${file} checks again), or pass --skip-checks\n`);
+        writeStderr(`${formatChecks(checked)}\nhogport: run did not start: fix what failed above (hogport check ${file} checks again), or pass --skip-checks\n`);
         process.exitCode = checked.exitCode;
         return;
       }
-      process.stderr.write(`${formatChecks(checked)}\n`);
+      writeStderr(`${formatChecks(checked)}\n`);
     }
     await runStages(file, opts, ['extract', 'transform', 'load']);
   });
@@ -207,10 +210,14 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     if (loading && stages.length === 1) ids = loading.order;
     const jobs = stageJobs(ctx, planned, loading?.destination, loading?.batchMaxEvents);
     const threads = stages.includes('transform') ? num(opts.threads, '--threads') ?? def.threads ?? availableParallelism() : 1;
+    const showProgress = progressWanted() && ids.length > 0;
+    // Threads log to stderr on their own; while the bars show, their lines come here to go above them.
+    const threadLogs = showProgress && !opts.logFile && threads > 1 ? new BroadcastChannel(threadLogChannel()) : undefined;
+    if (threadLogs) { threadLogs.onmessage = (m) => writeStderr(String((m as MessageEvent).data)); threadLogs.unref(); }
     // Transform is CPU-bound: in threads it uses every core, and leaves this one to extract and load.
     const threaded = threads > 1 ? threadedJob(jobs.transform, {
       setup: new URL('./thread-setup.js', import.meta.url), threads,
-      data: { file, opts: { ...(opts.store ? { store: opts.store } : {}), ...(opts.logFile ? { logFile: opts.logFile } : {}) }, logLevel: ctx.log.level } satisfies ThreadData,
+      data: { file, opts: { ...(opts.store ? { store: opts.store } : {}), ...(opts.logFile ? { logFile: opts.logFile } : {}) }, logLevel: ctx.log.level, ...(threadLogs ? { logChannel: threadLogChannel() } : {}) } satisfies ThreadData,
     }) : undefined;
     if (threaded) jobs.transform = threaded;
     const selected = stages.map((s) => jobs[s]);
@@ -221,7 +228,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     const onSignal = (signal: NodeJS.Signals) => {
       stoppedBy = signal;
       ctx.log.warn({ signal }, 'stopping: chunks in progress are left uncommitted and will be redone');
-      process.stderr.write(`hogport: ${signal}: stopping; chunks in progress are left uncommitted, and the next run redoes them\n`);
+      writeStderr(`hogport: ${signal}: stopping; chunks in progress are left uncommitted, and the next run redoes them\n`);
       stop.abort(new HogportError('E_STOPPED', `stopped by ${signal}`));
       // A stage deep in one request or one huge record still stops within seconds: what it holds is
       // uncommitted, and its claims name this dead process, so the next run on this host takes them over.
@@ -229,7 +236,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const progress = progressReporter(stages.length === 1 ? stages[0]! : 'run', ids.length * selected.length);
+    const progress = progressDisplay(stages, ids.length, showProgress);
     const runOptions = {
       store: ctx.store, layout: ctx.layout, worker,
       concurrency,
@@ -261,7 +268,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
           noticed = Date.now();
           const message = `waiting for ${upstream.coming.length} chunk(s) that ${upstreamOf(stages[0]!)} has not committed yet (like ${upstream.coming.slice(0, 3).join(', ')}); pass --no-wait to exit instead`;
           ctx.log.info({ waiting: upstream.coming.length }, message);
-          process.stderr.write(`hogport: ${message}\n`);
+          writeStderr(`hogport: ${message}\n`);
         }
         await sleep(WAIT_POLL_MS, stop.signal).catch(() => undefined);
         if (stop.signal.aborted) break;
@@ -270,11 +277,12 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     } finally {
       progress.stop();
       await threaded?.close();
+      threadLogs?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       await loading?.close();
     }
-    const code = report(summary, stages, ctx.log);
+    const code = report(summary, await readRunFacts(ctx, file, stages, summary.outcomes), ctx.log);
     return stoppedBy ? signalExitCode(stoppedBy) : code;
   });
 }
@@ -303,7 +311,7 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
   if (merged.waiting.length > 0) {
     const message = `load waits until every chunk is transformed (${merged.waiting.length} not yet, like ${merged.waiting.slice(0, 3).join(', ')}): identities are merged across the whole migration and load before the events`;
     ctx.log.warn(message);
-    if (!said.has(message)) process.stderr.write(`hogport: ${message}\n`);
+    if (!said.has(message)) writeStderr(`hogport: ${message}\n`);
     said.add(message);
     for (const chunk of ids) outcomes.push({ chunk, stage: 'load', result: 'waiting' });
     return { outcomes };
@@ -318,7 +326,7 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
     if (list === merged.identities && !list.every((id) => outcomes.some((o) => o.stage === 'load' && o.chunk === id && (o.result === 'done' || o.result === 'skipped')))) {
       const message = 'events load only after every identity chunk has: the next run loads the identities, then the events';
       ctx.log.warn(message);
-      process.stderr.write(`hogport: ${message}\n`);
+      writeStderr(`hogport: ${message}\n`);
       for (const chunk of order) outcomes.push({ chunk, stage: 'load', result: 'blocked' });
       return { outcomes };
     }
@@ -351,7 +359,7 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
   if (optedOut) warnings.push('sending WITHOUT historical_migration: these events go through live ingestion.');
   for (const w of warnings) {
     ctx.log.warn(w);
-    process.stderr.write(`hogport: warning: ${w}\n`);
+    writeStderr(`hogport: warning: ${w}\n`);
   }
   const gate = perMinute ? new RateGate(perMinute) : undefined;
   const share = gate && perMinute ? await joinRateShare({ store: ctx.store, layout: ctx.layout, stage: 'load', worker, gate, perMinute, log: ctx.log }) : undefined;
@@ -368,18 +376,13 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
   };
 }
 
-function report(summary: RunSummary, stages: Stage[], log: Logger): number {
+/** Says how the run ended (see run-summary.ts) and returns its exit code. */
+function report(summary: RunSummary, facts: RunFacts, log: Logger): number {
   const by = (r: string) => summary.outcomes.filter((o) => o.result === r);
-  const lines: string[] = [];
-  for (const stage of stages) {
-    const of = (r: string) => by(r).filter((o) => o.stage === stage).length;
-    lines.push(`${stage}: ${of('done')} done, ${of('skipped')} already done, ${of('failed')} failed${of('waiting') ? `, ${of('waiting')} waiting for an earlier stage` : ''}${of('blocked') ? `, ${of('blocked')} waiting for their identities` : ''}${of('refused') ? `, ${of('refused')} refused` : ''}${of('lost') ? `, ${of('lost')} taken over by another worker` : ''}`);
-  }
-  for (const o of [...by('failed'), ...by('refused')]) lines.push(`  ${o.stage} ${o.chunk}: ${o.error?.code ?? ''} ${o.error?.message ?? ''}`);
-  process.stderr.write(`${redact(lines.join('\n'))}\n`);
+  writeStderr(`${redact(summaryLines(facts).join('\n'))}\n`);
   if (summary.fatal) {
     log.error({ error: summary.fatal }, 'run stopped');
-    process.stderr.write(`hogport: ${redact(summary.fatal.message)}\n`);
+    writeStderr(`hogport: ${redact(summary.fatal.message)}\n`);
     return summary.fatal.exitCode;
   }
   if (by('failed').length + by('refused').length > 0) return 1;
@@ -400,7 +403,7 @@ function num(value: string | undefined, flag: string): number | undefined {
 }
 
 async function withContext(file: string, opts: GlobalOptions, quietOnTty: boolean, fn: (ctx: Context) => Promise<number>): Promise<void> {
-  const log = makeLogger(opts, quietOnTty);
+  const log = makeLogger(opts, quietOnTty, writeStderr);
   let ctx: Context | undefined;
   try {
     ctx = await openContext(file, opts, log);
@@ -408,11 +411,11 @@ async function withContext(file: string, opts: GlobalOptions, quietOnTty: boolea
   } catch (err) {
     const { code, message } = describeError(err);
     if (err instanceof HogportError) {
-      process.stderr.write(`hogport: ${redact(message)}\n`);
+      writeStderr(`hogport: ${redact(message)}\n`);
       process.exitCode = err.exitCode;
     } else {
       log.error({ error: { code, message: redact(message), stack: redact((err as Error)?.stack ?? '') } }, 'unexpected error');
-      process.stderr.write(`hogport: unexpected error (${code}): ${redact(message)}\n`);
+      writeStderr(`hogport: unexpected error (${code}): ${redact(message)}\n`);
       process.exitCode = 1;
     }
   } finally {

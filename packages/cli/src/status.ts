@@ -8,6 +8,8 @@ import type { StageJob } from '@hogport/runner';
 export interface StatusReport {
   migration: string;
   store: string;
+  /** Whether the destination is the dry-run outbox: then a loaded chunk was written there, not sent. */
+  dryRun: boolean;
   chunks: Array<{ chunk: string } & Record<Stage, ChunkView>>;
   totals: Record<Stage, Record<ChunkStatus, number>>;
 }
@@ -47,7 +49,7 @@ export async function statusReport(ctx: Context, planned: string[], jobs: Record
   const empty = (): Record<ChunkStatus, number> => ({ done: 0, stale: 0, failed: 0, running: 0, pending: 0, waiting: 0 });
   const totals = { extract: empty(), transform: empty(), load: empty() };
   for (const row of rows) for (const stage of STAGES) totals[stage][row[stage].status] += 1;
-  return { migration: ctx.layout.migration, store: ctx.store.url, chunks: rows, totals };
+  return { migration: ctx.layout.migration, store: ctx.store.url, dryRun: ctx.pipeline.definition.destination.type === 'dry-run', chunks: rows, totals };
 }
 
 function view(s: ChunkState): ChunkView {
@@ -93,6 +95,7 @@ export function formatStatus(r: StatusReport): string {
   const total = r.chunks.length;
   const summary = STAGES.map((s) => `${s} ${r.totals[s].done}/${total} done${r.totals[s].failed ? ` (${r.totals[s].failed} failed)` : ''}`).join(', ');
   const complete = STAGES.every((s) => r.totals[s].done === total);
-  lines.push(`${total} chunks: ${summary}${complete ? ' — migration complete' : ''}`);
+  const end = r.dryRun ? ' — dry run complete: the events are in the outbox, nothing was sent' : ' — migration complete';
+  lines.push(`${total} chunks: ${summary}${complete ? end : ''}`);
   return lines.join('\n');
 }

@@ -39,3 +39,10 @@ test('reports a corrupt manifest with its key', async () => {
   await store.write('m/x.json', encodeControl(Manifest, base));
   assert.equal((await readControl(store, 'm/x.json', Manifest))?.value.chunk, 'c');
 });
+
+test('rejects codes that do not add up to the rejects', () => {
+  assert.equal(Counts.safeParse({ unit: 'records', in: 10, out: 7, rejected: 2, dropped: 1, droppedBy: { rule: 1 }, rejectedBy: { E_A: 1, E_B: 1 } }).success, true);
+  const r = Counts.safeParse({ unit: 'records', in: 10, out: 7, rejected: 2, dropped: 1, droppedBy: { rule: 1 }, rejectedBy: { E_A: 1 } });
+  assert.equal(r.success, false);
+  assert.match(JSON.stringify(r.error?.issues), /rejectedBy must add up/);
+});

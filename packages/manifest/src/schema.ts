@@ -35,6 +35,8 @@ export const Counts = z.object({
   dropped: z.number().int().nonnegative(),
   /** Drops by the rule that dropped them. */
   droppedBy: z.record(z.string(), z.number().int().nonnegative()).default({}),
+  /** Rejects by their code, so the end of a run can name the commonest without reading the rejects. */
+  rejectedBy: z.record(z.string(), z.number().int().nonnegative()).optional(),
   /** Events written; one record can become more than one event. */
   events: z.number().int().nonnegative().optional(),
   /**
@@ -43,7 +45,8 @@ export const Counts = z.object({
    */
   changedBy: z.record(z.string(), z.number().int().nonnegative()).optional(),
 }).refine((c) => c.in === c.out + c.rejected + c.dropped, { message: 'counts do not add up: in must equal out + rejected + dropped' })
-  .refine((c) => Object.values(c.droppedBy).reduce((a, b) => a + b, 0) === c.dropped, { message: 'droppedBy must add up to dropped' });
+  .refine((c) => Object.values(c.droppedBy).reduce((a, b) => a + b, 0) === c.dropped, { message: 'droppedBy must add up to dropped' })
+  .refine((c) => !c.rejectedBy || Object.values(c.rejectedBy).reduce((a, b) => a + b, 0) === c.rejected, { message: 'rejectedBy must add up to rejected' });
 export type Counts = z.infer<typeof Counts>;
 
 export const MANIFEST_VERSION = 1;

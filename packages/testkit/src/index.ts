@@ -13,3 +13,4 @@ export { DELIBERATE, KNOWN_DEFECTS, judge, checkImporterCases, importerTransform
 export { parseFieldTable, parseClaim, checkFieldRow, checkFieldTable, readFieldTableRecords, type FieldRow, type Claim, type ClaimOutput, type SourceReader } from './field-table.js';
 export { runExportFiles, type ExportFile } from './export-files.js';
 export { asPersonSees } from './person-view.js';
+export { runCliOnTerminal, startCliOnTerminal, screenLines, canRunOnTerminal, type TerminalRun } from './terminal.js';

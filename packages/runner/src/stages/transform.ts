@@ -42,6 +42,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       const rejects = new GzipLinesWriter(ctx.store, ctx.layout.rejects('transform', ctx.chunk, ctx.attempt), 'rejects');
       const counts = { in: 0, out: 0, rejected: 0, dropped: 0, events: 0 };
       const droppedBy: Record<string, number> = {};
+      const rejectedBy: Record<string, number> = {};
       const changedBy: Record<string, number> = {};
       let min: string | undefined;
       let max: string | undefined;
@@ -65,7 +66,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
           ctx.signal.throwIfAborted();
           counts.in += 1;
           const d = decideRecord(outcome, rules);
-          if (d.kind === 'reject') { counts.rejected += 1; await rejects.writeLine(rejectLine(d)); continue; }
+          if (d.kind === 'reject') { counts.rejected += 1; rejectedBy[d.code] = (rejectedBy[d.code] ?? 0) + 1; await rejects.writeLine(rejectLine(d)); continue; }
           if (d.kind === 'drop') {
             counts.dropped += 1; droppedBy[d.rule] = (droppedBy[d.rule] ?? 0) + 1;
             if (d.learned && facts) {
@@ -118,7 +119,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       return {
         inputs: raw.map((o) => ({ key: o.key, sha256: o.sha256, bytes: o.bytes })),
         outputs,
-        counts: { unit: 'records', ...counts, droppedBy, ...(Object.keys(changedBy).length > 0 ? { changedBy } : {}) },
+        counts: { unit: 'records', ...counts, droppedBy, rejectedBy, ...(Object.keys(changedBy).length > 0 ? { changedBy } : {}) },
         // Every raw byte was verified against the extract manifest on the way through.
         bytes: { in: raw.reduce((a, o) => a + o.bytes, 0), out: outputs.reduce((a, o) => a + o.bytes, 0) },
         ...(min !== undefined && max !== undefined ? { eventTime: { min, max } } : {}),
