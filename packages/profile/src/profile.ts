@@ -17,6 +17,8 @@ const RECENT_MS = 48 * 3600_000;
 const MAX_NAMES = 10_000;
 const MAX_KEYS = 2000;
 const SAFE = 2 ** 53;
+/** What the finish step adds as instructions to capture, not data the source holds: left out of the property figures. */
+const INSTRUCTIONS = new Set(['$geoip_disable', '$ignore_sent_at']);
 
 export interface ProblemFigure { count: number; examples: string[] }
 
@@ -93,7 +95,7 @@ export class MigrationProfile {
     else if (ms > this.now - RECENT_MS) { this.recent += 1; tally(this.problems, 'event_under_48_hours_old', `${e.event} at ${e.timestamp}`); }
     this.largest.add(bytes, e.uuid, { uuid: e.uuid, event: e.event, bytes });
     if (bytes > MAX_EVENT_BYTES / 2) tally(this.problems, 'event_over_half_a_megabyte', `${e.event} ${e.uuid} (${bytes} bytes)`);
-    for (const k of Object.keys(e.properties)) this.property(k, e.properties[k]);
+    for (const k of Object.keys(e.properties)) if (!INSTRUCTIONS.has(k)) this.property(k, e.properties[k]);
   }
 
   private property(key: string, value: unknown): void {
