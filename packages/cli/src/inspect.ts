@@ -4,6 +4,7 @@ import type { Position, SourceRecord } from '@hogport/pipeline';
 import { chunkRecords, rejectLine, storedLines, uuidsPresent, type ChunkRecord } from '@hogport/runner';
 import { inspectChunk, listedChunks, type ChunkState } from '@hogport/state';
 import { stageJobs, type Context } from './context.js';
+import { positiveFlag } from './flags.js';
 
 export interface InspectOptions {
   record?: string;
@@ -30,7 +31,7 @@ const usage = (message: string) => new HogportError('E_USAGE', message, { exitCo
 export async function inspectCommand(ctx: Context, file: string, chunk: string, opts: InspectOptions): Promise<{ code: number; text: string }> {
   const modes = [opts.record !== undefined, opts.distinctId !== undefined, opts.reject !== undefined].filter(Boolean).length;
   if (modes > 1) throw usage('inspect takes one of --record, --distinct-id and --reject at a time');
-  const limit = positive(opts.limit, '--limit') ?? 20;
+  const limit = positiveFlag(opts.limit, '--limit') ?? 20;
   const run = (stage: string) => `hogport ${stage} ${file} --chunks ${chunk}`;
   const planned = await ctx.source.plan();
   const known = planned.map((c) => c.id);
@@ -43,7 +44,7 @@ export async function inspectCommand(ctx: Context, file: string, chunk: string, 
   const jobs = stageJobs(ctx, planned);
   const transformed = await inspectChunk(ctx.store, ctx.layout, 'transform', chunk, await jobs.transform.expect(chunk));
   const view: View = { ctx, chunk, extract: extract.value, transformed, run, limit, json: Boolean(opts.json) };
-  if (opts.record !== undefined) return showRecord(view, positive(opts.record, '--record')!);
+  if (opts.record !== undefined) return showRecord(view, positiveFlag(opts.record, '--record')!);
   if (opts.distinctId !== undefined) return showDistinctId(view, opts.distinctId);
   if (typeof opts.reject === 'string') return showRejects(view, opts.reject);
   return showSummary(view);
@@ -297,9 +298,3 @@ function indent(text: string): string {
   return text.split('\n').map((l) => `  ${l}`).join('\n');
 }
 
-function positive(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw usage(`${flag} takes a positive whole number, not "${value}"`);
-  return n;
-}

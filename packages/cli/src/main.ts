@@ -10,6 +10,7 @@ import { inspectChunk, listedChunks } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { formatChecks, runChecks } from './check.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
+import { positiveFlag } from './flags.js';
 import { template, writeTemplate } from './init.js';
 import { progressDisplay, progressWanted } from './progress.js';
 import { readRunFacts } from './run-facts.js';
@@ -209,7 +210,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     const loading = stages.includes('load') ? await prepareLoad(ctx, opts, ids, worker, last) : undefined;
     if (loading && stages.length === 1) ids = loading.order;
     const jobs = stageJobs(ctx, planned, loading?.destination, loading?.batchMaxEvents);
-    const threads = stages.includes('transform') ? num(opts.threads, '--threads') ?? def.threads ?? availableParallelism() : 1;
+    const threads = stages.includes('transform') ? positiveFlag(opts.threads, '--threads') ?? def.threads ?? availableParallelism() : 1;
     const showProgress = progressWanted() && ids.length > 0;
     // Threads log to stderr on their own; while the bars show, their lines come here to go above them.
     const threadLogs = showProgress && !opts.logFile && threads > 1 ? new BroadcastChannel(threadLogChannel()) : undefined;
@@ -222,7 +223,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     if (threaded) jobs.transform = threaded;
     const selected = stages.map((s) => jobs[s]);
     // A chunk waiting for a thread would only hold its lease: a transform alone claims as many as there are threads.
-    const concurrency = num(opts.concurrency, '--concurrency') ?? (threaded && stages.length === 1 ? threads : def.concurrency);
+    const concurrency = positiveFlag(opts.concurrency, '--concurrency') ?? (threaded && stages.length === 1 ? threads : def.concurrency);
     const stop = new AbortController();
     let stoppedBy: NodeJS.Signals | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -240,7 +241,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     const runOptions = {
       store: ctx.store, layout: ctx.layout, worker,
       concurrency,
-      leaseMs: (num(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
+      leaseMs: (positiveFlag(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
       force: Boolean(opts.force), resendChanged: Boolean(opts.resendChanged), log: ctx.log,
       // Derived chunks (identities, persons) change by design as the migration grows.
       mayResend: isDerivedChunk,
@@ -353,7 +354,7 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
   if (d.type === 'posthog' && !d.historicalMigration && !optedOut) {
     throw new HogportError('E_USAGE', 'destination.historicalMigration is false: events would go through live ingestion (spike detection, standard ingestion charges) instead of the historical queue. Pass --without-historical-migration to confirm, or remove the setting.', { exitCode: 2 });
   }
-  const perMinute = num(opts.maxEventsPerMinute, '--max-events-per-minute') ?? (d.type === 'posthog' ? d.maxEventsPerMinute : undefined);
+  const perMinute = positiveFlag(opts.maxEventsPerMinute, '--max-events-per-minute') ?? (d.type === 'posthog' ? d.maxEventsPerMinute : undefined);
   const plan = await loadPlan(ctx, ids, last);
   const warnings = loadWarnings(plan, perMinute);
   if (optedOut) warnings.push('sending WITHOUT historical_migration: these events go through live ingestion.');
@@ -395,12 +396,6 @@ function signalExitCode(signal: NodeJS.Signals): number {
   return signal === 'SIGINT' ? 130 : 143;
 }
 
-function num(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new HogportError('E_USAGE', `${flag} takes a positive whole number, not "${value}"`, { exitCode: 2 });
-  return n;
-}
 
 async function withContext(file: string, opts: GlobalOptions, quietOnTty: boolean, fn: (ctx: Context) => Promise<number>): Promise<void> {
   const log = makeLogger(opts, quietOnTty, writeStderr);

@@ -6,6 +6,7 @@ import { MigrationProfile, type ProfileJSON } from '@hogport/profile';
 import { chunkRecords } from '@hogport/runner';
 import { listedChunks } from '@hogport/state';
 import type { Context } from './context.js';
+import { positiveFlag } from './flags.js';
 
 export interface ProfileOptions {
   chunks?: string;
@@ -26,8 +27,7 @@ export async function profileMigration(ctx: Context, file: string, opts: Profile
   if (chosen.length === 0) throw new HogportError('E_USAGE', `--chunks ${opts.chunks} names no extracted chunk (like ${extracted.slice(0, 3).join(', ')})`, { exitCode: 2 });
   const of = chosen.length;
   if (opts.sampleChunks !== undefined) {
-    const n = Number(opts.sampleChunks);
-    if (!Number.isInteger(n) || n <= 0) throw new HogportError('E_USAGE', `--sample-chunks takes a positive whole number, not "${opts.sampleChunks}"`, { exitCode: 2 });
+    const n = positiveFlag(opts.sampleChunks, '--sample-chunks')!;
     // The chunks whose ids hash lowest: spread over the whole range, and the same on every run.
     const rank = (id: string) => createHash('sha256').update(id).digest('hex');
     chosen = [...chosen].sort((a, b) => (rank(a) < rank(b) ? -1 : 1)).slice(0, n).sort();
