@@ -54,7 +54,7 @@ test('four workers on one s3:// store over 200 chunks: each committed once, a ki
   assert.equal(new Set(commits).size, commits.length, 'no (stage, chunk) committed twice');
   const finished = results.slice(1).flatMap((r) => logLines(r.stderr)).filter((l) => l.msg === 'chunk committed' && l.stage === 'load' && l.chunk === victim!.chunk);
   assert.equal(finished.length, 1, 'another worker finished the killed worker\'s chunk');
-  const takeover = results.slice(1).flatMap((r) => logLines(r.stderr)).find((l) => l.msg === 'taking over an abandoned claim' && l.stage === 'load' && l.chunk === victim!.chunk);
+  const takeover = results.slice(1).flatMap((r) => logLines(r.stderr)).find((l) => l.msg === 'took over an abandoned claim' && l.stage === 'load' && l.chunk === victim!.chunk);
   assert.ok(takeover, 'the chunk was taken over from the dead worker\'s claim');
   if (last?.worker === 'w1') assert.ok((takeover.time as number) >= Date.parse(last.expiresAt), 'taken over only after the lease expired');
   assert.equal(new Set(server.events.map((e) => e.uuid)).size, 200 * 12, 'every event delivered');

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { hasCode, silentLogger } from '@hogport/common';
+import { createLogger, hasCode, silentLogger } from '@hogport/common';
 import { openStore } from '@hogport/store';
 import { randomBucket, startFaultProxy, startMoto } from '@hogport/testkit';
 import { acquireLease, currentWorker } from './index.js';
@@ -37,6 +37,23 @@ test('an expired lease is taken over, and its old holder can no longer commit', 
   assert.ok(await store.head('m/claims/transform/c.json'), 'the loser does not delete the new holder\'s claim');
   await b.renew();
   await b.release();
+});
+
+test('workers racing for one abandoned claim: one takes it over, and only the winner says so', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-lease-')));
+  const a = await claim(store, 'a', 150);
+  assert.ok(a);
+  await new Promise((r) => setTimeout(r, 250));
+  const said: string[] = [];
+  const log = createLogger({ destination: { write: (line: string) => { said.push((JSON.parse(line) as { msg: string }).msg); } } });
+  const racing = await Promise.all(['b', 'c', 'd', 'e'].map((w) => acquireLease({
+    store, key: 'm/claims/transform/c.json', stage: 'transform', chunk: 'c', attempt: `att-${w}`, worker: { ...currentWorker(w) }, leaseMs: 60_000, log, skewMs: 0,
+  })));
+  const won = racing.filter((l) => l !== undefined);
+  assert.equal(won.length, 1);
+  assert.deepEqual(said.filter((m) => m.includes('abandoned claim')), ['took over an abandoned claim']);
+  await a.release();
+  for (const l of won) await l.release();
 });
 
 test('renewals asked for at once (the timer\'s and the commit\'s) run one after the other, and none reads as a lost lease', async () => {

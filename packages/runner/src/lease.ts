@@ -138,6 +138,7 @@ export async function acquireLease(opts: {
   });
   if (existing === undefined) return undefined; // released meanwhile: the next pass claims it
   let etag: string;
+  let previous: string | undefined;
   if (existing === 'corrupt') {
     const info = await opts.store.head(opts.key);
     if (!info) return undefined;
@@ -145,10 +146,12 @@ export async function acquireLease(opts: {
   } else {
     if (!claimExpired(existing.value, Date.now(), opts.skewMs) && !holderIsDeadHere(existing.value, opts.worker)) return undefined;
     etag = existing.info.etag;
-    opts.log.info({ chunk: opts.chunk, stage: opts.stage, previous: existing.value.worker }, 'taking over an abandoned claim');
+    previous = existing.value.worker;
   }
   try {
     const info = await opts.store.writeIf(opts.key, body, { ifMatch: etag });
+    // Said once the conditional write won: workers racing for one abandoned claim would each say it before.
+    opts.log.info({ chunk: opts.chunk, stage: opts.stage, previous: previous ?? 'an unreadable claim' }, 'took over an abandoned claim');
     return new Lease(opts.store, opts.key, claim, info.etag, opts.leaseMs, opts.log);
   } catch (err) {
     if (hasCode(err, 'E_PRECONDITION')) return undefined;
