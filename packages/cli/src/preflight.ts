@@ -1,11 +1,8 @@
 import { Manifest, readControl } from '@hogport/manifest';
+import { POSTHOG_GUIDANCE } from '@hogport/event';
 import pLimit from 'p-limit';
 import type { Context } from './context.js';
 
-/** PostHog asks to be told before a migration above these (or risk being rate limited). */
-export const POSTHOG_APPROVAL = { events: 20_000_000, perMinute: 10_000 };
-/** PostHog's guidance: historical events should be at least this old. */
-export const MIN_EVENT_AGE_MS = 48 * 3600_000;
 
 export interface LoadPlan {
   /** Chunk ids, oldest events first; chunks not transformed yet keep their planned order after them; chunks the source wants last (profiles) at the end. */
@@ -27,7 +24,7 @@ export async function loadPlan(ctx: Context, ids: readonly string[], last: Reado
     if (!m) continue;
     events += m.counts.events ?? m.counts.out;
     const max = m.eventTime?.max;
-    if (max && Date.parse(max) > now - MIN_EVENT_AGE_MS) {
+    if (max && Date.parse(max) > now - POSTHOG_GUIDANCE.minEventAgeMs) {
       recent = { chunks: (recent?.chunks ?? 0) + 1, latest: !recent || max > recent.latest ? max : recent.latest };
     }
   }
@@ -49,10 +46,10 @@ export function loadWarnings(plan: LoadPlan, perMinute: number | undefined): str
   if (plan.recent) {
     out.push(`${plan.recent.chunks} chunk(s) hold events less than 48 hours old (latest ${plan.recent.latest}). PostHog's guidance is to import only events at least 48 hours old: newer ones can race live ingestion of the same users.`);
   }
-  if (plan.events > POSTHOG_APPROVAL.events) {
+  if (plan.events > POSTHOG_GUIDANCE.approvalEvents) {
     out.push(`this load holds ${plan.events.toLocaleString('en-US')} events. PostHog asks you to contact them before importing more than 20M events (or more than 10k events/minute), or the project risks being rate limited.`);
   }
-  if (perMinute !== undefined && perMinute > POSTHOG_APPROVAL.perMinute) {
+  if (perMinute !== undefined && perMinute > POSTHOG_GUIDANCE.approvalEventsPerMinute) {
     out.push(`--max-events-per-minute ${perMinute} is above 10,000: PostHog asks for approval above that rate.`);
   }
   return out;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -57,9 +57,9 @@ test('profile reports what the extracted chunks hold, as the fixture has it, bef
   assert.deepEqual(p.chunks, { profiled: 2, of: 2 });
   // With no rate in the definition the estimate uses PostHog's importer's pace, which is past the 10k a minute PostHog asks to hear of.
   assert.deepEqual([p.load.events, p.load.rateFrom, p.load.needsApproval], [6, 'posthog-importer', ['over 10,000 events a minute']]);
-  // Nothing was transformed or sent: profile only reads.
-  const status = await runCli(['status', file, '--json']);
-  assert.match(status.stdout, /"transform"/);
+  // Profile only reads: no stage but extract has written anything to the store.
+  assert.deepEqual((await readdir(path.join(path.dirname(file), 'store', 'prof', 'manifests'))).sort(), ['extract']);
+  assert.ok(!(await readdir(path.join(path.dirname(file), 'store', 'prof'))).includes('outbox'));
   const text = await runCli(['profile', file]);
   assert.match(text.stdout, /7 records in 2 of 2 extracted chunks/);
   assert.match(text.stdout, /transform would reject:\n\s+1  bad_timestamp/);

@@ -10,6 +10,17 @@ export interface PostHogEvent {
   $set_once?: Record<string, unknown>;
 }
 
+/**
+ * PostHog's guidance for historical imports (its migration docs): tell PostHog first above these
+ * (or risk being rate limited), keep events at least this old, and the pace its own importer keeps.
+ */
+export const POSTHOG_GUIDANCE = {
+  approvalEvents: 20_000_000,
+  approvalEventsPerMinute: 10_000,
+  minEventAgeMs: 48 * 3600_000,
+  importerEventsPerSecond: 5000,
+} as const;
+
 /** Capture refuses a single event over about this many bytes serialised. */
 export const MAX_EVENT_BYTES = 1_000_000;
 

@@ -1,4 +1,4 @@
-export { MAX_EVENT_BYTES, MAX_DISTINCT_ID_LENGTH, RejectCode, Changed, type PostHogEvent, type Refusal, type LongDistinctIds, type NonMergeableIds } from './contract.js';
+export { MAX_EVENT_BYTES, MAX_DISTINCT_ID_LENGTH, POSTHOG_GUIDANCE, RejectCode, Changed, type PostHogEvent, type Refusal, type LongDistinctIds, type NonMergeableIds } from './contract.js';
 export { finishEvent, finishPerson, finishRecord, HEAD_KEYS, LINK_REFUSED, type EventSettings, type FinishContext, type Finished, type FinishedLink, type FinishedRecord, type Link, type PersonRecord } from './finish.js';
 export { checkEventLine, readHead } from './check.js';
 export { checkedId, checkedLinkId, idTooLong, isNonMergeableId, truncatedId } from './ids.js';

@@ -1,4 +1,4 @@
-import { isNonMergeableId, MAX_EVENT_BYTES } from '@hogport/event';
+import { isNonMergeableId, MAX_EVENT_BYTES, POSTHOG_GUIDANCE } from '@hogport/event';
 import { DistinctCount, Examples, Largest } from './sketch.js';
 
 /** A record as transform decides it (the runner's `RecordDecision`): what the profile reads of it. */
@@ -8,12 +8,7 @@ export type ProfiledRecord =
   | { kind: 'drop'; rule: string }
   | { kind: 'person'; person: { distinctId: string }; links: ReadonlyArray<{ user: string; anon: string }> };
 
-/** PostHog's guidance for historical imports: past these, ask PostHog first (CONTRACTS.md). */
-export const APPROVAL_EVENTS = 20_000_000;
-export const APPROVAL_EVENTS_PER_MINUTE = 10_000;
-/** The pace PostHog's own importer keeps, for an estimate when the definition names none. */
-export const POSTHOG_IMPORTER_EVENTS_PER_SECOND = 5000;
-const RECENT_MS = 48 * 3600_000;
+const { approvalEvents: APPROVAL_EVENTS, approvalEventsPerMinute: APPROVAL_EVENTS_PER_MINUTE, minEventAgeMs: RECENT_MS, importerEventsPerSecond } = POSTHOG_GUIDANCE;
 const MAX_NAMES = 10_000;
 const MAX_KEYS = 2000;
 const SAFE = 2 ** 53;
@@ -116,7 +111,7 @@ export class MigrationProfile {
   toJSON(options: { chunks?: { profiled: number; of: number }; eventsPerMinute?: number } = {}): ProfileJSON {
     const chunks = options.chunks ?? { profiled: 1, of: 1 };
     const scale = chunks.profiled > 0 ? chunks.of / chunks.profiled : 1;
-    const perMinute = options.eventsPerMinute ?? POSTHOG_IMPORTER_EVENTS_PER_SECOND * 60;
+    const perMinute = options.eventsPerMinute ?? importerEventsPerSecond * 60;
     const estimated = Math.round(this.events * scale);
     const needsApproval: string[] = [];
     if (estimated > APPROVAL_EVENTS) needsApproval.push(`over ${APPROVAL_EVENTS.toLocaleString('en-US')} events`);
