@@ -27,7 +27,7 @@ const RELEASED: Array<[Record<string, unknown> & { type: string }, boolean, stri
   [{ type: 'ga4', location: '/tmp', pattern: '*.json' },
     true, '{"options":{},"source":"ga4","version":6}'],
   [{ type: 'heap', location: '/tmp' },
-    true, '{"options":{},"source":"heap","version":7}'],
+    true, '{"options":{},"source":"heap","version":8}'],
 ];
 
 test('every source keeps the transform config, and so the config hash, it had for the same options', async () => {

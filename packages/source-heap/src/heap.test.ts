@@ -68,11 +68,12 @@ test('without a session start, Heap\'s session id still gives one $session_id pe
 test('Heap\'s browser column lands under posthog-js\'s names; a user agent naming a browser decides it, Heap\'s own name kept only where it disagrees', () => {
   const browserOf = (browser: unknown, user_agent: unknown = null) => { const p = eventOf(pageview({ browser, user_agent })).properties; return [p.$browser, p.$heap_browser]; };
   assert.deepEqual([browserOf('Chrome Mobile iOS'), browserOf('IE'), browserOf('Edge'), browserOf('Samsung Browser'), browserOf('Mobile Safari UI/WKWebView'), browserOf('Vivaldi')],
-    [['Chrome iOS', undefined], ['Internet Explorer', undefined], ['Microsoft Edge', undefined], ['Samsung Internet', undefined], ['Mobile Safari', undefined], ['Vivaldi', undefined]]);
+    [['Chrome iOS', undefined], ['Internet Explorer', undefined], ['Microsoft Edge', undefined], ['Samsung Internet', undefined], ['Mobile Safari', 'Mobile Safari UI/WKWebView'], ['Vivaldi', undefined]]);
   const ua = pageview().user_agent;
   assert.deepEqual(browserOf('Chrome Mobile iOS', ua), [undefined, undefined], 'the agent names the same browser: the shared step derives $browser (and its version) from $raw_user_agent');
   assert.deepEqual(browserOf('Chrome', ua), [undefined, 'Chrome'], 'the agent says Chrome iOS: Heap\'s differing name is kept beside it');
   assert.deepEqual(browserOf('Firefox', 'curl/8.4.0'), ['Firefox', undefined], 'an agent naming no browser leaves Heap\'s');
+  assert.deepEqual(browserOf('Android Webview'), ['Chrome', 'Android Webview'], 'posthog-js calls a web view Chrome: without an agent, Heap\'s name is kept too, as GA4\'s is');
 });
 
 test('a Heap chunk under a sessions folder holds the sessions table; an event table with session in its name holds events', () => {

@@ -1,7 +1,7 @@
 import { canonicalJson, normalizeTimestamp, setOwn, uuidV5, URL_NAMESPACE } from '@hogport/common';
 import { RejectCode } from '@hogport/event';
 import { hasValue, idOf, type PersonRecord, type PostHogEvent, type RecordResult } from '@hogport/pipeline';
-import { epochGuessToIso, parseUserAgent, posthogBrowserName, sessionUuidV7 } from '@hogport/conventions';
+import { epochGuessToIso, parseUserAgent, posthogBrowserName, posthogFoldsBrowser, sessionUuidV7 } from '@hogport/conventions';
 
 /** Namespace of the uuids derived from Heap's ids. */
 export const HEAP_NAMESPACE = uuidV5('hogport.heap', URL_NAMESPACE);
@@ -113,12 +113,13 @@ export function mapHeapRow(value: unknown, table: HeapTable): RecordResult {
  * `Internet Explorer`). Where the row has a user agent that names a browser, the agent decides, as
  * posthog-js decides from it: `$browser` is left to the shared step that parses `$raw_user_agent`
  * (which also gives `$browser_version`, Heap having none). Heap's own name is then kept as
- * `$heap_browser` only if it says something else, so a disagreement is not lost.
+ * `$heap_browser` only if it says something else, so a disagreement is not lost; without an agent,
+ * only where posthog-js's name is another program's (an app's web view is `Chrome`), as for GA4.
  */
 function browserOf(browser: unknown, userAgent: unknown): Record<string, unknown> {
   const named = typeof browser === 'string' ? posthogBrowserName(browser) : browser;
   const parsed = typeof userAgent === 'string' && userAgent !== '' ? parseUserAgent(userAgent).browser : undefined;
-  if (!parsed) return { $browser: named };
+  if (!parsed) return typeof browser === 'string' && posthogFoldsBrowser(browser) ? { $browser: named, $heap_browser: browser } : { $browser: named };
   return parsed === named ? {} : { $heap_browser: browser };
 }
 

@@ -6,7 +6,7 @@ import { heapTable, mapHeapRow } from './heap.js';
  * user migrations (as links) and sessions (dropped by rule). The table is told by the chunk id, at plan and at transform alike.
  */
 export const heapSource = exportFilesSource('heap', {
-  pattern: '**/*', version: 7,
+  pattern: '**/*', version: 8,
   mapper: (chunk) => {
     const table = heapTable(chunk);
     return (v) => mapHeapRow(v, table);
