@@ -1,2 +1,2 @@
 export { SOURCES } from './context.js';
-export { statusReport, formatStatus, type StatusReport } from './status.js';
+export { snapshotOf } from './status.js';

@@ -6,7 +6,7 @@ import { selectChunks } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
 import { availableParallelism } from 'node:os';
 import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runChunks, type ChunkOutcome, type RunEvent, type RunOptions, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
-import { inspectChunk, listedChunks } from '@hogport/state';
+import type { MigrationSnapshot } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { formatChecks, runChecks } from './check.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
@@ -17,7 +17,7 @@ import { readRunFacts } from './run-facts.js';
 import { summaryLines, type RunFacts } from './run-summary.js';
 import { threadLogChannel, writeStderr } from './stderr.js';
 import type { ThreadData } from './thread-setup.js';
-import { formatStatus, statusReport } from './status.js';
+import { snapshotOf } from './status.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
 import { profileMigration, type ProfileOptions } from './profile.js';
 import { profileText } from '@hogport/profile';
@@ -135,8 +135,8 @@ common(program.command('status').description('show every chunk\'s state in every
     await withContext(file, opts, false, async (ctx) => {
       const planned = await ctx.source.plan().catch(() => []);
       const jobs = stageJobs(ctx, planned);
-      const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
-      print(opts.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+      const snapshot = await snapshotOf(ctx, planned.map((c) => c.id), jobs);
+      print(opts.json ? JSON.stringify(snapshot, null, 2) : snapshot.toText());
       return 0;
     });
   });
@@ -185,9 +185,13 @@ common(program.command('verify').description('compare loaded chunks with what Po
       const personalKey = readSecret(def.verify.personalApiKeyEnv);
       if (!personalKey) throw new HogportError('E_NO_API_KEY', `the environment variable ${def.verify.personalApiKeyEnv} is not set: export a personal API key with Query Read access there (verify.personalApiKeyEnv names it)`, { exitCode: 2 });
       const planned = await ctx.source.plan();
-      const derived = opts.chunks ? [] : [...await listedChunks(ctx.store, ctx.layout, 'load')].filter(isDerivedChunk).sort();
+      const snapshot = await snapshotOf(ctx, planned.map((c) => c.id), stageJobs(ctx, planned), ['load']);
+      const derived = opts.chunks ? [] : snapshot.chunks.filter((c) => isDerivedChunk(c) && snapshot.manifest('load', c));
       const ids = [...selectChunks(planned.map((c) => c.id), opts.chunks), ...derived];
-      const report = await verifyMigration({ store: ctx.store, layout: ctx.layout, chunks: ids, query: new PostHogQuery({ host, projectId, personalKey }), tags: { migration, chunk } });
+      const report = await verifyMigration({
+        store: ctx.store, layout: ctx.layout, chunks: ids, query: new PostHogQuery({ host, projectId, personalKey }), tags: { migration, chunk },
+        loadManifest: (c) => snapshot.manifest('load', c),
+      });
       print(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
       return report.ok ? 0 : 1;
     });
@@ -256,7 +260,9 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       let todo = ids;
       let noticed = 0;
       for (;;) {
-        const pass = identities ? await runWithIdentities(ctx, all, ids, last, stages, jobs, runOptions) : await runChunks(selected, todo, runOptions);
+        const pass = identities
+          ? await runWithIdentities(ctx, all, ids, last, stages, jobs, runOptions)
+          : await runChunks(selected, todo, { ...runOptions, ...(runOptions.force ? {} : { snapshot: await snapshotOf(ctx, all, jobs, stages) }) });
         for (const o of pass.outcomes) outcomes.set(`${o.stage}/${o.chunk}`, o);
         summary = { outcomes: [...outcomes.values()], ...(pass.fatal ? { fatal: pass.fatal } : {}) };
         const waiting = pass.outcomes.filter((o) => o.result === 'waiting');
@@ -299,14 +305,16 @@ const said = new Set<string>();
 
 async function runWithIdentities(ctx: Context, all: string[], ids: string[], last: ReadonlySet<string>, stages: Stage[], jobs: Record<Stage, StageJob>, options: RunOptions): Promise<RunSummary> {
   const outcomes: RunSummary['outcomes'] = [];
-  const phase = async (list: StageJob[], chunks: string[]): Promise<RunSummary | undefined> => {
+  // Each phase starts from the store as the phase before left it (the merge adds and rewrites chunks).
+  const snapshot = (of: readonly Stage[], chunks: readonly string[]) => options.force ? undefined : snapshotOf(ctx, chunks, jobs, of);
+  const phase = async (list: StageJob[], chunks: string[], known?: MigrationSnapshot): Promise<RunSummary | undefined> => {
     if (chunks.length === 0) return undefined;
-    const s = await runChunks(list, chunks, options);
+    const s = await runChunks(list, chunks, { ...options, ...(known ? { snapshot: known } : {}) });
     outcomes.push(...s.outcomes);
     return s.fatal ? s : undefined;
   };
-  const before = stages.filter((s) => s !== 'load').map((s) => jobs[s]);
-  const stopped = await phase(before, ids);
+  const early = stages.filter((s) => s !== 'load');
+  const stopped = early.length > 0 ? await phase(early.map((s) => jobs[s]), ids, await snapshot(early, all)) : undefined;
   if (stopped) return { outcomes, ...(stopped.fatal ? { fatal: stopped.fatal } : {}) };
   const merged = await mergeIdentities({ store: ctx.store, layout: ctx.layout, chunks: all, transform: ctx.pipeline.definition.transform, worker: options.worker.id, log: ctx.log });
   if (merged.waiting.length > 0) {
@@ -319,9 +327,10 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
   }
   // Ordered now that every chunk is transformed: oldest events first. Chunks the source wants last
   // (profiles, users) form a phase of their own, so no event loads after them even with concurrency.
-  const order = (await loadPlan(ctx, ids, last)).order;
+  const loads = await snapshotOf(ctx, [...all, ...merged.identities, ...(merged.persons ? [merged.persons] : [])], jobs, ['load']);
+  const order = (await loadPlan(ctx, ids, last, Date.now(), loads)).order;
   for (const list of [merged.identities, order.filter((id) => !last.has(id)), order.filter((id) => last.has(id))]) {
-    const s = await phase([jobs.load], list);
+    const s = await phase([jobs.load], list, options.force ? undefined : loads);
     if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
     // An event sent before its $identify lands on a person of its own, which PostHog cannot undo.
     if (list === merged.identities && !list.every((id) => outcomes.some((o) => o.stage === 'load' && o.chunk === id && (o.result === 'done' || o.result === 'skipped')))) {
@@ -333,9 +342,9 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
     }
   }
   if (merged.persons) {
-    const states = await Promise.all(all.map(async (chunk) => (await inspectChunk(ctx.store, ctx.layout, 'load', chunk, await jobs.load.expect(chunk))).status));
-    if (states.every((st) => st === 'done')) {
-      const s = await phase([jobs.load], [merged.persons]);
+    const after = await snapshotOf(ctx, [...all, merged.persons], jobs, ['load']);
+    if (all.every((chunk) => after.state('load', chunk).status === 'done')) {
+      const s = await phase([jobs.load], [merged.persons], options.force ? undefined : after);
       if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
     } else {
       ctx.log.info('person properties load once every chunk is loaded');

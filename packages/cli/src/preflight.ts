@@ -1,4 +1,5 @@
 import { Manifest, readControl } from '@hogport/manifest';
+import { stageListing, type MigrationSnapshot } from '@hogport/state';
 import { POSTHOG_GUIDANCE } from '@hogport/event';
 import pLimit from 'p-limit';
 import type { Context } from './context.js';
@@ -13,10 +14,17 @@ export interface LoadPlan {
   recent?: { chunks: number; latest: string };
 }
 
-/** Reads the transform manifests of the chunks about to be loaded: their order, volume and age. */
-export async function loadPlan(ctx: Context, ids: readonly string[], last: ReadonlySet<string> = new Set(), now: number = Date.now()): Promise<LoadPlan> {
+/**
+ * Reads the transform manifests of the chunks about to be loaded: their order, volume and age.
+ * From a snapshot that read them, or else those a listing shows, so chunks not transformed yet cost
+ * no request.
+ */
+export async function loadPlan(ctx: Context, ids: readonly string[], last: ReadonlySet<string> = new Set(), now: number = Date.now(), snapshot?: MigrationSnapshot): Promise<LoadPlan> {
   const limit = pLimit(16);
-  const manifests = await Promise.all(ids.map((id) => limit(async () => (await readControl(ctx.store, ctx.layout.manifest('transform', id), Manifest).catch(() => undefined))?.value)));
+  const listed = snapshot ? undefined : (await stageListing(ctx.store, ctx.layout, 'transform')).manifests;
+  const manifests = await Promise.all(ids.map((id) => limit(async () => snapshot
+    ? snapshot.manifest('transform', id)
+    : listed!.has(id) ? (await readControl(ctx.store, ctx.layout.manifest('transform', id), Manifest).catch(() => undefined))?.value : undefined)));
   let events = 0;
   let recent: LoadPlan['recent'];
   const keyed = ids.map((id, i) => ({ id, i, m: manifests[i] }));

@@ -55,6 +55,9 @@ export function newAttemptId(now: Date = new Date(), random: string = Math.rando
   return `${t}-${random}`;
 }
 
+/** The folders of per-chunk control objects, each `<migration>/<kind>/<stage>/<chunk>.json`. */
+export type ControlKind = 'manifests' | 'claims' | 'failures' | 'checkpoints' | 'unreadable';
+
 export interface Layout {
   readonly migration: string;
   manifest(stage: Stage, chunk: string): string;
@@ -64,8 +67,10 @@ export interface Layout {
   failure(stage: Stage, chunk: string): string;
   failures(stage: Stage): string;
   checkpoint(stage: Stage, chunk: string): string;
+  checkpoints(stage: Stage): string;
   /** Raw data of a chunk that transform found unreadable, so its extract is fetched again. */
   unreadable(chunk: string): string;
+  unreadables(): string;
   /** A worker's registration while it takes part in a stage (rate limit shares). */
   worker(stage: Stage, worker: string): string;
   workers(stage: Stage): string;
@@ -81,8 +86,8 @@ export interface Layout {
   outboxes(): string;
   /** An object `hogport check` creates if absent and deletes at once, to prove the store takes writes. */
   probe(id: string): string;
-  /** The chunk id of a key under manifests/, claims/ or failures/ for a stage, or undefined. */
-  chunkOf(kind: 'manifests' | 'claims' | 'failures', stage: Stage, key: string): string | undefined;
+  /** The chunk id of a key under manifests/, claims/, failures/, checkpoints/ or unreadable/ for a stage, or undefined. */
+  chunkOf(kind: ControlKind, stage: Stage, key: string): string | undefined;
 }
 
 export function layout(migration: string): Layout {
@@ -103,7 +108,9 @@ export function layout(migration: string): Layout {
     failure: (stage, c) => `${m}/failures/${stage}/${chunk(c)}.json`,
     failures: (stage) => `${m}/failures/${stage}/`,
     checkpoint: (stage, c) => `${m}/checkpoints/${stage}/${chunk(c)}.json`,
+    checkpoints: (stage) => `${m}/checkpoints/${stage}/`,
     unreadable: (c) => `${m}/unreadable/extract/${chunk(c)}.json`,
+    unreadables: () => `${m}/unreadable/extract/`,
     worker: (stage, w) => `${m}/workers/${stage}/${w.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
     workers: (stage) => `${m}/workers/${stage}/`,
     raw: (c, attempt, file) => `${m}/raw/${chunk(c)}/${attempt}/${file}`,

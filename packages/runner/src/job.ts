@@ -34,5 +34,10 @@ export interface StageJob {
   readonly stage: Stage;
   /** What the chunk's manifest must record to be up to date; undefined while upstream has not done it. */
   expect(chunk: string): Promise<Expectation | undefined>;
+  /**
+   * The same from the upstream stage's manifest already at hand (a snapshot's), without a read;
+   * extract, which has no upstream stage, ignores it.
+   */
+  expectFrom(chunk: string, upstream: Manifest | undefined): Expectation | undefined;
   process(ctx: ProcessContext, expected: Expectation): Promise<StageResult>;
 }

@@ -1,7 +1,7 @@
 import { describeError, HOGPORT_VERSION, HogportError, sleep, type Logger } from '@hogport/common';
 import { newAttemptId, type Layout, type Stage } from '@hogport/layout';
 import { encodeControl, Failure, Manifest, readControl } from '@hogport/manifest';
-import { inspectChunk, type ChunkState } from '@hogport/state';
+import { inspectChunk, type ChunkState, type MigrationSnapshot } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
 import type { StageJob } from './job.js';
@@ -29,6 +29,11 @@ export interface RunOptions {
   onEvent?: (event: RunEvent) => void;
   /** Stops the run: chunks in progress are abandoned uncommitted. */
   signal?: AbortSignal;
+  /**
+   * The migration as it stood when the run started: a chunk it shows done is skipped without a
+   * read, unless an earlier stage redid the chunk in this run. Any other chunk is looked at afresh.
+   */
+  snapshot?: MigrationSnapshot;
 }
 
 export type RunEvent =
@@ -73,10 +78,13 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
   let fatal: RunSummary['fatal'];
 
   const runChunk = async (chunk: string): Promise<'held' | 'finished'> => {
+    // Once a stage commits the chunk anew, what the snapshot says of the later stages is out of date.
+    let redone = false;
     for (const job of jobs) {
       if (signal.aborted) return 'finished';
       if (finished.has(`${job.stage}/${chunk}`)) continue;
-      const result = await attemptChunk(job, chunk, options, signal).catch((err: unknown) => {
+      const known = !redone && options.snapshot?.has(job.stage, chunk) ? options.snapshot.state(job.stage, chunk) : undefined;
+      const result = await attemptChunk(job, chunk, options, signal, known).catch((err: unknown) => {
         const error = describeError(err);
         if (isFatal(err)) {
           fatal ??= { ...error, exitCode: (err as HogportError).exitCode };
@@ -85,6 +93,7 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
         return { result: 'failed' as const, error };
       });
       if (result.result === 'held') return 'held';
+      if (result.result === 'done') redone = true;
       record({ chunk, stage: job.stage, ...result } as ChunkOutcome);
       if (result.result !== 'done' && result.result !== 'skipped') return 'finished';
     }
@@ -111,9 +120,13 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], opt
   return fatal ? { outcomes, fatal } : { outcomes };
 }
 
-async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, signal: AbortSignal): Promise<{ result: Attempt; error?: { code: string; message: string } }> {
+async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, signal: AbortSignal, known?: ChunkState): Promise<{ result: Attempt; error?: { code: string; message: string } }> {
   const { store, layout, log } = options;
   const stage = job.stage;
+  if (known?.status === 'done' && !known.supersededFailure && !options.force) {
+    options.onEvent?.({ type: 'skipped', stage, chunk });
+    return { result: 'skipped' };
+  }
   const expected = await job.expect(chunk);
   const before = await inspectChunk(store, layout, stage, chunk, expected);
   if (before.supersededFailure) await removeSupersededFailure(store, layout.failure(stage, chunk), log);

@@ -11,6 +11,7 @@ export function fixtureJob(): StageJob {
   return {
     stage: 'transform',
     expect: async () => ({ inputDigest: 'in', configHash: 'cfg' }),
+    expectFrom: () => ({ inputDigest: 'in', configHash: 'cfg' }),
     async process(ctx) {
       ctx.progress(1);
       if (ctx.chunk.startsWith('crash')) process.exit(3);

@@ -89,6 +89,7 @@ export function threadedJob(local: StageJob, options: ThreadedOptions): Threaded
   return {
     stage: local.stage,
     expect: (chunk) => local.expect(chunk),
+    expectFrom: (chunk, upstream) => local.expectFrom(chunk, upstream),
     process(ctx: ProcessContext, expected: Expectation): Promise<StageResult> {
       if (closed) return Promise.reject(new HogportError('E_STOPPED', 'the thread pool is closed'));
       return new Promise<StageResult>((resolve, reject) => {

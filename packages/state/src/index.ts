@@ -55,17 +55,34 @@ export async function inspectChunk(
     readControl(store, layout.claim(stage, chunk), Claim).catch(ignoreCorrupt),
     stage === 'extract' ? readControl(store, layout.unreadable(chunk), Unreadable).catch(ignoreCorrupt) : undefined,
   ]);
+  return chunkState(stage, chunk, {
+    ...(manifest ? { manifest } : {}), ...(failure ? { failure: failure.value } : {}),
+    ...(claim ? { claim: claim.value } : {}), ...(unreadable ? { unreadable: unreadable.value } : {}),
+  }, expected);
+}
+
+/** The control objects of one chunk in one stage, as read from the store. */
+export interface ChunkObjects {
+  manifest?: { value: Manifest; info: ObjectInfo };
+  failure?: Failure;
+  claim?: Claim;
+  unreadable?: Unreadable;
+}
+
+/** Decides a chunk's status from its control objects: the one rule `inspectChunk` and snapshots share. */
+export function chunkState(stage: Stage, chunk: string, objects: ChunkObjects, expected: Expectation | undefined, now: number = Date.now()): ChunkState {
+  const { manifest, failure, claim, unreadable } = objects;
   const base: ChunkState = { stage, chunk, status: 'pending' };
   if (manifest) base.manifest = manifest;
-  const current = failure && !(manifest && failureSuperseded(failure.value, manifest.value)) ? failure.value : undefined;
+  const current = failure && !(manifest && failureSuperseded(failure, manifest.value)) ? failure : undefined;
   if (current) base.failure = current;
-  else if (failure) base.supersededFailure = failure.value;
-  if (claim) base.claim = claim.value;
+  else if (failure) base.supersededFailure = failure;
+  if (claim) base.claim = claim;
 
-  const live = claim && !claimExpired(claim.value);
+  const live = claim && !claimExpired(claim, now);
   if (current && !live) return { ...base, status: 'failed' };
   if (manifest) {
-    const stale = staleReason(manifest.value, expected) ?? refetchReason(manifest.value, unreadable?.value);
+    const stale = staleReason(manifest.value, expected) ?? refetchReason(manifest.value, unreadable);
     if (stale) return { ...base, status: live ? 'running' : 'stale', ...stale };
     return { ...base, status: 'done' };
   }
@@ -131,7 +148,7 @@ export async function markUnreadable(store: Store, layout: Layout, chunk: string
 }
 
 /** A broken claim or failure record must not block work: treat it as absent (the manifest is what counts). */
-function ignoreCorrupt(err: unknown): undefined {
+export function ignoreCorrupt(err: unknown): undefined {
   if (hasCode(err, 'E_CORRUPT_CONTROL')) return undefined;
   throw err;
 }
@@ -160,3 +177,5 @@ export async function listedChunks(store: Store, layout: Layout, stage: Stage): 
   const { manifests, claims, failures } = await stageListing(store, layout, stage);
   return new Set([...manifests, ...claims, ...failures]);
 }
+
+export { MigrationSnapshot, takeSnapshot, type SnapshotOptions, type SnapshotJSON, type ChunkView } from './snapshot.js';

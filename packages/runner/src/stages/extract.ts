@@ -12,12 +12,14 @@ import { digestOf } from './digest.js';
 export function extractJob(opts: { source: Source; planned: ReadonlyMap<string, PlannedChunk> }): StageJob {
   const { source, planned } = opts;
   const configHash = digestOf({ stage: 'extract', source: source.type });
+  const expectFrom = (chunk: string) => {
+    const plan = planned.get(chunk);
+    return plan ? { inputDigest: digestOf(plan.inputs), configHash } : undefined;
+  };
   return {
     stage: 'extract',
-    async expect(chunk) {
-      const plan = planned.get(chunk);
-      return plan ? { inputDigest: digestOf(plan.inputs), configHash } : undefined;
-    },
+    expect: async (chunk) => expectFrom(chunk),
+    expectFrom,
     async process(ctx) {
       const plan = planned.get(ctx.chunk)!;
       const outputs: OutputRef[] = [];

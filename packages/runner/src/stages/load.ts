@@ -42,13 +42,12 @@ export interface LoadJobOptions {
 export function loadJob(opts: LoadJobOptions): StageJob {
   const { destination, store, layout } = opts;
   const configHash = digestOf({ stage: 'load', version: 2, destination: opts.destinationId });
+  const expectFrom = (_chunk: string, up: Manifest | undefined) =>
+    up ? { inputDigest: digestOf(up.outputs.filter((o) => o.role === 'events').map((o) => o.contentSha256 ?? o.sha256)), configHash } : undefined;
   return {
     stage: 'load',
-    async expect(chunk) {
-      const up = await readControl(store, layout.manifest('transform', chunk), Manifest);
-      if (!up) return undefined;
-      return { inputDigest: digestOf(up.value.outputs.filter((o) => o.role === 'events').map((o) => o.contentSha256 ?? o.sha256)), configHash };
-    },
+    expect: async (chunk) => expectFrom(chunk, (await readControl(store, layout.manifest('transform', chunk), Manifest))?.value),
+    expectFrom,
     async process(ctx, expected) {
       const up = await readControl(ctx.store, ctx.layout.manifest('transform', ctx.chunk), Manifest);
       const eventsRef = up?.value.outputs.find((o) => o.role === 'events');

@@ -25,14 +25,13 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
   const { source, spec, store, layout } = opts;
   const migration = layout.migration;
   const configHash = digestOf({ logic: TRANSFORM_LOGIC, migration, source: source.type, sourceConfig: source.transformConfig(), transform: spec });
+  const expectFrom = (_chunk: string, up: Manifest | undefined) =>
+    up ? { inputDigest: digestOf(up.outputs.map((o) => [layout.rawName(o.key), o.sha256])), configHash } : undefined;
   return {
     stage: 'transform',
-    async expect(chunk) {
-      // Manifests are small; reading one per chunk keeps the state derivable from the store alone.
-      const up = await readControl(store, layout.manifest('extract', chunk), Manifest);
-      if (!up) return undefined;
-      return { inputDigest: digestOf(up.value.outputs.map((o) => [layout.rawName(o.key), o.sha256])), configHash };
-    },
+    // Manifests are small; reading one per chunk keeps the state derivable from the store alone.
+    expect: async (chunk) => expectFrom(chunk, (await readControl(store, layout.manifest('extract', chunk), Manifest))?.value),
+    expectFrom,
     async process(ctx) {
       const up = await readControl(ctx.store, ctx.layout.manifest('extract', ctx.chunk), Manifest);
       if (!up) throw new HogportError('E_NOT_EXTRACTED', `chunk ${ctx.chunk} has no extract manifest`);
