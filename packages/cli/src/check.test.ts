@@ -51,14 +51,14 @@ test('a wrong project key exits 3 with the fix, and run refuses to start, sendin
   assert.deepEqual((await walk(ws.storeDir)).filter((f) => /\/(claims|manifests|raw)\//.test(f)), [], 'no work began');
 });
 
-test('a host that is not PostHog capture (an HTML page, a 404, other JSON) exits 2, naming destination.host', async (t) => {
+test('a host that is not PostHog capture (an HTML page, a 404, other JSON) exits 3, as load does, naming destination.host', async (t) => {
   const web = await startFakePostHog({ token: KEY, notCapture: true });
   const old = await startFakePostHog({ token: KEY, decideOnly: true });
   t.after(async () => { await web.close(); await old.close(); });
   const env = { POSTHOG_PROJECT_API_KEY: KEY };
   const html = await workspace({ files: 1, perFile: 5, destination: posthogAt(web.url) });
   const res = await runCli(['check', html.pipeline, '--json'], { env });
-  assert.equal(res.code, 2, res.stdout);
+  assert.equal(res.code, 3, res.stdout);
   assert.match(line(checks(res.stdout), 'destination').detail, /is not PostHog capture: .*not JSON.*Check destination.host/);
   // An instance from before /flags/ is still PostHog: /decide/ proves the key.
   const older = await workspace({ files: 1, perFile: 5, destination: posthogAt(old.url) });
@@ -70,7 +70,7 @@ test('a host that is not PostHog capture (an HTML page, a 404, other JSON) exits
   t.after(() => amplitude.close());
   const other = await workspace({ files: 1, perFile: 5, destination: posthogAt(amplitude.url) });
   const no = await runCli(['check', other.pipeline], { env });
-  assert.equal(no.code, 2, no.stdout);
+  assert.equal(no.code, 3, no.stdout);
   assert.match(no.stdout, /FAILED +destination .*neither \/flags\/ nor \/decide\/ exists there/);
   const nobody = await workspace({ files: 1, perFile: 5, destination: posthogAt(`http://127.0.0.1:${await freePort()}`) });
   const down = await runCli(['check', nobody.pipeline], { env });
@@ -126,11 +126,11 @@ test('Amplitude credentials: right ones pass with one request for an empty hour,
   const data = amplitudeExport({ seed: 3, hours: ['2024-03-01T00'], perHour: 5 });
   const api = await startAmplitudeExportApi({ apiKey: 'amp_key', secretKey: 'amp_secret_value', data });
   t.after(() => api.close());
-  const file = await definition(['id: amp', 'store: ./store', `source: { type: amplitude, endpoint: "${api.url}", start: "2024-03-01T00", end: "2024-03-01T02" }`]);
+  const file = await definition(['id: amp', 'store: ./store', 'threads: 1', 'concurrency: 1', `source: { type: amplitude, endpoint: "${api.url}", start: "2024-03-01T00", end: "2024-03-01T02" }`]);
   const right = await runCli(['check', file], { env: { AMPLITUDE_API_KEY: 'amp_key', AMPLITUDE_SECRET_KEY: 'amp_secret_value' } });
   assert.equal(right.code, 0, right.stdout + right.stderr);
   assert.match(right.stdout, /^ok +source +Amplitude's Export API at .* accepted the API key and secret key/m);
-  assert.match(right.stdout, /^ok +disk +.*spooling needs 3\.7 GiB \(what one amplitude chunk may spool\)/m);
+  assert.match(right.stdout, /^ok +disk +.*spooling needs 3\.7 GiB \(what one amplitude chunk may spool, 3\.7 GiB, for each of 1 chunk\(s\) transformed at once\)/m);
   assert.deepEqual(api.requests, [{ start: '20100101T00', end: '20100101T00', status: 404 }], 'one request, for an hour that holds nothing');
   const wrong = await runCli(['check', file], { env: { AMPLITUDE_API_KEY: 'amp_key', AMPLITUDE_SECRET_KEY: 'amp_wrong_secret' } });
   assert.equal(wrong.code, 3, wrong.stdout);
@@ -174,7 +174,10 @@ test('too little free space for the largest zip or Parquet input exits 2 with th
   try { await big.truncate(2 ** 40); } finally { await big.close(); }
   const res = await runCli(['check', ws.pipeline]);
   assert.equal(res.code, 2, res.stdout);
-  assert.match(res.stdout, /^FAILED +disk +.* free in .*; spooling needs 1024\.0 GiB \(the largest planned zip or Parquet input\)/m);
+  // Every chunk transformed at once spools its own.
+  const [, need, n] = /^FAILED +disk +.* free in .*; spooling needs (\d+\.\d) GiB \(the largest planned zip or Parquet input, 1024\.0 GiB, for each of (\d+) chunk\(s\) transformed at once\)/m.exec(res.stdout) ?? [];
+  assert.ok(n, res.stdout);
+  assert.equal(Number(need), 1024 * Number(n));
   assert.match(res.stdout, /fix: free space there, or point TMPDIR at a disk/);
 });
 

@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { describeError, HogportError, readSecret, redact, type Logger } from '@hogport/common';
 import { probeProjectKey } from '@hogport/loader';
@@ -14,13 +14,13 @@ export interface CheckLine {
   /** What was proved, or what went wrong: names of variables, never their values. */
   detail: string;
   fix?: string;
-  /** PostHog or a source refused a key: the check exits 3, not 2. */
+  /** PostHog or a source refused a key, or the destination is not PostHog capture: the check exits 3, not 2. */
   refused?: boolean;
 }
 
 export interface CheckReport {
   ok: boolean;
-  /** 0 all passed; 3 PostHog or a source refused a key; 2 anything else failed. */
+  /** 0 all passed; 3 PostHog or a source refused a key, or the host is not PostHog capture; 2 anything else failed. */
   exitCode: number;
   checks: CheckLine[];
 }
@@ -156,18 +156,24 @@ async function destinationCheck(ctx: Context, log: Logger): Promise<CheckLine> {
 /**
  * Free space where chunks are spooled (the temporary directory): room for the largest input that is
  * spooled whole (zips and Parquet, which need random access), or what the source says one chunk may
- * spool when the plan does not know (an Export API zip), and never less than MIN_FREE_BYTES.
+ * spool when the plan does not know (an Export API zip), for every chunk transformed at once, and
+ * never less than MIN_FREE_BYTES.
  */
 async function diskCheck(ctx: Context, planned: PlannedChunk[] | undefined): Promise<CheckLine> {
   const dir = tmpdir();
   const largest = Math.max(0, ...(planned ?? []).flatMap((c) => c.inputs.filter((i) => /\.(zip|parquet)$/i.test(i.key)).map((i) => i.bytes ?? 0)));
-  const need = Math.max(MIN_FREE_BYTES, largest, ctx.source.spoolBytes ?? 0);
-  const why = largest >= Math.max(MIN_FREE_BYTES, ctx.source.spoolBytes ?? 0) ? 'the largest planned zip or Parquet input'
-    : (ctx.source.spoolBytes ?? 0) > MIN_FREE_BYTES ? `what one ${ctx.source.type} chunk may spool` : 'the minimum';
+  const perChunk = Math.max(largest, ctx.source.spoolBytes ?? 0);
+  // Each transform thread reads a chunk of its own; without threads, the run's concurrency does.
+  const def = ctx.pipeline.definition;
+  const threads = def.threads ?? availableParallelism();
+  const atOnce = Math.max(1, threads > 1 ? threads : def.concurrency);
+  const need = Math.max(MIN_FREE_BYTES, perChunk * atOnce);
+  const why = perChunk * atOnce < MIN_FREE_BYTES ? 'the minimum'
+    : `${largest >= (ctx.source.spoolBytes ?? 0) ? 'the largest planned zip or Parquet input' : `what one ${ctx.source.type} chunk may spool`}, ${gib(perChunk)}, for each of ${atOnce} chunk(s) transformed at once`;
   try {
     const s = await statfs(dir);
     const free = s.bavail * s.bsize;
-    const line = `${gib(free)} free in ${dir}; spooling needs ${gib(need)} (${why}) per chunk transformed at once`;
+    const line = `${gib(free)} free in ${dir}; spooling needs ${gib(need)} (${why})`;
     if (free >= need) return { name: 'disk', status: 'ok', detail: line };
     return { name: 'disk', status: 'failed', detail: line, fix: `free space there, or point TMPDIR at a disk with at least ${gib(need)} free` };
   } catch (err) {

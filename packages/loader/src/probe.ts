@@ -25,7 +25,7 @@ export async function probeProjectKey(options: ProbeOptions): Promise<string> {
     service: `PostHog at ${base.origin}`, origin: base.origin, codes: { unexpected: 'E_NOT_POSTHOG', unavailable: 'E_POSTHOG_UNAVAILABLE' },
     maxAttempts: 4, timeoutMs: options.timeoutMs ?? 20_000, backoff: { baseMs: 500, capMs: 2000 }, ...(options.log ? { log: options.log } : {}),
   });
-  const notPostHog = (what: string) => new HogportError('E_NOT_POSTHOG', `${base.origin}${base.pathname} is not PostHog capture: ${what}. Check destination.host: it is the ingestion host, like https://us.i.posthog.com, https://eu.i.posthog.com or your instance's URL`, { exitCode: 2 });
+  const notPostHog = (what: string) => new HogportError('E_NOT_POSTHOG', `${base.origin}${base.pathname} is not PostHog capture: ${what}. Check destination.host: it is the ingestion host, like https://us.i.posthog.com, https://eu.i.posthog.com or your instance's URL`, { exitCode: 3 });
   const ask = async (path: string, field: 'flags' | 'featureFlags'): Promise<'ok' | 'missing'> => {
     let missing = false;
     const classify = (reply: Reply) => {
