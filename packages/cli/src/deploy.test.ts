@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { access, cp, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -51,4 +52,34 @@ test('the Kubernetes Jobs parse, run one stage each with valid arguments, and re
     }
   }
   assert.deepEqual([...stages].sort(), ['extract', 'load', 'transform']);
+});
+
+test('the image\'s command runs a TypeScript mapping module on a production-only install', { timeout: 300_000 }, async () => {
+  const dockerfile = await readFile(path.join(ROOT, 'Dockerfile'), 'utf8');
+  // What the image runs: its entrypoint, linked to the CLI's bin in the build stage's tree.
+  assert.match(dockerfile, /^ENTRYPOINT \["hogport"\]$/m);
+  const [, bin] = /ln -s \/app\/(\S+) \/usr\/local\/bin\/hogport/.exec(dockerfile) ?? [];
+  assert.ok(bin, 'the Dockerfile links hogport into the PATH');
+  assert.match(dockerfile, /npm prune --omit=dev/, 'the image keeps production dependencies only');
+  // The build stage's copy, built, then installed as the image keeps it: without devDependencies.
+  const app = await mkdtemp(path.join(tmpdir(), 'hogport-image-'));
+  for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json']) await cp(path.join(ROOT, f), path.join(app, f));
+  await cp(path.join(ROOT, 'packages'), path.join(app, 'packages'), { recursive: true, filter: (src) => !/[\\/](node_modules|test-output)$/.test(src) && !src.endsWith('.tsbuildinfo') });
+  const install = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8' });
+  assert.equal(install.status, 0, install.stderr);
+  await assert.rejects(access(path.join(app, 'node_modules/posthog-node')), 'devDependencies (posthog-node, for the load benchmark) are not installed');
+
+  const work = await mkdtemp(path.join(tmpdir(), 'hogport-image-work-'));
+  await mkdir(path.join(work, 'export'));
+  await writeFile(path.join(work, 'export/a.jsonl'), ['{"type":"signup","user":"u1","at":"2024-01-01T00:00:00Z","plan":"pro"}', '{"type":"heartbeat","user":"u1","at":"2024-01-01T00:01:00Z"}'].join('\n'));
+  await writeFile(path.join(work, 'map.ts'), [
+    'type Row = { type: string; user: string; at: string; plan?: string };',
+    'const map = (r: Row) => (r.type === \'heartbeat\' ? null : { event: r.type, distinct_id: r.user, timestamp: r.at, properties: { plan: r.plan } });',
+    'export default map;',
+  ].join('\n'));
+  await writeFile(path.join(work, 'm.yaml'), ['version: 1', 'id: image', 'store: ./store', 'source: { type: files, location: ./export, module: ./map.ts }', 'destination: { type: dry-run }'].join('\n'));
+  const run = spawnSync(path.join(app, bin!), ['run', 'm.yaml', '--skip-checks'], { cwd: work, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production', HOGPORT_PROGRESS: 'never' } });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /dry run: 1 events written to the outbox, nothing sent/);
+  assert.match(run.stderr, /records: 2 in, 1 out as 1 events, 0 rejected, 1 dropped/);
 });
