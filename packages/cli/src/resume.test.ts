@@ -92,3 +92,27 @@ test('two transform processes on one s3:// store never process a chunk twice', a
   for await (const o of store.list('e2e/claims/')) claims.push(o.key);
   assert.deepEqual(claims, [], 'claims are released after commit');
 });
+
+test('a claim left on a committed chunk by a process killed after its commit shows in status, and the next run removes it', async () => {
+  const ws = await workspace({ files: 2, perFile: 20 });
+  assert.equal((await runCli(['run', ws.pipeline, '--skip-checks'])).code, 0);
+  // What a kill between the commit and the claim's removal leaves: a claim naming the committed attempt.
+  const m = await readJson(path.join(ws.storeDir, 'e2e/manifests/load/part-000.jsonl.gz.json'));
+  const claimKey = path.join(ws.storeDir, 'e2e/claims/load/part-000.jsonl.gz.json');
+  const { mkdir, writeFile, access } = await import('node:fs/promises');
+  await mkdir(path.dirname(claimKey), { recursive: true });
+  const now = Date.now();
+  await writeFile(claimKey, JSON.stringify({
+    kind: 'hogport.claim', version: 1, stage: 'load', chunk: 'part-000.jsonl.gz', worker: 'gone:1', host: 'elsewhere', pid: 1,
+    attempt: m.attempt, acquiredAt: new Date(now - 1000).toISOString(), expiresAt: new Date(now + 600_000).toISOString(),
+  }));
+  const status = await runCli(['status', ws.pipeline]);
+  assert.match(status.stdout, /load part-000\.jsonl\.gz: done, with a claim left by gone:1 after its commit; the next run removes it/);
+  const json = JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout);
+  assert.equal(json.totals.load.done, 2, 'the chunk counts as done, not running');
+  const again = await runCli(['run', ws.pipeline, '--skip-checks']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /load: 0 done, 2 already done/);
+  await assert.rejects(access(claimKey), 'the leftover claim is gone');
+  assert.doesNotMatch((await runCli(['status', ws.pipeline])).stdout, /claim left by/);
+});

@@ -1,6 +1,6 @@
 import { describeError, HOGPORT_VERSION, HogportError, sleep, type Logger } from '@hogport/common';
 import { newAttemptId, type Layout, type Stage } from '@hogport/layout';
-import { encodeControl, Failure, Manifest, readControl } from '@hogport/manifest';
+import { Claim, encodeControl, Failure, Manifest, readControl } from '@hogport/manifest';
 import { inspectChunk, type ChunkState, type MigrationSnapshot } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
@@ -124,12 +124,14 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
   const { store, layout, log } = options;
   const stage = job.stage;
   if (known?.status === 'done' && !known.supersededFailure && !options.force) {
+    if (known.leftoverClaim) await removeLeftoverClaim(store, layout.claim(stage, chunk), known.leftoverClaim, log);
     options.onEvent?.({ type: 'skipped', stage, chunk });
     return { result: 'skipped' };
   }
   const expected = await job.expect(chunk);
   const before = await inspectChunk(store, layout, stage, chunk, expected);
   if (before.supersededFailure) await removeSupersededFailure(store, layout.failure(stage, chunk), log);
+  if (before.leftoverClaim && !options.force) await removeLeftoverClaim(store, layout.claim(stage, chunk), before.leftoverClaim, log);
   const decision = decide(before, options);
   if (decision) {
     if (decision === 'skipped') options.onEvent?.({ type: 'skipped', stage, chunk });
@@ -230,6 +232,19 @@ async function removeSupersededFailure(store: Store, key: string, log: Logger): 
   await store.delete(key).then(
     () => log.info({ failure: key }, 'removed a failure record its chunk\'s manifest supersedes'),
     (err: unknown) => log.warn({ failure: key, error: describeError(err) }, 'could not remove a superseded failure record; status ignores it'),
+  );
+}
+
+/**
+ * Removes the claim a dead process left on a chunk it committed. A claim written since (a worker
+ * taking the chunk over with --force) differs in its attempt: it is left alone.
+ */
+async function removeLeftoverClaim(store: Store, key: string, claim: Claim, log: Logger): Promise<void> {
+  const now = await readControl(store, key, Claim).catch(() => undefined);
+  if (!now || now.value.attempt !== claim.attempt) return;
+  await store.delete(key).then(
+    () => log.info({ claim: key, worker: claim.worker }, 'removed a claim left on a committed chunk by a worker that stopped after its commit'),
+    (err: unknown) => log.warn({ claim: key, error: describeError(err) }, 'could not remove a claim left on a committed chunk; status shows it'),
   );
 }
 

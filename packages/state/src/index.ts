@@ -32,6 +32,12 @@ export interface ChunkState {
    */
   supersededFailure?: Failure;
   claim?: Claim;
+  /**
+   * A claim on a done chunk that no worker holds: the committing attempt's own (its process died
+   * between the commit and the claim's removal), or one whose lease has expired. Not the chunk's
+   * state, only garbage for the next run to remove.
+   */
+  leftoverClaim?: Claim;
   /** Why a chunk is stale, in words. */
   reason?: string;
   /** Whether its input (upstream output) or its configuration changed. */
@@ -84,7 +90,8 @@ export function chunkState(stage: Stage, chunk: string, objects: ChunkObjects, e
   if (manifest) {
     const stale = staleReason(manifest.value, expected) ?? refetchReason(manifest.value, unreadable);
     if (stale) return { ...base, status: live ? 'running' : 'stale', ...stale };
-    return { ...base, status: 'done' };
+    const leftover = claim && (claim.attempt === manifest.value.attempt || !live) ? { leftoverClaim: claim } : {};
+    return { ...base, status: 'done', ...leftover };
   }
   if (live) return { ...base, status: 'running' };
   if (!expected) return { ...base, status: 'waiting' };

@@ -31,6 +31,8 @@ export interface ChunkView {
   worker?: string;
   /** Load only: events acknowledged by an unfinished attempt, which the next one skips. */
   acknowledged?: number;
+  /** A done chunk's claim no worker holds (left by a process that died after committing): the next run removes it. */
+  leftoverClaim?: { worker: string; attempt: string };
 }
 
 export interface SnapshotJSON {
@@ -145,6 +147,7 @@ export class MigrationSnapshot {
     if (s.status === 'failed' && s.failure) v.error = s.failure.error;
     if (s.reason) v.reason = s.reason;
     if (s.status === 'running' && s.claim) v.worker = s.claim.worker;
+    if (s.leftoverClaim) v.leftoverClaim = { worker: s.leftoverClaim.worker, attempt: s.leftoverClaim.attempt };
     const cp = s.status !== 'done' ? this.checkpoint(stage, chunk) : undefined;
     if (cp) v.acknowledged = cp.counts.in;
     return v;
@@ -172,6 +175,7 @@ export class MigrationSnapshot {
         if (v.status === 'stale') problems.push(`  ${stage} ${row.chunk}: stale: ${v.reason ?? ''}`);
         if (v.status === 'running') problems.push(`  ${stage} ${row.chunk}: running on ${v.worker ?? '?'}`);
         if (v.acknowledged) problems.push(`  ${stage} ${row.chunk}: ${v.acknowledged} events acknowledged so far; the next attempt resumes after them`);
+        if (v.leftoverClaim) problems.push(`  ${stage} ${row.chunk}: done, with a claim left by ${v.leftoverClaim.worker} after its commit; the next run removes it`);
       }
     }
     if (problems.length > 0) lines.push('', ...problems);
