@@ -4,6 +4,7 @@ import { Checkpoint, readControl } from '@hogport/manifest';
 import pLimit from 'p-limit';
 import type { Context } from './context.js';
 import type { StageJob } from '@hogport/runner';
+import { sampleViews, scopeText, type SampleView } from './sample.js';
 
 export interface StatusReport {
   migration: string;
@@ -12,6 +13,10 @@ export interface StatusReport {
   dryRun: boolean;
   chunks: Array<{ chunk: string } & Record<Stage, ChunkView>>;
   totals: Record<Stage, Record<ChunkStatus, number>>;
+  /** Set when the load shown is a sample's lane (`status --sample`). */
+  sample?: string;
+  /** Every sample lane the store holds, with its scope and load totals. */
+  samples: SampleView[];
 }
 
 interface ChunkView {
@@ -49,7 +54,10 @@ export async function statusReport(ctx: Context, planned: string[], jobs: Record
   const empty = (): Record<ChunkStatus, number> => ({ done: 0, stale: 0, failed: 0, running: 0, pending: 0, waiting: 0 });
   const totals = { extract: empty(), transform: empty(), load: empty() };
   for (const row of rows) for (const stage of STAGES) totals[stage][row[stage].status] += 1;
-  return { migration: ctx.layout.migration, store: ctx.store.url, dryRun: ctx.pipeline.definition.destination.type === 'dry-run', chunks: rows, totals };
+  return {
+    migration: ctx.layout.migration, store: ctx.store.url, dryRun: ctx.pipeline.definition.destination.type === 'dry-run', chunks: rows, totals,
+    ...(ctx.layout.sample ? { sample: ctx.layout.sample } : {}), samples: await sampleViews(ctx),
+  };
 }
 
 function view(s: ChunkState): ChunkView {
@@ -69,6 +77,8 @@ function view(s: ChunkState): ChunkView {
 export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
   lines.push(`migration ${r.migration} in ${r.store}`);
+  const shown = r.sample ? r.samples.find((v) => v.sample === r.sample) : undefined;
+  if (r.sample) lines.push(`load: sample ${r.sample}${shown?.scope ? `: ${scopeText(shown.scope)}` : ' (not drawn yet)'}`);
   lines.push('');
   const cols: ChunkStatus[] = ['done', 'stale', 'failed', 'running', 'pending', 'waiting'];
   lines.push(['stage'.padEnd(10), ...cols.map((c) => c.padStart(8)), '   records in/out/rejected/dropped'].join(''));
@@ -95,7 +105,18 @@ export function formatStatus(r: StatusReport): string {
   const total = r.chunks.length;
   const summary = STAGES.map((s) => `${s} ${r.totals[s].done}/${total} done${r.totals[s].failed ? ` (${r.totals[s].failed} failed)` : ''}`).join(', ');
   const complete = STAGES.every((s) => r.totals[s].done === total);
-  const end = r.dryRun ? ' — dry run complete: the events are in the outbox, nothing was sent' : ' — migration complete';
+  const end = r.sample
+    ? ` — sample ${r.sample} ${r.dryRun ? 'written to its outbox, nothing sent' : 'loaded'}; the full load is shown without --sample`
+    : r.dryRun ? ' — dry run complete: the events are in the outbox, nothing was sent' : ' — migration complete';
   lines.push(`${total} chunks: ${summary}${complete ? end : ''}`);
+  if (r.samples.length > 0) {
+    lines.push('');
+    lines.push(`samples (hogport status --sample <percent> shows one's chunks):`);
+    for (const v of r.samples) {
+      const c = v.counts;
+      lines.push(`  ${v.sample}: ${v.loaded} chunks loaded, events in/out/rejected/dropped ${c.in}/${c.out}/${c.rejected}/${c.dropped} (${c.notSampled} not in the sample)`);
+      lines.push(`    ${v.scope ? `${scopeText(v.scope)}; drawn ${v.scope.at}` : 'no scope: its load has not started'}`);
+    }
+  }
   return lines.join('\n');
 }
