@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { describeError, HogportError, readSecret, redact, type Logger } from '@hogport/common';
 import { probeProjectKey } from '@hogport/loader';
 import type { PlannedChunk } from '@hogport/pipeline';
+import { sampledContext } from './sample.js';
 import { openContext, type Context, type GlobalOptions } from './context.js';
 
 export type CheckName = 'definition' | 'secrets' | 'source' | 'plan' | 'store' | 'destination' | 'disk';
@@ -35,10 +36,12 @@ const SOURCE_CHECK_MS = 60_000;
  * the source's credentials (or location), the plan, the store (a create-if-absent probe, deleted),
  * the destination's key (without sending an event) and free space for spooling. Takes seconds.
  */
-export async function runChecks(file: string, opts: GlobalOptions, log: Logger): Promise<CheckReport> {
+export async function runChecks(file: string, opts: GlobalOptions, log: Logger, samplePercent?: number): Promise<CheckReport> {
   let ctx: Context;
   try {
     ctx = await openContext(file, opts, log);
+    // A sampled run sends to the sample's destination: that is the one whose key is checked.
+    if (samplePercent !== undefined) ctx = sampledContext(ctx, samplePercent).ctx;
   } catch (err) {
     return report([{ name: 'definition', status: 'failed', detail: describeError(err).message }]);
   }

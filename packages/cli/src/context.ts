@@ -3,7 +3,7 @@ import { createLogger, HogportError, readSecret, type Logger } from '@hogport/co
 import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
 import { DryRunDestination, PostHogDestination, type Destination, type RateGate } from '@hogport/loader';
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
-import { extractJob, loadJob, transformJob, type StageJob } from '@hogport/runner';
+import { extractJob, loadJob, transformJob, type SampleLane, type StageJob } from '@hogport/runner';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
 /**
  * Every source hogport knows, by the `source.type` that names it in a definition. Each is loaded
@@ -106,8 +106,11 @@ export function openDestination(ctx: Context, choices: DestinationChoices): Dest
   });
 }
 
-/** The three stage jobs. Without a destination, load can say what is up to date but not send. */
-export function stageJobs(ctx: Context, planned: PlannedChunk[], destination?: Destination, batchMaxEvents?: number): Record<Stage, StageJob> {
+/**
+ * The three stage jobs. Without a destination, load can say what is up to date but not send; with a
+ * sample lane, it sends only the lane's persons once they are drawn.
+ */
+export function stageJobs(ctx: Context, planned: PlannedChunk[], destination?: Destination, batchMaxEvents?: number, sample?: SampleLane): Record<Stage, StageJob> {
   const def = ctx.pipeline.definition;
   const d = def.destination;
   return {
@@ -115,7 +118,7 @@ export function stageJobs(ctx: Context, planned: PlannedChunk[], destination?: D
     transform: transformJob({ source: ctx.source, spec: def.transform, store: ctx.store, layout: ctx.layout }),
     load: loadJob({
       ...(destination ? { destination } : {}), destinationId: destinationId(ctx), batchMaxEvents: batchMaxEvents ?? d.batchMaxEvents,
-      store: ctx.store, layout: ctx.layout, ...(d.type === 'posthog' ? { retryBudget: d.retryBudget } : {}),
+      store: ctx.store, layout: ctx.layout, ...(d.type === 'posthog' ? { retryBudget: d.retryBudget } : {}), ...(sample ? { sample } : {}),
     }),
   };
 }

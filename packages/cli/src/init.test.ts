@@ -23,6 +23,15 @@ function switchedToPostHog(text: string): string {
   return [...lines.slice(0, from), ...posthog, ...lines.slice(to)].join('\n');
 }
 
+/** The definition with its commented sample block uncommented, as the user is told to. */
+function withSample(text: string): string {
+  const lines = text.split('\n');
+  const from = lines.findIndex((l) => l === '# sample:');
+  let end = from + 1;
+  while (lines[end]?.startsWith('#   ')) end += 1;
+  return [...lines.slice(0, from), ...lines.slice(from, end).map((l) => l.slice(2)), ...lines.slice(end)].join('\n');
+}
+
 test('init writes, for every source, a commented definition that is valid as it stands, with the dry run as its destination', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-init-'));
   const listed = await runCli(['init', 'no-such-source']);
@@ -44,6 +53,9 @@ test('init writes, for every source, a commented definition that is valid as it 
     const switched = await loadPipeline(file);
     assert.equal(switched.definition.destination.type, 'posthog', source);
     assert.equal((switched.definition.destination as { apiKeyEnv: string }).apiKeyEnv, 'POSTHOG_PROJECT_API_KEY');
+    // So is the sample's destination the comment offers.
+    await writeFile(file, withSample(text));
+    assert.equal((await loadPipeline(file)).definition.sample?.destination?.type, 'posthog', `${source}: the sample block is valid once uncommented`);
     const printed = await runCli(['init', source]);
     assert.equal(printed.stdout, text, 'without --out it prints the same definition');
   }

@@ -5,19 +5,20 @@ import { isDerivedChunk, upstreamOf, type Stage } from '@hogport/layout';
 import { selectChunks } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
 import { availableParallelism } from 'node:os';
-import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runChunks, type ChunkOutcome, type RunEvent, type RunOptions, type RunSummary, type StageJob, type Worker } from '@hogport/runner';
+import { currentWorker, drawSample, threadedJob, joinRateShare, mergeIdentities, runChunks, type ChunkOutcome, type RunEvent, type RunOptions, type RunSummary, type SampleLane, type StageJob, type Worker } from '@hogport/runner';
 import type { MigrationSnapshot } from '@hogport/state';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { formatChecks, runChecks } from './check.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
-import { positiveFlag } from './flags.js';
+import { percentFlag, positiveFlag } from './flags.js';
+import { sampledContext } from './sample.js';
 import { template, writeTemplate } from './init.js';
 import { progressDisplay, progressWanted } from './progress.js';
 import { readRunFacts } from './run-facts.js';
 import { summaryLines, type RunFacts } from './run-summary.js';
 import { threadLogChannel, writeStderr } from './stderr.js';
 import type { ThreadData } from './thread-setup.js';
-import { snapshotOf } from './status.js';
+import { formatStatus, snapshotOf, statusJSON, statusReport } from './status.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
 import { profileMigration, type ProfileOptions } from './profile.js';
 import { profileText } from '@hogport/profile';
@@ -33,6 +34,8 @@ interface StageOptions extends GlobalOptions {
   resendChanged?: boolean;
   maxEventsPerMinute?: string;
   withoutHistoricalMigration?: boolean;
+  /** A percent of persons: a sampled test migration in a lane of its own. */
+  sample?: string;
   /** False with --no-wait. */
   wait?: boolean;
 }
@@ -96,7 +99,8 @@ common(program.command('plan').description('list the chunks the pipeline plans')
 const loadOptions = (cmd: Command) => cmd
   .option('--resend-changed', 're-send chunks whose events changed after they were loaded (creates duplicates in PostHog)')
   .option('--max-events-per-minute <n>', 'hold the load to this many events per minute, across all workers and retries')
-  .option('--without-historical-migration', 'send without historical_migration (live ingestion): only if you know you need it');
+  .option('--without-historical-migration', 'send without historical_migration (live ingestion): only if you know you need it')
+  .option('--sample <percent>', 'a test migration of whole persons: this percent of them, the same ones every run, loaded in a lane of its own (to sample.destination when set)');
 
 for (const stage of ['extract', 'transform'] as const) {
   stageCommand(program.command(stage).description(`run the ${stage} stage over the planned chunks`))
@@ -109,8 +113,16 @@ loadOptions(stageCommand(program.command('load').description('send transformed c
 loadOptions(stageCommand(program.command('run').description('run extract, transform and load, chunk by chunk (after the checks `hogport check` makes)')))
   .option('--skip-checks', 'start without the checks (offline work on a store that needs no source, say)')
   .action(async (file: string, opts: StageOptions & { skipChecks?: boolean }) => {
+    let percent: number | undefined;
+    try {
+      percent = percentFlag(opts.sample, '--sample');
+    } catch (err) {
+      writeStderr(`hogport: ${describeError(err).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     if (!opts.skipChecks) {
-      const checked = await runChecks(file, opts, makeLogger(opts, true));
+      const checked = await runChecks(file, opts, makeLogger(opts, true), percent);
       if (!checked.ok) {
         writeStderr(`${formatChecks(checked)}\nhogport: run did not start: fix what failed above (hogport check ${file} checks again), or pass --skip-checks\n`);
         process.exitCode = checked.exitCode;
@@ -130,13 +142,16 @@ common(program.command('check').description('check the definition, secrets, sour
   });
 
 common(program.command('status').description('show every chunk\'s state in every stage, from the store'))
+  .option('--sample <percent>', 'show the load of this sample\'s lane instead of the full load')
   .option('--json', 'print JSON')
-  .action(async (file: string, opts: GlobalOptions & { json?: boolean }) => {
-    await withContext(file, opts, false, async (ctx) => {
+  .action(async (file: string, opts: GlobalOptions & { json?: boolean; sample?: string }) => {
+    await withContext(file, opts, false, async (full) => {
+      const percent = percentFlag(opts.sample, '--sample');
+      const { ctx, lane } = percent === undefined ? { ctx: full, lane: undefined } : sampledContext(full, percent);
       const planned = await ctx.source.plan().catch(() => []);
-      const jobs = stageJobs(ctx, planned);
-      const snapshot = await snapshotOf(ctx, planned.map((c) => c.id), jobs);
-      print(opts.json ? JSON.stringify(snapshot, null, 2) : snapshot.toText());
+      const jobs = stageJobs(ctx, planned, undefined, undefined, lane);
+      const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
+      print(opts.json ? JSON.stringify(statusJSON(report), null, 2) : formatStatus(report));
       return 0;
     });
   });
@@ -205,7 +220,10 @@ function appHost(ingestion: string): string {
 }
 
 async function runStages(file: string, opts: StageOptions, stages: Stage[]): Promise<void> {
-  await withContext(file, opts, true, async (ctx) => {
+  await withContext(file, opts, true, async (full) => {
+    // A sampled run is the same run with its load in the sample's lane and to the sample's destination.
+    const percent = percentFlag(opts.sample, '--sample');
+    const { ctx, lane } = percent === undefined ? { ctx: full, lane: undefined } : sampledContext(full, percent);
     const def = ctx.pipeline.definition;
     const planned = await ctx.source.plan();
     let ids = selectChunks(planned.map((c) => c.id), opts.chunks);
@@ -213,7 +231,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
     const last = new Set(planned.filter((c) => c.loadLast).map((c) => c.id));
     const loading = stages.includes('load') ? await prepareLoad(ctx, opts, ids, worker, last) : undefined;
     if (loading && stages.length === 1) ids = loading.order;
-    const jobs = stageJobs(ctx, planned, loading?.destination, loading?.batchMaxEvents);
+    const jobs = stageJobs(ctx, planned, loading?.destination, loading?.batchMaxEvents, lane);
     const threads = stages.includes('transform') ? positiveFlag(opts.threads, '--threads') ?? def.threads ?? availableParallelism() : 1;
     const showProgress = progressWanted() && ids.length > 0;
     // Threads log to stderr on their own; while the bars show, their lines come here to go above them.
@@ -251,7 +269,8 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       mayResend: isDerivedChunk,
       onEvent: (e: RunEvent) => progress.onEvent(e), signal: stop.signal,
     };
-    const identities = Boolean(ctx.source.identities && loading);
+    // A sample is drawn from the whole migration, so a sampled load is ordered like an identity source's.
+    const identities = Boolean((ctx.source.identities || lane) && loading);
     const all = planned.map((c) => c.id);
     // The latest outcome of every stage and chunk, over the passes a stage makes while it waits for its upstream.
     const outcomes = new Map<string, ChunkOutcome>();
@@ -261,7 +280,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       let noticed = 0;
       for (;;) {
         const pass = identities
-          ? await runWithIdentities(ctx, all, ids, last, stages, jobs, runOptions)
+          ? await runWithIdentities(ctx, all, ids, last, stages, jobs, runOptions, lane)
           : await runChunks(selected, todo, { ...runOptions, ...(runOptions.force ? {} : { snapshot: await snapshotOf(ctx, all, jobs, stages) }) });
         for (const o of pass.outcomes) outcomes.set(`${o.stage}/${o.chunk}`, o);
         summary = { outcomes: [...outcomes.values()], ...(pass.fatal ? { fatal: pass.fatal } : {}) };
@@ -289,21 +308,22 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       process.off('SIGTERM', onSignal);
       await loading?.close();
     }
-    const code = report(summary, await readRunFacts(ctx, file, stages, summary.outcomes), ctx.log);
+    const code = report(summary, await readRunFacts(ctx, file, stages, summary.outcomes, lane), ctx.log);
     return stoppedBy ? signalExitCode(stoppedBy) : code;
   });
 }
 
-/**
- * Runs stages for a source whose users move between anonymous and known ids: extract and transform
- * as usual, then the merge step over the whole migration, then load in the order that keeps
- * identities and person properties right: identities first, the chunks oldest first, persons last
- * (and only once every chunk is loaded).
- */
 /** Messages said once per process, however often a waiting stage looks again. */
 const said = new Set<string>();
 
-async function runWithIdentities(ctx: Context, all: string[], ids: string[], last: ReadonlySet<string>, stages: Stage[], jobs: Record<Stage, StageJob>, options: RunOptions): Promise<RunSummary> {
+/**
+ * Runs stages for a source whose users move between anonymous and known ids, and for every sampled
+ * load: extract and transform as usual, then the merge step over the whole migration (and the draw
+ * of the sample from its identity links), then load in the order that keeps identities and person
+ * properties right: identities first, the chunks oldest first, persons last (and only once every
+ * chunk is loaded).
+ */
+async function runWithIdentities(ctx: Context, all: string[], ids: string[], last: ReadonlySet<string>, stages: Stage[], jobs: Record<Stage, StageJob>, options: RunOptions, lane?: SampleLane): Promise<RunSummary> {
   const outcomes: RunSummary['outcomes'] = [];
   // Each phase starts from the store as the phase before left it (the merge adds and rewrites chunks).
   const snapshot = (of: readonly Stage[], chunks: readonly string[]) => options.force ? undefined : snapshotOf(ctx, chunks, jobs, of);
@@ -318,12 +338,17 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
   if (stopped) return { outcomes, ...(stopped.fatal ? { fatal: stopped.fatal } : {}) };
   const merged = await mergeIdentities({ store: ctx.store, layout: ctx.layout, chunks: all, transform: ctx.pipeline.definition.transform, worker: options.worker.id, log: ctx.log });
   if (merged.waiting.length > 0) {
-    const message = `load waits until every chunk is transformed (${merged.waiting.length} not yet, like ${merged.waiting.slice(0, 3).join(', ')}): identities are merged across the whole migration and load before the events`;
+    const why = ctx.source.identities ? 'identities are merged across the whole migration and load before the events' : 'the sample is drawn from the whole migration';
+    const message = `load waits until every chunk is transformed (${merged.waiting.length} not yet, like ${merged.waiting.slice(0, 3).join(', ')}): ${why}`;
     ctx.log.warn(message);
     if (!said.has(message)) writeStderr(`hogport: ${message}\n`);
     said.add(message);
     for (const chunk of ids) outcomes.push({ chunk, stage: 'load', result: 'waiting' });
     return { outcomes };
+  }
+  if (lane) {
+    const scope = await drawSample({ store: ctx.store, layout: ctx.layout, lane, chunks: [...merged.identities, ...all], ...(merged.persons ? { persons: merged.persons } : {}), log: ctx.log });
+    ctx.log.info({ sample: lane.id, clusters: scope.clusters, linkedIds: scope.linkedIds }, 'sampled load: only the drawn persons\' events are sent');
   }
   // Ordered now that every chunk is transformed: oldest events first. Chunks the source wants last
   // (profiles, users) form a phase of their own, so no event loads after them even with concurrency.

@@ -1,6 +1,6 @@
 import { describeError } from '@hogport/common';
-import { Manifest, readControl } from '@hogport/manifest';
-import type { ChunkOutcome } from '@hogport/runner';
+import { Manifest, readControl, SampleScope } from '@hogport/manifest';
+import type { ChunkOutcome, SampleLane } from '@hogport/runner';
 import pLimit from 'p-limit';
 import { ingestionHost, type Context } from './context.js';
 import type { RunFacts } from './run-summary.js';
@@ -9,7 +9,7 @@ import type { RunFacts } from './run-summary.js';
  * Reads from the store what the end of a run reports: the manifests of the chunks this run
  * transformed and loaded (not the ones it found already done), a few requests per chunk.
  */
-export async function readRunFacts(ctx: Context, definition: string, stages: RunFacts['stages'], outcomes: readonly ChunkOutcome[]): Promise<RunFacts> {
+export async function readRunFacts(ctx: Context, definition: string, stages: RunFacts['stages'], outcomes: readonly ChunkOutcome[], lane?: SampleLane): Promise<RunFacts> {
   const d = ctx.pipeline.definition.destination;
   const destination: RunFacts['destination'] = d.type === 'dry-run'
     ? { type: 'dry-run', outbox: `${ctx.store.url.replace(/\/+$/, '')}/${ctx.layout.outboxes()}` }
@@ -34,5 +34,7 @@ export async function readRunFacts(ctx: Context, definition: string, stages: Run
   const loaded = l.filter((x) => x !== undefined).map(({ chunk, manifest }) => ({
     chunk, counts: manifest.counts, rejects: manifest.outputs.filter((o) => o.role === 'rejects').map((o) => o.key),
   }));
-  return { definition, stages, outcomes, destination, store: ctx.store.url, transformed, loaded, unread: unread.sort() };
+  const scope = lane ? (await readControl(ctx.store, ctx.layout.scope(lane.id), SampleScope).catch(() => undefined))?.value : undefined;
+  const sample = lane ? { sample: { id: lane.id, percent: lane.percent, ...(scope ? { scope } : {}) } } : {};
+  return { definition, stages, outcomes, destination, store: ctx.store.url, transformed, loaded, unread: unread.sort(), ...sample };
 }

@@ -99,3 +99,22 @@ test('chunks whose manifest could not be read back are said to be left out of th
   const lines = summaryLines(facts({ stages: ['load'], outcomes: all('load', ['a', 'b']), loaded: [{ chunk: 'a', counts: counts({ unit: 'events', in: 3, out: 3 }), rejects: [] }], unread: ['load b'] }));
   assert.equal(lines.at(-1), 'not counted above: 1 chunk(s) whose manifest could not be read back (load b); hogport status shows them');
 });
+
+test('a sampled run says so first, with its scope and the events it passed over, and that the full load is unaffected', () => {
+  const lines = summaryLines(facts({
+    stages: ['load'], outcomes: all('load', ['a', 'b']),
+    destination: { type: 'posthog', host: 'https://eu.i.posthog.com' },
+    loaded: [
+      { chunk: 'a', counts: counts({ in: 100, out: 30, dropped: 70, droppedBy: { notSampled: 70 }, unit: 'events' }), rejects: [] },
+      { chunk: 'b', counts: counts({ in: 10, out: 2, dropped: 8, droppedBy: { notSampled: 8 }, unit: 'events' }), rejects: [] },
+    ],
+    sample: { id: 'p30', percent: 30, scope: { percent: 30, clusters: { total: 10, sampled: 3 }, linkedIds: { total: 25, sampled: 8 }, persons: { total: 12, sampled: 4 } } },
+  }));
+  assert.deepEqual(lines, [
+    'sampled run p30: a test migration of 30% of persons, in its own lane; the full load is unaffected',
+    '  scope: 30% of persons: 3 of 10 linked persons (8 of 25 of their ids), 4 of 12 persons with properties; ids never linked are drawn one by one',
+    '  78 events of persons outside the sample passed over in this run',
+    'load: 2 done, 0 already done, 0 failed',
+    '32 events sent to https://eu.i.posthog.com',
+  ]);
+});

@@ -1,6 +1,7 @@
 import type { Stage } from '@hogport/layout';
-import type { Counts } from '@hogport/manifest';
+import type { Counts, SampleScope } from '@hogport/manifest';
 import type { ChunkOutcome } from '@hogport/runner';
+import { scopeText } from './sample.js';
 
 /** Where a run's events went: PostHog at a host, or the dry-run outbox in the store. */
 export type SummaryDestination = { type: 'posthog'; host: string } | { type: 'dry-run'; outbox: string };
@@ -20,6 +21,8 @@ export interface RunFacts {
   loaded: ReadonlyArray<{ chunk: string; counts: Counts; rejects: readonly string[] }>;
   /** "stage chunk" of chunks this run did whose manifest could not be read back: left out of the counts. */
   unread?: readonly string[];
+  /** A sampled run (`--sample`): its lane, and its scope once the load drew it. */
+  sample?: { id: string; percent: number; scope?: Pick<SampleScope, 'percent' | 'clusters' | 'linkedIds' | 'persons'> };
 }
 
 /** Reject codes named at the end of a run; `hogport status` and the rejects hold the rest. */
@@ -34,7 +37,8 @@ const LISTED_OBJECTS = 3;
  * without a run.
  */
 export function summaryLines(f: RunFacts): string[] {
-  const lines = stageLines(f.outcomes, f.stages);
+  const lines = f.sample ? sampleLines(f) : [];
+  lines.push(...stageLines(f.outcomes, f.stages));
   if (f.stages.includes('load')) lines.push(...sentLines(f));
   if (f.stages.includes('transform')) lines.push(...recordLines(f));
   lines.push(...loadRejectLines(f));
@@ -59,6 +63,17 @@ export function stageLines(outcomes: readonly ChunkOutcome[], stages: readonly S
     lines.push(`  ${o.stage} ${o.chunk}: ${o.error?.code ?? ''} ${o.error?.message ?? ''}`);
   }
   return lines;
+}
+
+/** What a sampled run sent: whose events, and how many it passed over. */
+function sampleLines(f: RunFacts): string[] {
+  const s = f.sample!;
+  const passed = sum(f.loaded.map((l) => l.counts.droppedBy.notSampled ?? 0));
+  return [
+    `sampled run ${s.id}: a test migration of ${s.percent}% of persons, in its own lane; the full load is unaffected`,
+    s.scope ? `  scope: ${scopeText(s.scope)}` : '  scope: not drawn yet (the load has not started)',
+    ...(f.stages.includes('load') ? [`  ${passed} events of persons outside the sample passed over in this run`] : []),
+  ];
 }
 
 function sentLines(f: RunFacts): string[] {

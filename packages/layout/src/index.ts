@@ -14,6 +14,13 @@
  *   <migration>/rejects/<stage>/<chunk>/<attempt>.jsonl.gz   records refused, each with its reason
  *   <migration>/rejects/load/<chunk>/<attempt>/<seq>.jsonl.gz events refused while loading, per batch
  *   <migration>/outbox/<chunk>/<attempt>/<seq>.json.gz       dry-run destination: the request bodies
+ *   <migration>/samples/<sample>/scope.json          what a sampled load (`--sample`) chose to send
+ *   <migration>/samples/<sample>/…                   that sample's own load lane: manifests/load/,
+ *                                                    claims/load/, failures/load/, checkpoints/load/,
+ *                                                    workers/load/, rejects/load/ and outbox/ as above
+ *
+ * A sampled layout (`sampled`) keeps extract and transform keys where they are and moves every
+ * load key into its sample's lane: a sample and the full load never see each other's progress.
  *
  * Output keys carry the attempt id, so two workers never write the same output key; only the
  * manifest (written last) says which attempt's outputs count.
@@ -23,6 +30,7 @@ export type Stage = (typeof STAGES)[number];
 
 const CHUNK_ID = /^[A-Za-z0-9~][A-Za-z0-9._~=+-]{0,199}$/;
 const MIGRATION_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const SAMPLE_ID = /^p(?:100|[1-9]?\d)(?:\.\d{1,6})?$/;
 
 export function isChunkId(id: string): boolean {
   return CHUNK_ID.test(id);
@@ -38,6 +46,17 @@ export function isDerivedChunk(id: string): boolean {
 
 export function isMigrationId(id: string): boolean {
   return MIGRATION_ID.test(id);
+}
+
+/**
+ * The id of a sample of `percent` percent, like `p30` or `p0.5`: the percent's shortest decimal
+ * form, so `--sample 30` and `--sample 30.0` are the same lane. Undefined outside (0, 100] or past
+ * six decimals.
+ */
+export function sampleIdOf(percent: number): string | undefined {
+  if (!Number.isFinite(percent) || percent <= 0 || percent > 100) return undefined;
+  const id = `p${String(percent)}`;
+  return SAMPLE_ID.test(id) ? id : undefined;
 }
 
 export function isStage(s: string): s is Stage {
@@ -88,46 +107,74 @@ export interface Layout {
   probe(id: string): string;
   /** The chunk id of a key under manifests/, claims/, failures/, checkpoints/ or unreadable/ for a stage, or undefined. */
   chunkOf(kind: ControlKind, stage: Stage, key: string): string | undefined;
+  /** The sample this layout's load keys belong to, when it is a sampled one. */
+  readonly sample?: string;
+  /** The same migration with its load keys in the lane of sample `id` (see sampleIdOf). */
+  sampled(id: string): Layout;
+  /** Where every sample's lane lives: list it to find the samples taken. */
+  samples(): string;
+  /** A sample's scope: what it chose, written when its load starts. */
+  scope(id: string): string;
+  /** The sample id of a key under samples(), or undefined. */
+  sampleOf(key: string): string | undefined;
 }
 
-export function layout(migration: string): Layout {
+export function layout(migration: string, sample?: string): Layout {
   if (!isMigrationId(migration)) {
     throw new Error(`"${migration}" is not a valid migration id: lower-case letters, digits, "-" and "_", at most 64`);
   }
+  if (sample !== undefined && !SAMPLE_ID.test(sample)) throw new Error(`"${sample}" is not a valid sample id, like p30 or p0.5`);
   const m = migration;
+  const lane = sample === undefined ? m : `${m}/samples/${sample}`;
+  // Load keys live in the sample's lane; what extract and transform wrote is shared by every lane.
+  const at = (stage: Stage) => (stage === 'load' ? lane : m);
   const chunk = (id: string) => {
     if (!isChunkId(id)) throw new Error(`"${id}" is not a valid chunk id`);
     return id;
   };
+  const sampleId = (id: string) => {
+    if (!SAMPLE_ID.test(id)) throw new Error(`"${id}" is not a valid sample id, like p30 or p0.5`);
+    return id;
+  };
   return {
     migration,
-    manifest: (stage, c) => `${m}/manifests/${stage}/${chunk(c)}.json`,
-    manifests: (stage) => `${m}/manifests/${stage}/`,
-    claim: (stage, c) => `${m}/claims/${stage}/${chunk(c)}.json`,
-    claims: (stage) => `${m}/claims/${stage}/`,
-    failure: (stage, c) => `${m}/failures/${stage}/${chunk(c)}.json`,
-    failures: (stage) => `${m}/failures/${stage}/`,
-    checkpoint: (stage, c) => `${m}/checkpoints/${stage}/${chunk(c)}.json`,
-    checkpoints: (stage) => `${m}/checkpoints/${stage}/`,
+    ...(sample !== undefined ? { sample } : {}),
+    manifest: (stage, c) => `${at(stage)}/manifests/${stage}/${chunk(c)}.json`,
+    manifests: (stage) => `${at(stage)}/manifests/${stage}/`,
+    claim: (stage, c) => `${at(stage)}/claims/${stage}/${chunk(c)}.json`,
+    claims: (stage) => `${at(stage)}/claims/${stage}/`,
+    failure: (stage, c) => `${at(stage)}/failures/${stage}/${chunk(c)}.json`,
+    failures: (stage) => `${at(stage)}/failures/${stage}/`,
+    checkpoint: (stage, c) => `${at(stage)}/checkpoints/${stage}/${chunk(c)}.json`,
+    checkpoints: (stage) => `${at(stage)}/checkpoints/${stage}/`,
     unreadable: (c) => `${m}/unreadable/extract/${chunk(c)}.json`,
     unreadables: () => `${m}/unreadable/extract/`,
-    worker: (stage, w) => `${m}/workers/${stage}/${w.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
-    workers: (stage) => `${m}/workers/${stage}/`,
+    worker: (stage, w) => `${at(stage)}/workers/${stage}/${w.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
+    workers: (stage) => `${at(stage)}/workers/${stage}/`,
     raw: (c, attempt, file) => `${m}/raw/${chunk(c)}/${attempt}/${file}`,
     rawAttempt: (c, attempt) => `${m}/raw/${chunk(c)}/${attempt}/`,
     rawName: (key) => key.split('/').slice(4).join('/'),
     events: (c, attempt) => `${m}/events/${chunk(c)}/${attempt}.jsonl.gz`,
     summary: (c, attempt) => `${m}/summaries/${chunk(c)}/${attempt}.jsonl.gz`,
-    rejects: (stage, c, attempt) => `${m}/rejects/${stage}/${chunk(c)}/${attempt}.jsonl.gz`,
-    loadRejects: (c, attempt, seq) => `${m}/rejects/load/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.jsonl.gz`,
-    outbox: (c, attempt, seq) => `${m}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,
-    outboxes: () => `${m}/outbox/`,
+    rejects: (stage, c, attempt) => `${at(stage)}/rejects/${stage}/${chunk(c)}/${attempt}.jsonl.gz`,
+    loadRejects: (c, attempt, seq) => `${lane}/rejects/load/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.jsonl.gz`,
+    outbox: (c, attempt, seq) => `${lane}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,
+    outboxes: () => `${lane}/outbox/`,
     probe: (id) => `${m}/checks/${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
     chunkOf(kind, stage, key) {
-      const prefix = `${m}/${kind}/${stage}/`;
+      const prefix = `${at(stage)}/${kind}/${stage}/`;
       if (!key.startsWith(prefix) || !key.endsWith('.json')) return undefined;
       const id = key.slice(prefix.length, -'.json'.length);
       return isChunkId(id) ? id : undefined;
+    },
+    sampled: (id) => layout(m, sampleId(id)),
+    samples: () => `${m}/samples/`,
+    scope: (id) => `${m}/samples/${sampleId(id)}/scope.json`,
+    sampleOf(key) {
+      const prefix = `${m}/samples/`;
+      if (!key.startsWith(prefix)) return undefined;
+      const id = key.slice(prefix.length).split('/')[0]!;
+      return SAMPLE_ID.test(id) ? id : undefined;
     },
   };
 }

@@ -20,6 +20,8 @@ export interface BatchOptions {
 export interface IndexedLine {
   line: string;
   index: number;
+  /** A position the caller passes over (not in a sample): in the batch's range and counted, never sent. */
+  skip?: boolean;
 }
 
 /**
@@ -28,8 +30,8 @@ export interface IndexedLine {
  * a repeat of the same event is counted as a duplicate, another event under a uuid already in the
  * request is refused with the reason.
  * Every batch covers a contiguous range of line positions, including the events it refused and the
- * duplicates it skipped, so an acknowledged batch can be checkpointed as a range. A gap in the
- * positions (lines already acknowledged) always starts a new batch.
+ * duplicates and passed-over lines it skipped, so an acknowledged batch can be checkpointed as a
+ * range. A gap in the positions (lines already acknowledged) always starts a new batch.
  */
 export async function* batches(lines: AsyncIterable<IndexedLine>, options: BatchOptions): AsyncGenerator<Batch> {
   const maxBytes = (options.maxBytes ?? MAX_REQUEST_BYTES) - ENVELOPE_BYTES;
@@ -39,12 +41,18 @@ export async function* batches(lines: AsyncIterable<IndexedLine>, options: Batch
   let uuids = new Map<string, string>();
   const open = (index: number): Batch => {
     uuids = new Map();
-    return { events: [], bytes: 0, chunk: options.chunk, attempt: options.attempt, seq: seq++, first: index, end: index, invalid: [], duplicates: 0 };
+    return { events: [], bytes: 0, chunk: options.chunk, attempt: options.attempt, seq: seq++, first: index, end: index, invalid: [], duplicates: 0, skipped: 0 };
   };
-  for await (const { line, index } of lines) {
+  for await (const { line, index, skip } of lines) {
     if (current && (index !== current.end || current.events.length >= options.maxEvents)) {
       yield current;
       current = undefined;
+    }
+    if (skip) {
+      current ??= open(index);
+      current.end = index + 1;
+      current.skipped += 1;
+      continue;
     }
     const checked = validateEvent(line, { checked: options.checked ?? false });
     const size = Buffer.byteLength(line) + 1;

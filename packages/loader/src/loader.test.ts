@@ -16,7 +16,7 @@ const collect = async (items: AsyncIterable<{ line: string; index: number }>, ma
   for await (const b of batches(items, { maxEvents, ...(maxBytes ? { maxBytes } : {}), chunk: 'c', attempt: 'a' })) out.push(b);
   return out;
 };
-const batchOf = (lines: string[], seq = 0): Batch => ({ events: lines, bytes: 0, chunk: 'c', attempt: 'a', seq, first: 0, end: lines.length, invalid: [], duplicates: 0 });
+const batchOf = (lines: string[], seq = 0): Batch => ({ events: lines, bytes: 0, chunk: 'c', attempt: 'a', seq, first: 0, end: lines.length, invalid: [], duplicates: 0, skipped: 0 });
 const destination = (host: string, more: Partial<PostHogOptions> = {}) => new PostHogDestination({ host, apiKey: KEY, concurrency: 2, maxAttempts: 5, timeoutMs: 5000, log: silentLogger, backoff: { baseMs: 5, capMs: 20 }, ...more });
 
 test('batches by event count and by uncompressed bytes', async () => {

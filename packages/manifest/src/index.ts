@@ -1,2 +1,2 @@
-export { Manifest, Claim, Failure, Checkpoint, WorkerRegistration, Unreadable, Counts, InputRef, OutputRef, MANIFEST_VERSION } from './schema.js';
+export { Manifest, Claim, Failure, Checkpoint, WorkerRegistration, Unreadable, SampleScope, Counts, InputRef, OutputRef, MANIFEST_VERSION } from './schema.js';
 export { readControl, encodeControl } from './io.js';

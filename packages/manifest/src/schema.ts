@@ -121,6 +121,8 @@ export const Checkpoint = z.object({
   counts: z.object({
     in: z.number().int().nonnegative(), sent: z.number().int().nonnegative(), invalid: z.number().int().nonnegative(),
     refused: z.number().int().nonnegative(), duplicates: z.number().int().nonnegative(),
+    /** A sampled load: events passed over because their person is not in the sample. */
+    notSampled: z.number().int().nonnegative().optional(),
   }),
   stats: z.object({ batches: z.number().int().nonnegative(), requests: z.number().int().nonnegative(), retries: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() }),
   nextSeq: z.number().int().nonnegative(),
@@ -152,3 +154,23 @@ export const WorkerRegistration = z.object({
   expiresAt: isoTime,
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistration>;
+
+/**
+ * What a sampled load (`--sample <percent>`) chose to send, written when it starts: the rule, the
+ * persons linked across several ids (clusters) and how many were drawn, and the persons with
+ * properties. Ids never linked to another are drawn one by one as the load meets them, so they are
+ * counted by the load manifests (sent, and dropped as notSampled), not here.
+ */
+export const SampleScope = z.object({
+  kind: z.literal('hogport.sample'),
+  version: z.literal(1),
+  migration: z.string(),
+  sample: z.string(),
+  percent: z.number().positive().max(100),
+  rule: z.string(),
+  at: isoTime,
+  clusters: z.object({ total: z.number().int().nonnegative(), sampled: z.number().int().nonnegative() }),
+  linkedIds: z.object({ total: z.number().int().nonnegative(), sampled: z.number().int().nonnegative() }),
+  persons: z.object({ total: z.number().int().nonnegative(), sampled: z.number().int().nonnegative() }),
+});
+export type SampleScope = z.infer<typeof SampleScope>;

@@ -102,6 +102,8 @@ export const PipelineDefinition = z.object({
   source: z.object({ type: z.string().min(1) }).passthrough(),
   transform: TransformSpec.default(TransformSpec.parse({})),
   destination: DestinationSpec.default({ type: 'dry-run', batchMaxEvents: 1000 }),
+  /** A sampled test migration (`--sample <percent>`) loads here when set, else to `destination`. */
+  sample: z.object({ destination: DestinationSpec.optional() }).strict().optional(),
   /** Where `hogport verify` asks PostHog what it holds. */
   verify: z.object({
     /** The app host; by default derived from destination.host (us.i.posthog.com → us.posthog.com). */

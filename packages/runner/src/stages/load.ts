@@ -5,6 +5,7 @@ import { batches, deliver, type Batch, type Destination, type IndexedLine, type 
 import { Manifest, readControl, type Checkpoint, type OutputRef } from '@hogport/manifest';
 import type { Store } from '@hogport/store';
 import type { StageJob } from '../job.js';
+import { SAMPLE_RULE, type SampleLane } from '../sample.js';
 import { Checkpointer, Ranges } from './checkpoint.js';
 import { digestOf } from './digest.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
@@ -28,6 +29,11 @@ export interface LoadJobOptions {
   retryBudget?: number;
   /** Events capture may refuse one by one before the chunk is failed as a systematic problem. */
   maxRefused?: number;
+  /**
+   * A sampled load: only events of the lane's persons are sent, the others are counted as dropped
+   * (notSampled). Its members are drawn (drawSample) before the first chunk is processed.
+   */
+  sample?: SampleLane;
 }
 
 /**
@@ -41,7 +47,8 @@ export interface LoadJobOptions {
  */
 export function loadJob(opts: LoadJobOptions): StageJob {
   const { destination, store, layout } = opts;
-  const configHash = digestOf({ stage: 'load', version: 2, destination: opts.destinationId });
+  const { sample } = opts;
+  const configHash = digestOf({ stage: 'load', version: 2, destination: opts.destinationId, ...(sample ? { sample: { percent: sample.percent, rule: SAMPLE_RULE } } : {}) });
   const expectFrom = (_chunk: string, up: Manifest | undefined) =>
     up ? { inputDigest: digestOf(up.outputs.filter((o) => o.role === 'events').map((o) => o.contentSha256 ?? o.sha256)), configHash } : undefined;
   return {
@@ -53,13 +60,15 @@ export function loadJob(opts: LoadJobOptions): StageJob {
       const eventsRef = up?.value.outputs.find((o) => o.role === 'events');
       if (!up || !eventsRef) throw new HogportError('E_NOT_TRANSFORMED', `chunk ${ctx.chunk} has no transform output to load`);
       if (!destination) throw new HogportError('E_NO_DESTINATION', 'load was started without a destination');
+      const members = sample?.members;
+      if (sample && !members) throw new HogportError('E_SAMPLE_UNDRAWN', `the sampled load of chunk ${ctx.chunk} started before its sample was drawn`, { exitCode: 2 });
 
       const latest = up.value.eventTime?.max;
       if (latest && Date.parse(latest) > Date.now() - 48 * 3600_000) {
         ctx.log.warn({ latest }, 'this chunk holds events less than 48 hours old: PostHog advises importing only events at least 48 hours old');
       }
       const done = new Ranges();
-      const counts = { in: 0, sent: 0, invalid: 0, refused: 0, duplicates: 0 };
+      const counts = { in: 0, sent: 0, invalid: 0, refused: 0, duplicates: 0, notSampled: 0 };
       const stats = { batches: 0, requests: 0, retries: 0, bytes: 0 };
       const outputs: OutputRef[] = [];
       let nextSeq = 0;
@@ -93,7 +102,10 @@ export function loadJob(opts: LoadJobOptions): StageJob {
         for await (const { line } of splitLines(stream)) {
           if (line === '') continue;
           const i = index++;
-          if (!skip(i)) yield { line, index: i };
+          if (skip(i)) continue;
+          // An unreadable line is not passed over: the batcher refuses it with the reason.
+          const id = members ? distinctIdOf(line) : undefined;
+          yield id !== undefined && !members!.has(id) ? { line, index: i, skip: true } : { line, index: i };
         }
       })();
 
@@ -117,6 +129,7 @@ export function loadJob(opts: LoadJobOptions): StageJob {
         counts.invalid += batch.invalid.length;
         counts.refused += delivery.refused.length;
         counts.duplicates += batch.duplicates;
+        counts.notSampled += batch.skipped;
         stats.batches += 1;
         stats.requests += delivery.requests;
         stats.retries += delivery.retries;
@@ -154,15 +167,28 @@ export function loadJob(opts: LoadJobOptions): StageJob {
       await checkpointer.settle();
       outputs.sort((a, b) => (a.key < b.key ? -1 : 1));
       const rejected = counts.invalid + counts.refused;
+      const droppedBy: Record<string, number> = {};
+      if (counts.duplicates) droppedBy.duplicateUuidInRequest = counts.duplicates;
+      if (counts.notSampled) droppedBy.notSampled = counts.notSampled;
       return {
         inputs: [{ key: eventsRef.key, sha256: eventsRef.sha256, bytes: eventsRef.bytes }],
         outputs,
-        counts: { unit: 'events', in: counts.in, out: counts.sent, rejected, dropped: counts.duplicates, droppedBy: (counts.duplicates ? { duplicateUuidInRequest: counts.duplicates } : {}) as Record<string, number> },
+        counts: { unit: 'events', in: counts.in, out: counts.sent, rejected, dropped: counts.duplicates + counts.notSampled, droppedBy },
         bytes: { in: eventsRef.bytes, out: stats.bytes },
         ...(up.value.eventTime ? { eventTime: up.value.eventTime } : {}),
-        stats: { ...stats, refusedByPostHog: counts.refused, invalid: counts.invalid, resumedAt: resumed?.counts.in ?? 0, destination: destination.name },
+        stats: { ...stats, refusedByPostHog: counts.refused, invalid: counts.invalid, resumedAt: resumed?.counts.in ?? 0, destination: destination.name, ...(sample ? { sample: sample.id } : {}) },
       };
     },
   };
 }
 
+
+/** The distinct_id of an event line, or undefined when the line is not an event with one. */
+function distinctIdOf(line: string): string | undefined {
+  try {
+    const id = (JSON.parse(line) as { distinct_id?: unknown }).distinct_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
