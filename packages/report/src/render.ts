@@ -77,7 +77,7 @@ ${card(d.destination.type === 'dry-run' ? 'events in the outbox' : 'events loade
 ${card('rejected', fig('summary.rejected', t.rejected + l.rejected), 'transform + load', t.rejected + l.rejected > 0 ? 'warn' : '')}
 ${card('dropped', fig('summary.dropped', t.dropped + l.dropped), 'by rules you set')}
 ${card('load rate', rate, 'events/s over the load')}
-${card('verify', `<span data-figure="summary.verify">${verified}</span>`, d.verify ? `taken ${esc(formatTime(d.verify.takenAt))}` : 'hogport verify compares with PostHog', d.verify && !d.verify.ok ? 'bad' : '')}
+${card('verify', `<span data-figure="summary.verify">${verified}</span>`, d.verify ? `taken ${esc(formatTime(d.verify.takenAt))}` : 'run hogport verify', d.verify && !d.verify.ok ? 'bad' : '')}
 </section>`;
 }
 

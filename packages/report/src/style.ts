@@ -12,7 +12,7 @@ h3 { margin: 18px 0 8px; font-size: 15px; }
 .meta { display: flex; flex-wrap: wrap; gap: 6px 28px; margin: 0; }
 .meta dt, .facts dt { color: var(--muted); font-size: 12px; }
 .meta dd, .facts dd { margin: 0; }
-.summary { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; margin-bottom: 16px; }
+.summary { display: grid; grid-template-columns: repeat(auto-fit, minmax(118px, 1fr)); gap: 10px; margin-bottom: 16px; background: none; border: none; padding: 0; }
 .card { background: #fff; border: 1px solid var(--line); border-left: 4px solid #cbd5e1; border-radius: 8px; padding: 10px 14px; }
 .card.good { border-left-color: #16a34a; } .card.warn { border-left-color: #d97706; } .card.bad { border-left-color: #dc2626; }
 .card .label { color: var(--muted); font-size: 12px; }

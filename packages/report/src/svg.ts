@@ -44,9 +44,11 @@ export function timeChart(labels: readonly string[], series: readonly Series[], 
     parts.push(`<text class="tick" x="${x.toFixed(1)}" y="${H - M.bottom + 18}" text-anchor="middle">${esc(labels[i]!)}</text>`);
   }
   if (labels.length <= 62) {
-    const inner = (slot * 0.8) / Math.max(1, series.length);
+    // Bars no wider than 48 px: a chart of three days still reads as a chart.
+    const group = Math.min(slot * 0.8, 48 * series.length);
+    const inner = group / Math.max(1, series.length);
     labels.forEach((label, i) => {
-      const x0 = M.left + slot * i + slot * 0.1;
+      const x0 = M.left + slot * i + (slot - group) / 2;
       const title = `${label}: ${series.map((s) => `${s.name} ${formatNumber(s.values[i] ?? 0)}`).join(', ')}`;
       parts.push(`<g><title>${esc(title)}</title>`);
       series.forEach((s, k) => {
