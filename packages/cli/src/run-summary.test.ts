@@ -99,3 +99,11 @@ test('chunks whose manifest could not be read back are said to be left out of th
   const lines = summaryLines(facts({ stages: ['load'], outcomes: all('load', ['a', 'b']), loaded: [{ chunk: 'a', counts: counts({ unit: 'events', in: 3, out: 3 }), rejects: [] }], unread: ['load b'] }));
   assert.equal(lines.at(-1), 'not counted above: 1 chunk(s) whose manifest could not be read back (load b); hogport status shows them');
 });
+
+test('the end of a run names the report it wrote, or says it could not be written and how to try again', () => {
+  const written = summaryLines(facts({ stages: ['extract'], outcomes: all('extract', ['a']), report: { location: '/data/store/m/reports/report-20240301T093000Z.html' } }));
+  assert.equal(written.at(-1), 'report: /data/store/m/reports/report-20240301T093000Z.html');
+  const refused = summaryLines(facts({ definition: 'my pipeline.yaml', stages: ['extract'], outcomes: all('extract', ['a']), report: { error: 'E_STORE: access denied' } }));
+  assert.equal(refused.at(-1), "report: not written (E_STORE: access denied); the run is not affected, and hogport report 'my pipeline.yaml' tries again");
+  assert.ok(!summaryLines(facts({ stages: ['extract'], outcomes: all('extract', ['a']) })).some((l) => l.startsWith('report:')));
+});
