@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import puppeteer from 'puppeteer-core';
-import { runCli, startFakePostHog } from '@hogport/testkit';
+import { readAll } from '@hogport/common';
+import { openStore } from '@hogport/store';
+import { randomBucket, runCli, startFakePostHog, startMoto } from '@hogport/testkit';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
@@ -177,4 +179,20 @@ test('a report the store refuses costs the run nothing: the run ends as it would
   const r = await runCli(['report', file]);
   assert.notEqual(r.code, 0, 'hogport report itself says it failed');
   assert.match(r.stderr, /^hogport: /m);
+});
+
+test('a report in an s3:// store is named by the store\'s URL and its key, and is there', async (t) => {
+  const moto = await startMoto();
+  t.after(() => moto.stop());
+  const location = await moto.bucket(randomBucket(), 'migrations');
+  const { file } = await fixture();
+  assert.equal((await runCli(['run', file, '--store', location])).code, 0);
+  const r = await runCli(['report', file, '--store', location]);
+  assert.equal(r.code, 0, r.stderr);
+  const store = openStore(location);
+  t.after(() => store.close());
+  const printed = r.stdout.trim();
+  const key = printed.slice(store.url.replace(/\/+$/, '').length + 1);
+  assert.ok(printed.startsWith(`${store.url.replace(/\/+$/, '')}/rpt/reports/report-`), printed);
+  assert.match((await readAll(await store.read(key))).toString('utf8'), /^<!doctype html>/);
 });

@@ -11,6 +11,7 @@ import pLimit from 'p-limit';
 import { ingestionHost, type Context } from './context.js';
 import { readSaved } from './saved-results.js';
 import { statusReport } from './status.js';
+import { storePath } from './run-summary.js';
 import type { ProfileJSON } from '@hogport/profile';
 import type { VerifyReport } from '@hogport/verify';
 
@@ -236,7 +237,7 @@ export function reportName(at: Date = new Date()): string {
 
 /** Where a key is, as a user opens it: a plain path for a local store, the store's URL and the key otherwise. */
 export function storeLocation(storeUrl: string, key: string): string {
-  const full = `${storeUrl.replace(/\/+$/, '')}/${key}`;
+  const full = storePath(storeUrl, key);
   return storeUrl.startsWith('file:') ? fileURLToPath(full) : full;
 }
 
