@@ -126,7 +126,7 @@ function daysSection(d: ReportData): string {
   const series: Series[] = [
     { name: 'source (transform output)', color: SERIES.source, values: line.map((x) => x.source) },
     { name: d.destination.type === 'dry-run' ? 'loaded (to the outbox)' : 'loaded', color: SERIES.loaded, values: line.map((x) => x.loaded) },
-    ...(verified ? [{ name: 'verified in PostHog', color: SERIES.verified, values: line.map((x) => x.verified ?? 0) }] : []),
+    ...(verified ? [{ name: 'verified in PostHog', color: SERIES.verified, values: line.map((x) => x.verified ?? 0), dashed: true }] : []),
   ];
   const monthly = line.length > 0 && line[0]!.day.length === 7;
   const chart = timeChart(line.map((x) => x.day), series, monthly ? 'Events per month (UTC), from the per-day figures' : 'Events per day (UTC)');

@@ -12,11 +12,11 @@ h3 { margin: 18px 0 8px; font-size: 15px; }
 .meta { display: flex; flex-wrap: wrap; gap: 6px 28px; margin: 0; }
 .meta dt, .facts dt { color: var(--muted); font-size: 12px; }
 .meta dd, .facts dd { margin: 0; }
-.summary { display: grid; grid-template-columns: repeat(auto-fit, minmax(118px, 1fr)); gap: 10px; margin-bottom: 16px; background: none; border: none; padding: 0; }
-.card { background: #fff; border: 1px solid var(--line); border-left: 4px solid #cbd5e1; border-radius: 8px; padding: 10px 14px; }
+.summary { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 10px; margin-bottom: 16px; background: none; border: none; padding: 0; }
+.card { min-width: 0; background: #fff; border: 1px solid var(--line); border-left: 4px solid #cbd5e1; border-radius: 8px; padding: 10px 14px; }
 .card.good { border-left-color: #16a34a; } .card.warn { border-left-color: #d97706; } .card.bad { border-left-color: #dc2626; }
 .card .label { color: var(--muted); font-size: 12px; }
-.card .value { font-size: 22px; font-weight: 650; font-variant-numeric: tabular-nums; }
+.card .value { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-size: 24px; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .note { color: var(--muted); font-size: 12px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 18px 24px; margin-bottom: 16px; }
 .lead { color: #334155; margin: 0 0 12px; }
@@ -54,6 +54,7 @@ svg .in-bar { fill: #fff; font-size: 12px; font-weight: 600; }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
 details summary { cursor: pointer; color: var(--accent); margin: 6px 0; }
 footer { color: var(--muted); font-size: 12px; text-align: center; margin-top: 24px; }
+@media (max-width: 640px) { .summary { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 @media print {
   body { background: #fff; font-size: 11px; }
   main { max-width: none; padding: 0; }

@@ -4,6 +4,8 @@ export interface Series {
   name: string;
   color: string;
   values: number[];
+  /** As lines: the first series is a filled area, later ones are lines over it, a dashed one on top of a solid one it may cover. */
+  dashed?: boolean;
 }
 
 /** A step of 1, 2 or 5 times a power of ten that cuts [0, max] into about `count` parts. */
@@ -59,10 +61,14 @@ export function timeChart(labels: readonly string[], series: readonly Series[], 
       parts.push('</g>');
     });
   } else {
-    for (const s of series) {
+    series.forEach((s, k) => {
       const pts = s.values.map((v, i) => `${(M.left + slot * (i + 0.5)).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-      parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.8" points="${pts}"><title>${esc(s.name)}</title></polyline>`);
-    }
+      if (k === 0) {
+        const base = `${(M.left + slot * 0.5).toFixed(1)},${y(0)} ${pts} ${(M.left + slot * (s.values.length - 0.5)).toFixed(1)},${y(0)}`;
+        parts.push(`<polygon fill="${s.color}" fill-opacity="0.18" stroke="none" points="${base}"/>`);
+      }
+      parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="${k === 0 ? 1.2 : 2}"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts}"><title>${esc(s.name)}</title></polyline>`);
+    });
   }
   parts.push(`<line class="axis" x1="${M.left}" x2="${W - M.right}" y1="${y(0)}" y2="${y(0)}"/>`);
   parts.push(`<line class="axis" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${y(0)}"/>`);
