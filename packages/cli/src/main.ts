@@ -303,7 +303,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       await loading?.close();
     }
     const facts = await readRunFacts(ctx, file, stages, summary.outcomes);
-    const code = report(summary, { ...facts, report: await endOfRunReport(ctx, planned, loading?.batchMaxEvents) }, ctx.log);
+    const code = report(summary, { ...facts, report: stoppedBy ? { error: `stopped by ${stoppedBy}` } : await endOfRunReport(ctx, planned, loading?.batchMaxEvents) }, ctx.log);
     return stoppedBy ? signalExitCode(stoppedBy) : code;
   });
 }
