@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { describeError, HOGPORT_VERSION, HogportError, readSecret, redact, sleep, type Logger } from '@hogport/common';
 import { formatVerify, PostHogQuery, verifyMigration } from '@hogport/verify';
 import { isDerivedChunk, upstreamOf, type Stage } from '@hogport/layout';
-import { selectChunks } from '@hogport/pipeline';
+import { selectChunks, type PlannedChunk } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
 import { availableParallelism } from 'node:os';
 import { currentWorker, drawSample, threadedJob, joinRateShare, mergeIdentities, runChunks, type ChunkOutcome, type RunEvent, type RunOptions, type RunSummary, type SampleLane, type StageJob, type Worker } from '@hogport/runner';
@@ -23,6 +23,8 @@ import { inspectCommand, type InspectOptions } from './inspect.js';
 import { profileMigration, type ProfileOptions } from './profile.js';
 import { profileText } from '@hogport/profile';
 import { upstreamProgress } from './waiting.js';
+import { reportData, writeReport } from './report.js';
+import { saveResult } from './saved-results.js';
 
 interface StageOptions extends GlobalOptions {
   chunks?: string;
@@ -178,6 +180,7 @@ common(program.command('profile').description('what the extracted chunks hold, b
   .action(async (file: string, opts: GlobalOptions & ProfileOptions) => {
     await withContext(file, opts, true, async (ctx) => {
       const profile = await profileMigration(ctx, file, opts);
+      await saveResult(ctx, 'hogport.profile', profile, (line) => writeStderr(`${line}\n`));
       print(redact(opts.json ? JSON.stringify(profile, null, 2) : profileText(profile)));
       return 0;
     });
@@ -207,8 +210,24 @@ common(program.command('verify').description('compare loaded chunks with what Po
         store: ctx.store, layout: ctx.layout, chunks: ids, query: new PostHogQuery({ host, projectId, personalKey }), tags: { migration, chunk },
         loadManifest: (c) => snapshot.manifest('load', c),
       });
+      await saveResult(ctx, 'hogport.verify', report, (line) => writeStderr(`${line}\n`));
       print(opts.json ? JSON.stringify(report, null, 2) : formatVerify(report));
       return report.ok ? 0 : 1;
+    });
+  });
+
+common(program.command('report').description('write one self-contained HTML picture of the migration into the store: chunks, counts, days, event names, rejects, identities, load timings'))
+  .option('--out <file>', 'also write a copy of the report to this file')
+  .option('--json', 'print the figures the report is drawn from, as JSON, instead of writing it')
+  .action(async (file: string, opts: GlobalOptions & { out?: string; json?: boolean }) => {
+    await withContext(file, opts, false, async (ctx) => {
+      const planned = await ctx.source.plan().catch(() => []);
+      const jobs = stageJobs(ctx, planned);
+      if (opts.json) { print(redact(JSON.stringify(await reportData(ctx, planned, jobs), null, 2))); return 0; }
+      const written = await writeReport(ctx, planned, jobs, opts.out);
+      print(written.location);
+      if (opts.out) writeStderr(`hogport: a copy is at ${opts.out}\n`);
+      return 0;
     });
   });
 
@@ -308,7 +327,8 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       process.off('SIGTERM', onSignal);
       await loading?.close();
     }
-    const code = report(summary, await readRunFacts(ctx, file, stages, summary.outcomes, lane), ctx.log);
+    const facts = await readRunFacts(ctx, file, stages, summary.outcomes, lane);
+    const code = report(summary, { ...facts, report: stoppedBy ? { error: `stopped by ${stoppedBy}` } : await endOfRunReport(ctx, planned, loading?.batchMaxEvents) }, ctx.log);
     return stoppedBy ? signalExitCode(stoppedBy) : code;
   });
 }
@@ -409,6 +429,20 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
       await destination.close();
     },
   };
+}
+
+/**
+ * The report at the end of a run, from the store as the run left it. One that cannot be written
+ * costs the run nothing: it is logged, and the summary says so.
+ */
+async function endOfRunReport(ctx: Context, planned: PlannedChunk[], batchMaxEvents: number | undefined): Promise<RunFacts['report']> {
+  try {
+    return { location: (await writeReport(ctx, planned, stageJobs(ctx, planned, undefined, batchMaxEvents))).location };
+  } catch (err) {
+    const { code, message } = describeError(err);
+    ctx.log.warn({ error: { code, message: redact(message) } }, 'the report could not be written; the run is not affected');
+    return { error: `${code}: ${message}` };
+  }
 }
 
 /** Says how the run ended (see run-summary.ts) and returns its exit code. */

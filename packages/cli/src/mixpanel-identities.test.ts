@@ -36,7 +36,7 @@ async function migrate(t: { after(fn: () => Promise<void>): void }, idMerge: Mix
     for (const [k, n] of Object.entries(counts.droppedBy)) droppedBy[k] = (droppedBy[k] ?? 0) + n;
     for (const [k, n] of Object.entries(counts.changedBy ?? {})) changedBy[k] = (changedBy[k] ?? 0) + n;
   }
-  return { project, sent: posthog.events as Sent[], droppedBy, changedBy, stderr: run.stderr };
+  return { project, sent: posthog.events as Sent[], droppedBy, changedBy, stderr: run.stderr, file };
 }
 
 const IDENTITY = new Set(['$identify', '$create_alias']);
@@ -80,6 +80,13 @@ test('a Simplified ID Merge project: $device: ids linked in the form anonymous e
   assert.equal(identify.properties.$mixpanel_user_id, identify.distinct_id);
   assert.equal(typeof identify.properties.$mixpanel_device_id, 'string');
   assert.ok(r.sent.some((e) => e.properties.$geoip_country_name === 'United States'));
+  // The report counts the pairs and persons the merge step made, as they were sent.
+  const report = await runCli(['report', r.file, '--json'], { env });
+  assert.equal(report.code, 0, report.stderr);
+  const { identities } = JSON.parse(report.stdout) as { identities: { pairs: number; chunks: Array<{ loaded: boolean }>; persons: { persons: number; loaded: boolean } } };
+  assert.equal(identities.pairs, linked.length);
+  assert.equal(identities.persons.persons, r.sent.filter((e) => e.event === '$set').length);
+  assert.ok(identities.chunks.length > 0 && identities.chunks.every((c) => c.loaded) && identities.persons.loaded);
 });
 
 test('a project of bare device ids: the bare $device_id is linked, since that is what its anonymous events carry', async (t) => {

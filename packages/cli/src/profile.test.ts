@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -57,8 +57,11 @@ test('profile reports what the extracted chunks hold, as the fixture has it, bef
   assert.deepEqual(p.chunks, { profiled: 2, of: 2 });
   // With no rate in the definition the estimate uses PostHog's importer's pace, which is past the 10k a minute PostHog asks to hear of.
   assert.deepEqual([p.load.events, p.load.rateFrom, p.load.needsApproval], [6, 'posthog-importer', ['over 10,000 events a minute']]);
-  // Profile only reads: no stage but extract has written anything to the store.
+  // Profile only reads: no stage but extract has written anything to the store; it keeps its profile for hogport report.
   assert.deepEqual((await readdir(path.join(path.dirname(file), 'store', 'prof', 'manifests'))).sort(), ['extract']);
+  const saved = JSON.parse(await readFile(path.join(path.dirname(file), 'store', 'prof', 'reports', 'profile.json'), 'utf8'));
+  assert.deepEqual([saved.kind, saved.result], ['hogport.profile', p]);
+  assert.ok(Date.now() - Date.parse(saved.takenAt) < 60_000, 'it says when it was taken');
   assert.ok(!(await readdir(path.join(path.dirname(file), 'store', 'prof'))).includes('outbox'));
   const text = await runCli(['profile', file]);
   assert.match(text.stdout, /7 records in 2 of 2 extracted chunks/);

@@ -18,7 +18,8 @@ export interface ProfileOptions {
 /**
  * `hogport profile`: every extracted chunk (or a deterministic sample of them) read through the
  * source and the steps transform applies, in memory, folded into one `MigrationProfile`. Reads the
- * store only and writes nothing, so it can run while extract still runs.
+ * store only (the command then keeps the profile for the report, and writes nothing else), so it can
+ * run while extract still runs.
  */
 export async function profileMigration(ctx: Context, file: string, opts: ProfileOptions): Promise<ProfileJSON> {
   const extracted = [...await listedChunks(ctx.store, ctx.layout, 'extract')].sort();

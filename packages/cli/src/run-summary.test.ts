@@ -118,3 +118,11 @@ test('a sampled run says so first, with its scope and the events it passed over,
     '32 events sent to https://eu.i.posthog.com',
   ]);
 });
+
+test('the end of a run names the report it wrote, or says it could not be written and how to try again', () => {
+  const written = summaryLines(facts({ stages: ['extract'], outcomes: all('extract', ['a']), report: { location: '/data/store/m/reports/report-20240301T093000Z.html' } }));
+  assert.equal(written.at(-1), 'report: /data/store/m/reports/report-20240301T093000Z.html');
+  const refused = summaryLines(facts({ definition: 'my pipeline.yaml', stages: ['extract'], outcomes: all('extract', ['a']), report: { error: 'E_STORE: access denied' } }));
+  assert.equal(refused.at(-1), "report: not written (E_STORE: access denied); the run is not affected, and hogport report 'my pipeline.yaml' tries again");
+  assert.ok(!summaryLines(facts({ stages: ['extract'], outcomes: all('extract', ['a']) })).some((l) => l.startsWith('report:')));
+});

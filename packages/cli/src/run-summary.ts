@@ -23,6 +23,8 @@ export interface RunFacts {
   unread?: readonly string[];
   /** A sampled run (`--sample`): its lane, and its scope once the load drew it. */
   sample?: { id: string; percent: number; scope?: Pick<SampleScope, 'percent' | 'clusters' | 'linkedIds' | 'persons'> };
+  /** The report written at the end of the run: where it is, or why it could not be written. */
+  report?: { location: string } | { error: string };
 }
 
 /** Reject codes named at the end of a run; `hogport status` and the rejects hold the rest. */
@@ -43,6 +45,7 @@ export function summaryLines(f: RunFacts): string[] {
   if (f.stages.includes('transform')) lines.push(...recordLines(f));
   lines.push(...loadRejectLines(f));
   if (f.unread?.length) lines.push(`not counted above: ${f.unread.length} chunk(s) whose manifest could not be read back (${f.unread.slice(0, 3).join(', ')}); hogport status shows them`);
+  if (f.report) lines.push('location' in f.report ? `report: ${f.report.location}` : `report: not written (${f.report.error}); the run is not affected, and hogport report ${shellWord(f.definition)} tries again`);
   return lines;
 }
 

@@ -14,6 +14,9 @@
  *   <migration>/rejects/<stage>/<chunk>/<attempt>.jsonl.gz   records refused, each with its reason
  *   <migration>/rejects/load/<chunk>/<attempt>/<seq>.jsonl.gz events refused while loading, per batch
  *   <migration>/outbox/<chunk>/<attempt>/<seq>.json.gz       dry-run destination: the request bodies
+ *   <migration>/reports/report-<UTC time>.html        `hogport report`: one self-contained picture of the migration
+ *   <migration>/reports/verify.json                   the last `hogport verify`'s result, with when it was taken
+ *   <migration>/reports/profile.json                  the last `hogport profile`'s profile, with when it was taken
  *   <migration>/samples/<sample>/scope.json          what a sampled load (`--sample`) chose to send
  *   <migration>/samples/<sample>/…                   that sample's own load lane: manifests/load/,
  *                                                    claims/load/, failures/load/, checkpoints/load/,
@@ -103,6 +106,13 @@ export interface Layout {
   loadRejects(chunk: string, attempt: string, seq: number): string;
   outbox(chunk: string, attempt: string, seq: number): string;
   outboxes(): string;
+  /** A report `hogport report` wrote, by its name (like `report-20240301T093000Z`). */
+  report(name: string): string;
+  reports(): string;
+  /** The last `hogport verify` result, for the report. */
+  verifyResult(): string;
+  /** The last `hogport profile` result, for the report. */
+  profileResult(): string;
   /** An object `hogport check` creates if absent and deletes at once, to prove the store takes writes. */
   probe(id: string): string;
   /** The chunk id of a key under manifests/, claims/, failures/, checkpoints/ or unreadable/ for a stage, or undefined. */
@@ -160,6 +170,10 @@ export function layout(migration: string, sample?: string): Layout {
     loadRejects: (c, attempt, seq) => `${lane}/rejects/load/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.jsonl.gz`,
     outbox: (c, attempt, seq) => `${lane}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,
     outboxes: () => `${lane}/outbox/`,
+    report: (name) => `${m}/reports/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.html`,
+    reports: () => `${m}/reports/`,
+    verifyResult: () => `${m}/reports/verify.json`,
+    profileResult: () => `${m}/reports/profile.json`,
     probe: (id) => `${m}/checks/${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
     chunkOf(kind, stage, key) {
       const prefix = `${at(stage)}/${kind}/${stage}/`;

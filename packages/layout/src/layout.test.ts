@@ -7,6 +7,9 @@ test('builds every key under the migration id', () => {
   assert.equal(l.manifest('transform', '2024-03-01T13'), 'acme-2024/manifests/transform/2024-03-01T13.json');
   assert.equal(l.events('c1', 'a1'), 'acme-2024/events/c1/a1.jsonl.gz');
   assert.equal(l.outbox('c1', 'a1', 7), 'acme-2024/outbox/c1/a1/000007.json.gz');
+  assert.equal(l.report('report-20240301T093000Z'), 'acme-2024/reports/report-20240301T093000Z.html');
+  assert.equal(l.verifyResult(), 'acme-2024/reports/verify.json');
+  assert.equal(l.profileResult(), 'acme-2024/reports/profile.json');
 });
 
 test('parses a chunk id back out of a manifest key, and nothing else', () => {

@@ -51,6 +51,16 @@ export type Counts = z.infer<typeof Counts>;
 
 export const MANIFEST_VERSION = 1;
 
+/** Distinct event names a transform manifest names one by one; the rest are summed under `OTHER_EVENT_NAMES`. */
+export const MAX_EVENT_NAMES = 1000;
+/**
+ * The `eventNames` key that sums the events of every name past the first `MAX_EVENT_NAMES` a chunk
+ * met, so a manifest stays small whatever the source sends. `$` names are PostHog's own, and
+ * PostHog has no event of this name.
+ */
+export const OTHER_EVENT_NAMES = '$hogport_other_names';
+const tally = z.record(z.string(), z.number().int().nonnegative());
+
 /** The commit point of one stage for one chunk. Outputs no manifest names do not exist. */
 export const Manifest = z.object({
   kind: z.literal('hogport.manifest'),
@@ -72,6 +82,16 @@ export const Manifest = z.object({
   bytes: z.object({ in: z.number().int().nonnegative(), out: z.number().int().nonnegative() }),
   /** Earliest and latest event timestamps, for reconciliation queries bounded in time. */
   eventTime: z.object({ min: z.string(), max: z.string() }).optional(),
+  /**
+   * Transform only: events written per UTC day of their timestamp ("YYYY-MM-DD"). Absent from
+   * manifests an older hogport wrote.
+   */
+  eventDays: tally.optional(),
+  /**
+   * Transform only: events written per event name, at most `MAX_EVENT_NAMES` names; events of any
+   * further name are summed under `OTHER_EVENT_NAMES`. Absent from manifests an older hogport wrote.
+   */
+  eventNames: tally.optional(),
   startedAt: isoTime,
   finishedAt: isoTime,
   durationMs: z.number().nonnegative(),

@@ -26,6 +26,9 @@ export interface StageResult {
   counts: Counts;
   bytes: { in: number; out: number };
   eventTime?: { min: string; max: string };
+  /** Transform only: events per UTC day and per name (see the Manifest's fields). */
+  eventDays?: Record<string, number>;
+  eventNames?: Record<string, number>;
   stats?: Record<string, number | string | boolean>;
 }
 

@@ -104,6 +104,12 @@ test('merges every chunk\'s summary into one $identify per pair and one $set per
   assert.ok(first.every((e) => e.event === '$identify' && e.properties.$hogport_chunk === '~identities-0001'));
   const persons = await eventsOf(store, PERSONS_CHUNK);
   assert.equal(persons.length, 5);
+  // Derived chunks count their events per day and name like any transformed chunk, for the report.
+  const idm = (await readControl(store, layout.manifest('transform', '~identities-0001'), Manifest))!.value;
+  const days: Record<string, number> = {};
+  for (const e of first) days[e.timestamp.slice(0, 10)] = (days[e.timestamp.slice(0, 10)] ?? 0) + 1;
+  assert.deepEqual([idm.eventDays, idm.eventNames], [days, { $identify: first.length }]);
+  assert.deepEqual((await readControl(store, layout.manifest('transform', PERSONS_CHUNK), Manifest))!.value.eventNames, { $set: 5 });
 
   assert.deepEqual((await merge(store, ['c1', 'c2', 'c3'])).identities, ['~identities-0001'], 'a re-run with nothing new adds nothing');
   await stageSummary(store, 'c4', [...all.slice(250), { e: { ...all[0]!.e, uuid: '00000000-0000-4000-8000-999999999999', timestamp: '2025-01-01T00:00:00.000Z' }, pair: ['u9', 'd99'] }]);

@@ -7,6 +7,7 @@ import pLimit from 'p-limit';
 import { digestOf } from './stages/digest.js';
 import { checkedLinkId, Changed, finishEvent } from '@hogport/event';
 import { IdentityFacts, type PairFacts } from './stages/summary.js';
+import { EventTally } from './stages/tally.js';
 import { GzipLinesWriter } from './stages/writer.js';
 
 /** Namespace of the `$identify` and person `$set` events the merge step makes. */
@@ -167,6 +168,7 @@ async function commitDerived(options: MergeOptions, chunk: string, events: PostH
   let max: string | undefined;
   const droppedBy: Record<string, number> = {};
   let written = 0;
+  const tally = new EventTally();
   for (const e of events) {
     const done = finishEvent(e, ctx);
     if (!('line' in done)) {
@@ -177,6 +179,7 @@ async function commitDerived(options: MergeOptions, chunk: string, events: PostH
     }
     written += 1;
     await writer.writeLine(done.line);
+    tally.add(e.event, e.timestamp);
     if (min === undefined || timeKey(e.timestamp) < timeKey(min)) min = e.timestamp;
     if (max === undefined || timeKey(e.timestamp) > timeKey(max)) max = e.timestamp;
   }
@@ -187,6 +190,7 @@ async function commitDerived(options: MergeOptions, chunk: string, events: PostH
     worker: options.worker, hogportVersion: HOGPORT_VERSION, configHash: digestOf({ merge: 1, transform: options.transform }), inputDigest,
     inputs: [], outputs: [out], counts: { unit: 'records', in: events.length, out: written, rejected: 0, dropped: events.length - written, droppedBy, events: written },
     bytes: { in: 0, out: out.bytes }, ...(min && max ? { eventTime: { min, max } } : {}),
+    ...tally.fields(),
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime(), stats: { derived: true },
   };
   try {

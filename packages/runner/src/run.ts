@@ -172,6 +172,7 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
       attemptNumber: (current.manifest?.value.attemptNumber ?? 0) + 1, worker: options.worker.id, hogportVersion: HOGPORT_VERSION,
       configHash: expected.configHash, inputDigest: expected.inputDigest, inputs: result.inputs, outputs: result.outputs,
       counts: result.counts, bytes: result.bytes, ...(result.eventTime ? { eventTime: result.eventTime } : {}),
+      ...(result.eventDays ? { eventDays: result.eventDays } : {}), ...(result.eventNames ? { eventNames: result.eventNames } : {}),
       startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime(),
       stats: result.stats ?? {},
     };

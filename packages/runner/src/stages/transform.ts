@@ -11,6 +11,7 @@ import { Changed } from '@hogport/event';
 import { rawFileInputs } from './raw.js';
 import { decideRecord, recordRules } from './record.js';
 import { IdentityFacts } from './summary.js';
+import { EventTally } from './tally.js';
 import { GzipLinesWriter, rejectLine } from './writer.js';
 
 /** Bumped when hogport's own transform logic changes output, so done chunks become stale. */
@@ -47,6 +48,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
       let max: string | undefined;
       let minKey: string | undefined;
       let maxKey: string | undefined;
+      const tally = new EventTally();
       const rules = recordRules(source, spec, tctx);
       // Facts that span chunks, for sources whose users move between anonymous and known ids.
       const facts = source.identities ? new IdentityFacts() : undefined;
@@ -87,6 +89,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
             const flushing = events.writeLine(lines[i]!);
             if (flushing) await flushing;
             const ts = kept[i]!.timestamp;
+            tally.add(kept[i]!.event, ts);
             const key = timeKey(ts);
             if (minKey === undefined || key < minKey) { min = ts; minKey = key; }
             if (maxKey === undefined || key > maxKey) { max = ts; maxKey = key; }
@@ -122,6 +125,7 @@ export function transformJob(opts: { source: Source; spec: TransformSpec; store:
         // Every raw byte was verified against the extract manifest on the way through.
         bytes: { in: raw.reduce((a, o) => a + o.bytes, 0), out: outputs.reduce((a, o) => a + o.bytes, 0) },
         ...(min !== undefined && max !== undefined ? { eventTime: { min, max } } : {}),
+        ...tally.fields(),
       };
     },
   };
