@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { PipelineDefinition, TransformSpec } from '@hogport/pipeline';
+import { DestinationSpec, PipelineDefinition, TransformSpec } from '@hogport/pipeline';
 import { z } from 'zod';
 import { SOURCES } from './context.js';
 
@@ -142,4 +142,16 @@ test('a new option without a row, a changed default or an unnamed value is found
   const rows = new Map(definition);
   rows.set('transform.retired', ['boolean', '`false`', 'an option no schema has any longer']);
   assert.deepEqual(problems(keysOf(PipelineDefinition, ''), rows, sampleNotYet), ['transform.retired: documented, but no schema has it']);
+});
+
+test('a schema met again, like sample.destination, needs a row that names where it was met first', async () => {
+  const { definition } = await reference();
+  const withSample = 'sample' in PipelineDefinition.shape ? PipelineDefinition : PipelineDefinition.extend({ sample: z.object({ destination: DestinationSpec.optional() }).strict().optional() });
+  const keys = keysOf(withSample, '');
+  assert.equal(keys.get('sample.destination')?.sameAs, 'destination');
+  assert.equal(keys.has('sample.destination.host'), false);
+  assert.deepEqual(problems(keys, definition), []);
+  const rows = new Map(definition);
+  rows.set('sample.destination', ['an object', 'none', 'where sampled runs send']);
+  assert.deepEqual(problems(keys, rows), ['sample.destination: does not say it is shaped like `destination`']);
 });
