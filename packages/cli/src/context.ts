@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { createLogger, HogportError, readSecret, type Logger } from '@hogport/common';
 import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
 import { DryRunDestination, PostHogDestination, type Destination, type RateGate } from '@hogport/loader';
-import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type Source, type SourceFactory } from '@hogport/pipeline';
+import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type DefinedSource, type Source } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type SampleLane, type StageJob } from '@hogport/runner';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
 /**
@@ -10,7 +10,7 @@ import { openStore, type Store, type StoreOptions } from '@hogport/store';
  * only when a definition names it: a process (and every transform thread) carries one source's
  * modules, not all of them.
  */
-export const SOURCES: Record<string, () => Promise<SourceFactory>> = {
+export const SOURCES: Record<string, () => Promise<DefinedSource>> = {
   'posthog-files': async () => (await import('@hogport/source-posthog')).posthogFilesSource,
   posthog: async () => (await import('@hogport/source-posthog')).posthogApiSource,
   amplitude: async () => (await import('@hogport/source-amplitude')).amplitudeSource,

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { transformConfigOf } from './config.js';
 import { formatIssues, invalidDefinition } from './definition.js';
 import { outcomeOf, readRecords, recordOutcomes, type ReadOptions, type RecordRead, type RecordResult } from './records.js';
-import type { ExtractContext, Outcome, PlannedChunk, Position, RawFileInput, Source, SourceFactory, SourceFactoryContext, TransformContext } from './source.js';
+import type { DefinedSource, ExtractContext, Outcome, PlannedChunk, Position, RawFileInput, Source, SourceFactoryContext, TransformContext } from './source.js';
 
 /** One record to what it becomes; what it throws costs that record alone. */
 export type RecordMapper = (value: unknown, position: Position) => RecordResult | Promise<RecordResult>;
@@ -86,8 +86,8 @@ export interface SourceDefinition<S extends z.ZodType<object>> {
  *     setup: (o, ctx) => ({ ...filesInStore(ctx, o.location, '**\/*'), map: () => mapMyRecord }),
  *   });
  */
-export function defineSource<S extends z.ZodType<object>>(def: SourceDefinition<S>): SourceFactory {
-  return (ctx) => {
+export function defineSource<S extends z.ZodType<object>>(def: SourceDefinition<S>): DefinedSource {
+  const factory = (ctx: SourceFactoryContext) => {
     // The registry chose this source by its type: the schema holds the source's own options only.
     const { type, ...given } = ctx.options;
     if (type !== undefined && type !== def.type) throw invalidDefinition('the pipeline definition', [`source.type: is "${String(type)}", but this source is "${def.type}"`]);
@@ -118,6 +118,7 @@ export function defineSource<S extends z.ZodType<object>>(def: SourceDefinition<
       ...(spoolBytes ? { spoolBytes } : {}),
     };
   };
+  return Object.assign(factory, { type: def.type, options: def.options, ...(def.defaults ? { defaults: def.defaults } : {}) });
 }
 
 /**

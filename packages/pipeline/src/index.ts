@@ -4,7 +4,7 @@ export {
 } from './definition.js';
 export { planWindows, windowId, fileChunkId, selectChunks, type Window } from './chunks.js';
 export type {
-  Source, SourceFactory, SourceFactoryContext, PlannedChunk, ExtractContext, TransformContext, RawFileInput, Outcome,
+  Source, SourceFactory, DefinedSource, SourceFactoryContext, PlannedChunk, ExtractContext, TransformContext, RawFileInput, Outcome,
   Position, SourceRecord, PostHogEvent, Link, PersonRecord,
 } from './source.js';
 export { readRecords, recordOutcomes, outcomeOf, splitCsvRecord, READ_REJECTS, READ_CHANGES, type Format, type ReadOptions, type RecordRead, type RecordResult } from './records.js';

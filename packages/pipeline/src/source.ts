@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { z } from 'zod';
 import type { Logger } from '@hogport/common';
 import type { Store } from '@hogport/store';
 import type { Link, PersonRecord, PostHogEvent } from '@hogport/event';
@@ -119,3 +120,14 @@ export interface SourceFactoryContext {
 }
 
 export type SourceFactory = (ctx: SourceFactoryContext) => Source;
+
+/**
+ * A factory `defineSource` made, with the schema of the options it takes: the README's
+ * configuration reference is checked against it, so an option cannot go undocumented.
+ */
+export interface DefinedSource extends SourceFactory {
+  readonly type: string;
+  readonly options: z.ZodType;
+  /** Options put before the user's (Amplitude's `mode: api`): defaults the schema itself does not hold. */
+  readonly defaults?: Readonly<Record<string, unknown>>;
+}

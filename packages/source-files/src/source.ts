@@ -1,5 +1,5 @@
 import { canonicalJson, parseJsonExact, uuidV5 } from '@hogport/common';
-import { defineSource, filesInStore, resolveLocation, type Format, type RecordResult, type SourceFactory } from '@hogport/pipeline';
+import { defineSource, filesInStore, resolveLocation, type Format, type RecordResult, type DefinedSource } from '@hogport/pipeline';
 import { z } from 'zod';
 import { declaredMapper, DeclaredMapping, FILES_NAMESPACE } from './mapping.js';
 import { loadMappingModule, runMapper, type MapRecord } from './module.js';
@@ -78,7 +78,7 @@ export function exportFilesSource(type: string, spec: {
   /** Chunks that load after every other (their values are the latest), by chunk id. */
   loadLast?: (chunk: string) => boolean;
   mapper: (chunk: string) => (value: unknown) => RecordResult;
-}): SourceFactory {
+}): DefinedSource {
   const Options = z.object({
     /** Where the export is: a path or any store URI prefix. */
     location: z.string().min(1),
