@@ -218,11 +218,14 @@ common(program.command('verify').description('compare loaded chunks with what Po
 
 common(program.command('report').description('write one self-contained HTML picture of the migration into the store: chunks, counts, days, event names, rejects, identities, load timings'))
   .option('--out <file>', 'also write a copy of the report to this file')
+  .option('--sample <percent>', 'show the load of this sample\'s lane instead of the full load')
   .option('--json', 'print the figures the report is drawn from, as JSON, instead of writing it')
-  .action(async (file: string, opts: GlobalOptions & { out?: string; json?: boolean }) => {
-    await withContext(file, opts, false, async (ctx) => {
+  .action(async (file: string, opts: GlobalOptions & { out?: string; json?: boolean; sample?: string }) => {
+    await withContext(file, opts, false, async (full) => {
+      const percent = percentFlag(opts.sample, '--sample');
+      const { ctx, lane } = percent === undefined ? { ctx: full, lane: undefined } : sampledContext(full, percent);
       const planned = await ctx.source.plan().catch(() => []);
-      const jobs = stageJobs(ctx, planned);
+      const jobs = stageJobs(ctx, planned, undefined, undefined, lane);
       if (opts.json) { print(redact(JSON.stringify(await reportData(ctx, planned, jobs), null, 2))); return 0; }
       const written = await writeReport(ctx, planned, jobs, opts.out);
       print(written.location);

@@ -11,6 +11,7 @@ import pLimit from 'p-limit';
 import { ingestionHost, type Context } from './context.js';
 import { readSaved } from './saved-results.js';
 import { snapshotOf } from './status.js';
+import { sampleViews } from './sample.js';
 import { storePath } from './run-summary.js';
 import type { ProfileJSON } from '@hogport/profile';
 import type { VerifyReport } from '@hogport/verify';
@@ -41,7 +42,7 @@ export async function reportData(ctx: Context, planned: readonly PlannedChunk[],
     .map((chunk) => snapshot.manifest(stage, chunk)).filter((m): m is Manifest => m !== undefined);
   const [extract, transform, load] = [read('extract'), read('transform'), read('load')];
   const notes: string[] = [];
-  const [verify, profile] = await Promise.all([readSaved<VerifyReport>(ctx, 'hogport.verify'), readSaved<ProfileJSON>(ctx, 'hogport.profile')]);
+  const [verify, profile, samples] = await Promise.all([readSaved<VerifyReport>(ctx, 'hogport.verify'), readSaved<ProfileJSON>(ctx, 'hogport.profile'), sampleViews(ctx)]);
   if (verify.note) notes.push(verify.note);
   if (profile.note) notes.push(profile.note);
 
@@ -128,6 +129,11 @@ export async function reportData(ctx: Context, planned: readonly PlannedChunk[],
         mismatched: v.result.chunks.filter((c) => c.verdict !== 'ok').slice(0, MAX_LISTED).map((c) => ({ chunk: c.chunk, verdict: c.verdict, expected: c.expected, found: c.found })),
       },
     } : {}),
+    ...(ctx.layout.sample ? { sample: ctx.layout.sample } : {}),
+    samples: samples.map(({ sample, scope, loaded, counts }) => ({
+      sample, loaded, counts,
+      ...(scope ? { scope: { percent: scope.percent, rule: scope.rule, at: scope.at, clusters: scope.clusters, linkedIds: scope.linkedIds, persons: scope.persons } } : {}),
+    })),
     ...(p ? { profile: { takenAt: p.takenAt, chunks: p.result.chunks, records: p.result.records, events: p.result.events, problems: p.result.problems } } : {}),
     notes,
   };

@@ -90,6 +90,11 @@ test('a sampled Mixpanel migration sends whole persons (anonymous events, $ident
   const report = JSON.parse((await runCli(['status', file, '--json'])).stdout) as { chunks: unknown[]; totals: { load: { done: number } }; samples: Array<{ sample: string; loaded: number; counts: { out: number } }> };
   assert.equal(report.totals.load.done, 0, 'the full load has not started');
   assert.deepEqual(report.samples.map((v) => [v.sample, v.loaded, v.counts.out]), [['p30', report.chunks.length, sampled.length]], 'every chunk, identities and persons included, loaded in the lane');
+  const scope = await readJson(path.join(dir, 'store', 'mp-sample', 'samples', 'p30', 'scope.json'));
+  const pictured = JSON.parse((await runCli(['report', file, '--sample', '30', '--json'])).stdout) as { sample: string; load: { events: number }; samples: Array<{ sample: string; loaded: number; counts: { out: number }; scope: { clusters: unknown; linkedIds: unknown; persons: unknown } }> };
+  assert.equal(pictured.sample, 'p30', 'the report of a lane says which');
+  assert.equal(pictured.load.events, sampled.length, 'and shows the lane\'s load');
+  assert.deepEqual(pictured.samples.map((v) => [v.sample, v.loaded, v.counts.out, v.scope.clusters, v.scope.linkedIds, v.scope.persons]), [['p30', report.chunks.length, sampled.length, scope.clusters, scope.linkedIds, scope.persons]], 'the report shows the scope as drawn');
 
   const whole = await runCli(['run', file], { env });
   assert.equal(whole.code, 0, whole.stderr);

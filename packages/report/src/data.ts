@@ -67,6 +67,23 @@ export interface LoadChunk {
   durationMs: number;
 }
 
+/** A sampled test migration: which persons it took, and what its load manifests add up to. */
+export interface ReportSample {
+  sample: string;
+  /** The scope written when the sample was drawn; absent while its load has not started. */
+  scope?: {
+    percent: number;
+    rule: string;
+    at: string;
+    clusters: { total: number; sampled: number };
+    linkedIds: { total: number; sampled: number };
+    persons: { total: number; sampled: number };
+  };
+  /** Chunks with a load manifest in the lane. */
+  loaded: number;
+  counts: { in: number; out: number; rejected: number; dropped: number; notSampled: number };
+}
+
 /** Everything a report shows, gathered from the store; `renderReport` draws it and reads nothing else. */
 export interface ReportData {
   migration: string;
@@ -147,6 +164,10 @@ export interface ReportData {
     events: number;
     problems: Record<string, { count: number; examples: string[] }>;
   };
+  /** Set when the load shown is a sample's lane (`--sample`): its id, like `p30`. */
+  sample?: string;
+  /** Every sample lane the store holds: its scope, as drawn, and what its load sent. */
+  samples: ReportSample[];
   /** Things the report could not show as asked, said plainly (a saved result it could not read, say). */
   notes: string[];
 }

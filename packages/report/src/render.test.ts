@@ -16,6 +16,7 @@ function data(over: Partial<ReportData> = {}): ReportData {
     rejects: { groups: [{ stage: 'transform', code: 'bad_timestamp', count: 1, examples: [{ chunk: 'a', reason: 'at "x" is not a time', record: '{"at":"x"}' }] }], complete: true, linesRead: 1, bytesRead: 10 },
     identities: { pairs: 0, chunks: [] },
     load: { chunks: 1, events: 2, rejected: 0, batches: 1, retries: 0, busyMs: 10, firstStartedAt: '2024-03-05T09:00:00.000Z', lastFinishedAt: '2024-03-05T09:00:01.000Z', eventsPerSecond: 2, slowest: [] },
+    samples: [],
     notes: [],
     ...over,
   };
@@ -70,4 +71,16 @@ test('verify and profile say when they were taken, and a report without them say
   assert.match(html, /data-figure="summary\.verify">mismatch</);
   assert.match(html, /data-figure="profile\.takenAt">2024-03-04 07:00:00 UTC</);
   assert.match(html, /data-figure="profile\.problem\.non_mergeable_distinct_id">1</);
+});
+
+test('a sample lane shows the persons it took and what it sent, and a report of a lane says it is not the full load', () => {
+  const scope = { percent: 30, rule: 'any-id-sha256-v1', at: '2024-03-05T09:00:00.000Z', clusters: { total: 10, sampled: 3 }, linkedIds: { total: 25, sampled: 7 }, persons: { total: 12, sampled: 4 } };
+  const html = renderReport(data({ sample: 'p30', samples: [{ sample: 'p30', scope, loaded: 2, counts: { in: 9, out: 5, rejected: 0, dropped: 4, notSampled: 4 } }, { sample: 'p5', loaded: 0, counts: { in: 0, out: 0, rejected: 0, dropped: 0, notSampled: 0 } }] }));
+  assert.match(html, /data-figure="sample">sample p30: a test migration of whole persons, not the full load/);
+  assert.match(html, /data-figure="sample\.p30\.clusters\.sampled">3<\/span> of <span data-figure="sample\.p30\.clusters\.total">10</);
+  assert.match(html, /data-figure="sample\.p30\.notSampled">4</);
+  assert.match(html, /<code>p5<\/code>.*not drawn: its load has not started/s);
+  const none = renderReport(data());
+  assert.doesNotMatch(none, /data-figure="sample"/);
+  assert.match(none, /No sampled test migration has run/);
 });

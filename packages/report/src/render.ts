@@ -24,6 +24,7 @@ export function renderReport(data: ReportData): string {
     namesSection(data),
     rejectsSection(data),
     identitiesSection(data),
+    samplesSection(data),
     loadSection(data),
     verifySection(data),
     profileSection(data),
@@ -59,8 +60,10 @@ function section(id: string, heading: string, content: string, lead?: string): s
 
 function header(d: ReportData): string {
   const dest = d.destination.type === 'dry-run' ? 'dry run: the outbox in the store, nothing sent' : `PostHog at ${esc(d.destination.host)}`;
+  // A sample's lane done is a test migration: the page says so before any figure is read.
+  const shown = d.sample ? `<div><dt>load shown</dt><dd data-figure="sample">sample ${esc(d.sample)}: a test migration of whole persons, not the full load</dd></div>` : '';
   return `<header><div class="brand">hogport report</div><h1>${esc(d.migration)}</h1>
-<dl class="meta"><div><dt>taken</dt><dd data-figure="generatedAt">${esc(formatTime(d.generatedAt))}</dd></div><div><dt>store</dt><dd>${esc(d.store)}</dd></div><div><dt>destination</dt><dd>${dest}</dd></div></dl></header>`;
+<dl class="meta"><div><dt>taken</dt><dd data-figure="generatedAt">${esc(formatTime(d.generatedAt))}</dd></div><div><dt>store</dt><dd>${esc(d.store)}</dd></div><div><dt>destination</dt><dd>${dest}</dd></div>${shown}</dl></header>`;
 }
 
 function summary(d: ReportData): string {
@@ -189,6 +192,22 @@ function identitiesSection(d: ReportData): string {
   const persons = i.persons ? `<tr><td><code>${esc(i.persons.chunk)}</code></td>${fig('persons.count', i.persons.persons, 'td')}<td>${i.persons.loaded ? '<span class="pill done">loaded</span>' : '<span class="pill pending">not loaded</span>'}</td></tr>` : '';
   return section('identities', 'Identities and persons', `<table><thead><tr><th>derived chunk</th><th class="num">pairs or persons</th><th>load</th></tr></thead><tbody>${rows}${persons}</tbody></table>`,
     `${fig('identities.pairs', i.pairs)} identity pairs ($identify or $create_alias), loaded before the events; ${i.persons ? fig('persons.total', i.persons.persons) : '0'} persons ($set of their latest properties), loaded after them.`);
+}
+
+function samplesSection(d: ReportData): string {
+  if (d.samples.length === 0) return section('samples', 'Sample runs', '<p class="muted">No sampled test migration has run: hogport run &lt;definition&gt; --sample &lt;percent&gt; loads whole persons, in a lane of its own.</p>');
+  const pair = (name: string, p: { total: number; sampled: number } | undefined) => (p ? `${fig(`${name}.sampled`, p.sampled, 'span')} of ${fig(`${name}.total`, p.total, 'span')}` : '–');
+  const rows = d.samples.map((v) => {
+    const f = `sample.${v.sample}`;
+    const s = v.scope;
+    return `<tr${v.sample === d.sample ? ' class="shown"' : ''}><td><code>${esc(v.sample)}</code></td><td>${s ? `${formatNumber(s.percent)}%` : '–'}</td>`
+      + `<td class="num">${pair(`${f}.clusters`, s?.clusters)}</td><td class="num">${pair(`${f}.linkedIds`, s?.linkedIds)}</td><td class="num">${pair(`${f}.persons`, s?.persons)}</td>`
+      + `${fig(`${f}.loaded`, v.loaded, 'td')}${fig(`${f}.out`, v.counts.out, 'td')}${fig(`${f}.notSampled`, v.counts.notSampled, 'td')}${fig(`${f}.rejected`, v.counts.rejected, 'td')}`
+      + `<td>${s ? `${esc(formatTime(s.at))}<br><span class="muted">${esc(s.rule)}</span>` : '<span class="muted">not drawn: its load has not started</span>'}</td></tr>`;
+  }).join('');
+  const head = '<tr><th>sample</th><th>of persons</th><th class="num">linked persons</th><th class="num">their ids</th><th class="num">persons with properties</th><th class="num">chunks loaded</th><th class="num">events sent</th><th class="num">not in the sample</th><th class="num">rejected</th><th>drawn, by rule</th></tr>';
+  return section('samples', 'Sample runs', `<table><thead>${head}</thead><tbody>${rows}</tbody></table>`,
+    'Each sample is a test migration of whole persons: a person (a user id with every device id it was seen with) comes with all its events, its $identify and its $set, or not at all. Ids never linked to another are drawn one by one. A sample keeps its own load manifests, so the full load is unaffected.');
 }
 
 function loadSection(d: ReportData): string {
