@@ -370,12 +370,12 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
     return { outcomes };
   }
   if (lane) {
-    const scope = await drawSample({ store: ctx.store, layout: ctx.layout, lane, chunks: [...merged.identities, ...all], ...(merged.persons ? { persons: merged.persons } : {}), log: ctx.log });
+    const scope = await drawSample({ store: ctx.store, layout: ctx.layout, lane, chunks: [...merged.identities, ...all], persons: merged.persons, log: ctx.log });
     ctx.log.info({ sample: lane.id, clusters: scope.clusters, linkedIds: scope.linkedIds }, 'sampled load: only the drawn persons\' events are sent');
   }
   // Ordered now that every chunk is transformed: oldest events first. Chunks the source wants last
   // (profiles, users) form a phase of their own, so no event loads after them even with concurrency.
-  const loads = await snapshotOf(ctx, [...all, ...merged.identities, ...(merged.persons ? [merged.persons] : [])], jobs, ['load']);
+  const loads = await snapshotOf(ctx, [...all, ...merged.identities, ...merged.persons], jobs, ['load']);
   const order = (await loadPlan(ctx, ids, last, Date.now(), loads)).order;
   for (const list of [merged.identities, order.filter((id) => !last.has(id)), order.filter((id) => last.has(id))]) {
     const s = await phase([jobs.load], list, options.force ? undefined : loads);
@@ -389,10 +389,10 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
       return { outcomes };
     }
   }
-  if (merged.persons) {
-    const after = await snapshotOf(ctx, [...all, merged.persons], jobs, ['load']);
+  if (merged.persons.length > 0) {
+    const after = await snapshotOf(ctx, [...all, ...merged.persons], jobs, ['load']);
     if (all.every((chunk) => after.state('load', chunk).status === 'done')) {
-      const s = await phase([jobs.load], [merged.persons], options.force ? undefined : after);
+      const s = await phase([jobs.load], merged.persons, options.force ? undefined : after);
       if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
     } else {
       ctx.log.info('person properties load once every chunk is loaded');

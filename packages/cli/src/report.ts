@@ -6,7 +6,7 @@ import { isDerivedChunk, STAGES, type Stage } from '@hogport/layout';
 import { Manifest, OTHER_EVENT_NAMES, readControl } from '@hogport/manifest';
 import type { PlannedChunk } from '@hogport/pipeline';
 import { renderReport, type DayFigures, type LoadChunk, type RejectGroup, type ReportData, type StageFigures } from '@hogport/report';
-import type { StageJob } from '@hogport/runner';
+import { isPersonsChunk, type StageJob } from '@hogport/runner';
 import pLimit from 'p-limit';
 import { ingestionHost, type Context } from './context.js';
 import { readSaved } from './saved-results.js';
@@ -25,7 +25,6 @@ const MAX_LINES_PER_OBJECT = 200;
 const MAX_NAMES_SHOWN = 200;
 const MAX_LISTED = 25;
 const IDENTITIES = /^~identities-\d+$/;
-const PERSONS = '~persons';
 
 /**
  * Everything the report shows, read from the store: chunk states and the done manifests of every
@@ -92,7 +91,12 @@ export async function reportData(ctx: Context, planned: readonly PlannedChunk[],
 
   const derived = transform.filter((m) => isDerivedChunk(m.chunk));
   const identityChunks = derived.filter((m) => IDENTITIES.test(m.chunk)).sort((a, b) => (a.chunk < b.chunk ? -1 : 1));
-  const persons = derived.find((m) => m.chunk === PERSONS);
+  const personChunks = derived.filter((m) => isPersonsChunk(m.chunk));
+  const persons = personChunks.length === 0 ? undefined : {
+    chunk: personChunks.length === 1 ? personChunks[0]!.chunk : `~persons-* (${personChunks.length} shards)`,
+    counts: { out: sum(personChunks.map((m) => m.counts.out)) },
+    loaded: personChunks.every((m) => loaded.has(m.chunk)),
+  };
 
   const d = ctx.pipeline.definition.destination;
   const v = verify.saved;
@@ -114,7 +118,7 @@ export async function reportData(ctx: Context, planned: readonly PlannedChunk[],
     identities: {
       pairs: sum(identityChunks.map((m) => m.counts.out)),
       chunks: identityChunks.map((m) => ({ chunk: m.chunk, pairs: m.counts.out, loaded: loaded.has(m.chunk) })),
-      ...(persons ? { persons: { chunk: persons.chunk, persons: persons.counts.out, loaded: loaded.has(persons.chunk) } } : {}),
+      ...(persons ? { persons: { chunk: persons.chunk, persons: persons.counts.out, loaded: persons.loaded } } : {}),
     },
     load: {
       chunks: load.length, events: loadEvents, rejected: sum(load.map((m) => m.counts.rejected)),

@@ -17,6 +17,10 @@
  *   <migration>/reports/report-<UTC time>.html        `hogport report`: one self-contained picture of the migration
  *   <migration>/reports/verify.json                   the last `hogport verify`'s result, with when it was taken
  *   <migration>/reports/profile.json                  the last `hogport profile`'s profile, with when it was taken
+ *   <migration>/merge/parts/<group>.json             the identity merge's partition of a group of chunks' summaries
+ *   <migration>/merge/parts/<group>/<digest>/<part>.jsonl.gz   its lines, one object per shard and key kind
+ *   <migration>/merge/shards/<shard>.json            a merged shard: what it read (a digest) and wrote
+ *   <migration>/merge/answers/<shard>/<digest>/<to>.jsonl.gz   what an id shard tells a user shard
  *   <migration>/samples/<sample>/scope.json          what a sampled load (`--sample`) chose to send
  *   <migration>/samples/<sample>/…                   that sample's own load lane: manifests/load/,
  *                                                    claims/load/, failures/load/, checkpoints/load/,
@@ -113,6 +117,14 @@ export interface Layout {
   verifyResult(): string;
   /** The last `hogport profile` result, for the report. */
   profileResult(): string;
+  /** The merge's index of a partitioned group (`g00`…): its digest and part keys. */
+  mergePartIndex(group: string): string;
+  mergePart(group: string, digest: string, part: string): string;
+  /** A merged shard's record (`ids-0`, `users-3`…). */
+  mergeShard(shard: string): string;
+  mergeAnswers(shard: string, digest: string, to: string): string;
+  /** Everything the merge keeps: list it to see its state. */
+  merges(): string;
   /** An object `hogport check` creates if absent and deletes at once, to prove the store takes writes. */
   probe(id: string): string;
   /** The chunk id of a key under manifests/, claims/, failures/, checkpoints/ or unreadable/ for a stage, or undefined. */
@@ -140,6 +152,10 @@ export function layout(migration: string, sample?: string): Layout {
   const at = (stage: Stage) => (stage === 'load' ? lane : m);
   const chunk = (id: string) => {
     if (!isChunkId(id)) throw new Error(`"${id}" is not a valid chunk id`);
+    return id;
+  };
+  const name = (id: string) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(id)) throw new Error(`"${id}" is not a valid merge object name`);
     return id;
   };
   const sampleId = (id: string) => {
@@ -174,6 +190,11 @@ export function layout(migration: string, sample?: string): Layout {
     reports: () => `${m}/reports/`,
     verifyResult: () => `${m}/reports/verify.json`,
     profileResult: () => `${m}/reports/profile.json`,
+    mergePartIndex: (group) => `${m}/merge/parts/${name(group)}.json`,
+    mergePart: (group, digest, part) => `${m}/merge/parts/${name(group)}/${name(digest)}/${name(part)}.jsonl.gz`,
+    mergeShard: (shard) => `${m}/merge/shards/${name(shard)}.json`,
+    mergeAnswers: (shard, digest, to) => `${m}/merge/answers/${name(shard)}/${name(digest)}/${name(to)}.jsonl.gz`,
+    merges: () => `${m}/merge/`,
     probe: (id) => `${m}/checks/${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
     chunkOf(kind, stage, key) {
       const prefix = `${at(stage)}/${kind}/${stage}/`;

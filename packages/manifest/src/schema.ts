@@ -194,3 +194,46 @@ export const SampleScope = z.object({
   persons: z.object({ total: z.number().int().nonnegative(), sampled: z.number().int().nonnegative() }),
 });
 export type SampleScope = z.infer<typeof SampleScope>;
+
+/** A merge input or output object: where it is, and what it holds. */
+const MergeObject = z.object({ key: z.string(), records: z.number().int().nonnegative(), sha256: z.string() });
+
+/**
+ * The identity merge's partition of one group of chunks' summaries into shards: for each shard, the
+ * lines keyed by distinct id (`ids-<shard>`: person facts, and the anonymous-id forms a link asks
+ * about) and by user (`users-<shard>`: the links). `digest` is over the summaries it read, so a
+ * group is partitioned again only when one of its chunks was transformed again.
+ */
+export const MergePart = z.object({
+  kind: z.literal('hogport.merge-part'),
+  version: z.literal(1),
+  migration: z.string(),
+  group: z.string(),
+  shards: z.number().int().positive(),
+  digest: z.string(),
+  chunks: z.number().int().nonnegative(),
+  parts: z.record(z.string(), MergeObject),
+  at: isoTime,
+});
+export type MergePart = z.infer<typeof MergePart>;
+
+/**
+ * One merged shard: the digest of everything it read, and what it wrote (the persons chunk, the
+ * identities chunk with the pairs that were new, the answers it sends the user shards). A shard
+ * whose inputs have not changed is not merged again.
+ */
+export const MergeShard = z.object({
+  kind: z.literal('hogport.merge-shard'),
+  version: z.literal(1),
+  migration: z.string(),
+  shard: z.string(),
+  shards: z.number().int().positive(),
+  digest: z.string(),
+  /** The derived chunk the shard committed, if any (`~persons…` or `~identities-NNNN`). */
+  chunk: z.string().optional(),
+  /** Objects the next step reads (answers to each user shard). */
+  outputs: z.record(z.string(), MergeObject).default({}),
+  counts: z.record(z.string(), z.number().int().nonnegative()).default({}),
+  at: isoTime,
+});
+export type MergeShard = z.infer<typeof MergeShard>;

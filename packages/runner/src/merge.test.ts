@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { HOGPORT_VERSION, readAll, sha256, silentLogger, timeKey } from '@hogport/common';
 import { layout as makeLayout } from '@hogport/layout';
-import { encodeControl, Manifest, readControl } from '@hogport/manifest';
+import { encodeControl, Manifest, MergePart, readControl } from '@hogport/manifest';
 import { TransformSpec, type PostHogEvent } from '@hogport/pipeline';
 import { openStore, type Store } from '@hogport/store';
 import { seeded } from '@hogport/testkit';
@@ -209,4 +209,71 @@ test('with identifyEvents: false the merge sends only the links a source recorde
   assert.deepEqual((await identityLinks(store, off.identities)).map(([, u, a]) => `${u} ${a}`), ['u2 a2']);
   const on = await merge(store, ['c1']);
   assert.deepEqual((await identityLinks(store, on.identities)).map(([, u, a]) => `${u} ${a}`).sort(), ['u1 d1', 'u2 a2'], 'turned on again, the inferred pairs follow in a chunk of their own');
+});
+
+/** What a merge sent, independent of how it was cut into chunks: every identity and person event, by uuid. */
+async function sent(store: Store, r: { identities: string[]; persons: string[] }): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const c of [...r.identities, ...r.persons]) {
+    for (const e of await eventsOf(store, c)) {
+      const { $hogport_chunk: _, ...properties } = e.properties;
+      assert.ok(!out.has(e.uuid), `${e.uuid} is sent once`);
+      out.set(e.uuid, JSON.stringify({ ...e, properties }));
+    }
+  }
+  return out;
+}
+
+test('a merge cut into shards, spilling its sorts to disk, sends exactly what one in memory sends, and a re-run sends nothing new', async () => {
+  const all = history(5, 600);
+  const formLinks = facts([
+    { events: [event('$device:e1')] }, { events: [event('e2')] },
+    { events: [event('x1', T1)], links: [{ distinctId: 'x1', anonId: 'e1', anonForms: ['$device:e1'] }, { distinctId: 'x1', anonId: 'e2', anonForms: ['$device:e2'] }, { distinctId: 'x1', anonId: 'e4', anonForms: ['$device:e4'] }] },
+  ]);
+  const results: Array<Map<string, string>> = [];
+  for (const shards of [1, 4]) {
+    const store = openStore(await mkdtemp(path.join(tmpdir(), `hogport-merge-shards-${shards}-`)));
+    for (let c = 0; c < 6; c++) await stageSummary(store, `c${c}`, all.slice(c * 100, (c + 1) * 100));
+    await stageFacts(store, 'c6', formLinks);
+    const chunks = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+    const run = () => mergeIdentities({ store, layout, chunks, transform: spec, worker: 'w', log: silentLogger, shards, spillChars: 2_000 });
+    const r = await run();
+    if (shards > 1) assert.ok(r.persons.length > 1 && r.persons.every((p) => /^~persons-\d{3}$/.test(p)), `persons in a chunk per shard: ${r.persons.join(', ')}`);
+    else assert.deepEqual(r.persons, [PERSONS_CHUNK]);
+    results.push(await sent(store, r));
+    const again = await run();
+    assert.deepEqual([again.identities, again.persons], [r.identities, r.persons], 'a re-run adds no chunk');
+  }
+  assert.deepEqual([...results[1]!.entries()].sort(), [...results[0]!.entries()].sort(), 'the same events, uuids, times and values');
+  const links = [...results[0]!.values()].map((e) => JSON.parse(e) as Record<string, any>).filter((e) => e.distinct_id === 'x1' && e.event === '$identify').map((e) => e.properties.$anon_distinct_id).sort();
+  assert.deepEqual(links, ['$device:e1', 'e2', 'e4'], 'the forms events carried, answered across shards');
+});
+
+test('merges running as parts of one merge (and at once) commit each shard once, and a changed chunk re-partitions its group only', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-merge-parts-')));
+  const all = history(9, 400);
+  const chunks = Array.from({ length: 8 }, (_, c) => `c${c}`);
+  for (const [c, chunk] of chunks.entries()) await stageSummary(store, chunk, all.slice(c * 50, (c + 1) * 50));
+  const part = (index: number) => mergeIdentities({ store, layout, chunks, transform: spec, worker: `w${index}`, log: silentLogger, shards: 3, part: { index, count: 2 } });
+  const [a, b] = await Promise.all([part(0), part(1)]);
+  assert.deepEqual(a.identities, b.identities);
+  const ids = await Promise.all(a.identities.map((c) => eventsOf(store, c)));
+  const pairs = ids.flat().map((e) => `${e.distinct_id}/${e.properties.$anon_distinct_id}`);
+  assert.equal(new Set(pairs).size, pairs.length, 'no pair in two chunks');
+  assert.equal(pairs.length, fold(all).pairs.size, 'every pair once');
+  assert.ok(a.identities.length <= 3, 'at most a chunk per shard');
+
+  const indexes = async () => {
+    const out = new Map<string, string>();
+    for await (const o of store.list(`${layout.migration}/merge/parts/`)) if (o.key.endsWith('.json')) out.set(o.key, (await readControl(store, o.key, MergePart))!.value.digest);
+    return out;
+  };
+  const before = await indexes();
+  await stageSummary(store, 'c3', [...all.slice(150, 200), { e: { ...all[0]!.e, uuid: '00000000-0000-4000-8000-999999999998', timestamp: '2025-02-01T00:00:00.000Z' }, pair: ['u7', 'd77'] }]);
+  const later = await part(0);
+  const after = await indexes();
+  const changed = [...after].filter(([k, d]) => before.get(k) !== d);
+  assert.equal(changed.length, 1, `one group is partitioned again: ${changed.map(([k]) => k).join(', ')}`);
+  const added = await eventsOf(store, later.identities.at(-1)!);
+  assert.deepEqual(added.map((e) => `${e.distinct_id}/${e.properties.$anon_distinct_id}`), ['u7/d77'], 'the new pair alone, in a chunk of its own');
 });

@@ -100,8 +100,8 @@ export interface DrawOptions {
   lane: SampleLane;
   /** Every transformed chunk the load may send, derived ones (identities, persons) included. */
   chunks: readonly string[];
-  /** The chunk of person properties, counted in the scope. */
-  persons?: string;
+  /** The chunks of person properties, counted in the scope. */
+  persons?: readonly string[];
   log: Logger;
 }
 
@@ -126,8 +126,8 @@ export async function drawSample(options: DrawOptions): Promise<SampleScope> {
     }
   }
   const persons = { total: 0, sampled: 0 };
-  if (options.persons) {
-    for (const key of await eventsKeys(store, layout, options.persons)) {
+  for (const chunk of options.persons ?? []) {
+    for (const key of await eventsKeys(store, layout, chunk)) {
       for await (const line of storedLines(store, key)) {
         const id = parsed(line)?.distinct_id;
         if (typeof id !== 'string') continue;

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { seeded } from '@hogport/testkit';
+import { ExternalSorter } from './index.js';
+
+async function collect(sorter: ExternalSorter): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for await (const pair of sorter.sorted()) out.push(pair);
+  return out;
+}
+
+test('pairs far past the memory bound come out by key, then value, as an in-memory sort gives them, and the runs are removed', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-spill-test-'));
+  const rand = seeded(7);
+  // Keys with the characters ids hold: quotes, newlines, tabs, astral symbols, and many repeats.
+  const alphabet = ['a', 'b', '"', '\n', '\t', '\\', 'é', '😀', '\u0000', 'Z'];
+  const pairs: Array<[string, string]> = Array.from({ length: 20_000 }, () => {
+    const word = () => Array.from({ length: 1 + Math.floor(rand() * 4) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+    return [word(), word()];
+  });
+  const sorter = new ExternalSorter({ dir, maxChars: 20_000 });
+  for (const [k, v] of pairs) await sorter.add(k, v);
+  const expected = [...pairs].sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  assert.deepEqual(await collect(sorter), expected);
+  assert.ok((await readdir(dir)).length > 0, 'it spilled');
+  assert.deepEqual(await collect(sorter), expected, 'and can be read again');
+  await sorter.close();
+  assert.deepEqual(await readdir(dir), [], 'nothing is left on disk');
+});
+
+test('more runs than are merged at once are merged in rounds, to the same order', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-spill-rounds-'));
+  const sorter = new ExternalSorter({ dir, maxChars: 200 });
+  const keys = Array.from({ length: 3_000 }, (_, i) => String((i * 7919) % 3_000).padStart(5, '0'));
+  for (const k of keys) await sorter.add(k, `v${k}`);
+  const got = await collect(sorter);
+  assert.deepEqual(got.map(([k]) => k), [...keys].sort());
+  assert.ok(got.every(([k, v]) => v === `v${k}`));
+  await sorter.close();
+});

@@ -1,0 +1,228 @@
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { createHash } from 'node:crypto';
+import { createGzip } from 'node:zlib';
+import type { Store } from '@hogport/store';
+
+/** Characters of keys and values held before a sorted run goes to disk (about twice that in bytes). */
+export const DEFAULT_SPILL_CHARS = 16 * 1024 * 1024;
+/** Runs merged at once; more are merged in rounds, so open files stay few. */
+const FAN_IN = 64;
+
+export interface SorterOptions {
+  /** Where runs are written; a folder of its own is made inside and removed by `close`. Default: the OS temp dir (TMPDIR). */
+  dir?: string;
+  /** Characters held in memory before a run is written. */
+  maxChars?: number;
+}
+
+/**
+ * Sorts (key, value) string pairs of any number in bounded memory: pairs are held until `maxChars`,
+ * then sorted and written to a run file on local disk; `sorted()` merges the runs. Pairs come out by
+ * key, equal keys by value, compared as JavaScript compares strings (UTF-16 code units), so the
+ * order is a function of the pairs alone, whatever order they were added in.
+ */
+export class ExternalSorter {
+  private keys: string[] = [];
+  private values: string[] = [];
+  private chars = 0;
+  private runs: string[] = [];
+  private dir: string | undefined;
+  private readonly maxChars: number;
+  private count = 0;
+
+  constructor(private readonly options: SorterOptions = {}) {
+    this.maxChars = options.maxChars ?? DEFAULT_SPILL_CHARS;
+  }
+
+  /** Pairs added so far. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds a pair; returns a promise only when a run is being written, which the caller awaits. */
+  add(key: string, value: string): Promise<void> | undefined {
+    this.keys.push(key);
+    this.values.push(value);
+    this.count += 1;
+    this.chars += key.length + value.length + 32;
+    return this.chars >= this.maxChars ? this.spill() : undefined;
+  }
+
+  /** Every pair, in order. Call once, after the last `add`. */
+  async *sorted(): AsyncGenerator<[string, string]> {
+    if (this.runs.length === 0) {
+      const order = this.order();
+      for (const i of order) yield [this.keys[i]!, this.values[i]!];
+      return;
+    }
+    if (this.keys.length > 0) await this.spill();
+    while (this.runs.length > FAN_IN) {
+      const next: string[] = [];
+      for (let i = 0; i < this.runs.length; i += FAN_IN) {
+        const group = this.runs.slice(i, i + FAN_IN);
+        const file = await this.runFile();
+        const out = createWriteStream(file);
+        for await (const pair of mergeRuns(group)) await writeLine(out, JSON.stringify(pair));
+        await closeStream(out);
+        await Promise.all(group.map((f) => rm(f, { force: true })));
+        next.push(file);
+      }
+      this.runs = next;
+    }
+    yield* mergeRuns(this.runs);
+  }
+
+  /** Removes the run files. */
+  async close(): Promise<void> {
+    this.keys = [];
+    this.values = [];
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.runs = [];
+  }
+
+  private order(): number[] {
+    const { keys, values } = this;
+    const order = Array.from(keys.keys());
+    order.sort((a, b) => {
+      const ka = keys[a]!;
+      const kb = keys[b]!;
+      if (ka !== kb) return ka < kb ? -1 : 1;
+      const va = values[a]!;
+      const vb = values[b]!;
+      return va < vb ? -1 : va > vb ? 1 : 0;
+    });
+    return order;
+  }
+
+  private async spill(): Promise<void> {
+    const order = this.order();
+    const file = await this.runFile();
+    const out = createWriteStream(file);
+    for (const i of order) await writeLine(out, JSON.stringify([this.keys[i], this.values[i]]));
+    await closeStream(out);
+    this.runs.push(file);
+    this.keys = [];
+    this.values = [];
+    this.chars = 0;
+  }
+
+  private async runFile(): Promise<string> {
+    this.dir ??= await mkdtemp(path.join(this.options.dir ?? tmpdir(), 'hogport-sort-'));
+    return path.join(this.dir, `run-${String(this.runs.length).padStart(6, '0')}-${Math.random().toString(36).slice(2, 8)}.jsonl`);
+  }
+}
+
+function writeLine(out: WriteStream, line: string): Promise<void> | undefined {
+  return out.write(`${line}\n`) ? undefined : (once(out, 'drain') as Promise<unknown> as Promise<void>);
+}
+
+async function closeStream(out: WriteStream): Promise<void> {
+  out.end();
+  await once(out, 'finish');
+  if (out.errored) throw out.errored;
+}
+
+/** A k-way merge of sorted run files, through a binary heap of their heads. */
+async function* mergeRuns(files: readonly string[]): AsyncGenerator<[string, string]> {
+  const readers = files.map((f) => createInterface({ input: createReadStream(f), crlfDelay: Infinity })[Symbol.asyncIterator]());
+  const heap: Array<{ pair: [string, string]; r: number }> = [];
+  const less = (a: [string, string], b: [string, string]) => (a[0] !== b[0] ? a[0] < b[0] : a[1] < b[1]);
+  const push = (item: { pair: [string, string]; r: number }) => {
+    heap.push(item);
+    for (let i = heap.length - 1; i > 0;) {
+      const up = (i - 1) >> 1;
+      if (!less(heap[i]!.pair, heap[up]!.pair)) break;
+      [heap[i], heap[up]] = [heap[up]!, heap[i]!];
+      i = up;
+    }
+  };
+  const pop = () => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && less(heap[l]!.pair, heap[m]!.pair)) m = l;
+        if (r < heap.length && less(heap[r]!.pair, heap[m]!.pair)) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+    return top;
+  };
+  const next = async (r: number) => {
+    const n = await readers[r]!.next();
+    if (!n.done) push({ pair: JSON.parse(n.value) as [string, string], r });
+  };
+  try {
+    for (let r = 0; r < readers.length; r++) await next(r);
+    while (heap.length > 0) {
+      const top = pop();
+      yield top.pair;
+      await next(top.r);
+    }
+  } finally {
+    for (const r of readers) await r.return?.();
+  }
+}
+
+/**
+ * JSON lines gzipped to a local file, then stored in one write: a merge that writes one object per
+ * shard holds a file handle for each, never an upload buffer for each.
+ */
+export class SpooledLines {
+  records = 0;
+  private readonly gzip = createGzip({ level: 1 });
+  private readonly file: WriteStream;
+  private readonly content = createHash('sha256');
+  private readonly done: Promise<unknown>;
+
+  constructor(private readonly path: string) {
+    this.file = createWriteStream(path);
+    this.done = once(this.file, 'finish');
+    this.done.catch(() => undefined);
+    this.gzip.pipe(this.file);
+  }
+
+  write(line: string): Promise<void> | undefined {
+    this.records += 1;
+    const data = `${line}\n`;
+    this.content.update(data);
+    return this.gzip.write(data) ? undefined : (once(this.gzip, 'drain') as Promise<unknown> as Promise<void>);
+  }
+
+  /** Stores the file at `key`, removes it, and says what it holds. */
+  async store(store: Store, key: string): Promise<{ key: string; records: number; sha256: string }> {
+    this.gzip.end();
+    await this.done;
+    try {
+      await store.write(key, createReadStream(this.path));
+    } finally {
+      await rm(this.path, { force: true });
+    }
+    return { key, records: this.records, sha256: this.content.digest('hex') };
+  }
+
+  async discard(): Promise<void> {
+    this.gzip.destroy();
+    this.file.destroy();
+    await rm(this.path, { force: true });
+  }
+}
+
+/** A folder of its own for spooled files, removed by the returned function. */
+export async function spoolDir(dir?: string): Promise<{ path: string; file: (name: string) => string; remove: () => Promise<void> }> {
+  const at = await mkdtemp(path.join(dir ?? tmpdir(), 'hogport-spool-'));
+  let n = 0;
+  return { path: at, file: (name) => path.join(at, `${String(n++).padStart(6, '0')}-${name.replace(/[^A-Za-z0-9._-]/g, '_')}`), remove: () => rm(at, { recursive: true, force: true }) };
+}
