@@ -109,6 +109,36 @@ for (const stage of ['extract', 'transform'] as const) {
     .action(async (file: string, opts: StageOptions) => runStages(file, opts, [stage]));
 }
 
+common(program.command('merge').description('merge identities and person properties across the whole migration, once every chunk is transformed (load and run do it themselves)'))
+  .option('--part <index/count>', 'be part index of count processes sharing the merge (from 0, as a Kubernetes Indexed Job numbers its pods): each starts with its share of the shards, then helps with the rest')
+  .action(async (file: string, opts: GlobalOptions & { part?: string }) => {
+    await withContext(file, opts, true, async (ctx) => {
+      const part = partFlag(opts.part);
+      const planned = await ctx.source.plan();
+      const started = Date.now();
+      const merged = await mergeIdentities({
+        store: ctx.store, layout: ctx.layout, chunks: planned.map((c) => c.id), transform: ctx.pipeline.definition.transform,
+        worker: currentWorker().id, log: ctx.log, shards: ctx.pipeline.definition.merge.shards, ...(part ? { part } : {}),
+      });
+      if (merged.waiting.length > 0) {
+        writeStderr(`hogport: the merge waits until every chunk is transformed (${merged.waiting.length} not yet, like ${merged.waiting.slice(0, 3).join(', ')})\n`);
+        return 4;
+      }
+      print(`merged in ${((Date.now() - started) / 1000).toFixed(1)} s over ${ctx.pipeline.definition.merge.shards} shard(s): ${merged.identities.length} identities chunk(s)${merged.identities.length ? ` (${merged.identities.join(', ')})` : ''}, ${merged.persons.length} persons chunk(s)${merged.persons.length ? ` (${merged.persons.join(', ')})` : ''}`);
+      return 0;
+    });
+  });
+
+/** `--part 2/4`: the third of four processes sharing a merge. */
+function partFlag(value: string | undefined): { index: number; count: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index >= count) throw new HogportError('E_USAGE', `--part takes index/count with 0 <= index < count, like 0/4 (got "${value}")`, { exitCode: 2 });
+  return { index, count };
+}
+
 loadOptions(stageCommand(program.command('load').description('send transformed chunks to the destination, oldest events first')))
   .action(async (file: string, opts: StageOptions) => runStages(file, opts, ['load']));
 
@@ -359,7 +389,7 @@ async function runWithIdentities(ctx: Context, all: string[], ids: string[], las
   const early = stages.filter((s) => s !== 'load');
   const stopped = early.length > 0 ? await phase(early.map((s) => jobs[s]), ids, await snapshot(early, all)) : undefined;
   if (stopped) return { outcomes, ...(stopped.fatal ? { fatal: stopped.fatal } : {}) };
-  const merged = await mergeIdentities({ store: ctx.store, layout: ctx.layout, chunks: all, transform: ctx.pipeline.definition.transform, worker: options.worker.id, log: ctx.log });
+  const merged = await mergeIdentities({ store: ctx.store, layout: ctx.layout, chunks: all, transform: ctx.pipeline.definition.transform, worker: options.worker.id, log: ctx.log, shards: ctx.pipeline.definition.merge.shards });
   if (merged.waiting.length > 0) {
     const why = ctx.source.identities ? 'identities are merged across the whole migration and load before the events' : 'the sample is drawn from the whole migration';
     const message = `load waits until every chunk is transformed (${merged.waiting.length} not yet, like ${merged.waiting.slice(0, 3).join(', ')}): ${why}`;

@@ -11,7 +11,7 @@ const days = ['2024-02-01', '2024-02-02', '2024-02-03'];
 type Sent = { uuid: string; event: string; distinct_id: string; properties: Record<string, any> };
 
 /** Migrates a generated project through the CLI: what PostHog received, and the transform counts of every chunk. */
-async function migrate(t: { after(fn: () => Promise<void>): void }, idMerge: MixpanelIdMerge, transform = '') {
+async function migrate(t: { after(fn: () => Promise<void>): void }, idMerge: MixpanelIdMerge, transform = '', options: { shards?: number; steps?: string[][] } = {}) {
   const project = mixpanelIdentityProject({ seed: 7, days, perDay: 90, idMerge });
   const api = await startMixpanelApi({ user: env.MIXPANEL_SERVICE_ACCOUNT_USER, secret: env.MIXPANEL_SERVICE_ACCOUNT_SECRET, projectId: '77', data: project.data, profiles: project.profiles, pageSize: 4, limits: { perHour: 1000, perSecond: 1000 } });
   const posthog = await startFakePostHog({ token: KEY });
@@ -23,10 +23,17 @@ async function migrate(t: { after(fn: () => Promise<void>): void }, idMerge: Mix
     'store: ./store',
     `source: { type: mixpanel, exportEndpoint: "${api.url}", queryEndpoint: "${api.url}", projectId: 77, start: "2024-02-01", end: "2024-02-04", profiles: true }`,
     ...(transform ? [`transform: ${transform}`] : []),
+    ...(options.shards ? [`merge: { shards: ${options.shards} }`] : []),
     `destination: { type: posthog, host: "${posthog.url}", batchMaxEvents: 100 }`,
   ].join('\n'));
-  const run = await runCli(['run', file], { env });
-  assert.equal(run.code, 0, run.stderr);
+  // Steps run one after another; the commands of a step run at once, as separate processes.
+  let stderr = '';
+  for (const step of options.steps ?? [['run']]) {
+    const done = await Promise.all(step.map((command) => runCli([...command.split(' ').slice(0, 1), file, ...command.split(' ').slice(1)], { env })));
+    for (const r of done) assert.equal(r.code, 0, r.stderr);
+    stderr += done.map((r) => r.stderr).join('');
+  }
+  const run = { stderr };
   // The transform manifests, as the store holds them: what was dropped and changed, by rule.
   const droppedBy: Record<string, number> = {};
   const changedBy: Record<string, number> = {};
@@ -61,7 +68,7 @@ function checkIdentities(r: Awaited<ReturnType<typeof migrate>>): void {
   assert.match(r.stderr, /refuses to merge/);
   // Profiles once: in the person's one final $set, never as $set events of their own.
   const sets = r.sent.filter((e) => e.event === '$set');
-  assert.ok(sets.every((e) => e.properties.$hogport_chunk === '~persons'), 'every $set comes from ~persons');
+  assert.ok(sets.every((e) => /^~persons(-\d{3})?$/.test(e.properties.$hogport_chunk)), 'every $set comes from the persons chunks');
   for (const p of r.project.profiles) {
     const mine = sets.filter((e) => e.distinct_id === p.$distinct_id);
     assert.equal(mine.length, 1, `${p.$distinct_id} is set once`);
@@ -87,6 +94,15 @@ test('a Simplified ID Merge project: $device: ids linked in the form anonymous e
   assert.equal(identities.pairs, linked.length);
   assert.equal(identities.persons.persons, r.sent.filter((e) => e.event === '$set').length);
   assert.ok(identities.chunks.length > 0 && identities.chunks.every((c) => c.loaded) && identities.persons.loaded);
+});
+
+test('a merge cut into shards and shared by two processes sends what one merge sends: every link once, in the form its events carry, every person once', async (t) => {
+  const whole = await migrate(t, 'simplified');
+  const shared = await migrate(t, 'simplified', '', { shards: 4, steps: [['extract'], ['transform'], ['merge --part 0/2', 'merge --part 1/2'], ['load']] });
+  checkIdentities(shared);
+  const bare = (sent: Sent[]) => sent.map(({ properties: { $hogport_chunk: _, ...properties }, ...e }) => JSON.stringify({ ...e, properties })).sort();
+  assert.deepEqual(bare(shared.sent), bare(whole.sent));
+  assert.ok(new Set(shared.sent.filter((e) => e.event === '$set').map((e) => e.properties.$hogport_chunk)).size > 1, 'persons come from several shards');
 });
 
 test('a project of bare device ids: the bare $device_id is linked, since that is what its anonymous events carry', async (t) => {

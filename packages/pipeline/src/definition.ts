@@ -116,6 +116,8 @@ export const PipelineDefinition = z.object({
   concurrency: z.number().int().positive().max(256).default(4),
   /** Transform threads on each machine; by default one per core (see os.availableParallelism). */
   threads: z.number().int().positive().max(256).optional(),
+  /** The identity merge: shards any worker can take (`hogport merge --part`), each folded in bounded memory. */
+  merge: z.object({ shards: z.number().int().positive().max(256).default(1) }).strict().default({ shards: 1 }),
   /** Lease on a claimed chunk; renewed while the chunk is worked on. */
   leaseSeconds: z.number().int().min(5).max(3600).default(60),
 }).strict();
