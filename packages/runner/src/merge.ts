@@ -8,7 +8,7 @@ import { digestOf } from './stages/digest.js';
 import { checkedLinkId, Changed, finishEvent } from '@hogport/event';
 import { IdentityFacts, type PairFacts, type PersonFacts } from './stages/summary.js';
 import { storedLines } from './inspect.js';
-import { ExternalSorter, spoolDir, SpooledLines } from './spill.js';
+import { decodePair, encodePair, ExternalSorter, spoolDir, SpooledLines } from './spill.js';
 import { EventTally } from './stages/tally.js';
 import { GzipLinesWriter } from './stages/writer.js';
 
@@ -123,7 +123,7 @@ export function isPersonsChunk(id: string): boolean {
 /**
  * A group's summaries split by shard: `ids-<n>` holds person facts (by distinct id) and, for a link
  * whose anonymous id has other forms, one question per form (by that form); `users-<n>` holds the
- * links (by the user as sent). Each line is `[key, line]`, ready for the shard's sort.
+ * links (by the user as sent). Each line is a key and a line (`encodePair`), ready for the shard's sort.
  */
 async function partitioned(options: MergeOptions, shards: number, group: string, items: Array<{ chunk: string; key: string; sha: string }>, file: (name: string) => string): Promise<MergePart> {
   const { store, layout } = options;
@@ -135,7 +135,7 @@ async function partitioned(options: MergeOptions, shards: number, group: string,
   const out = (part: string, key: string, line: string) => {
     let w = writers.get(part);
     if (!w) { w = new SpooledLines(file(part)); writers.set(part, w); }
-    return w.write(JSON.stringify([key, line]));
+    return w.write(encodePair(key, line));
   };
   try {
     for (const item of items) {
@@ -182,7 +182,7 @@ async function mergeIdShard(options: MergeOptions, shards: number, shard: string
   const personsCurrent = persons?.value.inputDigest === digest;
   let people = 0;
   try {
-    for (const input of inputs) for await (const line of storedLines(store, input.key)) { const [k, v] = JSON.parse(line) as [string, string]; await sorter.add(k, v); }
+    for (const input of inputs) for await (const line of storedLines(store, input.key)) { const [k, v] = decodePair(line); await sorter.add(k, v); }
     await eachKey(sorter, async (id, values) => {
       const facts = new IdentityFacts();
       const asks: Array<[string, string, string]> = [];
@@ -201,7 +201,7 @@ async function mergeIdShard(options: MergeOptions, shards: number, shard: string
         const to = `users-${hash32(sent) % shards}`;
         let w = answers.get(to);
         if (!w) { w = new SpooledLines(file(`answers-${to}`)); answers.set(to, w); }
-        await w.write(JSON.stringify([sent, `${CARRIED}${JSON.stringify([user, anon, form])}}`]));
+        await w.write(encodePair(sent, `${CARRIED}${JSON.stringify([user, anon, form])}}`));
       }
     });
     const outputs: MergeShard['outputs'] = {};
@@ -242,7 +242,7 @@ async function mergeUserShard(options: MergeOptions, shards: number, shard: stri
   const fresh = new ExternalSorter(spill);
   const refused: Record<string, number> = {};
   try {
-    for (const input of inputs) for await (const line of storedLines(store, input.key)) { const [k, v] = JSON.parse(line) as [string, string]; await sorter.add(k, v); }
+    for (const input of inputs) for await (const line of storedLines(store, input.key)) { const [k, v] = decodePair(line); await sorter.add(k, v); }
     for (const c of await identityChunks(store, layout)) {
       // Chunks of this shard count in full; those of another shard count never; chunks merged under
       // another number of shards (or before there were any) are sorted out by the user they link.
