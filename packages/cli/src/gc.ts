@@ -52,6 +52,9 @@ function whose(o: Orphan): string {
   return `${o.sample ? `sample ${o.sample} ` : ''}${o.stage} ${o.chunk} attempt ${o.attempt}`;
 }
 
+/** Orphans the text listing names one by one; a long listing is for --json. */
+const SHOWN = 200;
+
 /** What `hogport gc` prints: each orphan with whose it was, the total, and why the rest stays. */
 export function formatGc(r: GcResult, file: string): string {
   const lines: string[] = [`migration ${r.migration} in ${r.store}`, ''];
@@ -60,8 +63,10 @@ export function formatGc(r: GcResult, file: string): string {
     lines.push(`no orphaned outputs: every stage output is named by a manifest, held by a live claim or checkpoint, or from an attempt younger than ${age}`);
   } else {
     lines.push(`${r.orphans.length} orphaned outputs (no manifest names them, no live claim holds their attempt, older than ${age}), ${formatBytes(r.bytes)} in all:`);
-    const width = Math.max(...r.orphans.map((o) => o.key.length));
-    for (const o of r.orphans) lines.push(`  ${o.key.padEnd(width)}  ${formatBytes(o.bytes).padStart(9)}  ${whose(o)}`);
+    const shown = r.orphans.slice(0, SHOWN);
+    const width = Math.max(...shown.map((o) => o.key.length));
+    for (const o of shown) lines.push(`  ${o.key.padEnd(width)}  ${formatBytes(o.bytes).padStart(9)}  ${whose(o)}`);
+    if (r.orphans.length > SHOWN) lines.push(`  … and ${r.orphans.length - SHOWN} more (--json lists every one)`);
   }
   const { named, held, young, unsure } = r.kept;
   lines.push('', `kept: ${named} named by a manifest or checkpoint, ${held} of attempts a live claim or checkpoint holds, ${young} younger than ${age}, ${unsure} of chunks with an unreadable control object`);

@@ -16,7 +16,7 @@ function run(cmd: string, args: string[], options: { cwd: string; env?: NodeJS.P
 
 /** Whether npm's registry answers: the install fetches the third-party dependencies from it. */
 function registryAnswers(cwd: string): boolean {
-  return run('npm', ['ping'], { cwd }).status === 0;
+  return run('npm', ['ping', '--fetch-retries=1', '--fetch-timeout=15000'], { cwd }).status === 0;
 }
 
 test('the packed hogport installs on its own and runs a dry-run migration outside the repository', { timeout: 480_000 }, async (t) => {
@@ -32,6 +32,11 @@ test('the packed hogport installs on its own and runs a dry-run migration outsid
   assert.equal(packed.status, 0, packed.stderr);
   const tgz = packed.stdout.trim();
   assert.match(path.basename(tgz), /^hogport-\d+\.\d+\.\d+\.tgz$/);
+  const listed = run('tar', ['-tzf', tgz], { cwd: away });
+  assert.equal(listed.status, 0, listed.stderr);
+  const files = listed.stdout.split('\n').filter(Boolean);
+  assert.ok(files.includes('package/node_modules/@hogport/runner/dist/thread-entry.js'), 'the workspace packages are bundled');
+  assert.deepEqual(files.filter((f) => /\.test\.|\.map$|\/testkit\/|\/src\//.test(f)), [], 'no tests, source maps, test kit or sources ship');
 
   const prefix = path.join(away, 'prefix');
   const installed = run('npm', ['i', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tgz], { cwd: away });
