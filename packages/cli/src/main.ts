@@ -25,6 +25,7 @@ import { profileText } from '@hogport/profile';
 import { upstreamProgress } from './waiting.js';
 import { reportData, writeReport } from './report.js';
 import { saveResult } from './saved-results.js';
+import { formatGc, gcCommand, type GcOptions } from './gc.js';
 
 interface StageOptions extends GlobalOptions {
   chunks?: string;
@@ -184,6 +185,18 @@ common(program.command('status').description('show every chunk\'s state in every
       const jobs = stageJobs(ctx, planned, undefined, undefined, lane);
       const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
       print(opts.json ? JSON.stringify(statusJSON(report), null, 2) : formatStatus(report));
+      return 0;
+    });
+  });
+
+common(program.command('gc').description('list the outputs of discarded attempts (no manifest names them, no live claim holds them) with their size; --delete removes them'))
+  .option('--min-age-hours <hours>', 'only attempts that started at least this long ago (default 24)')
+  .option('--delete', 'delete them (without it, gc only lists them)')
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts: GlobalOptions & GcOptions) => {
+    await withContext(file, opts, false, async (ctx) => {
+      const result = await gcCommand(ctx, opts);
+      print(opts.json ? JSON.stringify(result, null, 2) : formatGc(result, file));
       return 0;
     });
   });

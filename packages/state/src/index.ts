@@ -186,3 +186,4 @@ export async function listedChunks(store: Store, layout: Layout, stage: Stage): 
 }
 
 export { MigrationSnapshot, takeSnapshot, type SnapshotOptions, type SnapshotJSON, type ChunkView } from './snapshot.js';
+export { findOrphans, deleteOrphans, parseOutputKey, type Orphan, type OrphanScan, type OrphanOptions, type OutputKey, type OutputKind } from './gc.js';

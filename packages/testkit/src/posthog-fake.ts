@@ -56,6 +56,8 @@ export interface FakePostHogOptions {
   token: string;
   /** Delay before each answer, in ms. */
   delayMs?: number;
+  /** Delay before each page of source rows the query API serves (events and persons), in ms. */
+  sourceDelayMs?: number;
   /** Uncompressed body limit (413 above it). */
   maxRequestBytes?: number;
   /** Serialised event limit (413 above it). */
@@ -235,6 +237,7 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
     queries.push(text);
     if (/^\s*SELECT\s+1\s*$/i.test(text)) return answer(res, 200, { columns: ['1'], types: ['UInt8'], results: [[1]], hasMore: false });
     if (/^\s*SELECT\s+uuid,/i.test(text) || /FROM\s+person_distinct_ids/i.test(text)) {
+      if (options.sourceDelayMs) await new Promise((r) => setTimeout(r, options.sourceDelayMs));
       const page = sourceRows(text, options.source ?? { events: [] });
       if ('error' in page) return answer(res, 400, { type: 'validation_error', code: 'query_error', detail: page.error });
       return answer(res, 200, { columns: page.columns, results: page.rows, hasMore: false });
