@@ -5,8 +5,7 @@ import { isDerivedChunk, upstreamOf, type Stage } from '@hogport/layout';
 import { selectChunks, type PlannedChunk } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
 import { availableParallelism } from 'node:os';
-import { currentWorker, drawSample, threadedJob, joinRateShare, mergeIdentities, runChunks, type ChunkOutcome, type RunEvent, type RunOptions, type RunSummary, type SampleLane, type StageJob, type Worker } from '@hogport/runner';
-import type { MigrationSnapshot } from '@hogport/state';
+import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runMigration, type ChunkOutcome, type RunEvent, type RunSummary, type Worker } from '@hogport/runner';
 import { loadPlan, loadWarnings } from './preflight.js';
 import { formatChecks, runChecks } from './check.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
@@ -344,9 +343,11 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       let todo = ids;
       let noticed = 0;
       for (;;) {
-        const pass = identities
-          ? await runWithIdentities(ctx, all, ids, last, stages, jobs, runOptions, lane)
-          : await runChunks(selected, todo, { ...runOptions, ...(runOptions.force ? {} : { snapshot: await snapshotOf(ctx, all, jobs, stages) }) });
+        const pass = await runMigration({
+          ...runOptions, all, ids: identities ? ids : todo, last, stages, jobs, transform: def.transform, shards: def.merge.shards,
+          identities: Boolean(ctx.source.identities), ...(lane ? { lane } : {}), dryRun: def.destination.type === 'dry-run',
+          notify: (message) => { if (!said.has(message)) writeStderr(`hogport: ${message}\n`); said.add(message); },
+        });
         for (const o of pass.outcomes) outcomes.set(`${o.stage}/${o.chunk}`, o);
         summary = { outcomes: [...outcomes.values()], ...(pass.fatal ? { fatal: pass.fatal } : {}) };
         const waiting = pass.outcomes.filter((o) => o.result === 'waiting');
@@ -381,68 +382,6 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
 
 /** Messages said once per process, however often a waiting stage looks again. */
 const said = new Set<string>();
-
-/**
- * Runs stages for a source whose users move between anonymous and known ids, and for every sampled
- * load: extract and transform as usual, then the merge step over the whole migration (and the draw
- * of the sample from its identity links), then load in the order that keeps identities and person
- * properties right: identities first, the chunks oldest first, persons last (and only once every
- * chunk is loaded).
- */
-async function runWithIdentities(ctx: Context, all: string[], ids: string[], last: ReadonlySet<string>, stages: Stage[], jobs: Record<Stage, StageJob>, options: RunOptions, lane?: SampleLane): Promise<RunSummary> {
-  const outcomes: RunSummary['outcomes'] = [];
-  // Each phase starts from the store as the phase before left it (the merge adds and rewrites chunks).
-  const snapshot = (of: readonly Stage[], chunks: readonly string[]) => options.force ? undefined : snapshotOf(ctx, chunks, jobs, of);
-  const phase = async (list: StageJob[], chunks: string[], known?: MigrationSnapshot): Promise<RunSummary | undefined> => {
-    if (chunks.length === 0) return undefined;
-    const s = await runChunks(list, chunks, { ...options, ...(known ? { snapshot: known } : {}) });
-    outcomes.push(...s.outcomes);
-    return s.fatal ? s : undefined;
-  };
-  const early = stages.filter((s) => s !== 'load');
-  const stopped = early.length > 0 ? await phase(early.map((s) => jobs[s]), ids, await snapshot(early, all)) : undefined;
-  if (stopped) return { outcomes, ...(stopped.fatal ? { fatal: stopped.fatal } : {}) };
-  const merged = await mergeIdentities({ store: ctx.store, layout: ctx.layout, chunks: all, transform: ctx.pipeline.definition.transform, worker: options.worker.id, log: ctx.log, shards: ctx.pipeline.definition.merge.shards });
-  if (merged.waiting.length > 0) {
-    const why = ctx.source.identities ? 'identities are merged across the whole migration and load before the events' : 'the sample is drawn from the whole migration';
-    const message = `load waits until every chunk is transformed (${merged.waiting.length} not yet, like ${merged.waiting.slice(0, 3).join(', ')}): ${why}`;
-    ctx.log.warn(message);
-    if (!said.has(message)) writeStderr(`hogport: ${message}\n`);
-    said.add(message);
-    for (const chunk of ids) outcomes.push({ chunk, stage: 'load', result: 'waiting' });
-    return { outcomes };
-  }
-  if (lane) {
-    const scope = await drawSample({ store: ctx.store, layout: ctx.layout, lane, chunks: [...merged.identities, ...all], persons: merged.persons, log: ctx.log });
-    ctx.log.info({ sample: lane.id, clusters: scope.clusters, linkedIds: scope.linkedIds }, 'sampled load: only the drawn persons\' events are sent');
-  }
-  // Ordered now that every chunk is transformed: oldest events first. Chunks the source wants last
-  // (profiles, users) form a phase of their own, so no event loads after them even with concurrency.
-  const loads = await snapshotOf(ctx, [...all, ...merged.identities, ...merged.persons], jobs, ['load']);
-  const order = (await loadPlan(ctx, ids, last, Date.now(), loads)).order;
-  for (const list of [merged.identities, order.filter((id) => !last.has(id)), order.filter((id) => last.has(id))]) {
-    const s = await phase([jobs.load], list, options.force ? undefined : loads);
-    if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
-    // An event sent before its $identify lands on a person of its own, which PostHog cannot undo.
-    if (list === merged.identities && !list.every((id) => outcomes.some((o) => o.stage === 'load' && o.chunk === id && (o.result === 'done' || o.result === 'skipped')))) {
-      const message = 'events load only after every identity chunk has: the next run loads the identities, then the events';
-      ctx.log.warn(message);
-      writeStderr(`hogport: ${message}\n`);
-      for (const chunk of order) outcomes.push({ chunk, stage: 'load', result: 'blocked' });
-      return { outcomes };
-    }
-  }
-  if (merged.persons.length > 0) {
-    const after = await snapshotOf(ctx, [...all, ...merged.persons], jobs, ['load']);
-    if (all.every((chunk) => after.state('load', chunk).status === 'done')) {
-      const s = await phase([jobs.load], merged.persons, options.force ? undefined : after);
-      if (s) return { outcomes, ...(s.fatal ? { fatal: s.fatal } : {}) };
-    } else {
-      ctx.log.info('person properties load once every chunk is loaded');
-    }
-  }
-  return { outcomes };
-}
 
 /**
  * Everything a load needs before its first request: the historical_migration decision, the rate

@@ -1,23 +1,16 @@
 import { Manifest, readControl } from '@hogport/manifest';
 import { stageListing, type MigrationSnapshot } from '@hogport/state';
 import { POSTHOG_GUIDANCE } from '@hogport/event';
+import { planLoad, type LoadPlan } from '@hogport/runner';
 import pLimit from 'p-limit';
 import type { Context } from './context.js';
 
 
-export interface LoadPlan {
-  /** Chunk ids, oldest events first; chunks not transformed yet keep their planned order after them; chunks the source wants last (profiles) at the end. */
-  order: string[];
-  /** Events the transformed chunks hold. */
-  events: number;
-  /** Chunks holding events less than 48 hours old, and the latest such timestamp. */
-  recent?: { chunks: number; latest: string };
-}
+export type { LoadPlan };
 
 /**
- * Reads the transform manifests of the chunks about to be loaded: their order, volume and age.
- * From a snapshot that read them, or else those a listing shows, so chunks not transformed yet cost
- * no request.
+ * The load's plan (`planLoad`) over the transform manifests of the chunks about to be loaded: from
+ * a snapshot that read them, or else those a listing shows, so chunks not transformed yet cost no request.
  */
 export async function loadPlan(ctx: Context, ids: readonly string[], last: ReadonlySet<string> = new Set(), now: number = Date.now(), snapshot?: MigrationSnapshot): Promise<LoadPlan> {
   const limit = pLimit(16);
@@ -25,27 +18,8 @@ export async function loadPlan(ctx: Context, ids: readonly string[], last: Reado
   const manifests = await Promise.all(ids.map((id) => limit(async () => snapshot
     ? snapshot.manifest('transform', id)
     : listed!.has(id) ? (await readControl(ctx.store, ctx.layout.manifest('transform', id), Manifest).catch(() => undefined))?.value : undefined)));
-  let events = 0;
-  let recent: LoadPlan['recent'];
-  const keyed = ids.map((id, i) => ({ id, i, m: manifests[i] }));
-  for (const { m } of keyed) {
-    if (!m) continue;
-    events += m.counts.events ?? m.counts.out;
-    const max = m.eventTime?.max;
-    if (max && Date.parse(max) > now - POSTHOG_GUIDANCE.minEventAgeMs) {
-      recent = { chunks: (recent?.chunks ?? 0) + 1, latest: !recent || max > recent.latest ? max : recent.latest };
-    }
-  }
-  // Oldest first keeps person properties right: a later event's $set lands after an earlier one's.
-  keyed.sort((a, b) => {
-    if (last.has(a.id) !== last.has(b.id)) return last.has(a.id) ? 1 : -1;
-    const ta = a.m?.eventTime?.min;
-    const tb = b.m?.eventTime?.min;
-    if (ta && tb && ta !== tb) return ta < tb ? -1 : 1;
-    if (Boolean(ta) !== Boolean(tb)) return ta ? -1 : 1;
-    return a.i - b.i;
-  });
-  return { order: keyed.map((k) => k.id), events, ...(recent ? { recent } : {}) };
+  const byId = new Map(ids.map((id, i) => [id, manifests[i]]));
+  return planLoad(ids, (id) => byId.get(id), last, now);
 }
 
 /** What the user should hear before a load starts. */
