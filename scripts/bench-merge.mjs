@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { layout as makeLayout } from '@hogport/layout';
 import { encodeControl, Manifest } from '@hogport/manifest';
 import { seeded } from '@hogport/testkit';
-import { root, say, table, timed, mb, int } from './bench/lib.mjs';
+import { hogportFlags, root, say, table, timed, mb, int } from './bench/lib.mjs';
 
 const { values } = parseArgs({ options: { persons: { type: 'string', default: '100000,1000000,5000000' }, chunks: { type: 'string', default: '240' }, shards: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } } });
 const L = makeLayout('bench-merge');
@@ -90,7 +90,8 @@ for (const persons of values.persons.split(',').map(Number)) {
     say(`generating the summaries of ${int(persons)} persons in ${chunkCount} chunks`);
     const g = await generate(dir, persons);
     say(`${int(g.lines)} summary lines, ${mb(g.bytes)} MB gzipped; merging`);
-    const r = await timed([path.join(root, 'scripts/bench/merge-child.mjs'), g.store, String(values.shards), ...g.chunks], { ...process.env, TMPDIR: dir });
+    // With the node flags hogport's bin runs with, as `hogport merge` would.
+    const r = await timed([...hogportFlags, path.join(root, 'scripts/bench/merge-child.mjs'), g.store, String(values.shards), ...g.chunks], { ...process.env, TMPDIR: dir });
     say(r.out.trim());
     rows.push([int(persons), int(g.pairs), int(g.lines), mb(g.bytes), r.seconds.toFixed(1), int(persons / r.seconds), mb(r.rss)]);
     say(table(rows));

@@ -228,6 +228,7 @@ test('a merge cut into shards, spilling its sorts to disk, sends exactly what on
   const all = history(5, 600);
   const formLinks = facts([
     { events: [event('$device:e1')] }, { events: [event('e2')] },
+    { events: [{ ...event('q"\\é\u2028'), $set: { plan: 'x' } }], links: [{ distinctId: 'q"\\é\u2028', anonId: 'anon\\"1' }] },
     { events: [event('x1', T1)], links: [{ distinctId: 'x1', anonId: 'e1', anonForms: ['$device:e1'] }, { distinctId: 'x1', anonId: 'e2', anonForms: ['$device:e2'] }, { distinctId: 'x1', anonId: 'e4', anonForms: ['$device:e4'] }] },
   ]);
   const results: Array<Map<string, string>> = [];
@@ -247,6 +248,8 @@ test('a merge cut into shards, spilling its sorts to disk, sends exactly what on
   assert.deepEqual([...results[1]!.entries()].sort(), [...results[0]!.entries()].sort(), 'the same events, uuids, times and values');
   const links = [...results[0]!.values()].map((e) => JSON.parse(e) as Record<string, any>).filter((e) => e.distinct_id === 'x1' && e.event === '$identify').map((e) => e.properties.$anon_distinct_id).sort();
   assert.deepEqual(links, ['$device:e1', 'e2', 'e4'], 'the forms events carried, answered across shards');
+  const escaped = [...results[0]!.values()].map((e) => JSON.parse(e) as Record<string, any>).filter((e) => e.distinct_id === 'q"\\é\u2028');
+  assert.deepEqual(escaped.map((e) => [e.event, e.properties.$anon_distinct_id ?? e.properties.$set?.plan]).sort(), [['$identify', 'anon\\"1'], ['$set', 'x']], 'ids with quotes, backslashes and line separators keep every character');
 });
 
 test('merges running as parts of one merge (and at once) commit each shard once, and a changed chunk re-partitions its group only', async () => {

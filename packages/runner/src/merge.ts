@@ -95,16 +95,25 @@ export async function mergeIdentities(options: MergeOptions): Promise<MergeResul
         groups.set(g, list);
       }
     }
-    const parts: MergePart[] = [];
-    for (const g of mine([...groups.keys()].sort(), options.part)) parts.push(await partitioned(options, shards, g, groups.get(g)!, spool.file));
-    parts.sort((a, b) => (a.group < b.group ? -1 : 1));
+    // One shard reads the summaries as they are; more read the parts a partition wrote, a shard's each.
+    const inputsOf = new Map<string, ShardInput[]>();
+    if (shards === 1) {
+      const all = [...groups.values()].flat().sort((a, b) => (a.chunk < b.chunk ? -1 : a.chunk > b.chunk ? 1 : a.key < b.key ? -1 : 1)).map((i): ShardInput => ({ key: i.key, sha256: i.sha, summary: true }));
+      inputsOf.set('ids-0', all);
+      inputsOf.set('users-0', all);
+    } else {
+      const parts: MergePart[] = [];
+      for (const g of mine([...groups.keys()].sort(), options.part)) parts.push(await partitioned(options, shards, g, groups.get(g)!, spool.file));
+      parts.sort((a, b) => (a.group < b.group ? -1 : 1));
+      for (const p of parts) for (const [name, o] of Object.entries(p.parts)) inputsOf.set(name, [...(inputsOf.get(name) ?? []), o]);
+    }
     const ids = range(shards).map((i) => `ids-${i}`);
     const idRecords: MergeShard[] = [];
-    for (const shard of mine(ids, options.part)) idRecords.push(await mergeIdShard(options, shards, shard, parts, spool.file));
+    for (const shard of mine(ids, options.part)) idRecords.push(await mergeIdShard(options, shards, shard, inputsOf.get(shard) ?? [], spool.file));
     idRecords.sort((a, b) => (a.shard < b.shard ? -1 : 1));
-    for (const shard of mine(range(shards).map((i) => `users-${i}`), options.part)) await mergeUserShard(options, shards, shard, parts, idRecords);
+    for (const shard of mine(range(shards).map((i) => `users-${i}`), options.part)) await mergeUserShard(options, shards, shard, inputsOf.get(shard) ?? [], idRecords);
     const persons = idRecords.flatMap((r) => (r.chunk ? [r.chunk] : []));
-    log.debug({ shards, groups: parts.length, persons: persons.length }, 'identities merged');
+    log.debug({ shards, groups: groups.size, persons: persons.length }, 'identities merged');
     return { waiting: [], identities: (await identityChunks(store, layout)).map((c) => c.chunk), persons };
   } finally {
     await spool.remove();
@@ -138,19 +147,7 @@ async function partitioned(options: MergeOptions, shards: number, group: string,
     return w.write(encodePair(key, line));
   };
   try {
-    for (const item of items) {
-      for await (const line of storedLines(store, item.key)) {
-        const o = parseLine(line);
-        if (o?.pair) {
-          const [user, anon] = o.pair;
-          const sent = sentUser(user, options);
-          await out(`users-${hash32(sent) % shards}`, sent, line);
-          if (o.forms) for (const form of [anon, ...o.forms]) await out(`ids-${hash32(form) % shards}`, form, `${ASK}${JSON.stringify([user, anon, form])}}`);
-        } else if (typeof o?.person === 'string') {
-          await out(`ids-${hash32(o.person) % shards}`, o.person, line);
-        }
-      }
-    }
+    for (const item of items) for await (const line of storedLines(store, item.key)) await routed(line, options, shards, out);
     const stored: MergePart['parts'] = {};
     for (const [part, w] of [...writers.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) stored[part] = await w.store(store, layout.mergePart(group, digest, part));
     writers.clear();
@@ -163,14 +160,77 @@ async function partitioned(options: MergeOptions, shards: number, group: string,
 }
 
 /**
+ * Where a summary line goes: a link to its user's shard (and, when its anonymous id has other forms,
+ * a question per form to that form's id shard), a person's facts to the person's id shard.
+ */
+async function routed(line: string, options: MergeOptions, shards: number, out: (part: string, key: string, value: string) => Promise<void> | undefined, only?: 'ids' | 'users'): Promise<void> {
+  // Summary lines are the merge's bulk: the key is read off the line's start, and only a link with
+  // other forms of its anonymous id is parsed whole.
+  if (line.startsWith(PAIR_START)) {
+    const user = leadingString(line, PAIR_START.length - 1);
+    if (user !== undefined && !line.includes('"forms":')) {
+      if (only === 'ids') return;
+      const sent = sentUser(user, options);
+      await out(`users-${hash32(sent) % shards}`, sent, line);
+      return;
+    }
+  } else if (line.startsWith(PERSON_START)) {
+    if (only === 'users') return;
+    const id = leadingString(line, PERSON_START.length - 1);
+    if (id !== undefined) { await out(`ids-${hash32(id) % shards}`, id, line); return; }
+  }
+  const o = parseLine(line);
+  if (o?.pair) {
+    const [user, anon] = o.pair;
+    const sent = sentUser(user, options);
+    if (only !== 'ids') await out(`users-${hash32(sent) % shards}`, sent, line);
+    if (o.forms && only !== 'users') for (const form of [anon, ...o.forms]) await out(`ids-${hash32(form) % shards}`, form, `${ASK}${JSON.stringify([user, anon, form])}}`);
+  } else if (typeof o?.person === 'string' && only !== 'users') {
+    await out(`ids-${hash32(o.person) % shards}`, o.person, line);
+  }
+}
+
+const PAIR_START = '{"pair":["';
+const PERSON_START = '{"person":"';
+
+/** The JSON string that starts at `at` (its opening quote), decoded; undefined if there is none. */
+function leadingString(line: string, at: number): string | undefined {
+  for (let i = at + 1; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 0x5c) { i++; continue; }
+    if (c === 0x22) {
+      const raw = line.slice(at, i + 1);
+      return raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+    }
+  }
+  return undefined;
+}
+
+/** What a shard reads: a part (key and value lines), or with one shard the summaries themselves, routed as they are read. */
+interface ShardInput {
+  key: string;
+  sha256: string;
+  summary?: true;
+}
+
+/** Adds a shard's inputs to its sort. */
+async function feed(options: MergeOptions, shard: string, inputs: readonly ShardInput[], sorter: ExternalSorter): Promise<void> {
+  for (const input of inputs) {
+    for await (const line of storedLines(options.store, input.key)) {
+      if (!input.summary) { const [k, v] = decodePair(line); await sorter.add(k, v); continue; }
+      await routed(line, options, 1, (part, k, v) => (part === shard ? sorter.add(k, v) : undefined), shard.startsWith('ids-') ? 'ids' : 'users');
+    }
+  }
+}
+
+/**
  * An id shard: each person's facts folded into one `$set`, and the questions of links answered:
  * which forms of an anonymous id an event carried. Answers go to the user shard of the link.
  */
-async function mergeIdShard(options: MergeOptions, shards: number, shard: string, parts: readonly MergePart[], file: (name: string) => string): Promise<MergeShard> {
+async function mergeIdShard(options: MergeOptions, shards: number, shard: string, inputs: readonly ShardInput[], file: (name: string) => string): Promise<MergeShard> {
   const { store, layout, log } = options;
   const n = Number(shard.slice('ids-'.length));
-  const inputs = parts.flatMap((p) => (p.parts[shard] ? [p.parts[shard]!] : []));
-  const digest = digestOf({ shard, shards, inputs: inputs.map((i) => i.sha256) });
+  const digest = digestOf({ shard, shards, mode: options.transform.longDistinctIds ?? 'reject', inputs: inputs.map((i) => i.sha256) });
   const chunk = personsChunk(n, shards);
   const record = (await readControl(store, layout.mergeShard(shard), MergeShard).catch(() => undefined))?.value;
   const persons = await readControl(store, layout.manifest('transform', chunk), Manifest);
@@ -182,7 +242,7 @@ async function mergeIdShard(options: MergeOptions, shards: number, shard: string
   const personsCurrent = persons?.value.inputDigest === digest;
   let people = 0;
   try {
-    for (const input of inputs) for await (const line of storedLines(store, input.key)) { const [k, v] = decodePair(line); await sorter.add(k, v); }
+    await feed(options, shard, inputs, sorter);
     await eachKey(sorter, async (id, values) => {
       const facts = new IdentityFacts();
       const asks: Array<[string, string, string]> = [];
@@ -229,11 +289,11 @@ async function mergeIdShard(options: MergeOptions, shards: number, shard: string
  * A user shard: each user's links folded into the pairs the merge sends, less those an identities
  * chunk already holds; the new ones go, oldest first, into a new `~identities-NNNN`.
  */
-async function mergeUserShard(options: MergeOptions, shards: number, shard: string, parts: readonly MergePart[], idRecords: readonly MergeShard[]): Promise<void> {
+async function mergeUserShard(options: MergeOptions, shards: number, shard: string, own: readonly ShardInput[], idRecords: readonly MergeShard[]): Promise<void> {
   const { store, layout, log } = options;
   const n = Number(shard.slice('users-'.length));
-  const inputs = [...parts.flatMap((p) => (p.parts[shard] ? [p.parts[shard]!] : [])), ...idRecords.flatMap((r) => (r.outputs[shard] ? [r.outputs[shard]!] : []))];
-  const digest = digestOf({ shard, shards, identifyEvents: options.transform.identifyEvents !== false, inputs: inputs.map((i) => i.sha256) });
+  const inputs = [...own, ...idRecords.flatMap((r) => (r.outputs[shard] ? [r.outputs[shard]!] : []))];
+  const digest = digestOf({ shard, shards, mode: options.transform.longDistinctIds ?? 'reject', identifyEvents: options.transform.identifyEvents !== false, inputs: inputs.map((i) => i.sha256) });
   const record = (await readControl(store, layout.mergeShard(shard), MergeShard).catch(() => undefined))?.value;
   if (record?.digest === digest) return;
 
@@ -242,7 +302,7 @@ async function mergeUserShard(options: MergeOptions, shards: number, shard: stri
   const fresh = new ExternalSorter(spill);
   const refused: Record<string, number> = {};
   try {
-    for (const input of inputs) for await (const line of storedLines(store, input.key)) { const [k, v] = decodePair(line); await sorter.add(k, v); }
+    await feed(options, shard, inputs, sorter);
     for (const c of await identityChunks(store, layout)) {
       // Chunks of this shard count in full; those of another shard count never; chunks merged under
       // another number of shards (or before there were any) are sorted out by the user they link.
