@@ -18,7 +18,8 @@ async function runAsDeployed(args: string[]): Promise<void> {
   const local = args.map((a) => (/\.ya?ml$/.test(a) ? DEMO : a));
   const storeAt = local.indexOf('--store');
   if (storeAt >= 0) local.splice(storeAt, 2);
-  for (const stage of ['extract', 'transform'].slice(0, ['extract', 'transform', 'load'].indexOf(local[0]!))) assert.equal((await runCli([stage, DEMO, '--store', store])).code, 0);
+  const before = local[0] === 'merge' ? 2 : ['extract', 'transform', 'load'].indexOf(local[0]!);
+  for (const stage of ['extract', 'transform'].slice(0, before)) assert.equal((await runCli([stage, DEMO, '--store', store])).code, 0);
   const res = await runCli([...local, '--store', store]);
   assert.equal(res.code, 0, `hogport ${args.join(' ')}: ${res.stderr.slice(-500)}`);
 }
@@ -38,7 +39,11 @@ test('the Kubernetes Jobs parse, run one stage each with valid arguments, and re
       assert.equal(doc.errors.length, 0, `${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
       const k = doc.toJS() as { kind: string; spec?: any; data?: Record<string, string> };
       if (k.kind === 'Job') {
-        const args = k.spec.template.spec.containers[0].args as string[];
+        const container = k.spec.template.spec.containers[0];
+        // As the kubelet expands $(VAR) from the container's env: an Indexed Job's pod learns its index so.
+        const env = new Map<string, string>((container.env ?? []).map((e: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }) => [e.name, e.value ?? (e.valueFrom?.fieldRef?.fieldPath.includes('job-completion-index') ? '0' : '')]));
+        const args = (container.args as string[]).map((a) => a.replace(/\$\(([A-Z_]+)\)/g, (_, name: string) => env.get(name) ?? `$(${name})`));
+        assert.ok(args.every((a) => !a.includes('$(')), `${file}: every $(VAR) in args names a variable of the container's env`);
         assert.ok(k.spec.parallelism > 1, `${file}: several pods share the stage`);
         stages.add(args[0]!);
         await runAsDeployed(args);
@@ -51,7 +56,7 @@ test('the Kubernetes Jobs parse, run one stage each with valid arguments, and re
       }
     }
   }
-  assert.deepEqual([...stages].sort(), ['extract', 'load', 'transform']);
+  assert.deepEqual([...stages].sort(), ['extract', 'load', 'merge', 'transform']);
 });
 
 test('the image\'s command runs a TypeScript mapping module on a production-only install', { timeout: 300_000 }, async () => {
