@@ -13,6 +13,8 @@ export interface AmplitudeFixtureOptions {
   /** Upload hours, as chunk ids (`2024-03-01T05`). */
   hours: string[];
   perHour: number;
+  /** Devices the records are spread over (default 40); users are about five in eight of them. */
+  devices?: number;
   projectId?: number;
 }
 
@@ -32,8 +34,10 @@ export function amplitudeExport(options: AmplitudeFixtureOptions): Map<string, A
   const rand = seeded(options.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
-  const devices = Array.from({ length: 40 }, (_, i) => ({
-    device: `${hex(8)}-DEV-${i}`.toUpperCase(), user: i % 4 === 0 ? undefined : `user-${i % 25}`, web: i % 2 === 0,
+  const deviceCount = options.devices ?? 40;
+  const users = Math.max(1, Math.round((deviceCount * 25) / 40));
+  const devices = Array.from({ length: deviceCount }, (_, i) => ({
+    device: `${hex(8)}-DEV-${i}`.toUpperCase(), user: i % 4 === 0 ? undefined : `user-${i % users}`, web: i % 2 === 0,
     identifiedAfter: i % 5 === 1 ? 0.5 : 0, amplitudeId: 100_000 + i,
   }));
   const out = new Map<string, AmplitudeRecord[]>();
