@@ -97,7 +97,7 @@ export class FileStore implements Store {
       throw err;
     });
     if (!stat || !stat.isFile()) return undefined;
-    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat) };
+    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat), modifiedAt: mtimeOf(stat) };
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
@@ -165,6 +165,19 @@ export class FileStore implements Store {
     await fs.rm(this.pathOf(key), { force: true });
   }
 
+  /**
+   * The filesystem's clock, as the mtime of a file written now: on a network disk that is the file
+   * server's, the clock every machine sharing the directory sees on the objects it writes.
+   */
+  async now(): Promise<number> {
+    const tmp = await this.writeTemp('');
+    try {
+      return mtimeOf(await fs.stat(tmp, { bigint: true }));
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+  }
+
   async close(): Promise<void> {}
 
   private async writeTemp(body: Body): Promise<string> {
@@ -217,7 +230,7 @@ export class FileStore implements Store {
 
   private async infoOf(key: string, file: string): Promise<ObjectInfo> {
     const stat = await fs.stat(file, { bigint: true });
-    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat) };
+    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat), modifiedAt: mtimeOf(stat) };
   }
 
   private async etagOf(file: string, stat: BigIntStats): Promise<string> {
@@ -254,6 +267,10 @@ export class FileStore implements Store {
       await fs.rm(lock, { recursive: true, force: true });
     }
   }
+}
+
+function mtimeOf(stat: BigIntStats): number {
+  return Number(stat.mtimeNs / 1_000_000n);
 }
 
 function pidNamespace(): string {
