@@ -111,7 +111,13 @@ export const Claim = z.object({
   pid: z.number().int(),
   attempt: z.string(),
   acquiredAt: isoTime,
+  /** By the writer's clock: informative only, for claims carry `leaseMs` (see claimExpired). */
   expiresAt: isoTime,
+  /**
+   * The lease, counted from the claim's write time on the store's clock. Claims written before
+   * hogport judged leases on the store's clock lack it.
+   */
+  leaseMs: z.number().int().positive().optional(),
 });
 export type Claim = z.infer<typeof Claim>;
 

@@ -10,7 +10,7 @@ import { acquireLease, currentWorker } from './index.js';
 
 const claim = async (store: ReturnType<typeof openStore>, worker: string, leaseMs: number) => acquireLease({
   store, key: 'm/claims/transform/c.json', stage: 'transform', chunk: 'c', attempt: `att-${worker}`,
-  worker: { ...currentWorker(worker) }, leaseMs, log: silentLogger, skewMs: 0,
+  worker: { ...currentWorker(worker) }, leaseMs, log: silentLogger, allowanceMs: 0,
 });
 
 test('a held lease keeps other workers out', async () => {
@@ -47,7 +47,7 @@ test('workers racing for one abandoned claim: one takes it over, and only the wi
   const said: string[] = [];
   const log = createLogger({ destination: { write: (line: string) => { said.push((JSON.parse(line) as { msg: string }).msg); } } });
   const racing = await Promise.all(['b', 'c', 'd', 'e'].map((w) => acquireLease({
-    store, key: 'm/claims/transform/c.json', stage: 'transform', chunk: 'c', attempt: `att-${w}`, worker: { ...currentWorker(w) }, leaseMs: 60_000, log, skewMs: 0,
+    store, key: 'm/claims/transform/c.json', stage: 'transform', chunk: 'c', attempt: `att-${w}`, worker: { ...currentWorker(w) }, leaseMs: 60_000, log, allowanceMs: 0,
   })));
   const won = racing.filter((l) => l !== undefined);
   assert.equal(won.length, 1);
