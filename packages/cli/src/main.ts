@@ -289,6 +289,7 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       concurrency,
       leaseMs: (positiveFlag(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
       leaseAllowanceMs: (wholeFlag(opts.leaseAllowanceSeconds, '--lease-allowance-seconds') ?? def.leaseAllowanceSeconds) * 1000,
+      clock: ctx.clock,
       force: Boolean(opts.force), resendChanged: Boolean(opts.resendChanged), log: ctx.log,
       // Derived chunks (identities, persons) change by design as the migration grows.
       mayResend: isDerivedChunk,
@@ -423,7 +424,7 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
     writeStderr(`hogport: warning: ${w}\n`);
   }
   const gate = perMinute ? new RateGate(perMinute) : undefined;
-  const share = gate && perMinute ? await joinRateShare({ store: ctx.store, layout: ctx.layout, stage: 'load', worker, gate, perMinute, log: ctx.log }) : undefined;
+  const share = gate && perMinute ? await joinRateShare({ store: ctx.store, layout: ctx.layout, stage: 'load', worker, gate, perMinute, log: ctx.log, clock: ctx.clock }) : undefined;
   const destination = openDestination(ctx, { historicalMigration: !optedOut, ...(gate ? { rate: gate } : {}) });
   return {
     order: plan.order,

@@ -176,8 +176,13 @@ export const WorkerRegistration = z.object({
   version: z.literal(1),
   stage,
   worker: z.string(),
-  /** Still counted after it expires, for one rate window: its recent sends are still in the window. */
+  /** Still counted after it expires, for one rate window: its recent sends are still in the window. By the writer's clock. */
   expiresAt: isoTime,
+  /**
+   * How long it stands from its write time on the store's clock, which is what others judge it by;
+   * registrations written before hogport judged them on the store's clock lack it.
+   */
+  ttlMs: z.number().int().nonnegative().optional(),
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistration>;
 
