@@ -71,6 +71,7 @@ for (const kind of ['s3', 'local'] as const) {
     const behind = warnedSkew(results[2]!);
     assert.ok(ahead !== undefined && Math.abs(ahead - MINUTE) < 2_000, `the worker ahead says how far: ${ahead}`);
     assert.ok(behind !== undefined && Math.abs(behind + MINUTE) < 2_000, `the worker behind says how far: ${behind}`);
+    for (const r of results.slice(1)) assert.equal(logLines(r.stderr).filter((l) => typeof l.msg === 'string' && l.msg.includes('sync it with NTP')).length, 1, 'said once, not for every claim');
     assert.match(results[1]!.stderr, /clock is 60 s ahead of the store's clock: sync it with NTP/);
     assert.match(results[2]!.stderr, /clock is 60 s behind the store's clock: sync it with NTP/);
 
