@@ -47,8 +47,9 @@ export interface ChunkState {
 }
 
 /**
- * Allowance for clocks that disagree between machines. Leases are judged on the store's clock now
- * (see claimExpired); rate shares and claims written before that still compare machines' clocks.
+ * Allowance for clocks that disagree between machines, where times one machine wrote are still
+ * read against another's: a rate-share registration of an older hogport is deleted only this long
+ * after it ended. Leases are judged on the store's clock (see claimExpired).
  */
 export const CLOCK_SKEW_MS = 30_000;
 
