@@ -3,7 +3,7 @@ import { createLogger, HogportError, readSecret, type Logger } from '@hogport/co
 import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
 import { DryRunDestination, PostHogDestination, type Destination, type RateGate } from '@hogport/loader';
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type DefinedSource, type Source } from '@hogport/pipeline';
-import { extractJob, loadJob, transformJob, type SampleLane, type StageJob } from '@hogport/runner';
+import { extractJob, loadJob, StoreClock, transformJob, type SampleLane, type StageJob } from '@hogport/runner';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
 /**
  * Every source hogport knows, by the `source.type` that names it in a definition. Each is loaded
@@ -33,6 +33,8 @@ export interface Context {
   layout: Layout;
   source: Source;
   log: Logger;
+  /** This machine's clock against the store's, one for the process: read once, kept by every claim it writes. */
+  clock: StoreClock;
   close(): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
     throw new HogportError('E_PIPELINE_INVALID', `${file}: transform.importEvents: false imports only identities and persons, and the ${def.source.type} source has none: nothing would be sent. Remove the setting.`, { exitCode: 2 });
   }
   return {
-    pipeline, store, layout: makeLayout(def.id), source, log,
+    pipeline, store, layout: makeLayout(def.id), source, log, clock: new StoreClock(store, log),
     async close() { await Promise.all(opened.map((s) => s.close())); },
   };
 }

@@ -9,7 +9,7 @@ import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runMigratio
 import { loadPlan, loadWarnings } from './preflight.js';
 import { formatChecks, runChecks } from './check.js';
 import { makeLogger, openContext, stageJobs, openDestination, type Context, type GlobalOptions } from './context.js';
-import { percentFlag, positiveFlag } from './flags.js';
+import { percentFlag, positiveFlag, wholeFlag } from './flags.js';
 import { sampledContext } from './sample.js';
 import { template, writeTemplate } from './init.js';
 import { progressDisplay, progressWanted } from './progress.js';
@@ -32,6 +32,7 @@ interface StageOptions extends GlobalOptions {
   concurrency?: string;
   workerId?: string;
   leaseSeconds?: string;
+  leaseAllowanceSeconds?: string;
   threads?: string;
   resendChanged?: boolean;
   maxEventsPerMinute?: string;
@@ -66,6 +67,7 @@ const stageCommand = (cmd: Command) => common(cmd)
   .option('--force', 'redo chunks even when they are done')
   .option('--concurrency <n>', 'chunks at once (default: the definition\'s concurrency)')
   .option('--lease-seconds <n>', 'lease on a claimed chunk (default: the definition\'s leaseSeconds)')
+  .option('--lease-allowance-seconds <n>', 'how long past its lease, on the store\'s clock, another worker\'s claim stands before it is taken over (default: the definition\'s leaseAllowanceSeconds, 30)')
   .option('--worker-id <id>', 'name this worker in claims and manifests (default: host:pid:random)')
   .option('--threads <n>', 'transform threads (default: the definition\'s threads, else one per core)')
   .option('--no-wait', 'exit (code 4) instead of waiting for chunks an earlier stage has not committed yet');
@@ -328,6 +330,8 @@ async function runStages(file: string, opts: StageOptions, stages: Stage[]): Pro
       store: ctx.store, layout: ctx.layout, worker,
       concurrency,
       leaseMs: (positiveFlag(opts.leaseSeconds, '--lease-seconds') ?? def.leaseSeconds) * 1000,
+      leaseAllowanceMs: (wholeFlag(opts.leaseAllowanceSeconds, '--lease-allowance-seconds') ?? def.leaseAllowanceSeconds) * 1000,
+      clock: ctx.clock,
       force: Boolean(opts.force), resendChanged: Boolean(opts.resendChanged), log: ctx.log,
       // Derived chunks (identities, persons) change by design as the migration grows.
       mayResend: isDerivedChunk,
@@ -402,7 +406,7 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
     writeStderr(`hogport: warning: ${w}\n`);
   }
   const gate = perMinute ? new RateGate(perMinute) : undefined;
-  const share = gate && perMinute ? await joinRateShare({ store: ctx.store, layout: ctx.layout, stage: 'load', worker, gate, perMinute, log: ctx.log }) : undefined;
+  const share = gate && perMinute ? await joinRateShare({ store: ctx.store, layout: ctx.layout, stage: 'load', worker, gate, perMinute, log: ctx.log, clock: ctx.clock }) : undefined;
   const destination = openDestination(ctx, { historicalMigration: !optedOut, ...(gate ? { rate: gate } : {}) });
   return {
     order: plan.order,

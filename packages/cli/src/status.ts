@@ -13,6 +13,7 @@ export async function snapshotOf(ctx: Context, planned: readonly string[], jobs:
     store: ctx.store, layout: ctx.layout, planned, ...(stages ? { stages } : {}),
     expect: (stage, chunk, upstream) => jobs[stage].expectFrom(chunk, upstream),
     dryRun: ctx.pipeline.definition.destination.type === 'dry-run',
+    leaseAllowanceMs: ctx.pipeline.definition.leaseAllowanceSeconds * 1000,
   });
 }
 

@@ -111,7 +111,13 @@ export const Claim = z.object({
   pid: z.number().int(),
   attempt: z.string(),
   acquiredAt: isoTime,
+  /** By the writer's clock: informative only, for claims carry `leaseMs` (see claimExpired). */
   expiresAt: isoTime,
+  /**
+   * The lease, counted from the claim's write time on the store's clock. Claims written before
+   * hogport judged leases on the store's clock lack it.
+   */
+  leaseMs: z.number().int().positive().optional(),
 });
 export type Claim = z.infer<typeof Claim>;
 
@@ -170,8 +176,13 @@ export const WorkerRegistration = z.object({
   version: z.literal(1),
   stage,
   worker: z.string(),
-  /** Still counted after it expires, for one rate window: its recent sends are still in the window. */
+  /** Still counted after it expires, for one rate window: its recent sends are still in the window. By the writer's clock. */
   expiresAt: isoTime,
+  /**
+   * How long it stands from its write time on the store's clock, which is what others judge it by;
+   * registrations written before hogport judged them on the store's clock lack it.
+   */
+  ttlMs: z.number().int().nonnegative().optional(),
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistration>;
 

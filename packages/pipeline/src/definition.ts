@@ -120,6 +120,11 @@ export const PipelineDefinition = z.object({
   merge: z.object({ shards: z.number().int().positive().max(256).default(1) }).strict().default({ shards: 1 }),
   /** Lease on a claimed chunk; renewed while the chunk is worked on. */
   leaseSeconds: z.number().int().min(5).max(3600).default(60),
+  /**
+   * How long past its lease another worker's claim stands before it is taken over, judged on the
+   * store's clock: room for a renewal held up by a slow store.
+   */
+  leaseAllowanceSeconds: z.number().int().min(0).max(3600).default(30),
 }).strict();
 export type PipelineDefinition = z.infer<typeof PipelineDefinition>;
 

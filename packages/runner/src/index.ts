@@ -1,6 +1,7 @@
 export { runChunks, type RunOptions, type RunEvent, type RunSummary, type ChunkOutcome } from './run.js';
 export type { StageJob, StageResult, ProcessContext } from './job.js';
 export { acquireLease, currentWorker, Lease, type Worker } from './lease.js';
+export { StoreClock } from './clock.js';
 export { extractJob } from './stages/extract.js';
 export { transformJob } from './stages/transform.js';
 export { loadJob } from './stages/load.js';

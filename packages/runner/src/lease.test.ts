@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { text } from 'node:stream/consumers';
 import { test } from 'node:test';
 import { createLogger, hasCode, silentLogger } from '@hogport/common';
 import { openStore } from '@hogport/store';
@@ -10,7 +11,7 @@ import { acquireLease, currentWorker } from './index.js';
 
 const claim = async (store: ReturnType<typeof openStore>, worker: string, leaseMs: number) => acquireLease({
   store, key: 'm/claims/transform/c.json', stage: 'transform', chunk: 'c', attempt: `att-${worker}`,
-  worker: { ...currentWorker(worker) }, leaseMs, log: silentLogger, skewMs: 0,
+  worker: { ...currentWorker(worker) }, leaseMs, log: silentLogger, allowanceMs: 0,
 });
 
 test('a held lease keeps other workers out', async () => {
@@ -47,7 +48,7 @@ test('workers racing for one abandoned claim: one takes it over, and only the wi
   const said: string[] = [];
   const log = createLogger({ destination: { write: (line: string) => { said.push((JSON.parse(line) as { msg: string }).msg); } } });
   const racing = await Promise.all(['b', 'c', 'd', 'e'].map((w) => acquireLease({
-    store, key: 'm/claims/transform/c.json', stage: 'transform', chunk: 'c', attempt: `att-${w}`, worker: { ...currentWorker(w) }, leaseMs: 60_000, log, skewMs: 0,
+    store, key: 'm/claims/transform/c.json', stage: 'transform', chunk: 'c', attempt: `att-${w}`, worker: { ...currentWorker(w) }, leaseMs: 60_000, log, allowanceMs: 0,
   })));
   const won = racing.filter((l) => l !== undefined);
   assert.equal(won.length, 1);
@@ -96,4 +97,44 @@ test('a renewal whose answer was lost on the way back is a renewal, not a lost l
   await a.renew();
   await a.release();
   assert.equal(await store.head('m/claims/transform/c.json'), undefined);
+});
+
+/** A claim as another worker wrote it, with its clock however far off. */
+const foreignClaim = (fields: { expiresAt: number; leaseMs?: number }) => JSON.stringify({
+  kind: 'hogport.claim', version: 1, stage: 'transform', chunk: 'c', worker: 'elsewhere', host: 'another-host', pid: 1, attempt: 'att-elsewhere',
+  acquiredAt: new Date(fields.expiresAt - 60_000).toISOString(), expiresAt: new Date(fields.expiresAt).toISOString(),
+  ...(fields.leaseMs !== undefined ? { leaseMs: fields.leaseMs } : {}),
+});
+
+test('a claim is judged by the time the store recorded for its write and its lease, not by the times its writer\'s clock put in it', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-lease-')));
+  // Written by a clock an hour behind: its expiresAt is long past, but its lease is not.
+  await store.write('m/claims/transform/c.json', foreignClaim({ expiresAt: Date.now() - 3600_000, leaseMs: 60_000 }));
+  assert.equal(await claim(store, 'b', 60_000), undefined, 'a live claim of a worker whose clock is behind is not taken');
+  // Written by a clock an hour ahead, with a lease of 150 ms: its expiresAt is far off, its lease over soon.
+  await store.write('m/claims/transform/c.json', foreignClaim({ expiresAt: Date.now() + 3600_000, leaseMs: 150 }));
+  assert.equal(await claim(store, 'b', 60_000), undefined);
+  await new Promise((r) => setTimeout(r, 250));
+  const b = await claim(store, 'b', 60_000);
+  assert.ok(b, 'a dead claim of a worker whose clock is ahead is taken once its lease is over');
+  await b.release();
+});
+
+test('a claim written before leases were judged on the store\'s clock (no leaseMs) is judged by its expiresAt, read on the store\'s clock', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-lease-')));
+  await store.write('m/claims/transform/c.json', foreignClaim({ expiresAt: Date.now() + 60_000 }));
+  assert.equal(await claim(store, 'b', 60_000), undefined, 'an old claim whose lease runs on is not taken');
+  await store.write('m/claims/transform/c.json', foreignClaim({ expiresAt: Date.now() - 1_000 }));
+  const b = await claim(store, 'b', 60_000);
+  assert.ok(b, 'an old claim whose lease ended is taken over');
+  await b.release();
+});
+
+test('a claim written now records its lease, so that others judge it on the store\'s clock', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-lease-')));
+  const a = await claim(store, 'a', 42_000);
+  assert.ok(a);
+  const written = JSON.parse(await text(await store.read('m/claims/transform/c.json'))) as { leaseMs: number };
+  assert.equal(written.leaseMs, 42_000);
+  await a.release();
 });

@@ -2,8 +2,9 @@ import * as os from 'node:os';
 import { hasCode, HogportError, type Logger } from '@hogport/common';
 import type { Stage } from '@hogport/layout';
 import { Claim, encodeControl, readControl } from '@hogport/manifest';
-import { claimExpired } from '@hogport/state';
+import { claimExpired, LEASE_ALLOWANCE_MS } from '@hogport/state';
 import type { Store } from '@hogport/store';
+import { StoreClock } from './clock.js';
 
 export interface Worker {
   id: string;
@@ -39,6 +40,7 @@ export class Lease {
     private etag: string,
     private readonly leaseMs: number,
     private readonly log: Logger,
+    private readonly clock?: StoreClock,
   ) {
     this.signal = this.controller.signal;
     this.timer = setInterval(() => { void this.renew().catch(() => undefined); }, Math.max(1000, leaseMs / 3));
@@ -75,7 +77,9 @@ export class Lease {
     try {
       // A renewal whose answer was lost and whose retry met its own write is a renewal: the store's
       // conditional write tells (it reads the claim back), so E_PRECONDITION here means another holder.
+      const sent = Date.now();
       const info = await this.store.writeIf(this.key, encodeControl(Claim, next), { ifMatch: this.etag });
+      this.clock?.observe(info.modifiedAt, sent, Date.now());
       this.claim = next;
       this.etag = info.etag;
     } catch (err) {
@@ -111,24 +115,29 @@ export class Lease {
 }
 
 /**
- * Claims a chunk for a stage: creates the claim if absent, or takes over one that has expired (allowing
- * for clock skew) or whose holder was a process on this host that no longer exists. Returns undefined
- * when another worker holds it.
+ * Claims a chunk for a stage: creates the claim if absent, or takes over one that has expired on the
+ * store's clock (its last write + its lease + the allowance) or whose holder was a process on this
+ * host that no longer exists. Returns undefined when another worker holds it.
  */
 export async function acquireLease(opts: {
   store: Store; key: string; stage: Stage; chunk: string; attempt: string; worker: Worker; leaseMs: number; log: Logger;
-  /** Allowance for clock differences between machines; CLOCK_SKEW_MS by default. */
-  skewMs?: number;
+  /** How long past its lease a claim stands before it is taken over; LEASE_ALLOWANCE_MS by default. */
+  allowanceMs?: number;
+  /** This machine's clock against the store's, kept by the run; read afresh when absent. */
+  clock?: StoreClock;
 }): Promise<Lease | undefined> {
+  const clock = opts.clock ?? new StoreClock(opts.store, opts.log);
   const now = Date.now();
   const claim: Claim = {
     kind: 'hogport.claim', version: 1, stage: opts.stage, chunk: opts.chunk, worker: opts.worker.id, host: opts.worker.host,
     pid: opts.worker.pid, attempt: opts.attempt, acquiredAt: new Date(now).toISOString(), expiresAt: new Date(now + opts.leaseMs).toISOString(),
+    leaseMs: opts.leaseMs,
   };
   const body = encodeControl(Claim, claim);
   try {
     const info = await opts.store.writeIf(opts.key, body, { ifAbsent: true });
-    return new Lease(opts.store, opts.key, claim, info.etag, opts.leaseMs, opts.log);
+    clock.observe(info.modifiedAt, now, Date.now());
+    return new Lease(opts.store, opts.key, claim, info.etag, opts.leaseMs, opts.log, clock);
   } catch (err) {
     if (!hasCode(err, 'E_PRECONDITION')) throw err;
   }
@@ -144,15 +153,18 @@ export async function acquireLease(opts: {
     if (!info) return undefined;
     etag = info.etag;
   } else {
-    if (!claimExpired(existing.value, Date.now(), opts.skewMs) && !holderIsDeadHere(existing.value, opts.worker)) return undefined;
+    const judge = await clock.judge(opts.allowanceMs ?? LEASE_ALLOWANCE_MS);
+    if (!claimExpired(existing.value, existing.info.modifiedAt, judge) && !holderIsDeadHere(existing.value, opts.worker)) return undefined;
     etag = existing.info.etag;
     previous = existing.value.worker;
   }
   try {
+    const sent = Date.now();
     const info = await opts.store.writeIf(opts.key, body, { ifMatch: etag });
+    clock.observe(info.modifiedAt, sent, Date.now());
     // Said once the conditional write won: workers racing for one abandoned claim would each say it before.
     opts.log.info({ chunk: opts.chunk, stage: opts.stage, previous: previous ?? 'an unreadable claim' }, 'took over an abandoned claim');
-    return new Lease(opts.store, opts.key, claim, info.etag, opts.leaseMs, opts.log);
+    return new Lease(opts.store, opts.key, claim, info.etag, opts.leaseMs, opts.log, clock);
   } catch (err) {
     if (hasCode(err, 'E_PRECONDITION')) return undefined;
     throw err;

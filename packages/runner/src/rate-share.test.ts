@@ -42,3 +42,21 @@ test('workers sharing a rate through the store hold it together, in every window
   const total = sends.reduce((sum, o) => sum + o.n, 0);
   assert.ok(total >= (1500 / windowMs) * perWindow * 0.6, `the budget was used, not starved: ${total}`);
 });
+
+test('a worker registered with a clock far behind still counts while its registration stands on the store\'s clock, and one far ahead stops counting when it ends', async () => {
+  const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-rate-')));
+  const layout = makeLayout('rate');
+  const registration = (worker: string, expiresAt: number, ttlMs: number) => JSON.stringify({ kind: 'hogport.worker', version: 1, stage: 'load', worker, expiresAt: new Date(expiresAt).toISOString(), ttlMs });
+  // By their clocks, "behind" expired an hour ago and "ahead" stands for an hour more; on the
+  // store's clock the first stands for a minute and the second ended already.
+  const count = async () => {
+    const share = await joinRateShare({ store, layout, stage: 'load', worker: currentWorker('me'), gate: new RateGate(100, { windowMs: 10 }), perMinute: 100, log: silentLogger, refreshMs: 60_000, windowMs: 10 });
+    await share.stop();
+    return share.workers;
+  };
+  await store.write(layout.worker('load', 'other'), registration('behind', Date.now() - 3600_000, 60_000));
+  assert.equal(await count(), 2, 'this worker and the one whose clock is behind');
+  await store.write(layout.worker('load', 'other'), registration('ahead', Date.now() + 3600_000, 0));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await count(), 1, 'the one whose clock is ahead has left');
+});

@@ -4,6 +4,7 @@ import type { RateGate } from '@hogport/loader';
 import { encodeControl, readControl, WorkerRegistration } from '@hogport/manifest';
 import { CLOCK_SKEW_MS } from '@hogport/state';
 import type { Store } from '@hogport/store';
+import { StoreClock } from './clock.js';
 import type { Worker } from './lease.js';
 
 export interface RateShareOptions {
@@ -19,6 +20,8 @@ export interface RateShareOptions {
   refreshMs?: number;
   /** The rate's window; a departed worker counts for this long after it left. */
   windowMs?: number;
+  /** This machine's clock against the store's; one is measured when absent. */
+  clock?: StoreClock;
 }
 
 export interface RateShare {
@@ -40,13 +43,18 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   const windowMs = options.windowMs ?? 60_000;
   const key = layout.worker(stage, worker.id);
   let workers = 1;
+  // Registrations are judged on the store's clock, like claims: a worker whose clock is ahead would
+  // otherwise count the others gone (and take their share), one whose clock is behind be counted gone.
+  const clock = options.clock ?? new StoreClock(store, log);
 
-  const register = async (expiresAt: number) => {
-    const value: WorkerRegistration = { kind: 'hogport.worker', version: 1, stage, worker: worker.id, expiresAt: new Date(expiresAt).toISOString() };
-    await store.write(key, encodeControl(WorkerRegistration, value));
+  const register = async (ttlMs: number) => {
+    const sent = Date.now();
+    const value: WorkerRegistration = { kind: 'hogport.worker', version: 1, stage, worker: worker.id, expiresAt: new Date(sent + ttlMs).toISOString(), ttlMs };
+    const info = await store.write(key, encodeControl(WorkerRegistration, value));
+    clock.observe(info.modifiedAt, sent, Date.now());
   };
   const others = async (): Promise<number> => {
-    const now = Date.now();
+    const now = (await clock.judge(0)).storeNow;
     let n = 0;
     for await (const obj of store.list(layout.workers(stage))) {
       if (obj.key === key) continue;
@@ -55,19 +63,21 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
         throw err;
       });
       if (!got) continue;
-      const until = Date.parse(got.value.expiresAt) + windowMs;
+      // An older hogport's registration: its expiresAt read on the store's clock (the allowance covers its writer's skew).
+      const ends = got.value.ttlMs !== undefined && got.info.modifiedAt !== undefined ? got.info.modifiedAt + got.value.ttlMs : Date.parse(got.value.expiresAt);
+      const until = ends + windowMs;
       if (until > now) n += 1;
       else if (until + CLOCK_SKEW_MS < now) await store.delete(obj.key);
     }
     return n;
   };
   const refresh = async () => {
-    await register(Date.now() + 3 * refreshMs);
+    await register(3 * refreshMs);
     workers = 1 + await others();
     gate.setRate(perMinute / workers);
   };
 
-  await register(Date.now() + 3 * refreshMs);
+  await register(3 * refreshMs);
   const before = await others();
   workers = 1 + before;
   gate.setRate(perMinute / workers);
@@ -84,7 +94,7 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
     get workers() { return workers; },
     async stop() {
       clearInterval(timer);
-      await register(Date.now()).catch(() => undefined);
+      await register(0).catch(() => undefined);
     },
   };
 }

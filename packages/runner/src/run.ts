@@ -1,10 +1,11 @@
 import { describeError, HOGPORT_VERSION, HogportError, sleep, type Logger } from '@hogport/common';
 import { newAttemptId, type Layout, type Stage } from '@hogport/layout';
 import { Claim, encodeControl, Failure, Manifest, readControl } from '@hogport/manifest';
-import { inspectChunk, type ChunkState, type MigrationSnapshot } from '@hogport/state';
+import { inspectChunk, LEASE_ALLOWANCE_MS, type ChunkState, type MigrationSnapshot } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
 import type { StageJob } from './job.js';
+import { StoreClock } from './clock.js';
 import { acquireLease, type Worker } from './lease.js';
 
 export interface RunOptions {
@@ -14,6 +15,13 @@ export interface RunOptions {
   /** Chunks worked on at once. */
   concurrency: number;
   leaseMs: number;
+  /**
+   * How long past its lease another worker's claim stands before it is taken over, on the store's
+   * clock (LEASE_ALLOWANCE_MS by default).
+   */
+  leaseAllowanceMs?: number;
+  /** This machine's clock against the store's; the run measures one when absent. */
+  clock?: StoreClock;
   /** Redo chunks even when they are done. */
   force?: boolean;
   /**
@@ -67,7 +75,11 @@ type Attempt = ChunkOutcome['result'] | 'held';
  * A chunk another worker holds is looked at again until it is committed or its lease expires, so a
  * run ends only when every chunk is done, failed in this run, or waiting for an upstream stage.
  */
-export async function runChunks(jobs: StageJob[], chunks: readonly string[], options: RunOptions): Promise<RunSummary> {
+export async function runChunks(jobs: StageJob[], chunks: readonly string[], given: RunOptions): Promise<RunSummary> {
+  // One clock for the run: read from the store once, when a claim is first judged (a run over done
+  // chunks costs no request for it), then kept by the run's own claim writes.
+  const clock = given.clock ?? new StoreClock(given.store, given.log);
+  const options: RunOptions = { ...given, clock };
   const outcomes: ChunkOutcome[] = [];
   // "stage/chunk" of every outcome, so a chunk that comes round again skips what it finished.
   const finished = new Set<string>();
@@ -129,7 +141,9 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
     return { result: 'skipped' };
   }
   const expected = await job.expect(chunk);
-  const before = await inspectChunk(store, layout, stage, chunk, expected);
+  const allowanceMs = options.leaseAllowanceMs ?? LEASE_ALLOWANCE_MS;
+  const clock = options.clock ?? new StoreClock(store, log);
+  const before = await inspectChunk(store, layout, stage, chunk, expected, await clock.judge(allowanceMs));
   if (before.supersededFailure) await removeSupersededFailure(store, layout.failure(stage, chunk), log);
   if (before.leftoverClaim && !options.force) await removeLeftoverClaim(store, layout.claim(stage, chunk), before.leftoverClaim, log);
   const decision = decide(before, options);
@@ -145,13 +159,13 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
   if (!expected) return { result: 'waiting' };
 
   const attempt = newAttemptId();
-  const lease = await acquireLease({ store, key: layout.claim(stage, chunk), stage, chunk, attempt, worker: options.worker, leaseMs: options.leaseMs, log });
+  const lease = await acquireLease({ store, key: layout.claim(stage, chunk), stage, chunk, attempt, worker: options.worker, leaseMs: options.leaseMs, log, allowanceMs, clock });
   if (!lease) return { result: 'held' };
   const chunkLog = log.child({ stage, chunk, attempt });
   let committing = false;
   try {
     // Between the look above and the claim, another worker may have committed the chunk.
-    const current = await inspectChunk(store, layout, stage, chunk, expected);
+    const current = await inspectChunk(store, layout, stage, chunk, expected, await clock.judge(allowanceMs));
     if (current.status === 'done' && !options.force) {
       options.onEvent?.({ type: 'skipped', stage, chunk });
       return { result: 'skipped' };

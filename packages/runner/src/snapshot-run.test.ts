@@ -21,7 +21,7 @@ function counting(store: Store): { store: Store; requests: () => number } {
     requests: () => n,
     store: {
       url: store.url, read: (k) => c(store.read(k)), write: (k, b) => c(store.write(k, b)), writeIf: (k, b, w) => c(store.writeIf(k, b, w)),
-      head: (k) => c(store.head(k)), list: (p, o) => c(store.list(p, o)), delete: (k) => c(store.delete(k)), close: () => store.close(),
+      head: (k) => c(store.head(k)), list: (p, o) => c(store.list(p, o)), delete: (k) => c(store.delete(k)), now: () => c(store.now()), close: () => store.close(),
     },
   };
 }

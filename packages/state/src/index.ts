@@ -32,6 +32,8 @@ export interface ChunkState {
    */
   supersededFailure?: Failure;
   claim?: Claim;
+  /** When the store recorded the claim's last write, by its clock. */
+  claimWrittenAt?: number;
   /**
    * A claim on a done chunk that no worker holds: the committing attempt's own (its process died
    * between the commit and the claim's removal), or one whose lease has expired. Not the chunk's
@@ -44,16 +46,69 @@ export interface ChunkState {
   staleBy?: 'input' | 'config';
 }
 
-/** Allowance for clocks that disagree between machines when judging whether a lease has expired. */
+/**
+ * Allowance for clocks that disagree between machines, where times one machine wrote are still
+ * read against another's: a rate-share registration of an older hogport is deleted only this long
+ * after it ended. Leases are judged on the store's clock (see claimExpired).
+ */
 export const CLOCK_SKEW_MS = 30_000;
 
-export function claimExpired(claim: Claim, now: number = Date.now(), skewMs: number = CLOCK_SKEW_MS): boolean {
-  return Date.parse(claim.expiresAt) + skewMs < now;
+/**
+ * How long past its lease a claim stands before it counts as abandoned (`--lease-allowance-seconds`):
+ * room for a renewal held up by a slow store, and for claims whose times come from their writer's clock.
+ */
+export const LEASE_ALLOWANCE_MS = 30_000;
+
+/** What a claim is judged by: the store's time now (by the store's clock) and the allowance past a lease. */
+export interface LeaseJudge {
+  storeNow: number;
+  allowanceMs: number;
+}
+
+/**
+ * Whether a claim's holder is taken to have given it up: the store's time now is past the time
+ * the store recorded for the claim's last write + its lease + the allowance. No machine's clock
+ * enters, so a worker whose clock is off neither takes live claims nor keeps dead ones.
+ *
+ * A claim written before hogport recorded the lease in it (no `leaseMs`), or read from a store
+ * that cannot tell write times, is judged by its `expiresAt` taken as a time on the store's clock:
+ * the judging machine's skew is out of it; the writer's is what the allowance covers.
+ */
+export function claimExpired(claim: Claim, writtenAt: number | undefined, judge: LeaseJudge): boolean {
+  const deadline = claim.leaseMs !== undefined && writtenAt !== undefined ? writtenAt + claim.leaseMs : Date.parse(claim.expiresAt);
+  return deadline + judge.allowanceMs < judge.storeNow;
+}
+
+/**
+ * How far the clock of a claim's writer was ahead of the store's (negative: behind) when it wrote
+ * the claim: the time it wrote in the claim against the time the store recorded. Within a second
+ * or so on stores that keep times to the second.
+ */
+export function claimWriterSkewMs(claim: Claim, writtenAt: number | undefined): number | undefined {
+  if (claim.leaseMs === undefined || writtenAt === undefined) return undefined;
+  return Date.parse(claim.expiresAt) - claim.leaseMs - writtenAt;
+}
+
+/**
+ * A machine's clock this far from the store's is worth a warning: leases no longer depend on it,
+ * but the times hogport records (manifests, failures) and the PostHog requests it signs do.
+ */
+export const CLOCK_SKEW_WARN_MS = 5_000;
+
+/** "60 s ahead of", "2.5 s behind": a skew in words. */
+export function skewWords(skewMs: number): string {
+  const s = Math.abs(skewMs) / 1000;
+  return `${s >= 10 ? Math.round(s) : Math.round(s * 10) / 10} s ${skewMs >= 0 ? 'ahead of' : 'behind'}`;
+}
+
+/** Judges by this machine's clock: for callers that have not read the store's. */
+function localJudge(): LeaseJudge {
+  return { storeNow: Date.now(), allowanceMs: LEASE_ALLOWANCE_MS };
 }
 
 /** Reads a chunk's manifest, failure and claim for a stage and decides its status. */
 export async function inspectChunk(
-  store: Store, layout: Layout, stage: Stage, chunk: string, expected: Expectation | undefined,
+  store: Store, layout: Layout, stage: Stage, chunk: string, expected: Expectation | undefined, judge?: LeaseJudge,
 ): Promise<ChunkState> {
   const [manifest, failure, claim, unreadable] = await Promise.all([
     readControl(store, layout.manifest(stage, chunk), Manifest),
@@ -63,8 +118,13 @@ export async function inspectChunk(
   ]);
   return chunkState(stage, chunk, {
     ...(manifest ? { manifest } : {}), ...(failure ? { failure: failure.value } : {}),
-    ...(claim ? { claim: claim.value } : {}), ...(unreadable ? { unreadable: unreadable.value } : {}),
-  }, expected);
+    ...(claim ? { claim: claim.value, ...claimTime(claim.info) } : {}), ...(unreadable ? { unreadable: unreadable.value } : {}),
+  }, expected, judge);
+}
+
+/** The store's time of a claim's write, as `ChunkObjects` carries it. */
+export function claimTime(info: ObjectInfo | undefined): { claimWrittenAt?: number } {
+  return info?.modifiedAt !== undefined ? { claimWrittenAt: info.modifiedAt } : {};
 }
 
 /** The control objects of one chunk in one stage, as read from the store. */
@@ -72,20 +132,23 @@ export interface ChunkObjects {
   manifest?: { value: Manifest; info: ObjectInfo };
   failure?: Failure;
   claim?: Claim;
+  /** When the store recorded the claim's last write, by its clock (`ObjectInfo.modifiedAt`). */
+  claimWrittenAt?: number;
   unreadable?: Unreadable;
 }
 
 /** Decides a chunk's status from its control objects: the one rule `inspectChunk` and snapshots share. */
-export function chunkState(stage: Stage, chunk: string, objects: ChunkObjects, expected: Expectation | undefined, now: number = Date.now()): ChunkState {
-  const { manifest, failure, claim, unreadable } = objects;
+export function chunkState(stage: Stage, chunk: string, objects: ChunkObjects, expected: Expectation | undefined, judge: LeaseJudge = localJudge()): ChunkState {
+  const { manifest, failure, claim, claimWrittenAt, unreadable } = objects;
   const base: ChunkState = { stage, chunk, status: 'pending' };
   if (manifest) base.manifest = manifest;
   const current = failure && !(manifest && failureSuperseded(failure, manifest.value)) ? failure : undefined;
   if (current) base.failure = current;
   else if (failure) base.supersededFailure = failure;
   if (claim) base.claim = claim;
+  if (claim && claimWrittenAt !== undefined) base.claimWrittenAt = claimWrittenAt;
 
-  const live = claim && !claimExpired(claim, now);
+  const live = claim && !claimExpired(claim, claimWrittenAt, judge);
   if (current && !live) return { ...base, status: 'failed' };
   if (manifest) {
     const stale = staleReason(manifest.value, expected) ?? refetchReason(manifest.value, unreadable);

@@ -21,6 +21,7 @@ function counting(store: Store): { store: Store; requests: () => number } {
     head: (k) => { n += 1; return store.head(k); },
     list: (p, o) => { n += 1; return store.list(p, o); },
     delete: (k) => store.delete(k),
+    now: () => store.now(),
     close: () => store.close(),
   };
   return { store: counted, requests: () => n };

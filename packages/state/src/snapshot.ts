@@ -2,7 +2,10 @@ import { isDerivedChunk, STAGES, upstreamOf, type ControlKind, type Layout, type
 import { Checkpoint, Claim, Failure, Manifest, readControl, Unreadable } from '@hogport/manifest';
 import type { ObjectInfo, Store } from '@hogport/store';
 import pLimit from 'p-limit';
-import { chunkState, ignoreCorrupt, type ChunkObjects, type ChunkState, type ChunkStatus, type Expectation } from './index.js';
+import {
+  chunkState, claimTime, claimWriterSkewMs, CLOCK_SKEW_WARN_MS, ignoreCorrupt, LEASE_ALLOWANCE_MS, skewWords,
+  type ChunkObjects, type ChunkState, type ChunkStatus, type Expectation, type LeaseJudge,
+} from './index.js';
 
 export interface SnapshotOptions {
   store: Store;
@@ -17,7 +20,13 @@ export interface SnapshotOptions {
   dryRun?: boolean;
   /** GETs at once. */
   concurrency?: number;
+  /**
+   * The store's time now, by its clock, which claims are judged on; read from the store (one
+   * request, only when there are claims) when absent.
+   */
   now?: number;
+  /** How long past its lease a claim stands (LEASE_ALLOWANCE_MS by default). */
+  leaseAllowanceMs?: number;
 }
 
 /** A chunk's state in one stage as `status --json` shows it. */
@@ -29,6 +38,8 @@ export interface ChunkView {
   error?: { code: string; message: string };
   reason?: string;
   worker?: string;
+  /** How far the running chunk's holder's clock was ahead of the store's (negative: behind) when it last renewed. */
+  workerSkewMs?: number;
   /** Load only: events acknowledged by an unfinished attempt, which the next one skips. */
   acknowledged?: number;
   /** A done chunk's claim no worker holds (left by a process that died after committing): the next run removes it. */
@@ -146,7 +157,11 @@ export class MigrationSnapshot {
     }
     if (s.status === 'failed' && s.failure) v.error = s.failure.error;
     if (s.reason) v.reason = s.reason;
-    if (s.status === 'running' && s.claim) v.worker = s.claim.worker;
+    if (s.status === 'running' && s.claim) {
+      v.worker = s.claim.worker;
+      const skew = claimWriterSkewMs(s.claim, s.claimWrittenAt);
+      if (skew !== undefined) v.workerSkewMs = Math.round(skew);
+    }
     if (s.leftoverClaim) v.leftoverClaim = { worker: s.leftoverClaim.worker, attempt: s.leftoverClaim.attempt };
     const cp = s.status !== 'done' ? this.checkpoint(stage, chunk) : undefined;
     if (cp) v.acknowledged = cp.counts.in;
@@ -173,7 +188,11 @@ export class MigrationSnapshot {
         const v = row[stage]!;
         if (v.status === 'failed') problems.push(`  ${stage} ${row.chunk}: failed: ${v.error?.code ?? ''} ${v.error?.message ?? ''}`);
         if (v.status === 'stale') problems.push(`  ${stage} ${row.chunk}: stale: ${v.reason ?? ''}`);
-        if (v.status === 'running') problems.push(`  ${stage} ${row.chunk}: running on ${v.worker ?? '?'}`);
+        if (v.status === 'running') {
+          const skewed = v.workerSkewMs !== undefined && Math.abs(v.workerSkewMs) > CLOCK_SKEW_WARN_MS
+            ? ` (its clock is ${skewWords(v.workerSkewMs)} the store's: sync it with NTP)` : '';
+          problems.push(`  ${stage} ${row.chunk}: running on ${v.worker ?? '?'}${skewed}`);
+        }
         if (v.acknowledged) problems.push(`  ${stage} ${row.chunk}: ${v.acknowledged} events acknowledged so far; the next attempt resumes after them`);
         if (v.leftoverClaim) problems.push(`  ${stage} ${row.chunk}: done, with a claim left by ${v.leftoverClaim.worker} after its commit; the next run removes it`);
       }
@@ -187,6 +206,11 @@ export class MigrationSnapshot {
     lines.push(`${total} chunks: ${summary}${complete ? end : ''}`);
     return lines.join('\n');
   }
+}
+
+/** The store's time now; this machine's when the store cannot tell it (claims are then judged as before). */
+async function storeTime(store: Store): Promise<number> {
+  return store.now().catch(() => Date.now());
 }
 
 /** Lists each stage's control objects, reads what the listings show, and decides every chunk's state. */
@@ -227,6 +251,10 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<MigrationS
     for (const m of [l.manifests, l.claims, l.failures]) for (const id of m.keys()) ids.add(id);
   }
   const chunks = [...ids].sort();
+  const judge: LeaseJudge = {
+    storeNow: options.now ?? ([...listings.values()].some((l) => l.claims.size > 0) ? await storeTime(store) : Date.now()),
+    allowanceMs: options.leaseAllowanceMs ?? LEASE_ALLOWANCE_MS,
+  };
 
   const get = <T>(fn: () => Promise<T>) => limit(async () => { requests.reads += 1; return fn(); });
   // Manifests of every chunk the snapshot shows, in each stage read (an object deleted since it was
@@ -259,10 +287,10 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<MigrationS
       const manifest = manifests.get(stage)!.get(chunk);
       const objects: ChunkObjects = {
         ...(manifest ? { manifest } : {}), ...(failure ? { failure: failure.value } : {}),
-        ...(claim ? { claim: claim.value } : {}), ...(unreadable ? { unreadable: unreadable.value } : {}),
+        ...(claim ? { claim: claim.value, ...claimTime(claim.info) } : {}), ...(unreadable ? { unreadable: unreadable.value } : {}),
       };
       const expected = options.expect(stage, chunk, up ? manifests.get(up)!.get(chunk)?.value : undefined);
-      byChunk.set(chunk, stage === 'extract' && isDerivedChunk(chunk) ? { stage, chunk, status: 'done', reason: DERIVED_REASON } : chunkState(stage, chunk, objects, expected, options.now));
+      byChunk.set(chunk, stage === 'extract' && isDerivedChunk(chunk) ? { stage, chunk, status: 'done', reason: DERIVED_REASON } : chunkState(stage, chunk, objects, expected, judge));
       if (checkpoint) cps.set(chunk, checkpoint.value);
     }));
     states.set(stage, byChunk);

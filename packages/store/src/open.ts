@@ -81,6 +81,7 @@ function lazyStore(url: string, load: () => Promise<Store & ResumableReads>): St
       }
     },
     delete: (key) => call((s) => s.delete(key)),
+    now: () => call((s) => s.now()),
     close: async () => { if (driver) await (await driver).close(); },
   };
 }

@@ -169,6 +169,7 @@ export function retryingStore(store: Store, policy: RetryPolicy = DEFAULT_RETRY)
       }
     },
     delete: (key) => run(`deleting ${key}`, () => store.delete(key)),
+    now: () => run('reading the store\'s clock', () => store.now()),
     close: () => store.close(),
   };
   return wrapped;

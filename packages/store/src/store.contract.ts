@@ -128,6 +128,28 @@ export function storeContract(name: string, open: () => Promise<Store>, teardown
       assert.equal(await store.head('partial/early'), undefined);
     });
 
+    it('tells when each version was written and its own time now, on one clock', async () => {
+      // Stores keep times to the second at worst (S3's Last-Modified and Date): allow for that.
+      const slack = 1_500;
+      const before = await store.now();
+      const created = await store.writeIf('clock/claim.json', 'v1', { ifAbsent: true });
+      const headed = await store.head('clock/claim.json');
+      assert.ok(created.modifiedAt !== undefined && headed?.modifiedAt !== undefined, 'writeIf and head tell the write time');
+      assert.ok(Math.abs(created.modifiedAt - headed.modifiedAt) <= slack, `writeIf says ${created.modifiedAt}, head ${headed.modifiedAt}`);
+      assert.ok(headed.modifiedAt >= before - slack, 'a write is not older than the time read before it');
+      const listed: number[] = [];
+      for await (const o of store.list('clock/')) if (o.modifiedAt !== undefined) listed.push(o.modifiedAt);
+      assert.deepEqual(listed, [headed.modifiedAt]);
+      await new Promise((r) => setTimeout(r, 1_100));
+      const replaced = await store.writeIf('clock/claim.json', 'v2', { ifMatch: created.etag });
+      assert.ok(replaced.modifiedAt !== undefined && replaced.modifiedAt > headed.modifiedAt, 'a replacement is written later');
+      const after = await store.now();
+      assert.ok(after >= replaced.modifiedAt - slack && after >= before, 'the store\'s time goes on');
+      // Every store under test runs on this machine, so its clock is this one's: a wrong unit or
+      // epoch would be far off.
+      assert.ok(Math.abs(after - Date.now()) < 5_000, `the store says ${new Date(after).toISOString()}`);
+    });
+
     it('keeps keys with spaces and unicode intact', async () => {
       await store.write('odd/a file ünï.json', 'ok');
       const keys: string[] = [];

@@ -7,6 +7,12 @@ export interface ObjectInfo {
   size: number;
   /** S3 ETag, GCS generation, or the file driver's content/stat tag: opaque, compare for equality only. */
   etag: string;
+  /**
+   * When this version was written, in ms since the epoch by the store's own clock (S3's Last-Modified
+   * or the Date of the write's answer, GCS's updated time, the file's mtime): how leases are judged
+   * without trusting the clocks of the machines that wrote them. Absent only from stores that cannot tell.
+   */
+  modifiedAt?: number;
 }
 
 /** A write that happens only if the object is absent, or only if it is still the version we read. */
@@ -45,6 +51,11 @@ export interface Store {
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Deletes an object; deleting an absent object is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * The store's time now, in ms since the epoch by its own clock (the one `modifiedAt` is on), as
+   * told by one cheap request: what a machine measures its own clock's skew against.
+   */
+  now(): Promise<number>;
   /** Releases connections; the store must not be used afterwards. */
   close(): Promise<void>;
 }

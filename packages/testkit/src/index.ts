@@ -14,3 +14,4 @@ export { parseFieldTable, parseClaim, checkFieldRow, checkFieldTable, readFieldT
 export { runExportFiles, type ExportFile } from './export-files.js';
 export { asPersonSees } from './person-view.js';
 export { runCliOnTerminal, startCliOnTerminal, screenLines, canRunOnTerminal, type TerminalRun } from './terminal.js';
+export { skewedClockEnv } from './skewed-clock.js';

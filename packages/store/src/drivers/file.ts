@@ -38,6 +38,7 @@ const TEMP_NAME = /^(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{16}$/;
 export class FileStore implements Store {
   readonly url: string;
   private swept: Promise<void> | undefined;
+  private fsOffset: { ms: number; readAt: number } | undefined;
 
   constructor(private readonly root: string) {
     this.root = path.resolve(root);
@@ -97,7 +98,7 @@ export class FileStore implements Store {
       throw err;
     });
     if (!stat || !stat.isFile()) return undefined;
-    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat) };
+    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat), modifiedAt: mtimeOf(stat) };
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
@@ -165,6 +166,37 @@ export class FileStore implements Store {
     await fs.rm(this.pathOf(key), { force: true });
   }
 
+  /**
+   * The filesystem's clock, as the mtime of a file written now: on a network disk that is the file
+   * server's, the clock every machine sharing the directory sees on the objects it writes.
+   */
+  async now(): Promise<number> {
+    const dir = path.join(this.root, TMP_DIR);
+    await fs.mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`);
+    await (await fs.open(tmp, 'wx')).close();
+    try {
+      return mtimeOf(await fs.stat(tmp, { bigint: true }));
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+  }
+
+  /**
+   * The filesystem's time now, as this machine's clock plus the difference last read (again after a
+   * minute): the ages of locks and temp files are told on the clock that stamped them, so a machine
+   * whose clock is off neither breaks a live lock nor waits out a dead one.
+   */
+  private async fsTime(): Promise<number> {
+    const now = performance.now();
+    if (!this.fsOffset || now - this.fsOffset.readAt > 60_000) {
+      const before = Date.now();
+      const fsNow = await this.now();
+      this.fsOffset = { ms: fsNow - (before + Date.now()) / 2, readAt: now };
+    }
+    return Date.now() + this.fsOffset.ms;
+  }
+
   async close(): Promise<void> {}
 
   private async writeTemp(body: Body): Promise<string> {
@@ -197,7 +229,8 @@ export class FileStore implements Store {
    */
   private async sweep(dir: string): Promise<void> {
     const names = await fs.readdir(dir).catch(() => [] as string[]);
-    const now = Date.now();
+    if (names.length === 0) return;
+    const now = await this.fsTime();
     for (const name of names) {
       const full = path.join(dir, name);
       const stat = await fs.lstat(full).catch(() => undefined);
@@ -217,7 +250,7 @@ export class FileStore implements Store {
 
   private async infoOf(key: string, file: string): Promise<ObjectInfo> {
     const stat = await fs.stat(file, { bigint: true });
-    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat) };
+    return { key, size: Number(stat.size), etag: await this.etagOf(file, stat), modifiedAt: mtimeOf(stat) };
   }
 
   private async etagOf(file: string, stat: BigIntStats): Promise<string> {
@@ -240,7 +273,7 @@ export class FileStore implements Store {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const stat = await fs.stat(lock).catch(() => undefined);
-        if (stat && Date.now() - stat.mtimeMs > STALE_LOCK_MS) {
+        if (stat && (await this.fsTime()) - stat.mtimeMs > STALE_LOCK_MS) {
           await fs.rm(lock, { recursive: true, force: true });
           continue;
         }
@@ -254,6 +287,10 @@ export class FileStore implements Store {
       await fs.rm(lock, { recursive: true, force: true });
     }
   }
+}
+
+function mtimeOf(stat: BigIntStats): number {
+  return Number(stat.mtimeNs / 1_000_000n);
 }
 
 function pidNamespace(): string {

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { HogportError } from '@hogport/common';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket } from '@google-cloud/storage';
 import { assertKey, changedWhileRead, joinKey, notFound, preconditionFailed } from '../errors.js';
@@ -116,10 +117,25 @@ export class GcsStore implements Store, ResumableReads {
     await this.fileOf(key).delete({ ignoreNotFound: true });
   }
 
+  /** The Date of the answer to a one-object listing: the service's clock, to the second. */
+  async now(): Promise<number> {
+    const res = await new Promise<{ headers?: Record<string, string | undefined> } | undefined>((resolve, reject) => {
+      this.bucket.request({ uri: '/o', qs: { prefix: joinKey(this.prefix, ''), maxResults: 1 } }, (err: Error | null, _body: unknown, response: unknown) => {
+        if (err) reject(err);
+        else resolve(response as { headers?: Record<string, string | undefined> } | undefined);
+      });
+    });
+    const date = Date.parse(res?.headers?.date ?? '');
+    if (Number.isNaN(date)) throw new HogportError('E_STORE_NO_CLOCK', `${this.url} answered without a Date header, so its clock cannot be read`);
+    // The header is cut to the second: the middle of that second is never more than half a second off.
+    return date + 500;
+  }
+
   async close(): Promise<void> {}
 
-  private infoFromMetadata(key: string, meta: { size?: string | number; generation?: string | number }): ObjectInfo {
-    return { key, size: Number(meta.size ?? 0), etag: String(meta.generation ?? '') };
+  private infoFromMetadata(key: string, meta: { size?: string | number; generation?: string | number; updated?: string }): ObjectInfo {
+    const updated = meta.updated === undefined ? Number.NaN : Date.parse(meta.updated);
+    return { key, size: Number(meta.size ?? 0), etag: String(meta.generation ?? ''), ...(Number.isNaN(updated) ? {} : { modifiedAt: updated }) };
   }
 }
 

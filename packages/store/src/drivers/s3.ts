@@ -44,7 +44,7 @@ export class S3Store implements Store, ResumableReads {
     };
     // Retries are retryingStore's, for every driver alike: the SDK's own would hide from it that a
     // conditional write's first try may have landed before the retry that met a failed precondition.
-    this.client = withAccessErrors(new S3Client({ ...config, maxAttempts: 1 }), this.url);
+    this.client = withAccessErrors(withResponseDate(new S3Client({ ...config, maxAttempts: 1 })), this.url);
     this.uploads = withAccessErrors(new S3Client({ ...config, maxAttempts: 5 }), this.url);
   }
 
@@ -66,7 +66,7 @@ export class S3Store implements Store, ResumableReads {
       const body = out.Body as Readable;
       const announced = out.ContentLength;
       // Without a length the end of the object is unknown: a read broken off is never taken for complete.
-      const info = { key, size: announced === undefined ? Number.POSITIVE_INFINITY : offset + announced, etag: unquote(out.ETag ?? '') };
+      const info = { key, size: announced === undefined ? Number.POSITIVE_INFINITY : offset + announced, etag: unquote(out.ETag ?? ''), ...modified(out.LastModified) };
       if (announced === undefined) return { body, info };
       return { body: lengthChecked(body, announced, (received, cause) => cutBody(this.url, key, offset + received, offset + announced, cause)), info };
     } catch (err) {
@@ -102,7 +102,8 @@ export class S3Store implements Store, ResumableReads {
     const bytes = Buffer.from(body);
     try {
       const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: bytes, ...conditions }));
-      return { key, size: bytes.length, etag: unquote(out.ETag ?? '') };
+      // A PUT's answer carries no Last-Modified; its Date is the store's time just after the write.
+      return { key, size: bytes.length, etag: unquote(out.ETag ?? ''), ...modified(responseDate(out)) };
     } catch (err) {
       // 409 is S3's answer when a concurrent conditional write to the same key is in progress.
       if (isStatus(err, 412) || isStatus(err, 409) || (conditions.IfMatch && isStatus(err, 404))) throw preconditionFailed(this.url, key, err);
@@ -113,7 +114,7 @@ export class S3Store implements Store, ResumableReads {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
-      return { key, size: out.ContentLength ?? 0, etag: unquote(out.ETag ?? '') };
+      return { key, size: out.ContentLength ?? 0, etag: unquote(out.ETag ?? ''), ...modified(out.LastModified) };
     } catch (err) {
       if (isStatus(err, 404)) return undefined;
       throw err;
@@ -131,7 +132,7 @@ export class S3Store implements Store, ResumableReads {
       }));
       for (const obj of page.Contents ?? []) {
         if (!obj.Key) continue;
-        yield { key: obj.Key.slice(strip), size: obj.Size ?? 0, etag: unquote(obj.ETag ?? '') };
+        yield { key: obj.Key.slice(strip), size: obj.Size ?? 0, etag: unquote(obj.ETag ?? ''), ...modified(obj.LastModified) };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -139,6 +140,15 @@ export class S3Store implements Store, ResumableReads {
 
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+  }
+
+  /** The Date of the answer to a one-key listing: S3 tells its time on every answer, to the second. */
+  async now(): Promise<number> {
+    const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: joinKey(this.prefix, ''), MaxKeys: 1 }));
+    const date = responseDate(out);
+    if (date === undefined) throw new HogportError('E_STORE_NO_CLOCK', `${this.url} answered without a Date header, so its clock cannot be read`);
+    // The header is cut to the second: the middle of that second is never more than half a second off.
+    return date.getTime() + 500;
   }
 
   async close(): Promise<void> {
@@ -152,6 +162,29 @@ function withAccessErrors(client: S3Client, url: string): S3Client {
   const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
   client.send = ((...args: unknown[]) => send(...args).catch((err: unknown) => { throw storeAccessError(url, err) ?? err; })) as S3Client['send'];
   return client;
+}
+
+/** The Date header of the answer a command's output came with, kept where `responseDate` finds it. */
+const RESPONSE_DATE = Symbol('hogport.responseDate');
+
+function withResponseDate(client: S3Client): S3Client {
+  client.middlewareStack.add((next) => async (args) => {
+    const result = await next(args);
+    const headers = (result.response as { headers?: Record<string, string | undefined> } | undefined)?.headers;
+    const date = headers?.date ?? headers?.Date;
+    if (date && result.output && typeof result.output === 'object') (result.output as unknown as Record<symbol, unknown>)[RESPONSE_DATE] = new Date(date);
+    return result;
+  }, { step: 'build', name: 'hogportResponseDate' });
+  return client;
+}
+
+function responseDate(output: object): Date | undefined {
+  const date = (output as Record<symbol, unknown>)[RESPONSE_DATE];
+  return date instanceof Date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
+function modified(date: Date | undefined): { modifiedAt?: number } {
+  return date && !Number.isNaN(date.getTime()) ? { modifiedAt: date.getTime() } : {};
 }
 
 function isStatus(err: unknown, status: number): boolean {
