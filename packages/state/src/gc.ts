@@ -2,7 +2,7 @@ import { isChunkId, isStage, STAGES, type ControlKind, type Layout, type Stage }
 import { Checkpoint, Claim, Manifest, readControl } from '@hogport/manifest';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
-import { claimExpired } from './index.js';
+import { claimExpired, LEASE_ALLOWANCE_MS } from './index.js';
 
 /** The kinds of stage output a key can be (see packages/layout): the only keys gc ever deletes. */
 export type OutputKind = 'raw' | 'events' | 'summary' | 'rejects' | 'outbox';
@@ -143,7 +143,7 @@ export async function findOrphans(options: OrphanOptions): Promise<OrphanScan> {
   const unreadable: string[] = [];
   /** Chunks whose control objects (in any lane) could not be read. */
   const unsure = new Set<string>();
-  const read = async <T>(kind: ControlKind, schema: Parameters<typeof readControl>[2], each: (value: T, lane: Layout, stage: Stage, chunk: string) => void): Promise<void> => {
+  const read = async <T>(kind: ControlKind, schema: Parameters<typeof readControl>[2], each: (value: T, lane: Layout, stage: Stage, chunk: string, writtenAt: number | undefined) => void): Promise<void> => {
     for (const lane of lanes) {
       for (const stage of lane.stages) {
         const prefix = kind === 'claims' ? lane.layout.claims(stage) : kind === 'checkpoints' ? lane.layout.checkpoints(stage) : lane.layout.manifests(stage);
@@ -155,7 +155,7 @@ export async function findOrphans(options: OrphanOptions): Promise<OrphanScan> {
         await Promise.all(keys.map(({ key, chunk }) => limit(async () => {
           try {
             const got = await readControl(store, key, schema);
-            if (got) each(got.value as T, lane.layout, stage, chunk);
+            if (got) each(got.value as T, lane.layout, stage, chunk, got.info.modifiedAt);
           } catch (err) {
             if ((err as { code?: string }).code !== 'E_CORRUPT_CONTROL') throw err;
             unreadable.push(key);
@@ -168,8 +168,10 @@ export async function findOrphans(options: OrphanOptions): Promise<OrphanScan> {
 
   const heldAttempts = new Set<string>();
   const named = new Set<string>();
-  await read<Claim>('claims', Claim, (claim) => {
-    if (!claimExpired(claim, now)) heldAttempts.add(claim.attempt);
+  // A claim is judged on the store's clock, as the workers judge it; past its lease and the allowance, its holder cannot commit.
+  const judge = { storeNow: await store.now(), allowanceMs: LEASE_ALLOWANCE_MS };
+  await read<Claim>('claims', Claim, (claim, _lane, _stage, _chunk, writtenAt) => {
+    if (!claimExpired(claim, writtenAt, judge)) heldAttempts.add(claim.attempt);
   });
   await read<Checkpoint>('checkpoints', Checkpoint, (cp) => {
     // A load resumes from its checkpoint, possibly under a new attempt: what it wrote so far stays.
