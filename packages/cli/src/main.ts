@@ -153,7 +153,7 @@ common(program.command('status').description('show every chunk\'s state in every
       const planned = await ctx.source.plan().catch(() => []);
       const jobs = stageJobs(ctx, planned, undefined, undefined, lane);
       const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
-      print(opts.json ? JSON.stringify(statusJSON(report), null, 2) : formatStatus(report));
+      print(opts.json ? JSON.stringify(statusJSON(report), null, 2) : formatStatus(report, file));
       return 0;
     });
   });
@@ -163,6 +163,7 @@ common(program.command('inspect').description('show a chunk\'s source records be
   .option('--record <n>', 'the n-th record of the chunk (from 1, in the order it is read) and what it becomes')
   .option('--distinct-id <id>', 'every record whose events carry this distinct_id')
   .option('--reject [code]', 'the rejects of this code; without one, a table of reject codes and drops')
+  .option('--changed', 'the loaded events whose content changed since they were loaded (a re-extract), and whether they were sent again')
   .option('--limit <n>', 'records or rejects shown at most (default 20)')
   .option('--json', 'print JSON')
   .action(async (file: string, chunk: string, opts: GlobalOptions & InspectOptions) => {

@@ -185,4 +185,4 @@ export async function listedChunks(store: Store, layout: Layout, stage: Stage): 
   return new Set([...manifests, ...claims, ...failures]);
 }
 
-export { MigrationSnapshot, takeSnapshot, type SnapshotOptions, type SnapshotJSON, type ChunkView } from './snapshot.js';
+export { keptOutText, MigrationSnapshot, takeSnapshot, type SnapshotOptions, type SnapshotJSON, type ChunkView } from './snapshot.js';

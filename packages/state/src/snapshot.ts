@@ -33,6 +33,12 @@ export interface ChunkView {
   acknowledged?: number;
   /** A done chunk's claim no worker holds (left by a process that died after committing): the next run removes it. */
   leftoverClaim?: { worker: string; attempt: string };
+  /**
+   * Load only, for a chunk loaded again after its events changed (a re-extract, late events): how
+   * its events compared with what it had loaded (see the manifest's `delta`), and of the events
+   * whose content changed, how many were kept out (`--resend-changed` sends them).
+   */
+  delta?: NonNullable<Manifest['delta']> & { keptOut: number };
 }
 
 export interface SnapshotJSON {
@@ -143,6 +149,7 @@ export class MigrationSnapshot {
       v.counts = { in: m.counts.in, out: m.counts.out, rejected: m.counts.rejected, dropped: m.counts.dropped };
       v.attempt = m.attempt;
       v.finishedAt = m.finishedAt;
+      if (m.delta) v.delta = { ...m.delta, keptOut: m.delta.changed - m.delta.changedResent };
     }
     if (s.status === 'failed' && s.failure) v.error = s.failure.error;
     if (s.reason) v.reason = s.reason;
@@ -153,8 +160,11 @@ export class MigrationSnapshot {
     return v;
   }
 
-  /** What `hogport status` prints: a table of chunks per state and stage, then each chunk that needs a look. */
-  toText(): string {
+  /**
+   * What `hogport status` prints: a table of chunks per state and stage, then each chunk that needs
+   * a look. `definition` is the pipeline file as the user named it, for the commands it suggests.
+   */
+  toText(definition?: string): string {
     const json = this.toJSON();
     const lines: string[] = [`migration ${this.migration} in ${this.store}`, ''];
     const cols: ChunkStatus[] = ['done', 'stale', 'failed', 'running', 'pending', 'waiting'];
@@ -176,6 +186,7 @@ export class MigrationSnapshot {
         if (v.status === 'running') problems.push(`  ${stage} ${row.chunk}: running on ${v.worker ?? '?'}`);
         if (v.acknowledged) problems.push(`  ${stage} ${row.chunk}: ${v.acknowledged} events acknowledged so far; the next attempt resumes after them`);
         if (v.leftoverClaim) problems.push(`  ${stage} ${row.chunk}: done, with a claim left by ${v.leftoverClaim.worker} after its commit; the next run removes it`);
+        if (v.delta?.keptOut) problems.push(`  ${stage} ${row.chunk}: ${keptOutText(v.delta, definition, row.chunk)}`);
       }
     }
     if (problems.length > 0) lines.push('', ...problems);
@@ -187,6 +198,18 @@ export class MigrationSnapshot {
     lines.push(`${total} chunks: ${summary}${complete ? end : ''}`);
     return lines.join('\n');
   }
+}
+
+/**
+ * Events of a loaded chunk whose content changed since, kept out of PostHog, in words: what
+ * re-sending them does, and the commands that list and send them.
+ */
+export function keptOutText(delta: NonNullable<Manifest['delta']>, definition = '<definition>', chunk = '<chunk>'): string {
+  const kept = delta.changed - delta.changedResent;
+  const twice = Math.min(delta.changedKey, kept);
+  return `${kept} event(s) changed since they were loaded (same uuid, other content) and were kept out; `
+    + `hogport inspect ${definition} ${chunk} --changed lists them, hogport load ${definition} --resend-changed sends them`
+    + (twice > 0 ? ` (${twice} with another name, distinct_id or day: PostHog would then keep both versions)` : ' (PostHog replaces the version it has)');
 }
 
 /** Lists each stage's control objects, reads what the listings show, and decides every chunk's state. */
