@@ -36,6 +36,11 @@ export interface LoadJobOptions {
    * (notSampled). Its members are drawn (drawSample) before the first chunk is processed.
    */
   sample?: SampleLane;
+  /**
+   * Comparing a re-extracted chunk with what it loaded sorts its events by uuid, this many at a
+   * time in memory, the rest in sorted runs in temporary files (default SORT_RUN_LINES).
+   */
+  sortRunLines?: number;
 }
 
 /**
@@ -94,9 +99,9 @@ export function loadJob(opts: LoadJobOptions): StageJob {
       const comparing = changedSince && (ledgerRef !== undefined || legacyRef !== undefined);
       const resendChanged = ctx.resendChanged === true;
       const outside = (line: string) => { const id = members ? distinctIdOf(line) : undefined; return id !== undefined && !members!.has(id); };
-      const now = new LineSorter();
-      const before = new LineSorter();
-      const marks = new LineSorter();
+      const now = new LineSorter(opts.sortRunLines);
+      const before = new LineSorter(opts.sortRunLines);
+      const marks = new LineSorter(opts.sortRunLines);
       try {
         if (legacyRef) {
           // Loaded by a hogport without ledgers: what it loaded is read back from the events it loaded.
