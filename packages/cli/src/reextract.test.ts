@@ -7,7 +7,8 @@ import { mapMixpanelRecord } from '@hogport/source-mixpanel';
 import { mixpanelExport, runCli, startFakePostHog, startMixpanelApi, type MixpanelEvent } from '@hogport/testkit';
 
 const KEY = 'phc_reextract_e2e';
-const env = { POSTHOG_PROJECT_API_KEY: KEY, MIXPANEL_SERVICE_ACCOUNT_USER: 'sa.user', MIXPANEL_SERVICE_ACCOUNT_SECRET: 'sa_secret' };
+const PERSONAL = 'phx_reextract_personal';
+const env = { POSTHOG_PROJECT_API_KEY: KEY, POSTHOG_PERSONAL_API_KEY: PERSONAL, MIXPANEL_SERVICE_ACCOUNT_USER: 'sa.user', MIXPANEL_SERVICE_ACCOUNT_SECRET: 'sa_secret' };
 const uuidOf = (e: MixpanelEvent) => {
   const m = mapMixpanelRecord(e, { renameEvents: {}, dropProperties: [] });
   assert.ok('events' in m);
@@ -29,7 +30,7 @@ test('a loaded Mixpanel day re-extracted in another order sends nothing; late ev
   const days = ['2024-03-01', '2024-03-02'];
   const data = mixpanelExport({ seed: 57, days, perDay: 120 });
   const api = await startMixpanelApi({ user: env.MIXPANEL_SERVICE_ACCOUNT_USER, secret: env.MIXPANEL_SERVICE_ACCOUNT_SECRET, projectId: '77', data, profiles: [] });
-  const posthog = await startFakePostHog({ token: KEY });
+  const posthog = await startFakePostHog({ token: KEY, query: { projectId: '42', personalKey: PERSONAL } });
   t.after(async () => { await api.close(); await posthog.close(); });
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-reextract-'));
   const file = path.join(dir, 'pipeline.yaml');
@@ -77,6 +78,9 @@ test('a loaded Mixpanel day re-extracted in another order sends nothing; late ev
   assert.deepEqual([m.delta.alreadyLoaded, m.delta.new, m.delta.changed], [first, late.length, 0]);
   assert.equal(m.counts.in, m.delta.alreadyLoaded + m.delta.new + m.delta.changed + m.delta.unidentified, 'every event is counted once');
   assert.equal(m.counts.out, late.length);
+  // What PostHog holds for the day is every event of both loads, once.
+  const verified = JSON.parse((await cli(['verify', file, '--project-id', '42', '--host', posthog.url, '--chunks', day, '--json'])).stdout) as { chunks: Array<{ expected: number; uuids: number; verdict: string }> };
+  assert.deepEqual([verified.chunks[0]!.expected, verified.chunks[0]!.uuids, verified.chunks[0]!.verdict], [first + late.length, first + late.length, 'ok']);
 
   // Two events change under their uuid: one in a property, one in its name (PostHog would keep both).
   const total = first + late.length;

@@ -250,7 +250,8 @@ export function loadJob(opts: LoadJobOptions): StageJob {
         }
         await checkpointer.settle();
         if (changedList) outputs.push(await changedList.finish());
-        outputs.push(await writeLedger());
+        const ledger = await writeLedger();
+        outputs.push(ledger.ref);
         outputs.sort((a, b) => (a.key < b.key ? -1 : 1));
         const rejected = counts.invalid + counts.refused;
         const droppedBy: Record<string, number> = {};
@@ -266,7 +267,7 @@ export function loadJob(opts: LoadJobOptions): StageJob {
           bytes: { in: eventsRef!.bytes, out: stats.bytes },
           ...(up!.value.eventTime ? { eventTime: up!.value.eventTime } : {}),
           ...(delta ? { delta } : {}),
-          stats: { ...stats, refusedByPostHog: counts.refused, invalid: counts.invalid, resumedAt: resumed?.counts.in ?? 0, destination: target.name, ...(sample ? { sample: sample.id } : {}) },
+          stats: { ...stats, refusedByPostHog: counts.refused, invalid: counts.invalid, resumedAt: resumed?.counts.in ?? 0, uuidsLoaded: ledger.uuids, destination: target.name, ...(sample ? { sample: sample.id } : {}) },
         };
 
         /**
@@ -274,9 +275,10 @@ export function loadJob(opts: LoadJobOptions): StageJob {
          * events kept out keep their old entry, events refused while loading have none (a later load
          * tries them again), and neither have events outside a sample.
          */
-        async function writeLedger(): Promise<OutputRef> {
+        async function writeLedger(): Promise<{ ref: OutputRef; uuids: number }> {
           const writer = new GzipLinesWriter(ctx.store, ctx.layout.loadLedger(ctx.chunk, ctx.attempt), 'ledger');
           const empty = (async function* (): AsyncGenerator<Entry> {})();
+          let uuids = 0;
           for await (const g of compareByUuid(previous ? loadedBeforeAgain() : empty, entriesOf(now))) {
             const written = new Set<string>();
             const put = async (e: Entry) => {
@@ -285,10 +287,12 @@ export function loadJob(opts: LoadJobOptions): StageJob {
               await writer.writeLine(ledgerLine(e));
             };
             for (const e of g.before) await put(e);
-            if (refusedUuids.has(g.uuid)) continue;
-            for (const e of g.now) if (!e.outside && (e.verdict !== 'changed' || resendChanged || !comparing)) await put(e);
+            if (!refusedUuids.has(g.uuid)) {
+              for (const e of g.now) if (!e.outside && (e.verdict !== 'changed' || resendChanged || !comparing)) await put(e);
+            }
+            if (written.size > 0) uuids += 1;
           }
-          return writer.finish();
+          return { ref: await writer.finish(), uuids };
         }
       }
 

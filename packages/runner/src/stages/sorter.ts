@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
+import { splitLines } from '@hogport/common';
 
 /** Lines held in memory before a sorted run of them is written to a temporary file. */
 export const SORT_RUN_LINES = 100_000;
@@ -81,12 +81,13 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A run's lines, read as they are merged: a run is never held in memory whole. */
 async function* readLines(file: string): AsyncGenerator<string> {
-  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const stream = createReadStream(file);
   try {
-    for await (const line of rl) if (line !== '') yield line;
+    for await (const { line } of splitLines(stream)) if (line !== '') yield line;
   } finally {
-    rl.close();
+    stream.destroy();
   }
 }
 
