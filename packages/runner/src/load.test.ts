@@ -199,3 +199,39 @@ test('a chunk loaded before and staged again in another order with more events s
   assert.deepEqual(ledger, [...ledger].sort(), 'the ledger is sorted');
   assert.ok(!ledger.some((l) => l.startsWith(uuid(330))));
 });
+
+test('an interrupted load of a chunk loaded before resumes from its checkpoint and still sends only the events it lacked', async (t) => {
+  const server = await startFakePostHog({ token: KEY, delayMs: 15 });
+  t.after(() => server.close());
+  const store = await tempStore();
+  await stage(store, 'c1', lines(1000));
+  const d0 = posthog(server.url);
+  assert.equal((await load(store, d0, 50)).outcomes[0]!.result, 'done');
+  await d0.close();
+  const loadedFirst = server.events.length;
+
+  // In another order, with the events loaded before in three runs among the new ones.
+  const all = lines(3000);
+  await stage(store, 'c1', all.map((_, i) => all[(i * 3 + Math.floor(i / 1000)) % 3000]!));
+  const stop = new AbortController();
+  const watch = setInterval(() => { if (server.requests.length >= 40) stop.abort(); }, 5);
+  const d1 = posthog(server.url);
+  const first = await load(store, d1, 50, { signal: stop.signal });
+  clearInterval(watch);
+  await d1.close();
+  assert.notEqual(first.outcomes[0]?.result, 'done');
+  const cp = (await readControl(store, layout.checkpoint('load', 'c1'), Checkpoint))!.value;
+  assert.ok((cp.counts.alreadyLoaded ?? 0) > 0 && cp.counts.sent > 0, 'the checkpoint counts what it passed over and what it sent');
+
+  const d2 = posthog(server.url);
+  assert.deepEqual((await load(store, d2, 50)).outcomes.map((o) => o.result), ['done']);
+  await d2.close();
+  const later = server.events.slice(loadedFirst);
+  assert.equal(new Set(later.map((e) => e.uuid)).size, 2000, 'every new event arrived');
+  assert.ok(later.every((e) => (e.properties as { n: number }).n >= 1000), 'no event loaded before was sent again');
+  assert.ok(later.length - 2000 <= 8 * 50, `re-sent ${later.length - 2000} events in flight at the stop`);
+  const m = (await manifestOf(store))!;
+  assert.deepEqual([m.counts.in, m.counts.out, m.counts.droppedBy.alreadyLoaded], [3000, 2000, 1000]);
+  assert.deepEqual([m.delta!.alreadyLoaded, m.delta!.new], [1000, 2000]);
+  assert.equal(m.stats.resumedAt, cp.counts.in);
+});
