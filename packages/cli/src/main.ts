@@ -99,7 +99,7 @@ common(program.command('plan').description('list the chunks the pipeline plans')
   });
 
 const loadOptions = (cmd: Command) => cmd
-  .option('--resend-changed', 're-send chunks whose events changed after they were loaded (creates duplicates in PostHog)')
+  .option('--resend-changed', 'send again the events whose content changed since they were loaded (kept out otherwise); those whose name, distinct_id or day changed are then in PostHog twice')
   .option('--max-events-per-minute <n>', 'hold the load to this many events per minute, across all workers and retries')
   .option('--without-historical-migration', 'send without historical_migration (live ingestion): only if you know you need it')
   .option('--sample <percent>', 'a test migration of whole persons: this percent of them, the same ones every run, loaded in a lane of its own (to sample.destination when set)');
