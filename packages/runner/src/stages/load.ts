@@ -244,6 +244,7 @@ export function loadJob(opts: LoadJobOptions): StageJob {
         }
         await Promise.all(inFlight);
         if (failure) {
+          changedList?.abandon();
           // What was acknowledged stays acknowledged: the next attempt resumes after it.
           await checkpointer.settle().catch(() => undefined);
           throw failure;
