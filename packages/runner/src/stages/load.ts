@@ -94,7 +94,7 @@ export function loadJob(opts: LoadJobOptions): StageJob {
       const ledgerRef = previous?.outputs.find((o) => o.role === 'ledger');
       const legacyRef = previous && !ledgerRef ? await loadedEvents(ctx.store, previous) : undefined;
       if (changedSince && !ledgerRef && !legacyRef && !ctx.resendChanged) {
-        throw new HogportError('E_LOADED_CHUNK_CHANGED', `chunk ${ctx.chunk} was loaded before and its events have changed since (${previous.inputDigest !== expected.inputDigest ? 'its events changed since it was loaded' : 'changed events were kept out'}), and what it loaded can no longer be read (it has no ledger and the events it loaded are gone from the store), so its new events cannot be told from those already sent. Sending it again would create duplicates in PostHog that cannot be deleted. Re-run load with --resend-changed to send it anyway.`);
+        throw new HogportError('E_LOADED_CHUNK_CHANGED', `chunk ${ctx.chunk} was loaded before and its events have changed since, and what it loaded can no longer be read (its load manifest has no ledger, as an older hogport wrote it, and the events it loaded are gone from the store): its new events cannot be told from those already sent. Sending it again would create duplicates in PostHog that cannot be deleted. Re-run load with --resend-changed to send it anyway.`);
       }
       const comparing = changedSince && (ledgerRef !== undefined || legacyRef !== undefined);
       const resendChanged = ctx.resendChanged === true;
