@@ -57,9 +57,12 @@ export function headOf(line: string): EventHead | undefined {
   }
 }
 
+/** A timestamp in UTC as transform writes it: its day is its first ten characters. */
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T[^+]*Z$/;
+
 function dedupKeyHash(head: EventHead): string {
-  const t = Date.parse(head.timestamp);
-  const day = Number.isNaN(t) ? head.timestamp : new Date(t).toISOString().slice(0, 10);
+  const t = UTC_ISO.test(head.timestamp) ? undefined : Date.parse(head.timestamp);
+  const day = t === undefined ? head.timestamp.slice(0, 10) : Number.isNaN(t) ? head.timestamp : new Date(t).toISOString().slice(0, 10);
   return createHash('sha256').update(`${head.event}\n${head.distinctId}\n${day}`).digest('hex').slice(0, 8);
 }
 
