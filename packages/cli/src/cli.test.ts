@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -116,7 +116,7 @@ test('rejects --chunks that match nothing instead of doing no work', async () =>
   assert.match(res.stderr, /--chunks "nope-\*" matches no planned chunk/);
 });
 
-test('a changed transform config makes chunks stale, and load refuses to re-send them unless told to', async () => {
+test('a changed transform config makes chunks stale; load sends none of the events it loaded before, and counts those it no longer has', async () => {
   const ws = await workspace({ files: 2, perFile: 40 });
   assert.equal((await runCli(['run', ws.pipeline])).code, 0);
   const outbox = async () => (await walk(ws.storeDir)).filter((f) => f.startsWith('e2e/outbox/')).length;
@@ -135,14 +135,44 @@ test('a changed transform config makes chunks stale, and load refuses to re-send
   assert.equal(m.counts.droppedBy.dropEvents, m.counts.dropped);
   assert.equal(m.attemptNumber, 2);
 
+  // The events left are the ones loaded before: nothing is sent, and what is gone is counted.
+  const load = await runCli(['load', ws.pipeline]);
+  assert.equal(load.code, 0, load.stderr);
+  assert.equal(await outbox(), sentBefore, 'nothing was sent');
+  const loaded = await readJson(path.join(ws.storeDir, 'e2e/manifests/load/part-000.jsonl.gz.json'));
+  assert.deepEqual([loaded.counts.in, loaded.counts.out, loaded.counts.droppedBy.alreadyLoaded], [m.counts.out, 0, m.counts.out]);
+  assert.deepEqual([loaded.delta.alreadyLoaded, loaded.delta.new, loaded.delta.changed, loaded.delta.withdrawn], [m.counts.out, 0, 0, m.counts.dropped]);
+  assert.equal(JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout).totals.load.done, 2);
+});
+
+test('a loaded chunk an older hogport loaded is compared with the events it loaded; with those gone, load refuses it unless told to', async () => {
+  const ws = await workspace({ files: 2, perFile: 40 });
+  assert.equal((await runCli(['run', ws.pipeline])).code, 0);
+  const outbox = async () => (await walk(ws.storeDir)).filter((f) => f.startsWith('e2e/outbox/')).length;
+  // As an older hogport left them: load manifests without a ledger.
+  const manifests = ['part-000.jsonl.gz', 'part-001.jsonl'].map((c) => path.join(ws.storeDir, `e2e/manifests/load/${c}.json`));
+  for (const f of manifests) {
+    const m = await readJson(f);
+    m.outputs = m.outputs.filter((o: { role: string }) => o.role !== 'ledger');
+    await writeFile(f, JSON.stringify(m));
+  }
+  const gone = (await readJson(manifests[1]!)).inputs[0].key as string;
+  await writeFile(ws.pipeline, `${await readFile(ws.pipeline, 'utf8')}\ntransform:\n  dropEvents: ["$pageview"]\n`);
+  assert.equal((await runCli(['transform', ws.pipeline])).code, 0);
+  await rm(path.join(ws.storeDir, gone));
+  const sentBefore = await outbox();
+
   const refused = await runCli(['load', ws.pipeline]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /E_LOADED_CHUNK_CHANGED .*duplicates in PostHog.*--resend-changed/);
+  assert.match(refused.stderr, /E_LOADED_CHUNK_CHANGED .*part-001.*duplicates in PostHog.*--resend-changed/);
   assert.equal(await outbox(), sentBefore, 'nothing was sent');
-  assert.equal(JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout).totals.load.stale, 2);
+  const first = await readJson(manifests[0]!);
+  assert.deepEqual([first.delta.against, first.counts.out, first.delta.new], ['events', 0, 0], 'the chunk whose loaded events remain was compared with them');
+  assert.equal(JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout).totals.load.stale, 1);
 
   const resent = await runCli(['load', ws.pipeline, '--resend-changed']);
   assert.equal(resent.code, 0, resent.stderr);
+  assert.ok(await outbox() > sentBefore, 'sent again when told to');
   assert.equal(JSON.parse((await runCli(['status', ws.pipeline, '--json'])).stdout).totals.load.done, 2);
 });
 

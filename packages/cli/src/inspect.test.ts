@@ -194,7 +194,7 @@ test('an unknown chunk names chunks that exist, a chunk not extracted names the 
   assert.match(early.stderr, /chunk orders\.jsonl is not extracted yet: run hogport extract .*pipeline\.yaml --chunks orders\.jsonl first/);
   const both = await cli(['inspect', file, CHUNK, '--record', '1', '--reject']);
   assert.equal(both.code, 2);
-  assert.match(both.stderr, /one of --record, --distinct-id and --reject at a time/);
+  assert.match(both.stderr, /one of --record, --distinct-id, --reject and --changed at a time/);
   const zero = await cli(['inspect', file, CHUNK, '--record', '0']);
   assert.equal(zero.code, 2);
 });

@@ -2,7 +2,7 @@ import { HogportError } from '@hogport/common';
 import { Manifest, readControl, type OutputRef } from '@hogport/manifest';
 import type { Position, SourceRecord } from '@hogport/pipeline';
 import { chunkRecords, rejectLine, storedLines, uuidsPresent, type ChunkRecord } from '@hogport/runner';
-import { inspectChunk, listedChunks, type ChunkState } from '@hogport/state';
+import { inspectChunk, keptOutText, listedChunks, type ChunkState } from '@hogport/state';
 import { stageJobs, type Context } from './context.js';
 import { positiveFlag } from './flags.js';
 
@@ -13,6 +13,8 @@ export interface InspectOptions {
   reject?: string | true;
   limit?: string;
   json?: boolean;
+  /** The loaded events whose content changed since they were loaded, as the chunk's last load found them. */
+  changed?: boolean;
 }
 
 /** A reject as a rejects object holds it. */
@@ -29,8 +31,8 @@ const usage = (message: string) => new HogportError('E_USAGE', message, { exitCo
  * chunk's rejects by code. Reads the store only.
  */
 export async function inspectCommand(ctx: Context, file: string, chunk: string, opts: InspectOptions): Promise<{ code: number; text: string }> {
-  const modes = [opts.record !== undefined, opts.distinctId !== undefined, opts.reject !== undefined].filter(Boolean).length;
-  if (modes > 1) throw usage('inspect takes one of --record, --distinct-id and --reject at a time');
+  const modes = [opts.record !== undefined, opts.distinctId !== undefined, opts.reject !== undefined, opts.changed === true].filter(Boolean).length;
+  if (modes > 1) throw usage('inspect takes one of --record, --distinct-id, --reject and --changed at a time');
   const limit = positiveFlag(opts.limit, '--limit') ?? 20;
   const run = (stage: string) => `hogport ${stage} ${file} --chunks ${chunk}`;
   const planned = await ctx.source.plan();
@@ -39,6 +41,7 @@ export async function inspectCommand(ctx: Context, file: string, chunk: string, 
     const like = known.slice(0, 3).join(', ');
     throw usage(known.length === 0 ? `chunk "${chunk}" is not a chunk of this pipeline: it plans none` : `chunk "${chunk}" is not a chunk of this pipeline; it plans ${known.length} (like ${like}): hogport plan ${file} lists them`);
   }
+  if (opts.changed) return showChanged(ctx, file, chunk, limit, Boolean(opts.json));
   const extract = await readControl(ctx.store, ctx.layout.manifest('extract', chunk), Manifest);
   if (!extract) throw usage(`chunk ${chunk} is not extracted yet: run ${run('extract')} first`);
   const jobs = stageJobs(ctx, planned);
@@ -135,6 +138,39 @@ async function showRejects(v: View, code: string): Promise<{ code: number; text:
   }
   const lines = shown.flatMap((r) => [`${positionText(r.position)}: ${r.reason}`, indent(pretty(r.record) + (r.truncated ? '\n(cut: the record is longer than the rejects object keeps)' : '')), '']);
   lines.push(`${count} reject${count === 1 ? '' : 's'} of code ${code} in ${source}${count > shown.length ? `; the first ${shown.length} shown (--limit shows more)` : ''}`);
+  return { code: 0, text: lines.join('\n') };
+}
+
+/** One event of a loaded chunk whose content changed since it was loaded, as load lists it. */
+interface ChangedEvent { uuid: string; event: string; distinct_id: string; timestamp: string; position: number; keyChanged: boolean; resent: boolean }
+
+/**
+ * The events of a loaded chunk whose content changed since they were loaded (same uuid, other
+ * content), from the list its last load wrote: which were kept out, and what sending them does.
+ */
+async function showChanged(ctx: Context, file: string, chunk: string, limit: number, json: boolean): Promise<{ code: number; text: string }> {
+  const m = (await readControl(ctx.store, ctx.layout.manifest('load', chunk), Manifest))?.value;
+  const list = m?.outputs.find((o) => o.role === 'changed');
+  const shown: ChangedEvent[] = [];
+  let count = 0;
+  if (list) {
+    for await (const line of storedLines(ctx.store, list.key)) {
+      count += 1;
+      if (shown.length < limit) shown.push(JSON.parse(line) as ChangedEvent);
+    }
+  }
+  if (json) return { code: 0, text: JSON.stringify({ chunk, ...(m?.delta ? { delta: m.delta } : {}), count, changed: shown }, null, 2) };
+  if (!m) return { code: 0, text: `chunk ${chunk} is not loaded yet: nothing it loaded can have changed` };
+  if (!m.delta || count === 0) return { code: 0, text: `no event of chunk ${chunk} changed since it was loaded${m.delta ? ` (its last load found ${m.delta.alreadyLoaded} already loaded and ${m.delta.new} new)` : ''}` };
+  const lines = [`events of chunk ${chunk} whose content changed since they were loaded (same uuid, other content):`];
+  for (const e of shown) {
+    const what = e.resent ? 'sent again' : 'kept out';
+    const key = e.keyChanged ? '; its name, distinct_id or day changed: PostHog keeps both versions once it is sent' : '; PostHog keeps the newer version once it is sent';
+    lines.push(`  ${e.uuid}  event #${e.position + 1}  ${JSON.stringify(e.event)}  distinct_id ${JSON.stringify(e.distinct_id)}  ${e.timestamp}  ${what}${e.resent ? '' : key}`);
+  }
+  if (count > shown.length) lines.push(`  and ${count - shown.length} more (--limit shows more)`);
+  const kept = m.delta.changed - m.delta.changedResent;
+  lines.push('', kept > 0 ? keptOutText(m.delta, file, chunk) : `${m.delta.changedResent} sent again by the last load (--resend-changed)`);
   return { code: 0, text: lines.join('\n') };
 }
 

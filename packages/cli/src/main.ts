@@ -101,7 +101,7 @@ common(program.command('plan').description('list the chunks the pipeline plans')
   });
 
 const loadOptions = (cmd: Command) => cmd
-  .option('--resend-changed', 're-send chunks whose events changed after they were loaded (creates duplicates in PostHog)')
+  .option('--resend-changed', 'send again the events whose content changed since they were loaded (kept out otherwise); those whose name, distinct_id or day changed are then in PostHog twice')
   .option('--max-events-per-minute <n>', 'hold the load to this many events per minute, across all workers and retries')
   .option('--without-historical-migration', 'send without historical_migration (live ingestion): only if you know you need it')
   .option('--sample <percent>', 'a test migration of whole persons: this percent of them, the same ones every run, loaded in a lane of its own (to sample.destination when set)');
@@ -185,7 +185,7 @@ common(program.command('status').description('show every chunk\'s state in every
       const planned = await ctx.source.plan().catch(() => []);
       const jobs = stageJobs(ctx, planned, undefined, undefined, lane);
       const report = await statusReport(ctx, planned.map((c) => c.id), jobs);
-      print(opts.json ? JSON.stringify(statusJSON(report), null, 2) : formatStatus(report));
+      print(opts.json ? JSON.stringify(statusJSON(report), null, 2) : formatStatus(report, file));
       return 0;
     });
   });
@@ -207,6 +207,7 @@ common(program.command('inspect').description('show a chunk\'s source records be
   .option('--record <n>', 'the n-th record of the chunk (from 1, in the order it is read) and what it becomes')
   .option('--distinct-id <id>', 'every record whose events carry this distinct_id')
   .option('--reject [code]', 'the rejects of this code; without one, a table of reject codes and drops')
+  .option('--changed', 'the loaded events whose content changed since they were loaded (a re-extract), and whether they were sent again')
   .option('--limit <n>', 'records or rejects shown at most (default 20)')
   .option('--json', 'print JSON')
   .action(async (file: string, chunk: string, opts: GlobalOptions & InspectOptions) => {

@@ -5,8 +5,8 @@ import { gunzipIfGzipped, HOGPORT_VERSION, splitLines } from '@hogport/common';
 import { isDerivedChunk, STAGES, type Stage } from '@hogport/layout';
 import { Manifest, OTHER_EVENT_NAMES, readControl } from '@hogport/manifest';
 import type { PlannedChunk } from '@hogport/pipeline';
-import { renderReport, type DayFigures, type LoadChunk, type RejectGroup, type ReportData, type StageFigures } from '@hogport/report';
-import { isPersonsChunk, type StageJob } from '@hogport/runner';
+import { renderReport, type DayFigures, type LoadChunk, type LoadedAgain, type RejectGroup, type ReportData, type StageFigures } from '@hogport/report';
+import { isPersonsChunk, storedLines, type StageJob } from '@hogport/runner';
 import pLimit from 'p-limit';
 import { ingestionHost, type Context } from './context.js';
 import { readSaved } from './saved-results.js';
@@ -126,6 +126,7 @@ export async function reportData(ctx: Context, planned: readonly PlannedChunk[],
       ...(firstStartedAt ? { firstStartedAt } : {}), ...(lastFinishedAt ? { lastFinishedAt } : {}),
       ...(wallMs > 0 ? { eventsPerSecond: (loadEvents * 1000) / wallMs } : {}),
       slowest: [...loadChunks].sort((a, b) => b.durationMs - a.durationMs || (a.chunk < b.chunk ? -1 : 1)).slice(0, 10),
+      ...(await loadedAgain(ctx, load)),
     },
     ...(v ? {
       verify: {
@@ -140,6 +141,32 @@ export async function reportData(ctx: Context, planned: readonly PlannedChunk[],
     })),
     ...(p ? { profile: { takenAt: p.takenAt, chunks: p.result.chunks, records: p.result.records, events: p.result.events, problems: p.result.problems } } : {}),
     notes,
+  };
+}
+
+/** Changed events the report lists one by one, over every chunk. */
+const CHANGED_LISTED = 20;
+
+/** What the loads of chunks loaded again add up to, with the first few changed events from their lists. */
+async function loadedAgain(ctx: Context, load: readonly Manifest[]): Promise<{ again?: LoadedAgain }> {
+  const again = load.filter((m) => m.delta);
+  if (again.length === 0) return {};
+  const d = again.map((m) => m.delta!);
+  const changedEvents: LoadedAgain['changedEvents'] = [];
+  for (const m of again) {
+    const list = m.outputs.find((o) => o.role === 'changed');
+    if (!list || changedEvents.length >= CHANGED_LISTED) continue;
+    for await (const line of storedLines(ctx.store, list.key)) {
+      const e = JSON.parse(line) as Omit<LoadedAgain['changedEvents'][number], 'chunk'>;
+      changedEvents.push({ chunk: m.chunk, uuid: e.uuid, event: e.event, distinct_id: e.distinct_id, timestamp: e.timestamp, keyChanged: e.keyChanged, resent: e.resent });
+      if (changedEvents.length >= CHANGED_LISTED) break;
+    }
+  }
+  return {
+    again: {
+      chunks: again.length, alreadyLoaded: sum(d.map((x) => x.alreadyLoaded)), new: sum(d.map((x) => x.new)), changed: sum(d.map((x) => x.changed)),
+      resent: sum(d.map((x) => x.changedResent)), keptOut: sum(d.map((x) => x.changed - x.changedResent)), changedEvents,
+    },
   };
 }
 

@@ -33,6 +33,7 @@ export async function readRunFacts(ctx: Context, definition: string, stages: Run
   });
   const loaded = l.filter((x) => x !== undefined).map(({ chunk, manifest }) => ({
     chunk, counts: manifest.counts, rejects: manifest.outputs.filter((o) => o.role === 'rejects').map((o) => o.key),
+    ...(manifest.delta ? { delta: manifest.delta } : {}),
   }));
   const scope = lane ? (await readControl(ctx.store, ctx.layout.scope(lane.id), SampleScope).catch(() => undefined))?.value : undefined;
   const sample = lane ? { sample: { id: lane.id, percent: lane.percent, ...(scope ? { scope } : {}) } } : {};

@@ -1,5 +1,5 @@
 import type { Stage } from '@hogport/layout';
-import type { Counts, SampleScope } from '@hogport/manifest';
+import type { Counts, Manifest, SampleScope } from '@hogport/manifest';
 import type { ChunkOutcome } from '@hogport/runner';
 import { scopeText } from './sample.js';
 
@@ -18,7 +18,7 @@ export interface RunFacts {
   /** Counts of the chunks this run transformed, and the key of their rejects. */
   transformed: ReadonlyArray<{ chunk: string; counts: Counts; rejects?: string }>;
   /** Counts of the chunks this run loaded, with the keys of the events refused while loading. */
-  loaded: ReadonlyArray<{ chunk: string; counts: Counts; rejects: readonly string[] }>;
+  loaded: ReadonlyArray<{ chunk: string; counts: Counts; rejects: readonly string[]; delta?: Manifest['delta'] }>;
   /** "stage chunk" of chunks this run did whose manifest could not be read back: left out of the counts. */
   unread?: readonly string[];
   /** A sampled run (`--sample`): its lane, and its scope once the load drew it. */
@@ -41,7 +41,7 @@ const LISTED_OBJECTS = 3;
 export function summaryLines(f: RunFacts): string[] {
   const lines = f.sample ? sampleLines(f) : [];
   lines.push(...stageLines(f.outcomes, f.stages));
-  if (f.stages.includes('load')) lines.push(...sentLines(f));
+  if (f.stages.includes('load')) lines.push(...sentLines(f), ...reloadLines(f));
   if (f.stages.includes('transform')) lines.push(...recordLines(f));
   lines.push(...loadRejectLines(f));
   if (f.unread?.length) lines.push(`not counted above: ${f.unread.length} chunk(s) whose manifest could not be read back (${f.unread.slice(0, 3).join(', ')}); hogport status shows them`);
@@ -85,6 +85,26 @@ function sentLines(f: RunFacts): string[] {
     return [`dry run: ${events} events written to the outbox, nothing sent`, `  outbox: ${f.destination.outbox}`];
   }
   return [`${events} events sent to ${f.destination.host}`];
+}
+
+/**
+ * Chunks loaded again after their events changed (re-extracts, late events): what was already
+ * loaded, what was new, and the changed events kept out with the command that sends them.
+ */
+function reloadLines(f: RunFacts): string[] {
+  const again = f.loaded.filter((l) => l.delta);
+  if (again.length === 0) return [];
+  const d = again.map((l) => l.delta!);
+  const kept = sum(d.map((x) => x.changed - x.changedResent));
+  const lines = [`load: ${again.length} chunk(s) loaded before were compared with what they loaded: ${sum(d.map((x) => x.alreadyLoaded))} events already loaded (not sent again), ${sum(d.map((x) => x.new))} new, ${sum(d.map((x) => x.changed))} changed (${sum(d.map((x) => x.changedResent))} sent again)`];
+  if (kept > 0) {
+    const twice = sum(d.map((x) => (x.changedResent === 0 ? x.changedKey : 0)));
+    const chunks = again.filter((l) => l.delta!.changed > l.delta!.changedResent).map((l) => l.chunk);
+    lines.push(`load: ${kept} events changed since they were loaded (same uuid, other content) were kept out, in ${chunks.length} chunk(s); hogport load ${shellWord(f.definition)} --resend-changed sends them${twice > 0 ? ` (${twice} with another name, distinct_id or day: PostHog would keep both versions)` : ''}`);
+    for (const c of chunks.slice(0, LISTED_OBJECTS)) lines.push(`  hogport inspect ${shellWord(f.definition)} ${shellWord(c)} --changed`);
+    if (chunks.length > LISTED_OBJECTS) lines.push(`  and ${chunks.length - LISTED_OBJECTS} more chunk(s); hogport status lists them`);
+  }
+  return lines;
 }
 
 function recordLines(f: RunFacts): string[] {

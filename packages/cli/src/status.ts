@@ -34,8 +34,8 @@ export function statusJSON(r: StatusReport): object {
   return { ...r.snapshot.toJSON(), ...(r.sample ? { sample: r.sample } : {}), samples: r.samples };
 }
 
-export function formatStatus(r: StatusReport): string {
-  const lines = r.snapshot.toText().split('\n');
+export function formatStatus(r: StatusReport, definition?: string): string {
+  const lines = r.snapshot.toText(definition).split('\n');
   if (r.sample) {
     const shown = r.samples.find((v) => v.sample === r.sample);
     lines.splice(1, 0, `load: sample ${r.sample}${shown?.scope ? `: ${scopeText(shown.scope)}` : ' (not drawn yet)'}`);

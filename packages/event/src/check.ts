@@ -59,6 +59,25 @@ function isObject(v: unknown): boolean {
  * (and whose properties are an object); undefined for anything else, which is then checked in full.
  */
 export function readHead(line: string): string | undefined {
+  const head = readHeadFields(line);
+  if (!head) return undefined;
+  const { uuid, event, distinctId, timestamp } = head;
+  return isUuid(uuid) && event !== '' && distinctId !== '' && !idTooLong(distinctId) && !Number.isNaN(Date.parse(timestamp)) ? uuid : undefined;
+}
+
+/** The head of an events line: what PostHog deduplicates an event on. */
+export interface EventHead {
+  uuid: string;
+  event: string;
+  distinctId: string;
+  timestamp: string;
+}
+
+/**
+ * The four head members of a line in the transform's own layout, read without parsing the rest;
+ * undefined for a line in any other shape (the caller parses it, when it must know).
+ */
+export function readHeadFields(line: string): EventHead | undefined {
   const values: string[] = [];
   let at = 0;
   for (const key of HEAD_PREFIXES) {
@@ -77,7 +96,7 @@ export function readHead(line: string): string | undefined {
     return undefined;
   }
   const [uuid, event, distinctId, timestamp] = parsed as [string, string, string, string];
-  return isUuid(uuid) && event !== '' && distinctId !== '' && !idTooLong(distinctId) && !Number.isNaN(Date.parse(timestamp)) ? uuid : undefined;
+  return { uuid, event, distinctId, timestamp };
 }
 
 /** The index just after the JSON string starting at `start` (a quote), or -1. */

@@ -14,6 +14,8 @@
  *   <migration>/rejects/<stage>/<chunk>/<attempt>.jsonl.gz   records refused, each with its reason
  *   <migration>/rejects/load/<chunk>/<attempt>/<seq>.jsonl.gz events refused while loading, per batch
  *   <migration>/outbox/<chunk>/<attempt>/<seq>.json.gz       dry-run destination: the request bodies
+ *   <migration>/ledgers/load/<chunk>/<attempt>.tsv.gz        what a load handed over: uuid, content and dedup key hashes, sorted
+ *   <migration>/changed/load/<chunk>/<attempt>.jsonl.gz      loaded events whose content changed since (re-extracts)
  *   <migration>/reports/report-<UTC time>.html        `hogport report`: one self-contained picture of the migration
  *   <migration>/reports/verify.json                   the last `hogport verify`'s result, with when it was taken
  *   <migration>/reports/profile.json                  the last `hogport profile`'s profile, with when it was taken
@@ -24,7 +26,8 @@
  *   <migration>/samples/<sample>/scope.json          what a sampled load (`--sample`) chose to send
  *   <migration>/samples/<sample>/…                   that sample's own load lane: manifests/load/,
  *                                                    claims/load/, failures/load/, checkpoints/load/,
- *                                                    workers/load/, rejects/load/ and outbox/ as above
+ *                                                    workers/load/, rejects/load/, outbox/, ledgers/load/
+ *                                                    and changed/load/ as above
  *
  * A sampled layout (`sampled`) keeps extract and transform keys where they are and moves every
  * load key into its sample's lane: a sample and the full load never see each other's progress.
@@ -109,6 +112,10 @@ export interface Layout {
   rejects(stage: Stage, chunk: string, attempt: string): string;
   loadRejects(chunk: string, attempt: string, seq: number): string;
   outbox(chunk: string, attempt: string, seq: number): string;
+  /** A load's ledger: every event it handed over, by uuid and content hash, to compare a re-extract with. */
+  loadLedger(chunk: string, attempt: string): string;
+  /** The events of a loaded chunk whose content changed since they were loaded, as a load found them. */
+  loadChanged(chunk: string, attempt: string): string;
   outboxes(): string;
   /** A report `hogport report` wrote, by its name (like `report-20240301T093000Z`). */
   report(name: string): string;
@@ -186,6 +193,8 @@ export function layout(migration: string, sample?: string): Layout {
     loadRejects: (c, attempt, seq) => `${lane}/rejects/load/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.jsonl.gz`,
     outbox: (c, attempt, seq) => `${lane}/outbox/${chunk(c)}/${attempt}/${String(seq).padStart(6, '0')}.json.gz`,
     outboxes: () => `${lane}/outbox/`,
+    loadLedger: (c, attempt) => `${lane}/ledgers/load/${chunk(c)}/${attempt}.tsv.gz`,
+    loadChanged: (c, attempt) => `${lane}/changed/load/${chunk(c)}/${attempt}.jsonl.gz`,
     report: (name) => `${m}/reports/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.html`,
     reports: () => `${m}/reports/`,
     verifyResult: () => `${m}/reports/verify.json`,

@@ -20,8 +20,11 @@ export interface BatchOptions {
 export interface IndexedLine {
   line: string;
   index: number;
-  /** A position the caller passes over (not in a sample): in the batch's range and counted, never sent. */
-  skip?: boolean;
+  /**
+   * A position the caller passes over (not in a sample, already loaded): in the batch's range and
+   * counted, never sent. A string says why, and the batch counts it under that reason.
+   */
+  skip?: boolean | string;
 }
 
 /**
@@ -52,6 +55,9 @@ export async function* batches(lines: AsyncIterable<IndexedLine>, options: Batch
       current ??= open(index);
       current.end = index + 1;
       current.skipped += 1;
+      const why = typeof skip === 'string' ? skip : 'skipped';
+      const by = (current.skippedBy ??= {});
+      by[why] = (by[why] ?? 0) + 1;
       continue;
     }
     const checked = validateEvent(line, { checked: options.checked ?? false });

@@ -26,8 +26,10 @@ export interface Batch {
   invalid: InvalidEvent[];
   /** Events in the range skipped because the very same event (same uuid, same line) was already in this request. */
   duplicates: number;
-  /** Events in the range the caller passed over (not in a sample). */
+  /** Events in the range the caller passed over (not in a sample, already loaded). */
   skipped: number;
+  /** The passed-over events by the reason the caller gave (`skipped` when it gave none); they add up to `skipped`. */
+  skippedBy?: Record<string, number>;
   /** Set on the halves of a batch split after a 400 or 413, like "0.1". */
   part?: string;
 }

@@ -15,7 +15,7 @@ export type InputRef = z.infer<typeof InputRef>;
 /** An object a stage wrote. `contentSha256` is over the uncompressed content, when compressed. */
 export const OutputRef = z.object({
   key: z.string(),
-  role: z.enum(['raw', 'events', 'rejects', 'outbox', 'summary']),
+  role: z.enum(['raw', 'events', 'rejects', 'outbox', 'summary', 'ledger', 'changed']),
   bytes: z.number().int().nonnegative(),
   sha256: z.string(),
   contentSha256: z.string().optional(),
@@ -92,6 +92,25 @@ export const Manifest = z.object({
    * further name are summed under `OTHER_EVENT_NAMES`. Absent from manifests an older hogport wrote.
    */
   eventNames: tally.optional(),
+  /**
+   * Load only, when the chunk had been loaded before and its events changed since (a re-extract, late
+   * events): how its events compared, by uuid and content, with what was loaded. Every event line is
+   * one of alreadyLoaded, new, changed or unidentified (no uuid: refused with the reason).
+   */
+  delta: z.object({
+    /** What the comparison read: the previous load's ledger, or (a load of an older hogport) its events. */
+    against: z.enum(['ledger', 'events']),
+    alreadyLoaded: z.number().int().nonnegative(),
+    new: z.number().int().nonnegative(),
+    changed: z.number().int().nonnegative(),
+    /** Of the changed, those sent again (`--resend-changed`); the rest were kept out and counted as dropped. */
+    changedResent: z.number().int().nonnegative(),
+    /** Of the changed, those whose name, distinct_id or day changed: sent again, PostHog keeps both. */
+    changedKey: z.number().int().nonnegative(),
+    unidentified: z.number().int().nonnegative(),
+    /** uuids loaded before that the chunk no longer has: they stay in PostHog. */
+    withdrawn: z.number().int().nonnegative(),
+  }).optional(),
   startedAt: isoTime,
   finishedAt: isoTime,
   durationMs: z.number().nonnegative(),
@@ -149,6 +168,10 @@ export const Checkpoint = z.object({
     refused: z.number().int().nonnegative(), duplicates: z.number().int().nonnegative(),
     /** A sampled load: events passed over because their person is not in the sample. */
     notSampled: z.number().int().nonnegative().optional(),
+    /** A chunk loaded before: events passed over because they were loaded with the same content. */
+    alreadyLoaded: z.number().int().nonnegative().optional(),
+    /** A chunk loaded before: events kept out because their content changed since (no --resend-changed). */
+    changedNotResent: z.number().int().nonnegative().optional(),
   }),
   stats: z.object({ batches: z.number().int().nonnegative(), requests: z.number().int().nonnegative(), retries: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() }),
   nextSeq: z.number().int().nonnegative(),

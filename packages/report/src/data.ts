@@ -67,6 +67,23 @@ export interface LoadChunk {
   durationMs: number;
 }
 
+/**
+ * Chunks loaded again after their events changed, compared by uuid and content with what they
+ * had loaded: what was already there, what was new, and the events whose content changed.
+ */
+export interface LoadedAgain {
+  chunks: number;
+  alreadyLoaded: number;
+  new: number;
+  changed: number;
+  /** Changed events sent again (`--resend-changed`). */
+  resent: number;
+  /** Changed events kept out: `hogport load --resend-changed` sends them. */
+  keptOut: number;
+  /** The first few changed events, from the lists the loads wrote. */
+  changedEvents: Array<{ chunk: string; uuid: string; event: string; distinct_id: string; timestamp: string; keyChanged: boolean; resent: boolean }>;
+}
+
 /** A sampled test migration: which persons it took, and what its load manifests add up to. */
 export interface ReportSample {
   sample: string;
@@ -146,6 +163,8 @@ export interface ReportData {
     eventsPerSecond?: number;
     /** The slowest chunks, slowest first (the first few). */
     slowest: LoadChunk[];
+    /** Chunks loaded again after their events changed (re-extracts, late events); absent when none was. */
+    again?: LoadedAgain;
   };
   /** The last `hogport verify`, when one was saved. */
   verify?: {

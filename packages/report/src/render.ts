@@ -13,6 +13,22 @@ const DAILY_SPAN = 400;
  * that forbids every request, so it opens the same offline, attached to an email or years later.
  * A pure function of `data`. Every figure a reader (or a test) checks carries `data-figure`.
  */
+/** Chunks loaded again after their events changed: what was new, and the changed events kept out or sent again. */
+function againPart(a: ReportData['load']['again']): string {
+  if (!a) return '';
+  const facts = `<dl class="facts">
+<div><dt>chunks loaded again</dt><dd>${fig('load.again.chunks', a.chunks)}</dd></div>
+<div><dt>already loaded</dt><dd>${fig('load.again.alreadyLoaded', a.alreadyLoaded)}</dd></div>
+<div><dt>new</dt><dd>${fig('load.again.new', a.new)}</dd></div>
+<div><dt>changed</dt><dd>${fig('load.again.changed', a.changed)}</dd></div>
+<div><dt>changed, kept out</dt><dd>${fig('load.again.keptOut', a.keptOut)}</dd></div>
+</dl>`;
+  const rows = a.changedEvents.map((e) => `<tr><td><code>${esc(e.chunk)}</code></td><td><code>${esc(e.uuid)}</code></td><td>${escRecord(e.event)}</td><td>${escRecord(e.distinct_id)}</td><td>${esc(e.timestamp)}</td><td>${e.resent ? 'sent again' : 'kept out'}</td><td>${e.keyChanged ? 'name, distinct_id or day changed: both versions stay in PostHog once sent' : 'PostHog keeps the newer version once sent'}</td></tr>`).join('');
+  const table = a.changedEvents.length === 0 ? '' : `<table><thead><tr><th>chunk</th><th>uuid</th><th>event</th><th>distinct_id</th><th>timestamp</th><th>load</th><th>re-sending</th></tr></thead><tbody>${rows}</tbody></table>${a.changed > a.changedEvents.length ? `<p class="muted">The first ${formatNumber(a.changedEvents.length)} of ${formatNumber(a.changed)}: hogport inspect &lt;definition&gt; &lt;chunk&gt; --changed lists a chunk's.</p>` : ''}`;
+  const lead = `<p>Chunks whose events changed after they were loaded (re-extracted in another order, late events) were compared with what they had loaded, by uuid and content: only new events were sent.${a.keptOut > 0 ? ' Events whose content changed were kept out: hogport load &lt;definition&gt; --resend-changed sends them.' : ''}</p>`;
+  return `<h3>Loaded again</h3>${lead}${facts}${table}`;
+}
+
 export function renderReport(data: ReportData): string {
   const title = `hogport report: ${data.migration}`;
   const body = [
@@ -227,7 +243,7 @@ function loadSection(d: ReportData): string {
   const span = l.firstStartedAt && l.lastFinishedAt ? `<p class="muted">From ${esc(formatTime(l.firstStartedAt))} to ${esc(formatTime(l.lastFinishedAt))}. Chunk time adds up each chunk's own duration, so chunks loaded side by side count each.</p>` : '';
   const rows = l.slowest.map((c) => `<tr><td><code>${esc(c.chunk)}</code></td><td class="num">${formatNumber(c.events)}</td><td class="num">${formatNumber(c.rejected)}</td><td class="num">${formatNumber(c.batches)}</td><td class="num">${formatNumber(c.retries)}</td><td class="num">${formatDuration(c.durationMs)}</td><td class="num">${c.durationMs > 0 ? formatNumber(Math.round((c.events * 1000) / c.durationMs)) : '–'}</td><td>${esc(formatTime(c.startedAt))}</td></tr>`).join('');
   const table = `<h3>Slowest chunks</h3><table><thead><tr><th>chunk</th><th class="num">events</th><th class="num">refused</th><th class="num">batches</th><th class="num">retries</th><th class="num">took</th><th class="num">events/s</th><th>started</th></tr></thead><tbody>${rows}</tbody></table>`;
-  return section('load', 'Load', facts + span + table, d.destination.type === 'dry-run' ? 'A dry run: the request bodies went to the outbox in the store, and nothing was sent.' : undefined);
+  return section('load', 'Load', facts + span + table + againPart(l.again), d.destination.type === 'dry-run' ? 'A dry run: the request bodies went to the outbox in the store, and nothing was sent.' : undefined);
 }
 
 function verifySection(d: ReportData): string {

@@ -18,6 +18,11 @@ export interface ProcessContext {
   previous: Manifest | undefined;
   /** Reports records or events done, for progress display. */
   progress(records: number): void;
+  /**
+   * Load: events of a loaded chunk whose content changed since may be sent again (`--resend-changed`,
+   * or a derived chunk that changes by design).
+   */
+  resendChanged?: boolean;
 }
 
 export interface StageResult {
@@ -30,6 +35,8 @@ export interface StageResult {
   eventDays?: Record<string, number>;
   eventNames?: Record<string, number>;
   stats?: Record<string, number | string | boolean>;
+  /** Load: how the chunk's events compared with what it had loaded before (see the Manifest's field). */
+  delta?: Manifest['delta'];
 }
 
 /** What one stage does for one chunk; the runner does claiming, committing and bookkeeping around it. */

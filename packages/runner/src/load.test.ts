@@ -164,3 +164,74 @@ test('fails a chunk whose events object changed after transform wrote it', async
   assert.equal(summary.outcomes[0]?.error?.code, 'E_EVENTS_CORRUPT');
   assert.equal(await manifestOf(store), undefined);
 });
+
+test('a chunk loaded before and staged again in another order with more events sends only those, comparing in sorted runs on disk', async (t) => {
+  const server = await startFakePostHog({ token: KEY, refuse: (e) => ((e.properties as { n: number }).n === 330 ? 'Invalid payload: n=330 is refused here' : undefined) });
+  t.after(() => server.close());
+  const store = await tempStore();
+  const d = posthog(server.url);
+  const reload = () => runChunks(
+    [loadJob({ destination: d, destinationId: d.name, batchMaxEvents: 50, store, layout, sortRunLines: 16 })], ['c1'],
+    { store, layout, worker: currentWorker('w'), concurrency: 1, leaseMs: 30_000, log: silentLogger },
+  );
+  await stage(store, 'c1', lines(300));
+  assert.equal((await reload()).outcomes[0]!.result, 'done');
+  assert.equal(server.events.length, 300);
+
+  // Reversed, with 40 late events among them (one of which capture refuses).
+  const more = lines(340).reverse();
+  await stage(store, 'c1', [...more.slice(0, 170), ...more.slice(170).reverse()]);
+  assert.equal((await reload()).outcomes[0]!.result, 'done');
+  const late = server.events.slice(300);
+  assert.deepEqual(late.map((e) => (e.properties as { n: number }).n).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => 300 + i).filter((n) => n !== 330));
+  let m = (await manifestOf(store))!;
+  assert.deepEqual(m.delta, { against: 'ledger', alreadyLoaded: 300, new: 40, changed: 0, changedResent: 0, changedKey: 0, unidentified: 0, withdrawn: 0 });
+  assert.deepEqual([m.counts.in, m.counts.out, m.counts.rejected, m.counts.droppedBy.alreadyLoaded], [340, 39, 1, 300]);
+
+  // The refused event is not in the ledger: the next load of the chunk tries it again, and only it.
+  await stage(store, 'c1', lines(340));
+  assert.equal((await reload()).outcomes[0]!.result, 'done');
+  assert.equal(server.events.length, 339, 'refused again, nothing else sent');
+  m = (await manifestOf(store))!;
+  assert.deepEqual([m.delta!.alreadyLoaded, m.delta!.new, m.counts.rejected], [339, 1, 1]);
+  const ledger = gunzipSync(await readAll(await store.read(m.outputs.find((o) => o.role === 'ledger')!.key))).toString('utf8').trim().split('\n');
+  assert.equal(ledger.length, 339);
+  assert.deepEqual(ledger, [...ledger].sort(), 'the ledger is sorted');
+  assert.ok(!ledger.some((l) => l.startsWith(uuid(330))));
+});
+
+test('an interrupted load of a chunk loaded before resumes from its checkpoint and still sends only the events it lacked', async (t) => {
+  const server = await startFakePostHog({ token: KEY, delayMs: 15 });
+  t.after(() => server.close());
+  const store = await tempStore();
+  await stage(store, 'c1', lines(1000));
+  const d0 = posthog(server.url);
+  assert.equal((await load(store, d0, 50)).outcomes[0]!.result, 'done');
+  await d0.close();
+  const loadedFirst = server.events.length;
+
+  // In another order, with the events loaded before in three runs among the new ones.
+  const all = lines(3000);
+  await stage(store, 'c1', all.map((_, i) => all[(i * 3 + Math.floor(i / 1000)) % 3000]!));
+  const stop = new AbortController();
+  const watch = setInterval(() => { if (server.requests.length >= 40) stop.abort(); }, 5);
+  const d1 = posthog(server.url);
+  const first = await load(store, d1, 50, { signal: stop.signal });
+  clearInterval(watch);
+  await d1.close();
+  assert.notEqual(first.outcomes[0]?.result, 'done');
+  const cp = (await readControl(store, layout.checkpoint('load', 'c1'), Checkpoint))!.value;
+  assert.ok((cp.counts.alreadyLoaded ?? 0) > 0 && cp.counts.sent > 0, 'the checkpoint counts what it passed over and what it sent');
+
+  const d2 = posthog(server.url);
+  assert.deepEqual((await load(store, d2, 50)).outcomes.map((o) => o.result), ['done']);
+  await d2.close();
+  const later = server.events.slice(loadedFirst);
+  assert.equal(new Set(later.map((e) => e.uuid)).size, 2000, 'every new event arrived');
+  assert.ok(later.every((e) => (e.properties as { n: number }).n >= 1000), 'no event loaded before was sent again');
+  assert.ok(later.length - 2000 <= 8 * 50, `re-sent ${later.length - 2000} events in flight at the stop`);
+  const m = (await manifestOf(store))!;
+  assert.deepEqual([m.counts.in, m.counts.out, m.counts.droppedBy.alreadyLoaded], [3000, 2000, 1000]);
+  assert.deepEqual([m.delta!.alreadyLoaded, m.delta!.new], [1000, 2000]);
+  assert.equal(m.stats.resumedAt, cp.counts.in);
+});

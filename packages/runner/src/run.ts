@@ -25,8 +25,10 @@ export interface RunOptions {
   /** Redo chunks even when they are done. */
   force?: boolean;
   /**
-   * Re-send loaded chunks whose events changed since. PostHog cannot delete events, so this creates
-   * duplicates of every event whose uuid, name, distinct_id or day changed: only on explicit request.
+   * Re-send the events of loaded chunks whose content changed since they were loaded (same uuid,
+   * other content). PostHog cannot delete events, so this creates duplicates of every event whose
+   * name, distinct_id or day changed: only on explicit request. Without it they are kept out and
+   * counted; events a re-extract adds are sent either way, and those already loaded never again.
    */
   resendChanged?: boolean;
   /** Chunks whose changed events may be sent again without asking (derived chunks like persons). */
@@ -135,7 +137,8 @@ export async function runChunks(jobs: StageJob[], chunks: readonly string[], giv
 async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, signal: AbortSignal, known?: ChunkState): Promise<{ result: Attempt; error?: { code: string; message: string } }> {
   const { store, layout, log } = options;
   const stage = job.stage;
-  if (known?.status === 'done' && !known.supersededFailure && !options.force) {
+  const resend = resendsChanged(options, chunk);
+  if (known?.status === 'done' && !known.supersededFailure && !options.force && !(resend && heldChanged(known))) {
     if (known.leftoverClaim) await removeLeftoverClaim(store, layout.claim(stage, chunk), known.leftoverClaim, log);
     options.onEvent?.({ type: 'skipped', stage, chunk });
     return { result: 'skipped' };
@@ -146,14 +149,9 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
   const before = await inspectChunk(store, layout, stage, chunk, expected, await clock.judge(allowanceMs));
   if (before.supersededFailure) await removeSupersededFailure(store, layout.failure(stage, chunk), log);
   if (before.leftoverClaim && !options.force) await removeLeftoverClaim(store, layout.claim(stage, chunk), before.leftoverClaim, log);
-  const decision = decide(before, options);
+  const decision = decide(before, options, resend);
   if (decision) {
     if (decision === 'skipped') options.onEvent?.({ type: 'skipped', stage, chunk });
-    if (decision === 'refused') {
-      const message = `chunk ${chunk} was loaded before and its events have changed since (${before.reason}). Sending it again would create duplicates in PostHog that cannot be deleted. Re-run load with --resend-changed to send it anyway.`;
-      log.error({ chunk, stage }, message);
-      return { result: 'refused', error: { code: 'E_LOADED_CHUNK_CHANGED', message } };
-    }
     return { result: decision };
   }
   if (!expected) return { result: 'waiting' };
@@ -166,7 +164,7 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
   try {
     // Between the look above and the claim, another worker may have committed the chunk.
     const current = await inspectChunk(store, layout, stage, chunk, expected, await clock.judge(allowanceMs));
-    if (current.status === 'done' && !options.force) {
+    if (current.status === 'done' && !options.force && !(resend && heldChanged(current))) {
       options.onEvent?.({ type: 'skipped', stage, chunk });
       return { result: 'skipped' };
     }
@@ -175,7 +173,7 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
     chunkLog.info('chunk started');
     const workSignal = AbortSignal.any([lease.signal, signal]);
     const result = await job.process({
-      chunk, attempt, worker: options.worker.id, store, layout, signal: workSignal, log: chunkLog, previous: current.manifest?.value,
+      chunk, attempt, worker: options.worker.id, store, layout, signal: workSignal, log: chunkLog, previous: current.manifest?.value, resendChanged: resend,
       progress: (records) => options.onEvent?.({ type: 'progress', stage, chunk, records }),
     }, expected);
     workSignal.throwIfAborted();
@@ -187,6 +185,7 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
       configHash: expected.configHash, inputDigest: expected.inputDigest, inputs: result.inputs, outputs: result.outputs,
       counts: result.counts, bytes: result.bytes, ...(result.eventTime ? { eventTime: result.eventTime } : {}),
       ...(result.eventDays ? { eventDays: result.eventDays } : {}), ...(result.eventNames ? { eventNames: result.eventNames } : {}),
+      ...(result.delta ? { delta: result.delta } : {}),
       startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime(),
       stats: result.stats ?? {},
     };
@@ -205,6 +204,11 @@ async function attemptChunk(job: StageJob, chunk: string, options: RunOptions, s
       return await committed(landed);
     }
     const error = describeError(err);
+    if (error.code === 'E_LOADED_CHUNK_CHANGED') {
+      // Not a failure of the chunk: it waits, as it is, for the user to decide.
+      chunkLog.error({ chunk, stage }, error.message);
+      return { result: 'refused', error };
+    }
     if (error.code === 'E_LEASE_LOST' || error.code === 'E_PRECONDITION') {
       chunkLog.warn({ error }, 'another worker took this chunk over: this attempt is discarded');
       return { result: 'lost', error };
@@ -269,15 +273,26 @@ function isFatal(err: unknown): boolean {
 }
 
 /** What to do with a chunk before claiming it; undefined means: work on it. */
-function decide(state: ChunkState, options: RunOptions): Attempt | undefined {
+function decide(state: ChunkState, options: RunOptions, resend: boolean): Attempt | undefined {
   switch (state.status) {
-    case 'done': return options.force ? undefined : 'skipped';
+    // A loaded chunk that kept changed events out is loaded again when they may now be sent.
+    case 'done': return options.force || (resend && heldChanged(state)) ? undefined : 'skipped';
     case 'waiting': return 'waiting';
     // A claim may belong to a dead process on this host: acquireLease tells, and says 'held' otherwise.
     case 'running': return undefined;
-    // Only changed events make a re-send duplicate; a new destination or config is a first send there.
-    case 'stale': return state.stage === 'load' && state.staleBy === 'input' && !options.resendChanged && !options.mayResend?.(state.chunk) ? 'refused' : undefined;
+    // A loaded chunk whose events changed is loaded again: load sends only what it did not send
+    // before, and refuses (E_LOADED_CHUNK_CHANGED) when it cannot tell.
     default: return undefined;
   }
+}
+
+function resendsChanged(options: RunOptions, chunk: string): boolean {
+  return options.resendChanged === true || options.mayResend?.(chunk) === true;
+}
+
+/** A loaded chunk whose last load kept changed events out. */
+function heldChanged(state: Pick<ChunkState, 'stage' | 'manifest'>): boolean {
+  const delta = state.stage === 'load' ? state.manifest?.value.delta : undefined;
+  return delta !== undefined && delta.changed > delta.changedResent;
 }
 

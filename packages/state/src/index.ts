@@ -174,7 +174,9 @@ export function failureSuperseded(failure: Failure, manifest: Manifest): boolean
 function staleReason(manifest: Manifest, expected: Expectation | undefined): { reason: string; staleBy: 'input' | 'config' } | undefined {
   if (!expected) return undefined;
   if (manifest.inputDigest !== expected.inputDigest) {
-    const reason = manifest.stage === 'extract' ? 'the source data changed since it was extracted' : `its ${manifest.stage === 'load' ? 'events' : 'raw data'} changed since it was processed`;
+    const reason = manifest.stage === 'extract' ? 'the source data changed since it was extracted'
+      : manifest.stage === 'load' ? 'its events changed since it was loaded: the next load sends only those it did not load'
+        : 'its raw data changed since it was processed';
     return { reason, staleBy: 'input' };
   }
   if (manifest.configHash !== expected.configHash) {
@@ -248,5 +250,5 @@ export async function listedChunks(store: Store, layout: Layout, stage: Stage): 
   return new Set([...manifests, ...claims, ...failures]);
 }
 
-export { MigrationSnapshot, takeSnapshot, type SnapshotOptions, type SnapshotJSON, type ChunkView } from './snapshot.js';
+export { keptOutText, MigrationSnapshot, takeSnapshot, type SnapshotOptions, type SnapshotJSON, type ChunkView } from './snapshot.js';
 export { findOrphans, deleteOrphans, parseOutputKey, type Orphan, type OrphanScan, type OrphanOptions, type OutputKey, type OutputKind } from './gc.js';

@@ -44,6 +44,12 @@ export interface ChunkView {
   acknowledged?: number;
   /** A done chunk's claim no worker holds (left by a process that died after committing): the next run removes it. */
   leftoverClaim?: { worker: string; attempt: string };
+  /**
+   * Load only, for a chunk loaded again after its events changed (a re-extract, late events): how
+   * its events compared with what it had loaded (see the manifest's `delta`), and of the events
+   * whose content changed, how many were kept out (`--resend-changed` sends them).
+   */
+  delta?: NonNullable<Manifest['delta']> & { keptOut: number };
 }
 
 export interface SnapshotJSON {
@@ -154,6 +160,7 @@ export class MigrationSnapshot {
       v.counts = { in: m.counts.in, out: m.counts.out, rejected: m.counts.rejected, dropped: m.counts.dropped };
       v.attempt = m.attempt;
       v.finishedAt = m.finishedAt;
+      if (m.delta) v.delta = { ...m.delta, keptOut: m.delta.changed - m.delta.changedResent };
     }
     if (s.status === 'failed' && s.failure) v.error = s.failure.error;
     if (s.reason) v.reason = s.reason;
@@ -168,8 +175,11 @@ export class MigrationSnapshot {
     return v;
   }
 
-  /** What `hogport status` prints: a table of chunks per state and stage, then each chunk that needs a look. */
-  toText(): string {
+  /**
+   * What `hogport status` prints: a table of chunks per state and stage, then each chunk that needs
+   * a look. `definition` is the pipeline file as the user named it, for the commands it suggests.
+   */
+  toText(definition?: string): string {
     const json = this.toJSON();
     const lines: string[] = [`migration ${this.migration} in ${this.store}`, ''];
     const cols: ChunkStatus[] = ['done', 'stale', 'failed', 'running', 'pending', 'waiting'];
@@ -195,6 +205,7 @@ export class MigrationSnapshot {
         }
         if (v.acknowledged) problems.push(`  ${stage} ${row.chunk}: ${v.acknowledged} events acknowledged so far; the next attempt resumes after them`);
         if (v.leftoverClaim) problems.push(`  ${stage} ${row.chunk}: done, with a claim left by ${v.leftoverClaim.worker} after its commit; the next run removes it`);
+        if (v.delta?.keptOut) problems.push(`  ${stage} ${row.chunk}: ${keptOutText(v.delta, definition, row.chunk)}`);
       }
     }
     if (problems.length > 0) lines.push('', ...problems);
@@ -211,6 +222,18 @@ export class MigrationSnapshot {
 /** The store's time now; this machine's when the store cannot tell it (claims are then judged as before). */
 async function storeTime(store: Store): Promise<number> {
   return store.now().catch(() => Date.now());
+}
+
+/**
+ * Events of a loaded chunk whose content changed since, kept out of PostHog, in words: what
+ * re-sending them does, and the commands that list and send them.
+ */
+export function keptOutText(delta: NonNullable<Manifest['delta']>, definition = '<definition>', chunk = '<chunk>'): string {
+  const kept = delta.changed - delta.changedResent;
+  const twice = Math.min(delta.changedKey, kept);
+  return `${kept} event(s) changed since they were loaded (same uuid, other content) and were kept out; `
+    + `hogport inspect ${definition} ${chunk} --changed lists them, hogport load ${definition} --resend-changed sends them`
+    + (twice > 0 ? ` (${twice} with another name, distinct_id or day: PostHog would then keep both versions)` : ' (PostHog replaces the version it has)');
 }
 
 /** Lists each stage's control objects, reads what the listings show, and decides every chunk's state. */

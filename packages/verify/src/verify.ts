@@ -49,6 +49,15 @@ export interface VerifyReport {
  * stays cheap on a large project. Catches what capture hides, such as a billing-limited project
  * answering 200 while dropping events.
  */
+/**
+ * The uuids PostHog should hold for a loaded chunk: those its load sent, or for a chunk loaded
+ * again after its events changed, every uuid its ledger holds (sent by any of its loads).
+ */
+function expectedUuids(m: Manifest): number {
+  const ledger = m.stats.uuidsLoaded;
+  return m.delta && typeof ledger === 'number' ? ledger : m.counts.out;
+}
+
 export async function verifyMigration(options: VerifyOptions): Promise<VerifyReport> {
   const { store, layout } = options;
   const limit = pLimit(16);
@@ -56,7 +65,7 @@ export async function verifyMigration(options: VerifyOptions): Promise<VerifyRep
   const loaded = await Promise.all(options.chunks.map((chunk) => limit(async () => ({ chunk, m: known ? known(chunk) : (await readControl(store, layout.manifest('load', chunk), Manifest))?.value }))));
   const checks = new Map<string, ChunkCheck>();
   for (const { chunk, m } of loaded) {
-    checks.set(chunk, { chunk, expected: m?.counts.out ?? 0, found: 0, uuids: 0, duplicates: 0, missing: 0, unexpected: 0, verdict: m ? 'ok' : 'not-loaded' });
+    checks.set(chunk, { chunk, expected: m ? expectedUuids(m) : 0, found: 0, uuids: 0, duplicates: 0, missing: 0, unexpected: 0, verdict: m ? 'ok' : 'not-loaded' });
   }
   const timed = loaded.filter((l): l is { chunk: string; m: Manifest } => Boolean(l.m?.eventTime)).sort((a, b) => (a.m.eventTime!.min < b.m.eventTime!.min ? -1 : 1));
   const size = options.chunksPerQuery ?? 200;

@@ -67,6 +67,11 @@ export class GzipLinesWriter {
     }
   }
 
+  /** Gives the object up unwritten: the store's write fails, and nothing names the key. */
+  abandon(): void {
+    this.gzip.destroy(new Error(`${this.key} was abandoned`));
+  }
+
   async finish(): Promise<OutputRef> {
     if (this.used > 0) await this.flushPiece();
     this.gzip.end();
