@@ -19,6 +19,8 @@ export interface SorterOptions {
   dir?: string;
   /** Characters held in memory before a run is written. */
   maxChars?: number;
+  /** Pairs held in memory before a run is written, whatever their size. */
+  maxItems?: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export class ExternalSorter {
     this.values.push(value);
     this.count += 1;
     this.chars += key.length + value.length + 32;
-    return this.chars >= this.maxChars ? this.spill() : undefined;
+    return this.chars >= this.maxChars || this.keys.length >= (this.options.maxItems ?? Infinity) ? this.spill() : undefined;
   }
 
   /** Every pair, in order. Call once, after the last `add`. */
