@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { createLogger, HogportError, readSecret, type Logger } from '@hogport/common';
 import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
-import { DryRunDestination, PostHogDestination, type Destination, type RateGate } from '@hogport/loader';
+import { DryRunDestination, PostHogDestination, type Destination, type RateLimit } from '@hogport/loader';
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type DefinedSource, type Source } from '@hogport/pipeline';
 import { extractJob, loadJob, transformJob, type SampleLane, type StageJob } from '@hogport/runner';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
@@ -87,7 +87,7 @@ export function ingestionHost(host: string): string {
 
 export interface DestinationChoices {
   historicalMigration: boolean;
-  rate?: RateGate;
+  rate?: RateLimit;
 }
 
 /** The destination the definition names. The project key is read from the environment, never from the file. */

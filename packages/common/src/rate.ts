@@ -1,12 +1,21 @@
 import { sleep } from './time.js';
 
 /**
+ * What a sender takes its events from before every request: a RateGate, or a rate shared by several
+ * workers. `throttled` is told of every 429, with its Retry-After, so the rate can be cut.
+ */
+export interface RateLimit {
+  take(n: number, signal?: AbortSignal): Promise<void>;
+  throttled?(retryAfterMs: number | undefined): void;
+}
+
+/**
  * Holds the events sent per minute at or under a rate: every request (first sends, retries, halves
  * of split batches) takes its events from the gate before it goes out. Two rules at once: requests
  * are paced evenly (no burst at the start of each minute), and the events in any sliding 60-second
  * window never exceed the rate. The rate can change while a load runs (workers sharing a budget).
  */
-export class RateGate {
+export class RateGate implements RateLimit {
   private perMinute: number;
   private readonly windowMs: number;
   private readonly now: () => number;
@@ -35,6 +44,34 @@ export class RateGate {
 
   setRate(perMinute: number): void {
     this.perMinute = positive(perMinute);
+  }
+
+  /**
+   * Counts `n` events sent at `at` by someone else (another worker) in this gate's window, so what
+   * this gate lets through plus those stays within the rate. `at` may lie ahead: the events are
+   * then held as if sent that late, which only ever makes the gate stricter.
+   */
+  seed(at: number, n: number): void {
+    if (!(n > 0)) return;
+    let i = this.log.length;
+    while (i > 0 && this.log[i - 1]!.at > at) i--;
+    this.log.splice(i, 0, { at, n });
+    this.inWindow += n;
+  }
+
+  /** Events this gate let through (and was seeded with) in the window up to now, summed per `bucketMs`. */
+  recent(bucketMs = 1000): Array<[number, number]> {
+    const now = this.now();
+    const out: Array<[number, number]> = [];
+    for (const { at, n } of this.log) {
+      if (at + this.windowMs <= now) continue;
+      // A bucket is stamped with its end: the events in it were sent no later than that.
+      const end = Math.ceil(at / bucketMs) * bucketMs;
+      const last = out[out.length - 1];
+      if (last && last[0] === end) last[1] += n;
+      else out.push([end, n]);
+    }
+    return out;
   }
 
   /** Sends nothing before `at` (ms since the epoch). */

@@ -1,53 +1,105 @@
-import { describeError, hasCode, type Logger } from '@hogport/common';
+import { describeError, hasCode, RateGate, type Logger, type RateLimit } from '@hogport/common';
 import type { Layout, Stage } from '@hogport/layout';
-import type { RateGate } from '@hogport/loader';
-import { encodeControl, readControl, WorkerRegistration } from '@hogport/manifest';
+import { encodeControl, Pace, readControl, WorkerRegistration } from '@hogport/manifest';
 import { CLOCK_SKEW_MS } from '@hogport/state';
 import type { Store } from '@hogport/store';
 import type { Worker } from './lease.js';
+
+/** How the shared rate answers capture's 429s: cut by a factor, then grown back by a step each window. */
+export interface Backoff {
+  /** The rate is multiplied by this on a 429 (default 0.5). */
+  cut?: number;
+  /** Growth back towards the cap, as a share of the cap per window (default 0.5: from half to whole in one window). */
+  increase?: number;
+  /** The rate is never cut below this share of the cap (default 0.01). */
+  floor?: number;
+}
 
 export interface RateShareOptions {
   store: Store;
   layout: Layout;
   stage: Stage;
   worker: Worker;
+  /** This worker's own gate: its share of the rate. */
   gate: RateGate;
-  /** The rate every worker together must hold to. */
+  /** The cap every worker together holds to, whatever happens. */
   perMinute: number;
   log: Logger;
-  /** How often registrations are renewed and counted. */
+  /** How often registrations are renewed and counted, and the pace read. */
   refreshMs?: number;
   /** The rate's window; a departed worker counts for this long after it left. */
   windowMs?: number;
+  backoff?: Backoff;
 }
 
 export interface RateShare {
   /** Workers counted at the last look, this one included. */
   readonly workers: number;
+  /** The rate every worker together holds to now: the cap, or less after a 429. */
+  readonly rate: number;
+  /** What requests take their events from: this worker's share, and what others sent just before it joined. */
+  readonly limit: RateLimit;
+  /** Capture answered 429: cut the shared rate (once per storm) and pause for Retry-After. */
+  throttled(retryAfterMs: number | undefined): void;
   stop(): Promise<void>;
 }
 
 /**
- * Shares one events-per-minute budget among every worker loading the same migration, through the
- * store: each registers under workers/<stage>/, renews its registration, and takes rate / (workers
- * seen). A worker that joins while others run waits one refresh plus one window before sending, so
- * the others have lowered their share and their earlier sends have left the window: the budget
- * holds at every moment, not just on average. A worker that leaves still counts for one window.
+ * Shares one events-per-window budget among every worker loading the same migration, through the
+ * store. Each registers under workers/<stage>/ with what it sent in the last window and its share,
+ * renews that every refresh, and takes rate / (workers seen). A worker that joins counts what the
+ * others sent in the window (and what they may send at their old share before they see it) against
+ * the rate until that leaves the window, so the rate holds in every window, not just on average,
+ * without waiting for a whole window before its first send.
+ *
+ * A 429 cuts the shared rate (multiplicative decrease) in pace/<stage>.json and pauses for the
+ * Retry-After; the rate then grows back linearly towards the cap (additive increase), computed by
+ * every worker from the same record, so only a cut is ever written. 429s that answer requests sent
+ * before the workers could have seen a cut are the same storm and cut nothing more.
  */
 export async function joinRateShare(options: RateShareOptions): Promise<RateShare> {
-  const { store, layout, stage, worker, gate, perMinute, log } = options;
+  const { store, layout, stage, worker, gate, perMinute: cap, log } = options;
   const refreshMs = options.refreshMs ?? 10_000;
   const windowMs = options.windowMs ?? 60_000;
+  const cutBy = options.backoff?.cut ?? 0.5;
+  const increase = (options.backoff?.increase ?? 0.5) * cap;
+  const floor = Math.max(1, (options.backoff?.floor ?? 0.01) * cap);
   const key = layout.worker(stage, worker.id);
+  const paceKey = layout.pace(stage);
   let workers = 1;
+  let pace: Pace | undefined;
+  let stopped = false;
+  /** What others sent before this worker could be sure they had lowered their shares; dropped once it left the window. */
+  let joining: { gate: RateGate; until: number } | undefined;
 
-  const register = async (expiresAt: number) => {
-    const value: WorkerRegistration = { kind: 'hogport.worker', version: 1, stage, worker: worker.id, expiresAt: new Date(expiresAt).toISOString() };
+  const rateAt = (now: number): number => {
+    if (!pace) return cap;
+    return Math.max(floor, Math.min(cap, pace.rate + (increase * (now - Date.parse(pace.since))) / windowMs));
+  };
+  const apply = () => {
+    const now = Date.now();
+    const rate = rateAt(now);
+    gate.setRate(rate / workers);
+    if (joining) {
+      if (now >= joining.until) joining = undefined;
+      else joining.gate.setRate(rate);
+    }
+    if (pace?.pausedUntil) gate.pauseUntil(Date.parse(pace.pausedUntil));
+  };
+
+  const register = async (expiresAt: number, last = false) => {
+    const now = Date.now();
+    const value: WorkerRegistration = {
+      kind: 'hogport.worker', version: 1, stage, worker: worker.id, expiresAt: new Date(expiresAt).toISOString(),
+      at: new Date(now).toISOString(), share: gate.rate, recent: gate.recent(Math.max(1, Math.ceil(windowMs / 60))),
+      ...(last ? { stopped: true } : {}),
+    };
     await store.write(key, encodeControl(WorkerRegistration, value));
   };
-  const others = async (): Promise<number> => {
+  /** The other workers still counted, each as its registration says. */
+  const others = async (): Promise<WorkerRegistration[]> => {
     const now = Date.now();
-    let n = 0;
+    const out: WorkerRegistration[] = [];
     for await (const obj of store.list(layout.workers(stage))) {
       if (obj.key === key) continue;
       const got = await readControl(store, obj.key, WorkerRegistration).catch((err: unknown) => {
@@ -56,35 +108,134 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
       });
       if (!got) continue;
       const until = Date.parse(got.value.expiresAt) + windowMs;
-      if (until > now) n += 1;
+      if (until > now) out.push(got.value);
       else if (until + CLOCK_SKEW_MS < now) await store.delete(obj.key);
     }
-    return n;
+    return out;
+  };
+  const readPace = async () => {
+    const got = await readControl(store, paceKey, Pace).catch((err: unknown) => {
+      if (hasCode(err, 'E_CORRUPT_CONTROL')) return undefined;
+      throw err;
+    });
+    pace = got?.value;
+    return got;
   };
   const refresh = async () => {
     await register(Date.now() + 3 * refreshMs);
-    workers = 1 + await others();
-    gate.setRate(perMinute / workers);
+    workers = 1 + (await others()).length;
+    await readPace();
+    apply();
   };
 
   await register(Date.now() + 3 * refreshMs);
   const before = await others();
-  workers = 1 + before;
-  gate.setRate(perMinute / workers);
-  if (before > 0) {
-    const waitMs = refreshMs + windowMs;
-    gate.pauseUntil(Date.now() + waitMs);
-    log.info({ workers, waitMs }, 'other workers are loading this migration under the same rate limit: waiting for them to make room');
+  await readPace();
+  workers = 1 + before.length;
+  apply();
+  if (before.length > 0) {
+    const now = Date.now();
+    const seeded = new RateGate(rateAt(now), { windowMs });
+    let until = now;
+    let legacy = false;
+    for (const other of before) {
+      if (!other.at || other.share === undefined || !other.recent) { legacy = true; continue; }
+      for (const [at, n] of other.recent) { seeded.seed(at, n); until = Math.max(until, at + windowMs); }
+      if (other.stopped) continue;
+      // Until it next looks (at the latest when its registration expires) it may go on at its old
+      // share: counted as sent at the latest moment it could be, plus one request's worth.
+      const from = Date.parse(other.at);
+      const end = Math.max(from, Date.parse(other.expiresAt));
+      const more = Math.min(other.share, (other.share * (end - from)) / windowMs) + other.share / 60;
+      seeded.seed(end, more);
+      until = Math.max(until, end + windowMs);
+    }
+    if (legacy) {
+      // A worker that does not say what it sent: wait until it has lowered its share and its sends left the window.
+      const waitMs = refreshMs + windowMs;
+      gate.pauseUntil(now + waitMs);
+      log.info({ workers, waitMs }, 'other workers are loading this migration under the same rate limit: waiting for them to make room');
+    } else if (until > now) {
+      joining = { gate: seeded, until };
+      log.info({ workers, rate: Math.round(rateAt(now)) }, 'other workers are loading this migration under the same rate limit: sharing it with them');
+    }
   }
+
+  let cutting: Promise<void> | undefined;
+  let again: number | undefined;
+  /** Cuts the shared rate in the store, unless another worker already did for this storm. */
+  const cut = async (retryAfterMs: number) => {
+    for (let tries = 0; tries < 5; tries++) {
+      const got = await readPace();
+      const now = Date.now();
+      const current = rateAt(now);
+      const pausedUntil = now + retryAfterMs;
+      // A 429 within a refresh of the last cut's pause answers a request sent before every worker could see that cut.
+      if (pace && now < Date.parse(pace.pausedUntil ?? pace.since) + refreshMs) {
+        apply();
+        return;
+      }
+      const rate = Math.max(floor, current * cutBy);
+      const next: Pace = {
+        kind: 'hogport.pace', version: 1, stage, rate, since: new Date(now).toISOString(), increase,
+        pausedUntil: new Date(pausedUntil).toISOString(), cuts: pace && current < cap ? pace.cuts + 1 : 1,
+      };
+      try {
+        await store.writeIf(paceKey, encodeControl(Pace, next), got ? { ifMatch: got.info.etag } : { ifAbsent: true });
+      } catch (err) {
+        if (hasCode(err, 'E_PRECONDITION')) continue;
+        throw err;
+      }
+      pace = next;
+      apply();
+      log.warn({ rate: Math.round(rate), cap, retryAfterMs, workers }, 'PostHog answered 429: the shared rate is cut, and grows back towards the cap while capture takes it');
+      return;
+    }
+  };
+  const throttled = (retryAfterMs: number | undefined) => {
+    const wait = retryAfterMs ?? 1000;
+    // This worker pauses at once; the others when they next read the pace.
+    gate.pauseUntil(Date.now() + wait);
+    if (stopped) return;
+    if (cutting) { again = Math.max(again ?? 0, wait); return; }
+    const run = (ms: number): Promise<void> => cut(ms)
+      .catch((err: unknown) => log.warn({ error: describeError(err) }, 'could not record the cut rate in the store; this worker slows down alone'))
+      .then(() => {
+        if (again === undefined) { cutting = undefined; return; }
+        const next = again;
+        again = undefined;
+        cutting = run(next);
+        return cutting;
+      });
+    cutting = run(wait);
+  };
+
   const timer = setInterval(() => {
     refresh().catch((err: unknown) => log.warn({ error: describeError(err) }, 'could not refresh the rate share; keeping the current one'));
   }, refreshMs);
   timer.unref();
+  // The rate grows back between refreshes too: each worker recomputes it from the pace it read.
+  const tick = setInterval(apply, Math.min(1000, refreshMs));
+  tick.unref();
+  const limit: RateLimit = {
+    async take(n, signal) {
+      const transition = joining;
+      if (transition && Date.now() < transition.until) await transition.gate.take(n, signal);
+      await gate.take(n, signal);
+    },
+    throttled,
+  };
   return {
     get workers() { return workers; },
+    get rate() { return rateAt(Date.now()); },
+    limit,
+    throttled,
     async stop() {
+      stopped = true;
       clearInterval(timer);
-      await register(Date.now()).catch(() => undefined);
+      clearInterval(tick);
+      await cutting;
+      await register(Date.now(), true).catch(() => undefined);
     },
   };
 }
