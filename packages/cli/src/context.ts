@@ -60,15 +60,17 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
   }
   const opened: Store[] = [store];
   const factory = await load();
+  const layout = makeLayout(def.id);
   const source = factory({
     options: def.source, baseDir: pipeline.baseDir, log,
+    quotas: { store, key: (name, scope) => layout.quota(name, scope) },
     openStore: (uri) => { const s = openStore(uri, storeOptions); opened.push(s); return s; },
   });
   if (def.transform.importEvents === false && !source.identities) {
     throw new HogportError('E_PIPELINE_INVALID', `${file}: transform.importEvents: false imports only identities and persons, and the ${def.source.type} source has none: nothing would be sent. Remove the setting.`, { exitCode: 2 });
   }
   return {
-    pipeline, store, layout: makeLayout(def.id), source, log,
+    pipeline, store, layout, source, log,
     async close() { await Promise.all(opened.map((s) => s.close())); },
   };
 }

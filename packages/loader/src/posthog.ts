@@ -58,7 +58,7 @@ export class PostHogDestination implements Destination {
       method: 'POST', path: this.path, body, what,
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
       ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.budget ? { budget: opts.budget } : {}),
-      ...(rate ? { beforeAttempt: (signal?: AbortSignal) => rate.take(batch.events.length, signal) } : {}),
+      ...(rate ? { beforeAttempt: (signal?: AbortSignal) => rate.take(batch.events.length, signal), pacedOn429: rate.throttled !== undefined } : {}),
       classify: (reply) => {
         if (reply.status === 429) rate?.throttled?.(parseRetryAfter(reply.headers['retry-after']));
         return this.refusal(reply, what);
