@@ -176,6 +176,8 @@ export const WorkerRegistration = z.object({
   at: isoTime.optional(),
   /** Its share of the rate (events per window) when written: its pace until it next looks. */
   share: z.number().positive().optional(),
+  /** The most events one of its requests took: how far past its pace it can go at once. */
+  request: z.number().positive().optional(),
   /** Events it sent in the window up to `at`, as [ms since the epoch, events], each no earlier than the sends it sums. */
   recent: z.array(z.tuple([z.number(), z.number().nonnegative()])).max(1000).optional(),
   /** Written by a worker that stopped cleanly: it sends nothing after `at`. */

@@ -74,7 +74,7 @@ test('a worker joining others that just sent counts their sends, and one that st
 test('429s cut the shared rate once per storm for every worker, honour Retry-After, and the rate grows back to the cap, never past it', async () => {
   const store = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-rate-')));
   const layout = makeLayout('rate');
-  const windowMs = 500;
+  const windowMs = 3000;
   const cap = 1000;
   const refreshMs = 50;
   const join = (id: string) => joinRateShare({ store, layout, stage: 'load', worker: currentWorker(id), gate: new RateGate(cap, { windowMs }), perMinute: cap, log: silentLogger, refreshMs, windowMs, backoff: { cut: 0.5, increase: 1 } });
@@ -100,9 +100,9 @@ test('429s cut the shared rate once per storm for every worker, honour Retry-Aft
   await a.limit.take(1);
   assert.ok(Date.now() >= stormAt + 190, `a waited out the Retry-After (${Date.now() - stormAt} ms after the storm, took ${Date.now() - t0} ms)`);
 
-  // Additive increase: the rate grows back at the cap's worth per window, up to the cap and no further.
+  // Additive increase: the rate grows back at the cap's worth per window (from half to whole in half a window), up to the cap and no further.
   const samples: number[] = [];
-  const until = Date.now() + 3 * windowMs;
+  const until = Date.parse(pace.value.since) + windowMs / 2 + 800;
   while (Date.now() < until) { samples.push(a.rate, b.rate); await new Promise((r) => setTimeout(r, 20)); }
   assert.ok(samples.every((r) => r <= cap), 'never above the cap');
   assert.equal(a.rate, cap, 'back at the cap');

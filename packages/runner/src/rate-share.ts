@@ -69,6 +69,8 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   let workers = 1;
   let pace: Pace | undefined;
   let stopped = false;
+  /** The most events one request of this worker took: how far it can go past its pace at once. */
+  let largest = 0;
   /** What others sent before this worker could be sure they had lowered their shares; dropped once it left the window. */
   let joining: { gate: RateGate; until: number } | undefined;
 
@@ -91,7 +93,7 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
     const now = Date.now();
     const value: WorkerRegistration = {
       kind: 'hogport.worker', version: 1, stage, worker: worker.id, expiresAt: new Date(expiresAt).toISOString(),
-      at: new Date(now).toISOString(), share: gate.rate, recent: gate.recent(Math.max(1, Math.ceil(windowMs / 60))),
+      at: new Date(now).toISOString(), share: gate.rate, ...(largest ? { request: largest } : {}), recent: gate.recent(Math.max(1, Math.ceil(windowMs / 60))),
       ...(last ? { stopped: true } : {}),
     };
     await store.write(key, encodeControl(WorkerRegistration, value));
@@ -123,8 +125,10 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   };
   const refresh = async () => {
     await register(Date.now() + 3 * refreshMs);
-    workers = 1 + (await others()).length;
+    const regs = await others();
+    workers = 1 + regs.length;
     await readPace();
+    if (joining) rejoin(regs);
     apply();
   };
 
@@ -133,30 +137,53 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   await readPace();
   workers = 1 + before.length;
   apply();
-  if (before.length > 0) {
+  /**
+   * What the others sent in the window and may still send at their old shares before they see this
+   * worker, with what this worker sent itself: the rate must hold for all of it together. Built when
+   * joining and again at each refresh until it left the window, from the newest registrations.
+   */
+  const transition = (regs: WorkerRegistration[]): { gate: RateGate; until: number } | 'legacy' | undefined => {
     const now = Date.now();
     const seeded = new RateGate(rateAt(now), { windowMs });
     let until = now;
-    let legacy = false;
-    for (const other of before) {
-      if (!other.at || other.share === undefined || !other.recent) { legacy = true; continue; }
+    for (const other of regs) {
+      if (!other.at || other.share === undefined || !other.recent) return 'legacy';
       for (const [at, n] of other.recent) { seeded.seed(at, n); until = Math.max(until, at + windowMs); }
       if (other.stopped) continue;
-      // Until it next looks (at the latest when its registration expires) it may go on at its old
-      // share: counted as sent at the latest moment it could be, plus one request's worth.
+      // Until it next looks (a refresh after it registered, and this worker looks again by then) it
+      // may go on at its old share, paced: counted step by step at the latest moment each could go
+      // out, plus its largest request at once.
       const from = Date.parse(other.at);
-      const end = Math.max(from, Date.parse(other.expiresAt));
-      const more = Math.min(other.share, (other.share * (end - from)) / windowMs) + other.share / 60;
-      seeded.seed(end, more);
+      const end = Math.min(Date.parse(other.expiresAt), Math.max(from + 1.5 * refreshMs, now + refreshMs));
+      const step = Math.max(1, Math.ceil(windowMs / 60));
+      seeded.seed(from, other.request ?? other.share / 60);
+      for (let at = from + step; at < end + step; at += step) seeded.seed(Math.min(at, end), (other.share * step) / windowMs);
       until = Math.max(until, end + windowMs);
     }
-    if (legacy) {
+    if (until <= now) return undefined;
+    for (const [at, n] of gate.recent(Math.max(1, Math.ceil(windowMs / 60)))) seeded.seed(at, n);
+    return { gate: seeded, until };
+  };
+  let joinedUntil = 0;
+  const rejoin = (regs: WorkerRegistration[]) => {
+    if (Date.now() >= joinedUntil) { joining = undefined; return; }
+    const t = transition(regs);
+    if (t === 'legacy') return;
+    joining = t;
+    if (t) joinedUntil = Math.max(joinedUntil, t.until);
+  };
+
+  if (before.length > 0) {
+    const now = Date.now();
+    const t = transition(before);
+    if (t === 'legacy') {
       // A worker that does not say what it sent: wait until it has lowered its share and its sends left the window.
       const waitMs = refreshMs + windowMs;
       gate.pauseUntil(now + waitMs);
       log.info({ workers, waitMs }, 'other workers are loading this migration under the same rate limit: waiting for them to make room');
-    } else if (until > now) {
-      joining = { gate: seeded, until };
+    } else if (t) {
+      joining = t;
+      joinedUntil = t.until;
       log.info({ workers, rate: Math.round(rateAt(now)) }, 'other workers are loading this migration under the same rate limit: sharing it with them');
     }
   }
@@ -210,6 +237,12 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
     cutting = run(wait);
   };
 
+  // Workers that start together each saw only those registered before them: look again soon, so
+  // every share is an equal one within a second or so, not after a whole refresh.
+  const soon = setTimeout(() => {
+    refresh().catch((err: unknown) => log.warn({ error: describeError(err) }, 'could not refresh the rate share; keeping the current one'));
+  }, Math.min(1000, refreshMs / 2));
+  soon.unref();
   const timer = setInterval(() => {
     refresh().catch((err: unknown) => log.warn({ error: describeError(err) }, 'could not refresh the rate share; keeping the current one'));
   }, refreshMs);
@@ -219,6 +252,7 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   tick.unref();
   const limit: RateLimit = {
     async take(n, signal) {
+      largest = Math.max(largest, n);
       const transition = joining;
       if (transition && Date.now() < transition.until) await transition.gate.take(n, signal);
       await gate.take(n, signal);
@@ -232,6 +266,7 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
     throttled,
     async stop() {
       stopped = true;
+      clearTimeout(soon);
       clearInterval(timer);
       clearInterval(tick);
       await cutting;
