@@ -101,8 +101,10 @@ const beforeWindow = windowOf(stormFrom - 60_000);
 let recovered;
 for (let i = Math.ceil(s1); i + 10 <= secs; i++) if (mean(per.slice(i, i + 10)) >= 0.95 * perSecond) { recovered = i; break; }
 const afterFrom = recovered !== undefined ? started + recovered * 1000 : undefined;
-const afterWindow = afterFrom !== undefined && afterFrom + 60_000 <= end ? windowOf(afterFrom) : undefined;
-const fullEnd = Math.floor((end - started) / 1000);
+const afterWindow = afterFrom !== undefined && afterFrom + 60_000 <= started + fullEndOf() * 1000 ? windowOf(afterFrom) : undefined;
+function fullEndOf() { return Math.min(Math.floor((end - started) / 1000), Math.floor(Math.min(...results.map((r) => r.seconds))) - 2); }
+// Steady state ends when the first worker ran out of chunks.
+const fullEnd = Math.min(Math.floor((end - started) / 1000), Math.floor(Math.min(...results.map((r) => r.seconds))) - 2);
 const after = recovered !== undefined ? per.slice(recovered, fullEnd - 1) : [];
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;

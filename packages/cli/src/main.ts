@@ -440,6 +440,7 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
  */
 function loadRate(flag: string | undefined, d: DestinationSpec): number | undefined {
   if (flag !== undefined && flag.trim().toLowerCase() === 'none') return undefined;
+  if (flag !== undefined && !/^\s*\d+\s*$/.test(flag)) throw new HogportError('E_USAGE', `--max-events-per-minute takes a positive whole number of events, or "none" for no cap, not "${flag}"`, { exitCode: 2 });
   const given = positiveFlag(flag, '--max-events-per-minute');
   if (given !== undefined) return given;
   if (d.type !== 'posthog' || d.maxEventsPerMinute === 'none') return undefined;

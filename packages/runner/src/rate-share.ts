@@ -1,4 +1,4 @@
-import { describeError, hasCode, RateGate, type Logger, type RateLimit } from '@hogport/common';
+import { describeError, hasCode, RateGate, sleep, type Logger, type RateLimit } from '@hogport/common';
 import type { Layout, Stage } from '@hogport/layout';
 import { encodeControl, Pace, readControl, WorkerRegistration } from '@hogport/manifest';
 import { CLOCK_SKEW_MS } from '@hogport/state';
@@ -133,6 +133,9 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   };
 
   await register(Date.now() + 3 * refreshMs);
+  // Workers started together register within moments of each other: a short look later, each sees
+  // the others before its first send, instead of sending a full share it would soon have to give back.
+  await sleep(Math.min(1000, refreshMs / 2));
   const before = await others();
   await readPace();
   workers = 1 + before.length;
