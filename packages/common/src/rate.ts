@@ -87,6 +87,7 @@ export class RateGate implements RateLimit {
   }
 
   private async wait(n: number, signal?: AbortSignal): Promise<void> {
+    let waited = false;
     for (;;) {
       signal?.throwIfAborted();
       const now = this.now();
@@ -95,10 +96,13 @@ export class RateGate implements RateLimit {
       if (delay <= 0) {
         this.log.push({ at: now, n });
         this.inWindow += n;
-        if (this.pace) this.nextAt = Math.max(this.nextAt, now) + (n * this.windowMs) / this.perMinute;
+        // A sender that was idle for a moment (between chunks, waiting on an answer) may catch up
+        // by a sixtieth of the window, no more; one kept waiting gets no credit: the pace stays even.
+        if (this.pace) this.nextAt = Math.max(this.nextAt, waited ? now : now - this.windowMs / 60) + (n * this.windowMs) / this.perMinute;
         return;
       }
       // Re-check after at most a second: the rate may have been raised meanwhile.
+      waited = true;
       await sleep(Math.min(delay, 1000), signal);
     }
   }

@@ -117,9 +117,11 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   };
   const readPace = async () => {
     const got = await readControl(store, paceKey, Pace).catch((err: unknown) => {
-      if (hasCode(err, 'E_CORRUPT_CONTROL')) return undefined;
+      if (hasCode(err, 'E_CORRUPT_CONTROL')) return null;
       throw err;
     });
+    // An unreadable record leaves the pace as last read; a cut overwrites it.
+    if (got === null) return undefined;
     pace = got?.value;
     return got;
   };
@@ -155,11 +157,11 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
       if (other.stopped) continue;
       // Until it next looks (a refresh after it registered, and this worker looks again by then) it
       // may go on at its old share, paced: counted step by step at the latest moment each could go
-      // out, plus its largest request at once.
+      // out, plus its largest request and the sixtieth of a window a gate may catch up, at once.
       const from = Date.parse(other.at);
       const end = Math.min(Date.parse(other.expiresAt), Math.max(from + 1.5 * refreshMs, now + refreshMs));
       const step = Math.max(1, Math.ceil(windowMs / 60));
-      seeded.seed(from, other.request ?? other.share / 60);
+      seeded.seed(from, (other.request ?? other.share / 60) + other.share / 60);
       for (let at = from + step; at < end + step; at += step) seeded.seed(Math.min(at, end), (other.share * step) / windowMs);
       until = Math.max(until, end + windowMs);
     }
