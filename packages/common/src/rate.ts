@@ -96,9 +96,13 @@ export class RateGate implements RateLimit {
       if (delay <= 0) {
         this.log.push({ at: now, n });
         this.inWindow += n;
-        // A sender that was idle for a moment (between chunks, waiting on an answer) may catch up
-        // by a sixtieth of the window, no more; one kept waiting gets no credit: the pace stays even.
-        if (this.pace) this.nextAt = Math.max(this.nextAt, waited ? now : now - this.windowMs / 60) + (n * this.windowMs) / this.perMinute;
+        // Paced a little under the rate (PACE_SHARE), so that with the catch-up below the window
+        // never fills: a full window would make the sender stall until its oldest sends leave it,
+        // and every burst would come back a window later as a gap. A sender that was idle for a
+        // moment (between chunks, waiting on an answer) may catch up by a sixtieth of the window,
+        // no more; one kept waiting, or sending for the first time, gets no credit.
+        const credit = waited || this.nextAt === 0 ? 0 : this.windowMs / 60;
+        if (this.pace) this.nextAt = Math.max(this.nextAt, now - credit) + (n * this.windowMs) / (this.perMinute * PACE_SHARE);
         return;
       }
       // Re-check after at most a second: the rate may have been raised meanwhile.
@@ -118,6 +122,9 @@ export class RateGate implements RateLimit {
     return this.windowMs;
   }
 }
+
+/** The share of the rate a paced gate sends at: with a sixtieth of a window's catch-up, under 99% of the window's budget. */
+const PACE_SHARE = 0.97;
 
 function positive(n: number): number {
   if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`a rate must be a positive number of events per minute, not ${n}`);
