@@ -130,7 +130,6 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
     const regs = await others();
     workers = 1 + regs.length;
     await readPace();
-    if (joining) rejoin(regs);
     apply();
   };
 
@@ -144,8 +143,8 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   apply();
   /**
    * What the others sent in the window and may still send at their old shares before they see this
-   * worker, with what this worker sent itself: the rate must hold for all of it together. Built when
-   * joining and again at each refresh until it left the window, from the newest registrations.
+   * worker: the rate must hold for all of it together with what this worker sends, until it left
+   * the window. Built once, when joining: the others lower their shares within a refresh.
    */
   const transition = (regs: WorkerRegistration[]): { gate: RateGate; until: number } | 'legacy' | undefined => {
     const now = Date.now();
@@ -165,19 +164,8 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
       for (let at = from + step; at < end + step; at += step) seeded.seed(Math.min(at, end), (other.share * step) / windowMs);
       until = Math.max(until, end + windowMs);
     }
-    if (until <= now) return undefined;
-    for (const [at, n] of gate.recent(Math.max(1, Math.ceil(windowMs / 60)))) seeded.seed(at, n);
-    return { gate: seeded, until };
+    return until > now ? { gate: seeded, until } : undefined;
   };
-  let joinedUntil = 0;
-  const rejoin = (regs: WorkerRegistration[]) => {
-    if (Date.now() >= joinedUntil) { joining = undefined; return; }
-    const t = transition(regs);
-    if (t === 'legacy') return;
-    joining = t;
-    if (t) joinedUntil = Math.max(joinedUntil, t.until);
-  };
-
   if (before.length > 0) {
     const now = Date.now();
     const t = transition(before);
@@ -188,7 +176,6 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
       log.info({ workers, waitMs }, 'other workers are loading this migration under the same rate limit: waiting for them to make room');
     } else if (t) {
       joining = t;
-      joinedUntil = t.until;
       log.info({ workers, rate: Math.round(rateAt(now)) }, 'other workers are loading this migration under the same rate limit: sharing it with them');
     }
   }
