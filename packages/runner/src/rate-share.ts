@@ -154,9 +154,10 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
       if (!other.at || other.share === undefined || !other.recent) return 'legacy';
       for (const [at, n] of other.recent) { seeded.seed(at, n); until = Math.max(until, at + windowMs); }
       if (other.stopped) continue;
-      // Until it next looks (a refresh after it registered, and this worker looks again by then) it
-      // may go on at its old share, paced: counted step by step at the latest moment each could go
-      // out, plus its largest request and the sixtieth of a window a gate may catch up, at once.
+      // Until it next looks (a refresh and a half after it registered, or a refresh from now, never
+      // past its registration's expiry) it may go on at its old share, paced: counted step by step
+      // at the latest moment each could go out, plus its largest request and the sixtieth of a
+      // window a gate may catch up, at once.
       const from = Date.parse(other.at);
       const end = Math.min(Date.parse(other.expiresAt), Math.max(from + 1.5 * refreshMs, now + refreshMs));
       const step = Math.max(1, Math.ceil(windowMs / 60));
