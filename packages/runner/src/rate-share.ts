@@ -133,6 +133,11 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
     apply();
   };
 
+  // The share a registration states is the most this worker will send at until it looks again:
+  // from the workers already there, before it registers; lower once it has seen those who came since.
+  workers = 1 + (await others()).length;
+  await readPace();
+  apply();
   await register(Date.now() + 3 * refreshMs);
   // Workers started together register within moments of each other: a short look later, each sees
   // the others before its first send, instead of sending a full share it would soon have to give back.
@@ -141,6 +146,7 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
   await readPace();
   workers = 1 + before.length;
   apply();
+  await register(Date.now() + 3 * refreshMs);
   /**
    * What the others sent in the window and may still send at their old shares before they see this
    * worker: the rate must hold for all of it together with what this worker sends, until it left
