@@ -35,8 +35,8 @@ export async function timed(args, env = process.env) {
 }
 
 /** The PostHog stand-in in its own process, counting only, so no client pays for it. */
-export async function standIn(token) {
-  const child = spawn(process.execPath, [path.join(root, 'scripts/posthog-stand-in.mjs'), '--token', token, '--count-only'], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function standIn(token, { timeline = false } = {}) {
+  const child = spawn(process.execPath, [path.join(root, 'scripts/posthog-stand-in.mjs'), '--token', token, '--count-only', ...(timeline ? ['--timeline'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () => JSON.parse((await replies.next()).value);
   const { url } = await next();
@@ -45,6 +45,11 @@ export async function standIn(token) {
     /** {events, uuids, requests} received since the last reset. */
     stats: async () => { child.stdin.write('stats\n'); return next(); },
     reset: async () => { child.stdin.write('reset\n'); return next(); },
+    /** Every capture request answered 429 with this Retry-After (seconds) until calm(). */
+    storm: async (retryAfterSeconds) => { child.stdin.write(`storm ${retryAfterSeconds}\n`); return next(); },
+    calm: async () => { child.stdin.write('calm\n'); return next(); },
+    /** [ms since the epoch, events] of every accepted request (with { timeline: true }). */
+    timeline: async () => { child.stdin.write('timeline\n'); return next(); },
     stop: () => child.stdin.end(),
   };
 }

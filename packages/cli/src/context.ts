@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { createLogger, HogportError, readSecret, type Logger } from '@hogport/common';
 import { layout as makeLayout, type Layout, type Stage } from '@hogport/layout';
-import { DryRunDestination, PostHogDestination, type Destination, type RateGate } from '@hogport/loader';
+import { DryRunDestination, PostHogDestination, type Destination, type RateLimit } from '@hogport/loader';
 import { loadPipeline, resolveLocation, type LoadedPipeline, type PlannedChunk, type DefinedSource, type Source } from '@hogport/pipeline';
 import { extractJob, loadJob, StoreClock, transformJob, type SampleLane, type StageJob } from '@hogport/runner';
 import { openStore, type Store, type StoreOptions } from '@hogport/store';
@@ -62,15 +62,17 @@ export async function openContext(file: string, opts: GlobalOptions, log: Logger
   }
   const opened: Store[] = [store];
   const factory = await load();
+  const layout = makeLayout(def.id);
   const source = factory({
     options: def.source, baseDir: pipeline.baseDir, log,
+    quotas: { store, key: (name, scope) => layout.quota(name, scope) },
     openStore: (uri) => { const s = openStore(uri, storeOptions); opened.push(s); return s; },
   });
   if (def.transform.importEvents === false && !source.identities) {
     throw new HogportError('E_PIPELINE_INVALID', `${file}: transform.importEvents: false imports only identities and persons, and the ${def.source.type} source has none: nothing would be sent. Remove the setting.`, { exitCode: 2 });
   }
   return {
-    pipeline, store, layout: makeLayout(def.id), source, log, clock: new StoreClock(store, log),
+    pipeline, store, layout, source, log, clock: new StoreClock(store, log),
     async close() { await Promise.all(opened.map((s) => s.close())); },
   };
 }
@@ -89,7 +91,7 @@ export function ingestionHost(host: string): string {
 
 export interface DestinationChoices {
   historicalMigration: boolean;
-  rate?: RateGate;
+  rate?: RateLimit;
 }
 
 /** The destination the definition names. The project key is read from the environment, never from the file. */

@@ -99,3 +99,29 @@ test('loads every chunk again when the destination changes from the dry run to P
   assert.match(res.stderr, /load: 2 done/);
   assert.equal(new Set(server.events.map((e) => e.uuid)).size, 80);
 });
+
+test('a load to PostHog holds to 10,000 events a minute unless told otherwise, and "none" lifts the cap', async (t) => {
+  const server = await startFakePostHog({ token: KEY });
+  t.after(() => server.close());
+  const ws = await workspace({ files: 1, perFile: 400, destination: `{ type: posthog, host: "${server.url}", batchMaxEvents: 1000, maxAttempts: 3 }` });
+  const paced = await runCli(['run', ws.pipeline], { env });
+  assert.equal(paced.code, 0, paced.stderr);
+  // Under a rate a request holds at most a second's worth: 10,000 a minute is 166 a second.
+  assert.equal(Math.max(...server.requests.map((r) => r.events)), 166);
+  assert.equal(server.accepted.uuids.size, 400);
+
+  server.requests.length = 0;
+  const free = await runCli(['load', ws.pipeline, '--force', '--max-events-per-minute', 'none'], { env });
+  assert.equal(free.code, 0, free.stderr);
+  assert.equal(Math.max(...server.requests.map((r) => r.events)), 400, 'with no cap, the definition\'s batches');
+
+  server.requests.length = 0;
+  const faster = await runCli(['load', ws.pipeline, '--force', '--max-events-per-minute', '12000'], { env });
+  assert.equal(faster.code, 0, faster.stderr);
+  assert.equal(Math.max(...server.requests.map((r) => r.events)), 200);
+  assert.match(faster.stderr, /above 10,000: PostHog asks for approval/);
+
+  const bad = await runCli(['load', ws.pipeline, '--force', '--max-events-per-minute', 'fast'], { env });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /or "none" for no cap/);
+});

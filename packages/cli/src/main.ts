@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { describeError, HOGPORT_VERSION, HogportError, readSecret, redact, sleep, type Logger } from '@hogport/common';
 import { formatVerify, PostHogQuery, verifyMigration } from '@hogport/verify';
 import { isDerivedChunk, upstreamOf, type Stage } from '@hogport/layout';
-import { selectChunks, type PlannedChunk } from '@hogport/pipeline';
+import { DEFAULT_MAX_EVENTS_PER_MINUTE, selectChunks, type DestinationSpec, type PlannedChunk } from '@hogport/pipeline';
 import { RateGate } from '@hogport/loader';
 import { availableParallelism } from 'node:os';
 import { currentWorker, threadedJob, joinRateShare, mergeIdentities, runMigration, type ChunkOutcome, type RunEvent, type RunSummary, type Worker } from '@hogport/runner';
@@ -102,7 +102,7 @@ common(program.command('plan').description('list the chunks the pipeline plans')
 
 const loadOptions = (cmd: Command) => cmd
   .option('--resend-changed', 'send again the events whose content changed since they were loaded (kept out otherwise); those whose name, distinct_id or day changed are then in PostHog twice')
-  .option('--max-events-per-minute <n>', 'hold the load to this many events per minute, across all workers and retries')
+  .option('--max-events-per-minute <n>', `hold the load to this many events per minute, across all workers and retries (default ${DEFAULT_MAX_EVENTS_PER_MINUTE.toLocaleString('en-US')}, PostHog's threshold for approval; "none" for no cap)`)
   .option('--without-historical-migration', 'send without historical_migration (live ingestion): only if you know you need it')
   .option('--sample <percent>', 'a test migration of whole persons: this percent of them, the same ones every run, loaded in a lane of its own (to sample.destination when set)');
 
@@ -398,7 +398,7 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
   if (d.type === 'posthog' && !d.historicalMigration && !optedOut) {
     throw new HogportError('E_USAGE', 'destination.historicalMigration is false: events would go through live ingestion (spike detection, standard ingestion charges) instead of the historical queue. Pass --without-historical-migration to confirm, or remove the setting.', { exitCode: 2 });
   }
-  const perMinute = positiveFlag(opts.maxEventsPerMinute, '--max-events-per-minute') ?? (d.type === 'posthog' ? d.maxEventsPerMinute : undefined);
+  const perMinute = loadRate(opts.maxEventsPerMinute, d);
   const plan = await loadPlan(ctx, ids, last);
   const warnings = loadWarnings(plan, perMinute);
   if (optedOut) warnings.push('sending WITHOUT historical_migration: these events go through live ingestion.');
@@ -408,7 +408,7 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
   }
   const gate = perMinute ? new RateGate(perMinute) : undefined;
   const share = gate && perMinute ? await joinRateShare({ store: ctx.store, layout: ctx.layout, stage: 'load', worker, gate, perMinute, log: ctx.log, clock: ctx.clock }) : undefined;
-  const destination = openDestination(ctx, { historicalMigration: !optedOut, ...(gate ? { rate: gate } : {}) });
+  const destination = openDestination(ctx, { historicalMigration: !optedOut, ...(share ? { rate: share.limit } : {}) });
   return {
     order: plan.order,
     destination,
@@ -419,6 +419,19 @@ async function prepareLoad(ctx: Context, opts: StageOptions, ids: string[], work
       await destination.close();
     },
   };
+}
+
+/**
+ * The events a minute a load holds to: the flag, else the definition's, else (to PostHog) the
+ * default PostHog's guidance sets; "none" (flag or definition) for no cap at all.
+ */
+function loadRate(flag: string | undefined, d: DestinationSpec): number | undefined {
+  if (flag !== undefined && flag.trim().toLowerCase() === 'none') return undefined;
+  if (flag !== undefined && !/^\s*\d+\s*$/.test(flag)) throw new HogportError('E_USAGE', `--max-events-per-minute takes a positive whole number of events, or "none" for no cap, not "${flag}"`, { exitCode: 2 });
+  const given = positiveFlag(flag, '--max-events-per-minute');
+  if (given !== undefined) return given;
+  if (d.type !== 'posthog' || d.maxEventsPerMinute === 'none') return undefined;
+  return d.maxEventsPerMinute ?? DEFAULT_MAX_EVENTS_PER_MINUTE;
 }
 
 /**

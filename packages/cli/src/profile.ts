@@ -40,6 +40,6 @@ export async function profileMigration(ctx: Context, file: string, opts: Profile
     if (!extract) continue;
     for await (const r of chunkRecords({ source: ctx.source, spec: def.transform, store: ctx.store, layout: ctx.layout, chunk, extract: extract.value, log: ctx.log })) profile.add(r.decision);
   }
-  const perMinute = def.destination.type === 'posthog' ? def.destination.maxEventsPerMinute : undefined;
+  const perMinute = def.destination.type === 'posthog' && def.destination.maxEventsPerMinute !== 'none' ? def.destination.maxEventsPerMinute : undefined;
   return profile.toJSON({ chunks: { profiled: chosen.length, of }, ...(perMinute ? { eventsPerMinute: perMinute } : {}) });
 }

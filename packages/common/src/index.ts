@@ -7,6 +7,6 @@ export { HOGPORT_VERSION } from './version.js';
 export { sleep } from './time.js';
 export { normalizeTimestamp, timeKey, epochToIso } from './timestamp.js';
 export { parseRetryAfter, backoffMs } from './http.js';
-export { RateGate } from './rate.js';
+export { RateGate, type RateLimit } from './rate.js';
 export { wallToUtc, isTimeZone } from './zone.js';
 export { uuidV5, URL_NAMESPACE } from './uuid.js';

@@ -56,6 +56,11 @@ export interface CallOptions<T> {
   /** Before every attempt, retries included: quota limiters and rate gates. */
   beforeAttempt?: (signal?: AbortSignal) => Promise<void>;
   /**
+   * `beforeAttempt` slows down on a 429 itself (a cut shared rate): a 429 with Retry-After then waits
+   * just that long, not the growing backoff, which would leave the rate unused long after capture recovered.
+   */
+  pacedOn429?: boolean;
+  /**
    * The caller's meaning of a status that is not 2xx: an error to throw at once, 'retry', or
    * undefined for the shared rule (retryable statuses retried, any other the `unexpected` error).
    */
@@ -112,6 +117,7 @@ export class HttpClient {
       let last: string;
       let retryAfterMs: number | undefined;
       let connectionFailure = false;
+      let paced = false;
       await this.slot();
       try {
         // Again after the wait for a slot: the breaker may have opened meanwhile.
@@ -154,6 +160,7 @@ export class HttpClient {
         }
         connectionFailure = failing;
         retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+        paced = status === 429 && call.pacedOn429 === true && retryAfterMs !== undefined;
       } catch (err) {
         if (!(err instanceof Retry)) throw err;
         last = err.message;
@@ -169,7 +176,7 @@ export class HttpClient {
         throw new HogportError(this.options.codes.unavailable, `${call.what} used up its retry budget with ${this.options.service} (last ${last}); it will be retried on the next run`, { details: { attempts: attempt, retries } });
       }
       retries += 1;
-      const wait = Math.max(backoffMs(attempt, baseMs, capMs), retryAfterMs ?? 0);
+      const wait = paced ? retryAfterMs! : Math.max(backoffMs(attempt, baseMs, capMs), retryAfterMs ?? 0);
       this.options.log?.warn({ service: this.options.service, what: call.what, attempt, last: last.slice(0, 200), waitMs: Math.round(wait) }, 'retrying a request');
       await sleep(wait, signal);
     }

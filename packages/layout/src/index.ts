@@ -7,6 +7,8 @@
  *   <migration>/failures/<stage>/<chunk>.json         the last failure, until the chunk succeeds
  *   <migration>/checkpoints/<stage>/<chunk>.json      progress inside an uncommitted chunk (load)
  *   <migration>/workers/<stage>/<worker>.json         workers sharing a rate limit, while they run
+ *   <migration>/pace/<stage>.json                     the shared rate after capture answered 429 (cut, recovering)
+ *   <migration>/quotas/<source>/<scope>.json          source API queries made in the quota's window (Mixpanel's per project)
  *   <migration>/unreadable/extract/<chunk>.json       raw data transform could not read: its extract is stale
  *   <migration>/raw/<chunk>/<attempt>/<file>          extract output, byte for byte the source's
  *   <migration>/events/<chunk>/<attempt>.jsonl.gz     transform output: PostHog events
@@ -103,6 +105,10 @@ export interface Layout {
   /** A worker's registration while it takes part in a stage (rate limit shares). */
   worker(stage: Stage, worker: string): string;
   workers(stage: Stage): string;
+  /** The rate the workers of a stage share after a 429: cut, then recovering to the cap. */
+  pace(stage: Stage): string;
+  /** The queries made of a source API within its quota's window, shared by every process; `scope` is the quota's (a Mixpanel project). */
+  quota(source: string, scope: string): string;
   raw(chunk: string, attempt: string, file: string): string;
   rawAttempt(chunk: string, attempt: string): string;
   /** The file name inside a raw key (what the source called it). */
@@ -184,6 +190,8 @@ export function layout(migration: string, sample?: string): Layout {
     unreadables: () => `${m}/unreadable/extract/`,
     worker: (stage, w) => `${at(stage)}/workers/${stage}/${w.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
     workers: (stage) => `${at(stage)}/workers/${stage}/`,
+    pace: (stage) => `${at(stage)}/pace/${stage}.json`,
+    quota: (source, scope) => `${m}/quotas/${source.replace(/[^A-Za-z0-9._-]/g, '_')}/${scope.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
     raw: (c, attempt, file) => `${m}/raw/${chunk(c)}/${attempt}/${file}`,
     rawAttempt: (c, attempt) => `${m}/raw/${chunk(c)}/${attempt}/`,
     rawName: (key) => key.split('/').slice(4).join('/'),

@@ -2,7 +2,7 @@ export { type Batch, type Destination, type SendReport, type SendOptions, type R
 export { batches, type BatchOptions, type IndexedLine } from './batcher.js';
 export { validateEvent, type EventProblem } from './validate.js';
 export { deliver, type Delivery, type DeliverOptions, type RefusedEvent } from './deliver.js';
-export { RateGate } from '@hogport/common';
+export { RateGate, type RateLimit } from '@hogport/common';
 export { PostHogDestination, type PostHogOptions } from './posthog.js';
 export { DryRunDestination } from './dry-run.js';
 export { probeProjectKey, type ProbeOptions } from './probe.js';

@@ -1,4 +1,4 @@
-import { HogportError, type Logger, type RateGate } from '@hogport/common';
+import { HogportError, parseRetryAfter, type Logger, type RateLimit } from '@hogport/common';
 import { Breaker, HttpClient, unreachable, type Reply } from '@hogport/http';
 import { gzipBatchBody, type Batch, type Destination, type SendOptions, type SendReport } from './destination.js';
 
@@ -13,8 +13,8 @@ export interface PostHogOptions {
   log: Logger;
   /** False leaves `historical_migration` out of requests; only on the user's explicit opt-out. */
   historicalMigration?: boolean;
-  /** Every request attempt takes its events from this gate first. */
-  rate?: RateGate;
+  /** Every request attempt takes its events from this first; a 429 is reported to it (with Retry-After) so it can slow down. */
+  rate?: RateLimit;
   /** Backoff base and cap; tests shorten them. */
   backoff?: { baseMs: number; capMs: number };
   /** Connection failures in a row, across every chunk, that stop the load (default 8). */
@@ -58,8 +58,11 @@ export class PostHogDestination implements Destination {
       method: 'POST', path: this.path, body, what,
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
       ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.budget ? { budget: opts.budget } : {}),
-      ...(rate ? { beforeAttempt: (signal?: AbortSignal) => rate.take(batch.events.length, signal) } : {}),
-      classify: (reply) => this.refusal(reply, what),
+      ...(rate ? { beforeAttempt: (signal?: AbortSignal) => rate.take(batch.events.length, signal), pacedOn429: rate.throttled !== undefined } : {}),
+      classify: (reply) => {
+        if (reply.status === 429) rate?.throttled?.(parseRetryAfter(reply.headers['retry-after']));
+        return this.refusal(reply, what);
+      },
       read: async ({ status, body: answer }) => {
         const text = (await readText(answer)).trim();
         if (!isCaptureAnswer(status, text)) throw this.notCapture(`HTTP ${status} with ${text ? JSON.stringify(text.slice(0, 120)) : 'an empty body'}`);

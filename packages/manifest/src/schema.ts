@@ -206,8 +206,37 @@ export const WorkerRegistration = z.object({
    * registrations written before hogport judged them on the store's clock lack it.
    */
   ttlMs: z.number().int().nonnegative().optional(),
+  /** When this registration was written: the sends below are those up to then. */
+  at: isoTime.optional(),
+  /** Its share of the rate (events per window) when written: its pace until it next looks. */
+  share: z.number().positive().optional(),
+  /** The most events one of its requests took: how far past its pace it can go at once. */
+  request: z.number().positive().optional(),
+  /** Events it sent in the window up to `at`, as [ms since the epoch, events], each no earlier than the sends it sums. */
+  recent: z.array(z.tuple([z.number(), z.number().nonnegative()])).max(1000).optional(),
+  /** Written by a worker that stopped cleanly: it sends nothing after `at`. */
+  stopped: z.boolean().optional(),
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistration>;
+
+/**
+ * The rate every worker of a stage holds to right now, below its cap after capture answered 429:
+ * `rate` at `since`, growing by `increase` events per window every window until it reaches the cap
+ * again, and nothing sent before `pausedUntil` (capture's Retry-After). Every worker computes the
+ * same rate from it, so it is written only when the rate is cut.
+ */
+export const Pace = z.object({
+  kind: z.literal('hogport.pace'),
+  version: z.literal(1),
+  stage,
+  rate: z.number().positive(),
+  since: isoTime,
+  increase: z.number().positive(),
+  pausedUntil: isoTime.optional(),
+  /** Cuts since the rate was last at the cap, for status and logs. */
+  cuts: z.number().int().nonnegative(),
+});
+export type Pace = z.infer<typeof Pace>;
 
 /**
  * What a sampled load (`--sample <percent>`) chose to send, written when it starts: the rule, the

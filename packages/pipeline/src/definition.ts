@@ -62,6 +62,13 @@ export const TransformSpec = z.object({
 }).strict();
 export type TransformSpec = z.infer<typeof TransformSpec>;
 
+/**
+ * The load's rate when the definition and the command line say nothing: PostHog asks to be contacted
+ * before a migration goes faster than 10k events a minute, or it risks being rate limited. Raise it
+ * once PostHog approves (its own importer paces at 5,000 events a second, 300,000 a minute).
+ */
+export const DEFAULT_MAX_EVENTS_PER_MINUTE = 10_000;
+
 export const DestinationSpec = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('dry-run'),
@@ -81,8 +88,11 @@ export const DestinationSpec = z.discriminatedUnion('type', [
     /** Retries per chunk across all its requests: a chunk that keeps failing is failed and retried next run. */
     retryBudget: z.number().int().nonnegative().max(100_000).default(200),
     timeoutSeconds: z.number().positive().max(600).default(60),
-    /** Events per minute across all workers, retries included; --max-events-per-minute overrides it. */
-    maxEventsPerMinute: z.number().int().positive().optional(),
+    /**
+     * Events per minute across all workers, retries included (--max-events-per-minute overrides it).
+     * Unset, DEFAULT_MAX_EVENTS_PER_MINUTE: PostHog asks to approve more; "none" sends as fast as capture takes.
+     */
+    maxEventsPerMinute: z.union([z.number().int().positive(), z.literal('none')]).optional(),
     /**
      * Sends with `historical_migration: true` (PostHog's historical ingestion). false also needs
      * --without-historical-migration on the command line: live ingestion of years of events is

@@ -1,5 +1,5 @@
 export {
-  PipelineDefinition, TransformSpec, DestinationSpec, StoreSpec, loadPipeline, resolveLocation, formatIssues, invalidDefinition,
+  PipelineDefinition, TransformSpec, DestinationSpec, StoreSpec, DEFAULT_MAX_EVENTS_PER_MINUTE, loadPipeline, resolveLocation, formatIssues, invalidDefinition,
   type LoadedPipeline,
 } from './definition.js';
 export { planWindows, windowId, fileChunkId, selectChunks, type Window } from './chunks.js';

@@ -117,6 +117,11 @@ export interface SourceFactoryContext {
   baseDir: string;
   openStore(uri: string): Store;
   log: Logger;
+  /**
+   * Where a source keeps what its API quotas count, shared by every process of the migration
+   * (the migration's store, under quotas/): `key` names one quota's record, by source and scope.
+   */
+  quotas?: { store: Store; key(source: string, scope: string): string };
 }
 
 export type SourceFactory = (ctx: SourceFactoryContext) => Source;

@@ -7,7 +7,7 @@ export { transformJob } from './stages/transform.js';
 export { loadJob } from './stages/load.js';
 export { finishEvent } from '@hogport/event';
 export { GzipLinesWriter } from './stages/writer.js';
-export { joinRateShare, type RateShare, type RateShareOptions } from './rate-share.js';
+export { joinRateShare, type Backoff, type RateShare, type RateShareOptions } from './rate-share.js';
 export { mergeIdentities, isPersonsChunk, personsChunk, MERGE_NAMESPACE, PERSONS_CHUNK, type MergeOptions, type MergeResult } from './merge.js';
 export { ExternalSorter, type SorterOptions } from './spill.js';
 export { threadedJob, type ThreadedJob, type ThreadedOptions, type ThreadJob, type ThreadSetup } from './threads.js';

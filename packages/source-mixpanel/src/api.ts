@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
 import { HogportError, RateGate, readAll, type Logger } from '@hogport/common';
+import type { Store } from '@hogport/store';
+import { SharedQuota } from './quota.js';
 import { bodyIncomplete, HttpClient, jsonLinesComplete, type Breaker, type CallOptions } from '@hogport/http';
 
 export interface MixpanelApiOptions {
@@ -19,20 +21,27 @@ export interface MixpanelApiOptions {
 }
 
 /**
- * Mixpanel's query quotas, held on the client by every request of the run whatever the concurrency
- * (retries included): at most `perHour` queries in any hour and `perSecond` in any second.
+ * Mixpanel's query quotas, held on the client by every request (retries included) whatever the
+ * concurrency: at most `perHour` queries in any hour and `perSecond` in any second. Mixpanel counts
+ * them per project, so with `shared` they are held through the store by every process that extracts
+ * the project, and the hour's queries outlive a killed process; without it, by this process alone.
  */
 export class MixpanelLimiter {
   private readonly hour: RateGate;
   private readonly second: RateGate;
-  constructor(perHour: number, perSecond: number, windows: { hourMs?: number; secondMs?: number } = {}) {
+  private readonly shared: SharedQuota | undefined;
+  constructor(perHour: number, perSecond: number, windows: { hourMs?: number; secondMs?: number } = {}, shared?: { store: Store; key: string; scope: string; log: Logger }) {
     // Windows a little longer than Mixpanel's: requests arrive with jitter, and one that arrives early
     // must still find its window at the quota.
-    this.hour = new RateGate(perHour, { windowMs: windows.hourMs ?? 3_660_000, pace: false });
-    this.second = new RateGate(perSecond, { windowMs: windows.secondMs ?? 1_250, pace: false });
+    const hourMs = windows.hourMs ?? 3_660_000;
+    const secondMs = windows.secondMs ?? 1_250;
+    this.hour = new RateGate(perHour, { windowMs: hourMs, pace: false });
+    this.second = new RateGate(perSecond, { windowMs: secondMs, pace: false });
+    this.shared = shared && new SharedQuota({ ...shared, source: 'mixpanel', limits: [{ max: perHour, windowMs: hourMs }, { max: perSecond, windowMs: secondMs }] });
   }
 
   async take(signal?: AbortSignal): Promise<void> {
+    if (this.shared) return this.shared.take(signal);
     await this.hour.take(1, signal);
     await this.second.take(1, signal);
   }

@@ -52,8 +52,9 @@ export type MixpanelOptions = z.infer<typeof MixpanelOptions>;
 
 /**
  * Mixpanel as a source: one chunk per day from the Raw Event Export API (the response stored as it
- * came, gzip included), and optionally one chunk of Engage profiles. Every request of a run shares
- * one limiter that holds Mixpanel's quotas (60 an hour, 3 a second) whatever the concurrency.
+ * came, gzip included), and optionally one chunk of Engage profiles. Every request shares one
+ * limiter that holds Mixpanel's quotas (60 an hour, 3 a second) whatever the concurrency, across
+ * every process extracting the project (through the store), and across restarts.
  */
 export const mixpanelSource = defineSource({
   type: 'mixpanel',
@@ -68,7 +69,9 @@ export const mixpanelSource = defineSource({
 
 function sourceSteps(options: MixpanelOptions, ctx: SourceFactoryContext): SourceSteps {
   const mapping: MixpanelMapping = { renameEvents: options.renameEvents, dropProperties: options.dropProperties, ...(options.timezone ? { timezone: options.timezone } : {}) };
-  const limiter = new MixpanelLimiter(options.maxQueriesPerHour, options.maxQueriesPerSecond);
+  // Mixpanel counts queries per project: every process extracting it shares them through the store.
+  const scope = options.projectId ?? 'project-secret';
+  const limiter = new MixpanelLimiter(options.maxQueriesPerHour, options.maxQueriesPerSecond, {}, ctx.quotas ? { store: ctx.quotas.store, key: ctx.quotas.key('mixpanel', scope), scope, log: ctx.log } : undefined);
   const fallbackTime = `${options.end}T00:00:00.000Z`;
   const mapProfile = (profile: unknown) => mapMixpanelProfile(profile, mapping, fallbackTime);
   // One for every day of the run: a Mixpanel that stopped answering stops the extract once.

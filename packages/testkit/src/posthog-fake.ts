@@ -33,6 +33,10 @@ export interface FakePostHog {
   flagRequests: Array<{ path: string; status: number }>;
   /** Answer 200 but keep nothing, like a billing-limited project; can be switched while running. */
   billingLimited: boolean;
+  /** While set, every capture request is answered 429 with this Retry-After (seconds): a rate-limit storm, switched while running. */
+  throttled: number | undefined;
+  /** With `timeline`, [ms since the epoch, events] for every accepted request, in order. */
+  timeline: Array<[number, number]>;
   /** Capture is down: every capture request's connection is reset before an answer. Switchable. */
   down: boolean;
   /** Not PostHog: every capture and flags request gets 200 with an HTML page (a proxy, a wrong host). Switchable. */
@@ -69,6 +73,8 @@ export interface FakePostHogOptions {
   notCapture?: boolean;
   /** False keeps only counts and uuids, for benchmarks with millions of events. */
   keepEvents?: boolean;
+  /** Keep when each accepted request arrived and how many events it held (benchmarks of pacing). */
+  timeline?: boolean;
   faults?: {
     seed: number;
     rate429?: number;
@@ -118,7 +124,7 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
   const maxEventBytes = options.maxEventBytes ?? 1_000_000;
   const server: Server = createServer((req, res) => { void handle(req, res).catch(() => res.destroy()); });
   const fake: FakePostHog = {
-    url: '', events, requests, queries, flagRequests, billingLimited: options.billingLimited ?? false, down: options.down ?? false, notCapture: options.notCapture ?? false, accepted: { events: 0, uuids: new Set() },
+    url: '', events, requests, queries, flagRequests, billingLimited: options.billingLimited ?? false, throttled: undefined, timeline: [], down: options.down ?? false, notCapture: options.notCapture ?? false, accepted: { events: 0, uuids: new Set() },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 
@@ -174,6 +180,7 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
     request.events = batch?.length ?? 0;
     if (typeof token !== 'string' || token === '') return refuse(401, { type: 'authentication_error', code: 'invalid_api_key', detail: 'API key not valid. You can find your project API key in PostHog project settings.' });
     if (token !== options.token) return refuse(401, { type: 'authentication_error', code: 'invalid_api_key', detail: 'Project API key invalid. You can find your project API key in PostHog project settings.' });
+    if (fake.throttled !== undefined) return refuse(429, { type: 'rate_limited', detail: 'Rate limit exceeded' }, { 'retry-after': String(fake.throttled) });
     if (f && hit(f.rate429)) return refuse(429, { type: 'rate_limited', detail: 'Rate limit exceeded' }, { 'retry-after': String(f.retryAfterSeconds ?? 1) });
     if (f && hit(f.rate503)) return refuse(503, { type: 'server_error', detail: 'Service unavailable' });
     if (!batch) return refuse(400, { type: 'validation_error', code: 'invalid_payload', detail: 'Invalid payload: batch must be an array of events' });
@@ -191,6 +198,7 @@ export async function startFakePostHog(options: FakePostHogOptions): Promise<Fak
     if (!fake.billingLimited) {
       if (options.keepEvents !== false) events.push(...(batch as Array<Record<string, unknown>>));
       fake.accepted.events += batch.length;
+      if (options.timeline) fake.timeline.push([Date.now(), batch.length]);
       for (const e of batch as Array<Record<string, unknown>>) fake.accepted.uuids.add(String(e.uuid));
     }
     request.status = 200;
