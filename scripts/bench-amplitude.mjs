@@ -53,7 +53,7 @@ const posthog = await standIn(KEY);
 try {
   await writeFile(path.join(dir, 'pipeline.yaml'), [
     'id: bench-amplitude', 'store: ./store', 'source: { type: amplitude, mode: files, location: ./export }',
-    `destination: { type: posthog, host: "${posthog.url}", batchMaxEvents: 1000 }`,
+    `destination: { type: posthog, host: "${posthog.url}", batchMaxEvents: 1000, maxEventsPerMinute: none }`,
   ].join('\n'));
   const run = await timed([hogport, 'run', path.join(dir, 'pipeline.yaml'), '--skip-checks'], { ...process.env, POSTHOG_PROJECT_API_KEY: KEY, HOGPORT_PROGRESS: 'never', TMPDIR: dir });
   const got = await posthog.stats();

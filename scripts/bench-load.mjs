@@ -42,7 +42,7 @@ await writeFile(pipeline, [
   'id: bench',
   'store: ./store',
   'source: { type: posthog-files, location: ./export }',
-  `destination: { type: posthog, host: "${url}", batchMaxEvents: ${values.batch}, concurrency: ${values.requests} }`,
+  `destination: { type: posthog, host: "${url}", batchMaxEvents: ${values.batch}, concurrency: ${values.requests}, maxEventsPerMinute: none }`,
   'concurrency: 2',
 ].join('\n'));
 const env = { ...process.env, POSTHOG_PROJECT_API_KEY: KEY };
