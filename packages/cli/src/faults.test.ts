@@ -18,7 +18,8 @@ test('a seeded fault campaign over 100,000 events, killed mid-load, delivers eve
     faults: { seed: 20261128, rate429: 0.04, retryAfterSeconds: 1, rate503: 0.06, rateReset: 0.04, rateDropAfterAccept: 0.04 },
   });
   t.after(() => server.close());
-  const destination = `{ type: posthog, host: "${server.url}", batchMaxEvents: ${BATCH}, concurrency: ${REQUESTS_IN_FLIGHT}, maxAttempts: 12 }`;
+  // No cap on the rate: the campaign is of faults, and 100,000 events at the default rate take ten minutes.
+  const destination = `{ type: posthog, host: "${server.url}", batchMaxEvents: ${BATCH}, concurrency: ${REQUESTS_IN_FLIGHT}, maxAttempts: 12, maxEventsPerMinute: none }`;
   const ws = await workspace({ files: 10, perFile: 10_000, destination });
   const env = { POSTHOG_PROJECT_API_KEY: KEY };
   assert.equal((await runCli(['extract', ws.pipeline], { env })).code, 0);
