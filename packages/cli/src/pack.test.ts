@@ -19,15 +19,10 @@ function registryAnswers(cwd: string): boolean {
   return run('npm', ['ping', '--fetch-retries=1', '--fetch-timeout=15000'], { cwd }).status === 0;
 }
 
-test('the packed hogport installs on its own and runs a dry-run migration outside the repository', { timeout: 480_000 }, async (t) => {
+test('the packed hogport installs on its own and runs a dry-run migration outside the repository', { timeout: 480_000 }, async () => {
   const away = await mkdtemp(path.join(tmpdir(), 'hogport-pack-'));
-  if (!registryAnswers(away)) {
-    const why = 'npm\'s registry does not answer (npm ping failed): the packed install cannot fetch its dependencies';
-    if (process.env.CI === 'true') assert.fail(`${why}; CI needs the registry`);
-    console.error(`SKIPPED: ${why}`);
-    t.skip(why);
-    return;
-  }
+  // The install fetches the third-party dependencies: without the registry this test cannot say anything, and says so.
+  assert.ok(registryAnswers(away), 'npm\'s registry does not answer (npm ping failed): the packed install cannot fetch its dependencies');
   const packed = run(process.execPath, [path.join(ROOT, 'scripts/pack.mjs'), '--out', path.join(away, 'out')], { cwd: ROOT });
   assert.equal(packed.status, 0, packed.stderr);
   const tgz = packed.stdout.trim();
