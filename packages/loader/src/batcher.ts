@@ -21,10 +21,10 @@ export interface IndexedLine {
   line: string;
   index: number;
   /**
-   * A position the caller passes over (not in a sample, already loaded): in the batch's range and
-   * counted, never sent. A string says why, and the batch counts it under that reason.
+   * Why the caller passes this position over (`notSampled`, `alreadyLoaded`…): it is in the batch's
+   * range and counted under that reason in `skippedBy`, never sent.
    */
-  skip?: boolean | string;
+  passOver?: string;
 }
 
 /**
@@ -46,18 +46,17 @@ export async function* batches(lines: AsyncIterable<IndexedLine>, options: Batch
     uuids = new Map();
     return { events: [], bytes: 0, chunk: options.chunk, attempt: options.attempt, seq: seq++, first: index, end: index, invalid: [], duplicates: 0, skipped: 0 };
   };
-  for await (const { line, index, skip } of lines) {
+  for await (const { line, index, passOver } of lines) {
     if (current && (index !== current.end || current.events.length >= options.maxEvents)) {
       yield current;
       current = undefined;
     }
-    if (skip) {
+    if (passOver) {
       current ??= open(index);
       current.end = index + 1;
       current.skipped += 1;
-      const why = typeof skip === 'string' ? skip : 'skipped';
       const by = (current.skippedBy ??= {});
-      by[why] = (by[why] ?? 0) + 1;
+      by[passOver] = (by[passOver] ?? 0) + 1;
       continue;
     }
     const checked = validateEvent(line, { checked: options.checked ?? false });

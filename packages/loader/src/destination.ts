@@ -28,7 +28,7 @@ export interface Batch {
   duplicates: number;
   /** Events in the range the caller passed over (not in a sample, already loaded). */
   skipped: number;
-  /** The passed-over events by the reason the caller gave (`skipped` when it gave none); they add up to `skipped`. */
+  /** The passed-over events by the reason the caller gave; they add up to `skipped`. */
   skippedBy?: Record<string, number>;
   /** Set on the halves of a batch split after a 400 or 413, like "0.1". */
   part?: string;

@@ -179,10 +179,10 @@ export function loadJob(opts: LoadJobOptions): StageJob {
               await changedList!.writeLine(JSON.stringify({ uuid: head.uuid, event: head.event, distinct_id: head.distinctId, timestamp: head.timestamp, position: i, keyChanged: verdict[1] === '1', resent: verdict[0] === 'R' }));
             }
             if (skip(i)) continue;
-            if (verdict === 'L') yield { line, index: i, skip: 'alreadyLoaded' };
-            else if (verdict?.[0] === 'C') yield { line, index: i, skip: 'changedNotResent' };
+            if (verdict === 'L') yield { line, index: i, passOver: 'alreadyLoaded' };
+            else if (verdict?.[0] === 'C') yield { line, index: i, passOver: 'changedNotResent' };
             // An unreadable line is not passed over: the batcher refuses it with the reason.
-            else yield outside(line) ? { line, index: i, skip: true } : { line, index: i };
+            else yield outside(line) ? { line, index: i, passOver: 'notSampled' } : { line, index: i };
           }
         })();
 
@@ -210,10 +210,9 @@ export function loadJob(opts: LoadJobOptions): StageJob {
           counts.invalid += batch.invalid.length;
           counts.refused += delivery.refused.length;
           counts.duplicates += batch.duplicates;
-          const passedOver = { alreadyLoaded: batch.skippedBy?.alreadyLoaded ?? 0, changedNotResent: batch.skippedBy?.changedNotResent ?? 0 };
-          counts.alreadyLoaded += passedOver.alreadyLoaded;
-          counts.changedNotResent += passedOver.changedNotResent;
-          counts.notSampled += batch.skipped - passedOver.alreadyLoaded - passedOver.changedNotResent;
+          counts.alreadyLoaded += batch.skippedBy?.alreadyLoaded ?? 0;
+          counts.changedNotResent += batch.skippedBy?.changedNotResent ?? 0;
+          counts.notSampled += batch.skippedBy?.notSampled ?? 0;
           stats.batches += 1;
           stats.requests += delivery.requests;
           stats.retries += delivery.retries;
