@@ -1,7 +1,7 @@
 import type { Stage } from '@hogport/layout';
-import { takeSnapshot, type MigrationSnapshot } from '@hogport/state';
+import type { MigrationSnapshot } from '@hogport/state';
 import type { Context } from './context.js';
-import type { StageJob } from '@hogport/runner';
+import { migrationSnapshot, type StageJob } from '@hogport/runner';
 import { sampleViews, scopeText, type SampleView } from './sample.js';
 
 /**
@@ -9,9 +9,8 @@ import { sampleViews, scopeText, type SampleView } from './sample.js';
  * what `status`, `verify`, the report and a run's skip decisions read.
  */
 export async function snapshotOf(ctx: Context, planned: readonly string[], jobs: Record<Stage, StageJob>, stages?: readonly Stage[]): Promise<MigrationSnapshot> {
-  return takeSnapshot({
-    store: ctx.store, layout: ctx.layout, planned, ...(stages ? { stages } : {}),
-    expect: (stage, chunk, upstream) => jobs[stage].expectFrom(chunk, upstream),
+  return migrationSnapshot({
+    store: ctx.store, layout: ctx.layout, jobs, planned, ...(stages ? { stages } : {}),
     dryRun: ctx.pipeline.definition.destination.type === 'dry-run',
     leaseAllowanceMs: ctx.pipeline.definition.leaseAllowanceSeconds * 1000,
   });

@@ -15,4 +15,4 @@ export { chunkRecords, storedLines, uuidsPresent, type ChunkRecord, type ChunkRe
 export { decideRecord, recordRules, type RecordDecision, type RecordRules } from './stages/record.js';
 export { rejectLine } from './stages/writer.js';
 export { drawSample, SampleMembership, SAMPLE_RULE, type SampleLane, type DrawOptions } from './sample.js';
-export { runMigration, planLoad, type MigrationOptions, type LoadPlan } from './migration.js';
+export { runMigration, migrationSnapshot, planLoad, type MigrationOptions, type LoadPlan } from './migration.js';

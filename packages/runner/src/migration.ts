@@ -1,4 +1,5 @@
-import type { Stage } from '@hogport/layout';
+import type { Layout, Stage } from '@hogport/layout';
+import type { Store } from '@hogport/store';
 import type { Manifest } from '@hogport/manifest';
 import type { TransformSpec } from '@hogport/pipeline';
 import { POSTHOG_GUIDANCE } from '@hogport/event';
@@ -45,6 +46,18 @@ export function planLoad(ids: readonly string[], manifestOf: (id: string) => Man
   return { order: keyed.map((k) => k.id), events, ...(recent ? { recent } : {}) };
 }
 
+/**
+ * The migration as the store has it now, each chunk judged against what its stage's job expects
+ * from upstream: what status, verify, the report and every run's decisions read.
+ */
+export function migrationSnapshot(o: { store: Store; layout: Layout; jobs: Record<Stage, StageJob>; planned: readonly string[]; stages?: readonly Stage[]; dryRun: boolean; leaseAllowanceMs?: number }): Promise<MigrationSnapshot> {
+  return takeSnapshot({
+    store: o.store, layout: o.layout, planned: o.planned, ...(o.stages ? { stages: o.stages } : {}),
+    expect: (stage, chunk, upstream) => o.jobs[stage].expectFrom(chunk, upstream),
+    dryRun: o.dryRun, ...(o.leaseAllowanceMs !== undefined ? { leaseAllowanceMs: o.leaseAllowanceMs } : {}),
+  });
+}
+
 export interface MigrationOptions extends RunOptions {
   /** Every planned source chunk: the merge spans them all. */
   all: readonly string[];
@@ -79,8 +92,8 @@ export interface MigrationOptions extends RunOptions {
  */
 export async function runMigration(options: MigrationOptions): Promise<RunSummary> {
   const { store, layout, jobs, log } = options;
-  const snapshot = (of: readonly Stage[], chunks: readonly string[]): Promise<MigrationSnapshot> => takeSnapshot({
-    store, layout, planned: chunks, stages: of, expect: (stage, chunk, upstream) => jobs[stage].expectFrom(chunk, upstream), dryRun: options.dryRun,
+  const snapshot = (of: readonly Stage[], chunks: readonly string[]): Promise<MigrationSnapshot> => migrationSnapshot({
+    store, layout, jobs, planned: chunks, stages: of, dryRun: options.dryRun, ...(options.leaseAllowanceMs !== undefined ? { leaseAllowanceMs: options.leaseAllowanceMs } : {}),
   });
   const known = async (of: readonly Stage[], chunks: readonly string[]) => (options.force ? undefined : snapshot(of, chunks));
   const loading = options.stages.includes('load');
