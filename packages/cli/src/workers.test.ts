@@ -28,7 +28,12 @@ test('four workers on one s3:// store over 200 chunks: each committed once, a ki
     for await (const o of store.list('e2e/claims/load/')) {
       // A claim listed a moment ago may be released by now.
       const claim = await readJson(store, o.key).catch(() => undefined) as { worker: string; chunk: string; attempt: string } | undefined;
-      if (claim?.worker === 'w1') { victim = { chunk: claim.chunk, attempt: claim.attempt }; break; }
+      if (claim?.worker !== 'w1') continue;
+      // w1 may have claimed a chunk another worker committed a moment before, only to see so and let
+      // it go: no manifest read after the claim means nobody but w1 could have committed it since.
+      if (await store.head(`e2e/manifests/load/${claim.chunk}.json`)) continue;
+      victim = { chunk: claim.chunk, attempt: claim.attempt };
+      break;
     }
     if (!victim) await new Promise((r) => setTimeout(r, 100));
   }
