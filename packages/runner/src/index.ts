@@ -14,5 +14,6 @@ export { threadedJob, type ThreadedJob, type ThreadedOptions, type ThreadJob, ty
 export { chunkRecords, storedLines, uuidsPresent, type ChunkRecord, type ChunkRecordsOptions } from './inspect.js';
 export { decideRecord, recordRules, type RecordDecision, type RecordRules } from './stages/record.js';
 export { rejectLine } from './stages/writer.js';
-export { drawSample, SampleMembership, SAMPLE_RULE, type SampleLane, type DrawOptions } from './sample.js';
+export { Components, type ComponentLabels, type ComponentsOptions } from './components.js';
+export { drawMembers, drawSample, SampleMembership, SAMPLE_RULE, type SampleLane, type DrawOptions } from './sample.js';
 export { runMigration, migrationSnapshot, planLoad, type MigrationOptions, type LoadPlan } from './migration.js';

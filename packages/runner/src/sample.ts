@@ -3,7 +3,9 @@ import type { Logger } from '@hogport/common';
 import type { Layout } from '@hogport/layout';
 import { encodeControl, Manifest, readControl, SampleScope } from '@hogport/manifest';
 import type { Store } from '@hogport/store';
+import { Components, type ComponentsOptions } from './components.js';
 import { storedLines } from './inspect.js';
+import { ExternalSorter } from './spill.js';
 
 /**
  * Names the rule below in the scope and the load's config: a changed rule is another sample, and
@@ -18,73 +20,113 @@ const LINKS: Record<string, '$anon_distinct_id' | 'alias'> = { $identify: '$anon
 /**
  * Which distinct ids a sampled load sends: whole persons, drawn the same way on every run.
  *
- * A person is a cluster of ids linked by identity events (union-find over the linked ids). An id is
- * drawn when the first 32 bits of sha256("hogport.sample.v1:" + id) fall below percent/100 × 2^32;
- * a cluster is in the sample when any of its ids is drawn, and an id never linked to another stands
- * for itself. The draw depends on the ids alone, so chunking and the order data comes in change
- * nothing, and it is monotone: data added later can only join clusters, so a person once sent stays
- * in the sample. The price is a lean towards persons with many ids (more draws), which the scope's
- * cluster counts make visible.
+ * A person is a cluster of ids linked by identity events (connected components of the linked ids).
+ * An id is drawn when the first 32 bits of sha256("hogport.sample.v1:" + id) fall below
+ * percent/100 × 2^32; a cluster is in the sample when any of its ids is drawn, and an id never linked
+ * to another stands for itself. The draw depends on the ids alone, so chunking and the order data
+ * comes in change nothing, and it is monotone: data added later can only join clusters, so a person
+ * once sent stays in the sample. The price is a lean towards persons with many ids (more draws), which
+ * the scope's cluster counts make visible.
  *
- * Memory holds the linked ids only; the others are drawn as the load meets them.
+ * The clusters are found on local disk (Components), so the draw's memory does not grow with the
+ * number of persons. What is held afterwards, for the load to ask about each event, is 16 bytes for
+ * each id that is in the sample only through another id of its cluster: drawn ids and unlinked ids are
+ * answered from their own hash, so a 1% sample of ten million linked ids holds a few MB.
  */
 export class SampleMembership {
-  private readonly parent = new Map<string, string>();
   private readonly threshold: number;
-  private roots: Set<string> | undefined;
 
-  constructor(readonly percent: number) {
+  /** `through`: the 128-bit hashes (high, low halves, sorted) of the ids in the sample only through their cluster. */
+  constructor(readonly percent: number, private readonly through: { high: BigUint64Array; low: BigUint64Array } = { high: new BigUint64Array(0), low: new BigUint64Array(0) }) {
     this.threshold = (percent / 100) * 2 ** 32;
   }
 
   /** Whether one id on its own is drawn. */
   drawn(id: string): boolean {
-    return createHash('sha256').update(HASH_PREFIX).update(id).digest().readUInt32BE(0) < this.threshold;
-  }
-
-  link(a: string, b: string): void {
-    if (a === b) return;
-    this.roots = undefined;
-    const ra = this.find(a);
-    const rb = this.find(b);
-    if (ra !== rb) this.parent.set(rb, ra);
+    return digestOf(id).readUInt32BE(0) < this.threshold;
   }
 
   /** Whether events of this distinct id are in the sample. */
   has(id: string): boolean {
-    if (!this.parent.has(id)) return this.drawn(id);
-    return this.sampledRoots().has(this.find(id));
-  }
-
-  /** The linked persons and ids, and how many of them the sample holds. */
-  counts(): { clusters: { total: number; sampled: number }; linkedIds: { total: number; sampled: number } } {
-    const sampled = this.sampledRoots();
-    const all = new Set<string>();
-    let ids = 0;
-    for (const id of this.parent.keys()) {
-      const root = this.find(id);
-      all.add(root);
-      if (sampled.has(root)) ids += 1;
+    const digest = digestOf(id);
+    if (digest.readUInt32BE(0) < this.threshold) return true;
+    const { high, low } = this.through;
+    const h = digest.readBigUInt64BE(8);
+    const l = digest.readBigUInt64BE(16);
+    for (let lo = 0, hi = high.length; lo < hi;) {
+      const mid = (lo + hi) >>> 1;
+      const mh = high[mid]!;
+      const ml = low[mid]!;
+      if (mh === h && ml === l) return true;
+      if (mh < h || (mh === h && ml < l)) lo = mid + 1;
+      else hi = mid;
     }
-    return { clusters: { total: all.size, sampled: sampled.size }, linkedIds: { total: this.parent.size, sampled: ids } };
+    return false;
   }
 
-  private sampledRoots(): Set<string> {
-    if (this.roots) return this.roots;
-    const roots = new Set<string>();
-    for (const id of this.parent.keys()) if (this.drawn(id)) roots.add(this.find(id));
-    this.roots = roots;
-    return roots;
+  /** Ids held for `has`: those in the sample only through their cluster. */
+  get held(): number {
+    return this.through.high.length;
   }
+}
 
-  private find(id: string): string {
-    if (!this.parent.has(id)) { this.parent.set(id, id); return id; }
-    let root = id;
-    for (let up = this.parent.get(root)!; up !== root; up = this.parent.get(root)!) root = up;
-    // Path compression: the next look-up of any id on the way is one step.
-    for (let at = id; at !== root;) { const up = this.parent.get(at)!; this.parent.set(at, root); at = up; }
-    return root;
+/** The ids' clusters, drawn: who is in the sample, and the counts the scope records. */
+export async function drawMembers(percent: number, links: AsyncIterable<[string, string]>, options: ComponentsOptions = {}): Promise<{
+  members: SampleMembership; clusters: { total: number; sampled: number }; linkedIds: { total: number; sampled: number }; rounds: number;
+}> {
+  const draw = new SampleMembership(percent);
+  const components = new Components(options);
+  const byCluster = new ExternalSorter({ dir: options.dir, maxChars: options.maxChars ?? 4 * 1024 * 1024 });
+  const drawnClusters = new ExternalSorter({ dir: options.dir, maxChars: options.maxChars ?? 4 * 1024 * 1024 });
+  const through = new ExternalSorter({ dir: options.dir, maxChars: options.maxChars ?? 4 * 1024 * 1024 });
+  try {
+    for await (const [a, b] of links) await components.link(a, b);
+    const labels = await components.label();
+    try {
+      for await (const [id, label] of labels.pairs()) {
+        const drawn = draw.drawn(id);
+        await byCluster.add(label, `${drawn ? '1' : '0'}${id}`);
+        if (drawn) await drawnClusters.add(label, '');
+      }
+    } finally {
+      await labels.close();
+    }
+    const clusters = { total: 0, sampled: 0 };
+    const linkedIds = { total: 0, sampled: 0 };
+    const sampled = drawnClusters.sorted();
+    let next = await sampled.next();
+    let cluster: string | undefined;
+    let inSample = false;
+    for await (const [label, value] of byCluster.sorted()) {
+      if (label !== cluster) {
+        cluster = label;
+        clusters.total += 1;
+        while (!next.done && next.value[0] < label) next = await sampled.next();
+        inSample = !next.done && next.value[0] === label;
+        if (inSample) clusters.sampled += 1;
+      }
+      linkedIds.total += 1;
+      if (!inSample) continue;
+      linkedIds.sampled += 1;
+      if (value.charCodeAt(0) !== 0x31) await through.add(digestOf(value.slice(1)).subarray(8, 24).toString('hex'), '');
+    }
+    const high = new BigUint64Array(through.size);
+    const low = new BigUint64Array(through.size);
+    let i = 0;
+    for await (const [hex] of through.sorted()) {
+      // Hex of equal length sorts as the numbers do.
+      high[i] = BigInt(`0x${hex.slice(0, 16)}`);
+      low[i] = BigInt(`0x${hex.slice(16)}`);
+      i += 1;
+    }
+    return { members: new SampleMembership(percent, { high, low }), clusters, linkedIds, rounds: labels.rounds };
+  } finally {
+    await Promise.all([components.close(), byCluster.close(), drawnClusters.close(), through.close()]);
   }
+}
+
+function digestOf(id: string): Buffer {
+  return createHash('sha256').update(HASH_PREFIX).update(id).digest();
 }
 
 /** A sampled load's lane: its percent, and once drawn (drawSample) who is in it. */
@@ -112,19 +154,7 @@ export interface DrawOptions {
  */
 export async function drawSample(options: DrawOptions): Promise<SampleScope> {
   const { store, layout, lane } = options;
-  const members = new SampleMembership(lane.percent);
-  for (const chunk of options.chunks) {
-    for (const key of await eventsKeys(store, layout, chunk)) {
-      for await (const line of storedLines(store, key)) {
-        // Most lines are no link: a substring test spares them the parse.
-        if (!line.includes('"$identify"') && !line.includes('"$create_alias"') && !line.includes('"$merge_dangerously"')) continue;
-        const e = parsed(line);
-        const prop = e && LINKS[e.event as string];
-        const other = prop ? (e.properties as Record<string, unknown> | undefined)?.[prop] : undefined;
-        if (typeof e?.distinct_id === 'string' && typeof other === 'string' && other !== '') members.link(e.distinct_id, other);
-      }
-    }
-  }
+  const { members, clusters, linkedIds, rounds } = await drawMembers(lane.percent, links(store, layout, options.chunks));
   const persons = { total: 0, sampled: 0 };
   for (const chunk of options.persons ?? []) {
     for (const key of await eventsKeys(store, layout, chunk)) {
@@ -138,12 +168,28 @@ export async function drawSample(options: DrawOptions): Promise<SampleScope> {
   }
   const scope: SampleScope = {
     kind: 'hogport.sample', version: 1, migration: layout.migration, sample: lane.id, percent: lane.percent, rule: SAMPLE_RULE,
-    at: new Date().toISOString(), ...members.counts(), persons,
+    at: new Date().toISOString(), clusters, linkedIds, persons,
   };
   await store.write(layout.scope(lane.id), encodeControl(SampleScope, scope));
-  options.log.info({ sample: lane.id, clusters: scope.clusters, persons }, 'sample drawn');
+  options.log.info({ sample: lane.id, clusters, persons, rounds, held: members.held }, 'sample drawn');
   lane.members = members;
   return scope;
+}
+
+/** The identity links among the chunks' events, as PostHog has them. */
+async function* links(store: Store, layout: Layout, chunks: readonly string[]): AsyncGenerator<[string, string]> {
+  for (const chunk of chunks) {
+    for (const key of await eventsKeys(store, layout, chunk)) {
+      for await (const line of storedLines(store, key)) {
+        // Most lines are no link: a substring test spares them the parse.
+        if (!line.includes('"$identify"') && !line.includes('"$create_alias"') && !line.includes('"$merge_dangerously"')) continue;
+        const e = parsed(line);
+        const prop = e && LINKS[e.event as string];
+        const other = prop ? (e.properties as Record<string, unknown> | undefined)?.[prop] : undefined;
+        if (typeof e?.distinct_id === 'string' && typeof other === 'string' && other !== '') yield [e.distinct_id, other];
+      }
+    }
+  }
 }
 
 async function eventsKeys(store: Store, layout: Layout, chunk: string): Promise<string[]> {

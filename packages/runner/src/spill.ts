@@ -37,6 +37,7 @@ export class ExternalSorter {
   private dir: string | undefined;
   private readonly maxChars: number;
   private count = 0;
+  private spilling = false;
 
   constructor(private readonly options: SorterOptions = {}) {
     this.maxChars = options.maxChars ?? DEFAULT_SPILL_CHARS;
@@ -49,6 +50,8 @@ export class ExternalSorter {
 
   /** Adds a pair; returns a promise only when a run is being written, which the caller awaits. */
   add(key: string, value: string): Promise<void> | undefined {
+    // A pair added while a run is written would be written twice or not at all.
+    if (this.spilling) throw new Error('ExternalSorter.add was called before the promise of the previous add settled');
     this.keys.push(key);
     this.values.push(value);
     this.count += 1;
@@ -104,6 +107,15 @@ export class ExternalSorter {
   }
 
   private async spill(): Promise<void> {
+    this.spilling = true;
+    try {
+      await this.writeRun();
+    } finally {
+      this.spilling = false;
+    }
+  }
+
+  private async writeRun(): Promise<void> {
     const order = this.order();
     const file = await this.runFile();
     const out = createWriteStream(file);
@@ -135,6 +147,16 @@ export function decodePair(line: string): [string, string] {
   const tab = line.indexOf('\t');
   const rest = line.slice(tab + 1);
   return [JSON.parse(line.slice(0, tab)) as string, rest.charCodeAt(0) === 0x22 ? (JSON.parse(rest) as string) : rest];
+}
+
+/** Writes a pair as one line of a sorted file of its caller's making; a promise only when the stream is full. */
+export function writePair(out: WriteStream, key: string, value: string): Promise<void> | undefined {
+  return writeLine(out, encodePair(key, value));
+}
+
+/** The pairs of one file of encoded lines, in the order they were written. */
+export function readSortedPairs(file: string): AsyncGenerator<[string, string]> {
+  return mergeRuns([file]);
 }
 
 function writeLine(out: WriteStream, line: string): Promise<void> | undefined {
