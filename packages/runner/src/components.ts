@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { HogportError } from '@hogport/common';
 import { ExternalSorter, readSortedPairs, spoolDir, writePair } from './spill.js';
 
 export interface ComponentsOptions {
@@ -78,7 +79,7 @@ export class Components {
         for await (const [a, b] of this.edges.sorted()) {
           while (!current || current.id !== a) {
             const n = await at.next();
-            if (n.done) throw new Error(`the label file lacks id ${JSON.stringify(a)}`);
+            if (n.done) throw spillChanged(a);
             current = n.value;
           }
           if (current.changed) await offers.add(b, current.label);
@@ -99,7 +100,7 @@ export class Components {
         for await (const [target, id] of jumps.sorted()) {
           while (!label || label.id < target) {
             const n = await of.next();
-            if (n.done) throw new Error(`the label file lacks id ${JSON.stringify(target)}`);
+            if (n.done) throw spillChanged(target);
             label = n.value;
           }
           if (label.label < target) await shortcuts.add(id, label.label);
@@ -206,4 +207,9 @@ class LabelFile {
 
 async function* readLabels(file: string): AsyncGenerator<Label> {
   for await (const [id, value] of readSortedPairs(file)) yield { id, label: value.slice(1), changed: value.charCodeAt(0) === 0x31 };
+}
+
+/** Every linked id has a label line: one missing means the spill files changed under the draw. */
+function spillChanged(id: string): HogportError {
+  return new HogportError('E_SPILL_CHANGED', `the labels spilled to local disk lack id ${JSON.stringify(id)}: something changed or removed hogport's files under TMPDIR while the sample was drawn; draw it again (re-run the load) with TMPDIR on a disk nothing else cleans`);
 }
