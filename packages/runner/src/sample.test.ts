@@ -63,7 +63,9 @@ test('components found on disk are the clusters an in-memory union-find finds, l
 test('a sample holds whole clusters: an id is in it exactly when some id of its cluster is drawn, counted as the scope records it', async () => {
   const links = identityGraph(11);
   const clusters = reference(links);
-  const drawn = await drawMembers(10, (async function* () { yield* links; })(), { maxChars: 4_000 });
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-draw-'));
+  const drawn = await drawMembers(10, (async function* () { yield* links; })(), { dir, maxChars: 4_000 });
+  assert.deepEqual(await readdir(dir), [], 'the draw leaves nothing on disk');
   const roots = new Set([...clusters].filter(([id]) => drawn.members.drawn(id)).map(([, root]) => root));
   const members = [...clusters].filter(([, root]) => roots.has(root));
   assert.deepEqual(drawn.clusters, { total: new Set(clusters.values()).size, sampled: roots.size });
@@ -79,8 +81,9 @@ test('a sample is the same whatever order its links come in', async () => {
   const links = identityGraph(5);
   const rand = seeded(9);
   const shuffled = links.map((l) => [rand(), l] as const).sort((a, b) => a[0] - b[0]).map(([, [a, b]]) => (rand() < 0.5 ? [b, a] : [a, b]) as [string, string]);
-  const one = await drawMembers(25, (async function* () { yield* links; })());
-  const two = await drawMembers(25, (async function* () { yield* shuffled; })(), { maxChars: 2_000 });
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-draw-'));
+  const one = await drawMembers(25, (async function* () { yield* links; })(), { dir });
+  const two = await drawMembers(25, (async function* () { yield* shuffled; })(), { dir, maxChars: 2_000 });
   assert.deepEqual([two.clusters, two.linkedIds], [one.clusters, one.linkedIds]);
   for (const id of reference(links).keys()) assert.equal(two.members.has(id), one.members.has(id), id);
 });

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { compareByUuid, entriesOf, sortLine, type Entry } from './ledger.js';
 import { LineSorter } from './sorter.js';
 
-const sortDirs = async () => (await readdir(tmpdir())).filter((d) => d.startsWith('hogport-sort-'));
-
 test('lines past one run are spilled to files, merged in order, readable twice, and the files removed after', async () => {
-  const before = new Set(await sortDirs());
-  const sorter = new LineSorter(7);
+  // A folder of its own: other tests sort in the OS temp dir at the same time.
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-sorter-test-'));
+  const sortDirs = async () => (await readdir(dir)).filter((d) => d.startsWith('hogport-sort-'));
+  const before = new Set<string>();
+  const sorter = new LineSorter(7, dir);
   const lines: string[] = [];
   let s = 42;
   for (let i = 0; i < 1000; i++) {

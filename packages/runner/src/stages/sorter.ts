@@ -11,8 +11,9 @@ export const SORT_RUN_LINES = 100_000;
 export class LineSorter {
   private readonly sorter: ExternalSorter;
 
-  constructor(runLines: number = SORT_RUN_LINES) {
-    this.sorter = new ExternalSorter({ maxItems: runLines });
+  /** `dir`: where runs are written, the OS temp dir (TMPDIR) by default. */
+  constructor(runLines: number = SORT_RUN_LINES, dir?: string) {
+    this.sorter = new ExternalSorter({ maxItems: runLines, dir });
   }
 
   /** Lines added so far. */
