@@ -12,7 +12,7 @@ export interface ComponentsOptions {
 }
 
 /** Characters each of the few sorts alive at once holds before spilling: a few tens of MB in all. */
-const COMPONENT_SORT_CHARS = 4 * 1024 * 1024;
+export const COMPONENT_SORT_CHARS = 4 * 1024 * 1024;
 
 /**
  * The connected components of an undirected graph of string ids (persons: ids linked by identity
@@ -116,7 +116,6 @@ export class Components {
       const file = labels.path;
       return {
         rounds,
-        ids: labels.count,
         async *pairs() {
           for await (const l of readLabels(file)) yield [l.id, l.label];
         },
@@ -144,8 +143,6 @@ export class Components {
 export interface ComponentLabels {
   /** Rounds of propagation it took. */
   rounds: number;
-  /** Linked ids labelled. */
-  ids: number;
   /** Each linked id and its component's label (its least id), by id. */
   pairs(): AsyncGenerator<[string, string]>;
   /** Removes the label and edge files. */
@@ -184,7 +181,6 @@ async function lowered(labels: LabelFile, offers: ExternalSorter, file: string, 
 
 /** A label line's value: a flag (whether it fell in the round that wrote it), then the label. */
 class LabelFile {
-  count = 0;
   /** Ids whose label fell as this file was written. */
   changes = 0;
   private readonly out: WriteStream;
@@ -194,7 +190,6 @@ class LabelFile {
   }
 
   write(id: string, label: string, changed: boolean): Promise<void> | undefined {
-    this.count += 1;
     return writePair(this.out, id, `${changed ? '1' : '0'}${label}`);
   }
 

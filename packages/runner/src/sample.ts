@@ -3,7 +3,7 @@ import type { Logger } from '@hogport/common';
 import type { Layout } from '@hogport/layout';
 import { encodeControl, Manifest, readControl, SampleScope } from '@hogport/manifest';
 import type { Store } from '@hogport/store';
-import { Components, type ComponentsOptions } from './components.js';
+import { COMPONENT_SORT_CHARS, Components, type ComponentsOptions } from './components.js';
 import { storedLines } from './inspect.js';
 import { ExternalSorter } from './spill.js';
 
@@ -76,9 +76,8 @@ export async function drawMembers(percent: number, links: AsyncIterable<[string,
 }> {
   const draw = new SampleMembership(percent);
   const components = new Components(options);
-  const byCluster = new ExternalSorter({ dir: options.dir, maxChars: options.maxChars ?? 4 * 1024 * 1024 });
-  const drawnClusters = new ExternalSorter({ dir: options.dir, maxChars: options.maxChars ?? 4 * 1024 * 1024 });
-  const through = new ExternalSorter({ dir: options.dir, maxChars: options.maxChars ?? 4 * 1024 * 1024 });
+  const sorter = () => new ExternalSorter({ dir: options.dir, maxChars: options.maxChars ?? COMPONENT_SORT_CHARS });
+  const [byCluster, drawnClusters, through] = [sorter(), sorter(), sorter()];
   try {
     for await (const [a, b] of links) await components.link(a, b);
     const labels = await components.label();
