@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { openStore, type ObjectInfo } from '@hogport/store';
-import { posthogInstance, randomBucket, runCli, startCli, startFakePostHog, startMoto } from '@hogport/testkit';
+import { mixpanelIdentityProject, posthogInstance, randomBucket, runCli, startCli, startFakePostHog, startMixpanelApi, startMoto } from '@hogport/testkit';
 import { workspace } from './e2e.helpers.js';
 
 const KEY = 'phc_gc_destination';
 const PERSONAL = 'phx_gc_personal';
-const env = { POSTHOG_PROJECT_API_KEY: KEY, SOURCE_POSTHOG_PERSONAL_API_KEY: PERSONAL, POSTHOG_PERSONAL_API_KEY: PERSONAL };
+const env = { POSTHOG_PROJECT_API_KEY: KEY, SOURCE_POSTHOG_PERSONAL_API_KEY: PERSONAL, POSTHOG_PERSONAL_API_KEY: PERSONAL, MIXPANEL_SERVICE_ACCOUNT_USER: 'sa.user', MIXPANEL_SERVICE_ACCOUNT_SECRET: 'sa_secret' };
 
 interface GcJson {
-  orphans: Array<{ key: string; bytes: number; stage: string; chunk: string; attempt: string }>;
+  orphans: Array<{ key: string; bytes: number; kind: string; stage: string; chunk: string; attempt: string; of?: string; digest?: string }>;
   bytes: number;
   kept: { named: number; held: number; young: number; unsure: number };
   deleted?: { objects: number; bytes: number };
@@ -142,6 +142,105 @@ test('gc keeps every object of a completed migration, sample lane included (s3 s
   const moto = await startMoto();
   t.after(() => moto.stop());
   await completed(() => moto.bucket(randomBucket(), 'done'));
+});
+
+/** The merge's indexes and shard records, as the store holds them: what each names, by digest. */
+async function mergeRecords(root: string): Promise<Map<string, { digest: string; names: string[] }>> {
+  const out = new Map<string, { digest: string; names: string[] }>();
+  for (const [folder, field] of [['parts', 'parts'], ['shards', 'outputs']] as const) {
+    const dir = path.join(root, 'merge', folder);
+    for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json'))) {
+      const r = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as { digest: string } & Record<string, Record<string, { key: string }>>;
+      out.set(`${folder}/${name}`, { digest: r.digest, names: Object.values(r[field] ?? {}).map((o) => o.key) });
+    }
+  }
+  return out;
+}
+
+test('after a re-extract with late events, gc takes the merge parts and answers the new merge superseded and the ledger the new load replaced, and the migration goes on as before', { timeout: 180_000 }, async (t) => {
+  const days = ['2024-02-01', '2024-02-02', '2024-02-03'];
+  const project = mixpanelIdentityProject({ seed: 7, days, perDay: 90, idMerge: 'simplified' });
+  const api = await startMixpanelApi({ user: env.MIXPANEL_SERVICE_ACCOUNT_USER, secret: env.MIXPANEL_SERVICE_ACCOUNT_SECRET, projectId: '77', data: project.data, profiles: project.profiles, pageSize: 40, limits: { perHour: 1000, perSecond: 1000 } });
+  const posthog = await startFakePostHog({ token: KEY });
+  t.after(async () => { await api.close(); await posthog.close(); });
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-gc-merge-'));
+  const file = path.join(dir, 'pipeline.yaml');
+  await writeFile(file, [
+    'id: mp',
+    'store: ./store',
+    `source: { type: mixpanel, exportEndpoint: "${api.url}", queryEndpoint: "${api.url}", projectId: 77, start: "2024-02-01", end: "2024-02-04", profiles: true }`,
+    'merge: { shards: 3 }',
+    `destination: { type: posthog, host: "${posthog.url}", batchMaxEvents: 50 }`,
+  ].join('\n'));
+  const uri = path.join(dir, 'store');
+  const root = path.join(uri, 'mp');
+  const cli = async (...args: string[]) => {
+    const r = await runCli(args, { env });
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  };
+  const day = days[1]!;
+  /** Events of new devices of the same members, late to the day: new links, new person facts. */
+  const lateFor = (seed: number) => mixpanelIdentityProject({ seed, days: [day], perDay: 12, idMerge: 'simplified' }).data.get(day)!;
+  const reextract = async (seed: number) => {
+    project.data.set(day, [...project.data.get(day)!, ...lateFor(seed)]);
+    await cli('extract', file, '--force', '--chunks', day);
+    await cli('run', file);
+  };
+  /** Every loaded chunk's ledger, as its load manifest names it. */
+  const ledgers = async () => {
+    const out = new Map<string, string>();
+    for (const name of await readdir(path.join(root, 'manifests', 'load'))) {
+      const m = JSON.parse(await readFile(path.join(root, 'manifests', 'load', name), 'utf8')) as { outputs: Array<{ key: string; role: string }> };
+      out.set(name.replace(/\.json$/, ''), m.outputs.find((o) => o.role === 'ledger')!.key);
+    }
+    return out;
+  };
+
+  await cli('run', file);
+  const records = await mergeRecords(root);
+  const loaded = await ledgers();
+  assert.equal((await gc(file, uri, '--min-age-hours', '0')).orphans.length, 0, 'a migration run once leaves nothing behind');
+
+  await reextract(8);
+  const sent = posthog.events.length;
+  const now = await mergeRecords(root);
+  const reloaded = await ledgers();
+  // The day, and the persons whose facts its late events changed, were loaded again.
+  const redone = [...loaded.keys()].filter((c) => reloaded.get(c) !== loaded.get(c));
+  assert.ok(redone.includes(day) && redone.some((c) => c.startsWith('~persons-')) && redone.every((c) => c === day || c.startsWith('~persons-')), redone.join(' '));
+  // What the records named before and name no more: the parts of the re-partitioned group, the answers of shards merged again.
+  const superseded = [...records].flatMap(([id, r]) => (now.get(id)!.digest === r.digest ? [] : r.names.filter((k) => !now.get(id)!.names.includes(k)))).sort();
+  assert.ok(superseded.some((k) => k.includes('/merge/parts/')) && superseded.some((k) => k.includes('/merge/answers/')), 'the re-extract changed a group and the shards it feeds');
+  const before = await listing(uri, 'mp/');
+
+  const young = await gc(file, uri);
+  assert.ok(young.orphans.length === 0 && young.kept.young >= superseded.length + 1, 'superseded a moment ago: kept');
+  const listed = await gc(file, uri, '--min-age-hours', '0');
+  const merged = listed.orphans.filter((o) => o.kind.startsWith('merge-'));
+  assert.deepEqual(merged.map((o) => o.key), superseded);
+  assert.ok(merged.every((o) => records.get(`${o.kind === 'merge-part' ? 'parts' : 'shards'}/${o.of}.json`)!.digest === o.digest), 'each of a digest its record had before');
+  assert.deepEqual(listed.orphans.filter((o) => o.kind === 'ledger').map((o) => o.key), redone.map((c) => loaded.get(c)!).sort());
+  assert.ok(listed.orphans.filter((o) => !o.kind.startsWith('merge-')).every((o) => redone.includes(o.chunk)), 'only the chunks done again left stage outputs behind');
+  const text = await runCli(['gc', file, '--store', uri, '--min-age-hours', '0'], { env });
+  assert.match(text.stdout, /merge: group g\d\d's part for (ids|users)-\d, superseded \(digest \w+\)/);
+  assert.match(text.stdout, /merge: ids-\d's answers to users-\d, superseded/);
+
+  const deleted = await gc(file, uri, '--min-age-hours', '0', '--delete');
+  assert.deepEqual(deleted.deleted, { objects: listed.orphans.length, bytes: listed.bytes });
+  const gone = new Set(listed.orphans.map((o) => o.key));
+  assert.deepEqual([...(await listing(uri, 'mp/')).keys()], [...before.keys()].filter((k) => !gone.has(k)), 'exactly the orphans went');
+
+  // The migration goes on: a re-run sends nothing, and more late events send only themselves and their links, once.
+  await cli('run', file);
+  assert.equal(posthog.events.length, sent, 'nothing new was loaded');
+  const later = lateFor(9);
+  await reextract(9);
+  const fresh = posthog.events.slice(sent);
+  const plain = fresh.filter((e) => !['$identify', '$create_alias', '$set'].includes(e.event as string));
+  assert.equal(plain.length, later.length, 'exactly the later events');
+  const links = posthog.events.filter((e) => e.event === '$identify').map((e) => `${e.distinct_id} ${(e.properties as Record<string, unknown>).$anon_distinct_id}`);
+  assert.equal(new Set(links).size, links.length, 'every link once');
+  assert.ok(fresh.some((e) => e.event === '$identify'), 'the later devices are linked');
 });
 
 test('gc refuses a safe age that is not a number of hours', async () => {

@@ -49,6 +49,7 @@ export function formatBytes(n: number): string {
 }
 
 function whose(o: Orphan): string {
+  if (!('stage' in o)) return o.kind === 'merge-part' ? `merge: group ${o.of}'s part for ${o.to}, superseded (digest ${o.digest.slice(0, 12)})` : `merge: ${o.of}'s answers to ${o.to}, superseded (digest ${o.digest.slice(0, 12)})`;
   return `${o.sample ? `sample ${o.sample} ` : ''}${o.stage} ${o.chunk} attempt ${o.attempt}`;
 }
 
@@ -60,16 +61,16 @@ export function formatGc(r: GcResult, file: string): string {
   const lines: string[] = [`migration ${r.migration} in ${r.store}`, ''];
   const age = `${r.minAgeHours} h`;
   if (r.orphans.length === 0) {
-    lines.push(`no orphaned outputs: every stage output is named by a manifest, held by a live claim or checkpoint, or from an attempt younger than ${age}`);
+    lines.push(`no orphaned outputs: every stage output is named by a manifest, held by a live claim or checkpoint, or from an attempt younger than ${age}, and every merge object is named by its group's index or shard's record, or younger than ${age}`);
   } else {
-    lines.push(`${r.orphans.length} orphaned outputs (no manifest names them, no live claim holds their attempt, older than ${age}), ${formatBytes(r.bytes)} in all:`);
+    lines.push(`${r.orphans.length} orphaned outputs (no manifest, merge index or shard record names them, no live claim holds their attempt, older than ${age}), ${formatBytes(r.bytes)} in all:`);
     const shown = r.orphans.slice(0, SHOWN);
     const width = Math.max(...shown.map((o) => o.key.length));
     for (const o of shown) lines.push(`  ${o.key.padEnd(width)}  ${formatBytes(o.bytes).padStart(9)}  ${whose(o)}`);
     if (r.orphans.length > SHOWN) lines.push(`  … and ${r.orphans.length - SHOWN} more (--json lists every one)`);
   }
   const { named, held, young, unsure } = r.kept;
-  lines.push('', `kept: ${named} named by a manifest or checkpoint, ${held} of attempts a live claim or checkpoint holds, ${young} younger than ${age}, ${unsure} of chunks with an unreadable control object`);
+  lines.push('', `kept: ${named} named by a manifest, checkpoint, merge index or shard record, ${held} of attempts a live claim or checkpoint holds, ${young} younger than ${age}, ${unsure} of chunks with an unreadable control object`);
   for (const key of r.unreadable) lines.push(`  unreadable: ${key} (every output of its chunk is kept)`);
   lines.push('');
   if (r.deleted) lines.push(`deleted ${r.deleted.objects} objects, ${formatBytes(r.deleted.bytes)}`);

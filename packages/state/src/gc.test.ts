@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { layout as makeLayout, newAttemptId } from '@hogport/layout';
-import { parseOutputKey } from './gc.js';
+import { parseMergeKey, parseOutputKey } from './gc.js';
 
 const at = new Date(Date.UTC(2024, 2, 1, 9, 30, 15, 123));
 const attempt = newAttemptId(at, 'ab12cd');
@@ -19,6 +19,9 @@ test('every stage output the layout builds is one gc knows, with its stage, chun
     [l.outbox('c1', attempt, 0), 'outbox', 'load', undefined],
     [s.outbox('c1', attempt, 3), 'outbox', 'load', 'p30'],
     [s.loadRejects('c1', attempt, 3), 'rejects', 'load', 'p30'],
+    [l.loadLedger('c1', attempt), 'ledger', 'load', undefined],
+    [l.loadChanged('c1', attempt), 'changed', 'load', undefined],
+    [s.loadLedger('c1', attempt), 'ledger', 'load', 'p30'],
   ];
   for (const [key, kind, stage, sample] of cases) {
     const got = parseOutputKey(l, key);
@@ -37,4 +40,15 @@ test('control objects, reports, scopes and keys of unknown shape are never outpu
     `m/raw/c1/${attempt}/`, `m/samples/p30/events/c1/${attempt}.jsonl.gz`, `other/events/c1/${attempt}.jsonl.gz`, `m/mine/${attempt}`,
   ];
   for (const key of keys) assert.equal(parseOutputKey(l, key), undefined, key);
+});
+
+test('the merge objects the layout builds are ones gc knows, with their group or shard and digest; its indexes and records are not', () => {
+  const l = makeLayout('m');
+  assert.deepEqual(parseMergeKey(l, l.mergePart('g07', 'd1gest', 'users-1')), { kind: 'merge-part', of: 'g07', digest: 'd1gest', to: 'users-1' });
+  assert.deepEqual(parseMergeKey(l, l.mergeAnswers('ids-3', 'd2', 'users-0')), { kind: 'merge-answers', of: 'ids-3', digest: 'd2', to: 'users-0' });
+  for (const key of [l.mergePartIndex('g07'), l.mergeShard('ids-3'), 'm/merge/parts/g07/d1/users-1.json', 'm/merge/other/g07/d1/users-1.jsonl.gz', 'm/merge/parts/g07/users-1.jsonl.gz', 'x/merge/parts/g07/d1/users-1.jsonl.gz', 'm/samples/p30/merge/parts/g07/d1/users-1.jsonl.gz']) {
+    assert.equal(parseMergeKey(l, key), undefined, key);
+  }
+  // A ledger of another stage, or not of an attempt, is nothing gc knows.
+  for (const key of [`m/ledgers/transform/c1/${attempt}.tsv.gz`, 'm/ledgers/load/c1/latest.tsv.gz', `m/changed/load/c1/${attempt}.json`]) assert.equal(parseOutputKey(l, key), undefined, key);
 });

@@ -1,11 +1,11 @@
 import { isChunkId, isStage, STAGES, type ControlKind, type Layout, type Stage } from '@hogport/layout';
-import { Checkpoint, Claim, Manifest, readControl } from '@hogport/manifest';
+import { Checkpoint, Claim, Manifest, MergePart, MergeShard, readControl } from '@hogport/manifest';
 import type { Store } from '@hogport/store';
 import pLimit from 'p-limit';
 import { claimExpired, LEASE_ALLOWANCE_MS } from './index.js';
 
-/** The kinds of stage output a key can be (see packages/layout): the only keys gc ever deletes. */
-export type OutputKind = 'raw' | 'events' | 'summary' | 'rejects' | 'outbox';
+/** The kinds of stage output a key can be (see packages/layout): with the merge's objects, the only keys gc ever deletes. */
+export type OutputKind = 'raw' | 'events' | 'summary' | 'rejects' | 'outbox' | 'ledger' | 'changed';
 
 /** A stage output, as its key says: whose it is and which attempt wrote it. */
 export interface OutputKey {
@@ -20,10 +20,35 @@ export interface OutputKey {
 }
 
 /** An output no manifest names and no live claim or checkpoint holds, from an attempt older than the safe age. */
-export interface Orphan extends OutputKey {
+export interface StageOrphan extends OutputKey {
   key: string;
   bytes: number;
 }
+
+/**
+ * An object of the identity merge (see packages/layout): a group's partition into shards, or what
+ * an id shard answered a user shard. Its key holds the digest of what it was made from.
+ */
+export interface MergeObjectKey {
+  kind: 'merge-part' | 'merge-answers';
+  /** The group (`g07`) of a part, the id shard (`ids-3`) of answers. */
+  of: string;
+  digest: string;
+  /** The part's shard (`users-1`), or the user shard the answers go to. */
+  to: string;
+}
+
+/**
+ * A merge object its group's index or its shard's record no longer names (the group was partitioned
+ * again, the shard merged again, or a merge race lost), superseded and written longer ago than the
+ * safe age, both by the store's clock.
+ */
+export interface MergeOrphan extends MergeObjectKey {
+  key: string;
+  bytes: number;
+}
+
+export type Orphan = StageOrphan | MergeOrphan;
 
 export interface OrphanScan {
   migration: string;
@@ -32,11 +57,11 @@ export interface OrphanScan {
   bytes: number;
   /** Why every other stage output was kept, object by object. */
   kept: {
-    /** Named by a manifest (of any stage or sample lane) as an output or an input, or by a checkpoint. */
+    /** Named by a manifest (of any stage or sample lane) as an output or an input, by a checkpoint, or by the merge's index of its group or record of its shard. */
     named: number;
     /** Of an attempt a live claim or a checkpoint holds: it may still be written, or resumed. */
     held: number;
-    /** Of an attempt that started less than the safe age ago. */
+    /** Of an attempt that started less than the safe age ago; of the merge, written or superseded less than it ago. */
     young: number;
     /** Of a chunk whose manifest, claim or checkpoint could not be read: what it names is unknown. */
     unsure: number;
@@ -105,9 +130,34 @@ export function parseOutputKey(layout: Layout, key: string): OutputKey | undefin
     }
     case 'outbox':
       return parts.length === 4 && seq(parts[3], '.json.gz') ? found('outbox', 'load', parts[1], parts[2]) : undefined;
+    case 'ledgers':
+      return parts.length === 4 && parts[1] === 'load' ? found('ledger', 'load', parts[2], file(parts[3], '.tsv.gz')) : undefined;
+    case 'changed':
+      return parts.length === 4 && parts[1] === 'load' ? found('changed', 'load', parts[2], file(parts[3], '.jsonl.gz')) : undefined;
     default:
       return undefined;
   }
+}
+
+/** A merge object's name part, as the layout checks it. */
+const MERGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * What merge object `key` is: `merge/parts/<group>/<digest>/<part>.jsonl.gz` or
+ * `merge/answers/<shard>/<digest>/<to>.jsonl.gz`, directly under the migration (the merge serves
+ * every sample lane). Indexes and shard records are control objects, never collected.
+ */
+export function parseMergeKey(layout: Layout, key: string): MergeObjectKey | undefined {
+  const head = `${layout.migration}/merge/`;
+  if (!key.startsWith(head)) return undefined;
+  const parts = key.slice(head.length).split('/');
+  if (parts.length !== 4 || !parts[3]!.endsWith('.jsonl.gz')) return undefined;
+  const [what, of, digest] = parts as [string, string, string];
+  const to = parts[3]!.slice(0, -'.jsonl.gz'.length);
+  if (![of, digest, to].every((p) => MERGE_NAME.test(p))) return undefined;
+  if (what === 'parts') return { kind: 'merge-part', of, digest, to };
+  if (what === 'answers') return { kind: 'merge-answers', of, digest, to };
+  return undefined;
 }
 
 /**
@@ -127,12 +177,15 @@ export async function findOrphans(options: OrphanOptions): Promise<OrphanScan> {
   const limit = pLimit(options.concurrency ?? 16);
 
   const outputs: Array<OutputKey & { key: string; bytes: number }> = [];
+  const merged: Array<MergeObjectKey & { key: string; bytes: number; modifiedAt: number | undefined }> = [];
   const samples = new Set<string>();
   for await (const obj of store.list(`${layout.migration}/`)) {
     const sample = layout.sampleOf(obj.key);
     if (sample !== undefined) samples.add(sample);
     const parsed = parseOutputKey(layout, obj.key);
     if (parsed) outputs.push({ ...parsed, key: obj.key, bytes: obj.size });
+    const merge = parsed ? undefined : parseMergeKey(layout, obj.key);
+    if (merge) merged.push({ ...merge, key: obj.key, bytes: obj.size, modifiedAt: obj.modifiedAt });
   }
 
   // Every lane's control folders: the full migration's three stages, and each sample's load.
@@ -184,7 +237,38 @@ export async function findOrphans(options: OrphanOptions): Promise<OrphanScan> {
     for (const i of m.inputs) named.add(i.key);
   });
 
+  // The merge names what it reads next in a group's index and a shard's record, read after the
+  // objects were listed: a merge object written before is either named there or superseded.
+  const records = new Map<string, { named: Set<string>; modifiedAt: number | undefined } | 'unreadable' | 'absent'>();
+  await Promise.all([...new Set(merged.map((o) => `${o.kind}\t${o.of}`))].map((id) => limit(async () => {
+    const [kind, of] = id.split('\t') as [MergeObjectKey['kind'], string];
+    const key = kind === 'merge-part' ? layout.mergePartIndex(of) : layout.mergeShard(of);
+    try {
+      const got = kind === 'merge-part' ? await readControl(store, key, MergePart) : await readControl(store, key, MergeShard);
+      if (!got) { records.set(id, 'absent'); return; }
+      const objects = 'parts' in got.value ? got.value.parts : got.value.outputs;
+      records.set(id, { named: new Set(Object.values(objects).map((o) => o.key)), modifiedAt: got.info.modifiedAt });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'E_CORRUPT_CONTROL') throw err;
+      records.set(id, 'unreadable');
+      unreadable.push(key);
+    }
+  })));
+
   const scan: OrphanScan = { migration: layout.migration, orphans: [], bytes: 0, kept: { named: 0, held: 0, young: 0, unsure: 0 }, unreadable: unreadable.sort() };
+  const old = (at: number | undefined) => at !== undefined && judge.storeNow - at >= options.minAgeMs;
+  for (const { modifiedAt, ...o } of merged) {
+    const record = records.get(`${o.kind}\t${o.of}`);
+    if (record === 'unreadable') scan.kept.unsure += 1;
+    else if (record !== 'absent' && record?.named.has(o.key)) scan.kept.named += 1;
+    // A merge still running writes its objects before the record that names them; one that read the
+    // record before it was replaced may still be reading what it named then.
+    else if (!old(modifiedAt) || (record !== 'absent' && !old(record?.modifiedAt))) scan.kept.young += 1;
+    else {
+      scan.orphans.push(o);
+      scan.bytes += o.bytes;
+    }
+  }
   for (const o of outputs) {
     if (named.has(o.key)) scan.kept.named += 1;
     else if (heldAttempts.has(o.attempt)) scan.kept.held += 1;
@@ -195,6 +279,7 @@ export async function findOrphans(options: OrphanOptions): Promise<OrphanScan> {
       scan.bytes += o.bytes;
     }
   }
+  scan.orphans.sort((a, b) => (a.key < b.key ? -1 : 1));
   return scan;
 }
 

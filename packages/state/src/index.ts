@@ -251,4 +251,4 @@ export async function listedChunks(store: Store, layout: Layout, stage: Stage): 
 }
 
 export { keptOutText, MigrationSnapshot, takeSnapshot, type SnapshotOptions, type SnapshotJSON, type ChunkView } from './snapshot.js';
-export { findOrphans, deleteOrphans, parseOutputKey, type Orphan, type OrphanScan, type OrphanOptions, type OutputKey, type OutputKind } from './gc.js';
+export { findOrphans, deleteOrphans, parseOutputKey, parseMergeKey, type Orphan, type StageOrphan, type MergeOrphan, type MergeObjectKey, type OrphanScan, type OrphanOptions, type OutputKey, type OutputKind } from './gc.js';
