@@ -1,8 +1,7 @@
-import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { HogportError } from '@hogport/common';
-import { ExternalSorter, readSortedPairs, spoolDir, writePair } from './spill.js';
+import { Cursor, ExternalSorter, PieceWriter, readSortedPairBatches, spoolDir, writePair } from './spill.js';
 
 export interface ComponentsOptions {
   /** Where edges and labels spill; the OS temp dir (TMPDIR) by default. */
@@ -49,23 +48,26 @@ export class Components {
   }
 
   /**
-   * Labels every linked id. The labels can be read (`pairs()`, by id) until `close()`, which also
+   * Labels every linked id. The labels can be read (`batches()`, by id) until `close()`, which also
    * removes the edges.
    */
   async label(): Promise<ComponentLabels> {
     const spool = await spoolDir(this.options.dir);
     try {
-      // Round 0: each id's label is the least of itself and its neighbours.
+      // Round 0: each id's label is the least of itself and its neighbours. The loops below run once
+      // per edge and round: they await only when a write is full or a batch runs out.
       let labels = new LabelFile(spool.file('labels.tsv'));
       let node: string | undefined;
       let least = '';
-      for await (const [a, b] of this.edges.sorted()) {
-        if (a !== node) {
-          if (node !== undefined) await labels.write(node, least, true);
-          node = a;
-          least = a;
+      for await (const batch of this.edges.batches()) {
+        for (const [a, b] of batch) {
+          if (a !== node) {
+            if (node !== undefined) { const w = labels.write(node, least, true); if (w) await w; }
+            node = a;
+            least = a;
+          }
+          if (b < least) least = b;
         }
-        if (b < least) least = b;
       }
       if (node !== undefined) await labels.write(node, least, true);
       await labels.end();
@@ -74,17 +76,21 @@ export class Components {
       for (;;) {
         // Only an id whose label fell last round has news for its neighbours.
         const offers = this.sorter(spool.path);
-        const at = readLabels(labels.path);
+        const at = labelCursor(labels.path);
         let current: Label | undefined;
-        for await (const [a, b] of this.edges.sorted()) {
-          while (!current || current.id !== a) {
-            const n = await at.next();
-            if (n.done) throw spillChanged(a);
-            current = n.value;
+        try {
+          for await (const batch of this.edges.batches()) {
+            for (const [a, b] of batch) {
+              while (!current || current.id !== a) {
+                current = at.take() ?? (await at.next());
+                if (!current) throw spillChanged(a);
+              }
+              if (current.changed) { const w = offers.add(b, current.label); if (w) await w; }
+            }
           }
-          if (current.changed) await offers.add(b, current.label);
+        } finally {
+          await at.close();
         }
-        await at.return(undefined);
         if (offers.size === 0) { await offers.close(); break; }
         // An id offered a lower label passes it on to the id its label names (hooking), and then
         // each id takes its label's label (jumping): together they merge whole regions at a time,
@@ -93,20 +99,26 @@ export class Components {
         const direct = await lowered(labels, offers, spool.file('labels.tsv'), false, hooks);
         const offered = await lowered(direct, hooks, spool.file('labels.tsv'), true);
         const jumps = this.sorter(spool.path);
-        for await (const l of readLabels(offered.path)) if (l.label !== l.id) await jumps.add(l.label, l.id);
-        const shortcuts = this.sorter(spool.path);
-        const of = readLabels(offered.path);
-        let label: Label | undefined;
-        for await (const [target, id] of jumps.sorted()) {
-          while (!label || label.id < target) {
-            const n = await of.next();
-            if (n.done) throw spillChanged(target);
-            label = n.value;
-          }
-          if (label.label < target) await shortcuts.add(id, label.label);
+        for await (const batch of labelBatches(offered.path)) {
+          for (const l of batch) if (l.label !== l.id) { const w = jumps.add(l.label, l.id); if (w) await w; }
         }
-        await of.return(undefined);
-        await jumps.close();
+        const shortcuts = this.sorter(spool.path);
+        const of = labelCursor(offered.path);
+        let label: Label | undefined;
+        try {
+          for await (const batch of jumps.batches()) {
+            for (const [target, id] of batch) {
+              while (!label || label.id < target) {
+                label = of.take() ?? (await of.next());
+                if (!label) throw spillChanged(target);
+              }
+              if (label.label < target) { const w = shortcuts.add(id, label.label); if (w) await w; }
+            }
+          }
+        } finally {
+          await of.close();
+          await jumps.close();
+        }
         const next = await lowered(offered, shortcuts, spool.file('labels.tsv'), true);
         await Promise.all([labels, direct, offered].map((f) => rm(f.path, { force: true })));
         labels = next;
@@ -116,8 +128,8 @@ export class Components {
       const file = labels.path;
       return {
         rounds,
-        async *pairs() {
-          for await (const l of readLabels(file)) yield [l.id, l.label];
+        async *batches() {
+          for await (const batch of labelBatches(file)) yield batch.map((l): [string, string] => [l.id, l.label]);
         },
         close: async () => {
           await spool.remove();
@@ -143,8 +155,8 @@ export class Components {
 export interface ComponentLabels {
   /** Rounds of propagation it took. */
   rounds: number;
-  /** Each linked id and its component's label (its least id), by id. */
-  pairs(): AsyncGenerator<[string, string]>;
+  /** Each linked id and its component's label (its least id), by id, in arrays. */
+  batches(): AsyncGenerator<Array<[string, string]>>;
   /** Removes the label and edge files. */
   close(): Promise<void>;
 }
@@ -158,23 +170,27 @@ interface Label { id: string; label: string; changed: boolean }
  */
 async function lowered(labels: LabelFile, offers: ExternalSorter, file: string, keep: boolean, hooks?: ExternalSorter): Promise<LabelFile> {
   const out = new LabelFile(file);
+  const offered = new Cursor(offers.batches());
   try {
-    const offered = offers.sorted();
-    let offer = await offered.next();
-    for await (const label of readLabels(labels.path)) {
-      let least = label.label;
-      while (!offer.done && offer.value[0] < label.id) offer = await offered.next();
-      // Offers for an id come least first: the first is the only one that counts.
-      if (!offer.done && offer.value[0] === label.id && offer.value[1] < least) least = offer.value[1];
-      while (!offer.done && offer.value[0] === label.id) offer = await offered.next();
-      const fell = least !== label.label;
-      if (fell) out.changes += 1;
-      if (fell && hooks && label.label !== label.id) await hooks.add(label.label, least);
-      await out.write(label.id, least, fell || (keep && label.changed));
+    let offer = offered.take() ?? (await offered.next());
+    for await (const batch of labelBatches(labels.path)) {
+      for (const label of batch) {
+        let least = label.label;
+        while (offer && offer[0] < label.id) offer = offered.take() ?? (await offered.next());
+        // Offers for an id come least first: the first is the only one that counts.
+        if (offer && offer[0] === label.id && offer[1] < least) least = offer[1];
+        while (offer && offer[0] === label.id) offer = offered.take() ?? (await offered.next());
+        const fell = least !== label.label;
+        if (fell) out.changes += 1;
+        if (fell && hooks && label.label !== label.id) { const w = hooks.add(label.label, least); if (w) await w; }
+        const w = out.write(label.id, least, fell || (keep && label.changed));
+        if (w) await w;
+      }
     }
     await out.end();
     return out;
   } finally {
+    await offered.close();
     await offers.close();
   }
 }
@@ -183,25 +199,27 @@ async function lowered(labels: LabelFile, offers: ExternalSorter, file: string, 
 class LabelFile {
   /** Ids whose label fell as this file was written. */
   changes = 0;
-  private readonly out: WriteStream;
+  private readonly out: PieceWriter;
 
   constructor(readonly path: string) {
-    this.out = createWriteStream(path);
+    this.out = new PieceWriter(createWriteStream(path));
   }
 
   write(id: string, label: string, changed: boolean): Promise<void> | undefined {
     return writePair(this.out, id, `${changed ? '1' : '0'}${label}`);
   }
 
-  async end(): Promise<void> {
-    this.out.end();
-    await once(this.out, 'finish');
-    if (this.out.errored) throw this.out.errored;
+  end(): Promise<void> {
+    return this.out.close();
   }
 }
 
-async function* readLabels(file: string): AsyncGenerator<Label> {
-  for await (const [id, value] of readSortedPairs(file)) yield { id, label: value.slice(1), changed: value.charCodeAt(0) === 0x31 };
+async function* labelBatches(file: string): AsyncGenerator<Label[]> {
+  for await (const batch of readSortedPairBatches(file)) yield batch.map(([id, value]) => ({ id, label: value.slice(1), changed: value.charCodeAt(0) === 0x31 }));
+}
+
+function labelCursor(file: string): Cursor<Label> {
+  return new Cursor(labelBatches(file));
 }
 
 /** Every linked id has a label line: one missing means the spill files changed under the draw. */

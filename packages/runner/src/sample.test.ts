@@ -48,7 +48,7 @@ test('components found on disk are the clusters an in-memory union-find finds, l
   const labels = await components.label();
   const got = new Map<string, string>();
   let last = '';
-  for await (const [id, label] of labels.pairs()) {
+  for await (const [id, label] of (async function* () { for await (const b of labels.batches()) yield* b; })()) {
     assert.ok(id > last, 'labels come by id, each once');
     last = id;
     got.set(id, label);

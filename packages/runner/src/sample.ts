@@ -5,7 +5,7 @@ import { encodeControl, Manifest, readControl, SampleScope } from '@hogport/mani
 import type { Store } from '@hogport/store';
 import { COMPONENT_SORT_CHARS, Components, type ComponentsOptions } from './components.js';
 import { storedLines } from './inspect.js';
-import { ExternalSorter } from './spill.js';
+import { Cursor, ExternalSorter } from './spill.js';
 
 /**
  * Names the rule below in the scope and the load's config: a changed rule is another sample, and
@@ -79,44 +79,56 @@ export async function drawMembers(percent: number, links: AsyncIterable<[string,
   const sorter = () => new ExternalSorter({ dir: options.dir, maxChars: options.maxChars ?? COMPONENT_SORT_CHARS });
   const [byCluster, drawnClusters, through] = [sorter(), sorter(), sorter()];
   try {
-    for await (const [a, b] of links) await components.link(a, b);
+    // Once per linked id and more: the loops await only when a sort spills or a batch runs out.
+    for await (const [a, b] of links) { const w = components.link(a, b); if (w) await w; }
     const labels = await components.label();
     try {
-      for await (const [id, label] of labels.pairs()) {
-        const drawn = draw.drawn(id);
-        await byCluster.add(label, `${drawn ? '1' : '0'}${id}`);
-        if (drawn) await drawnClusters.add(label, '');
+      for await (const batch of labels.batches()) {
+        for (const [id, label] of batch) {
+          const drawn = draw.drawn(id);
+          const w = byCluster.add(label, `${drawn ? '1' : '0'}${id}`);
+          if (w) await w;
+          if (drawn) { const d = drawnClusters.add(label, ''); if (d) await d; }
+        }
       }
     } finally {
       await labels.close();
     }
     const clusters = { total: 0, sampled: 0 };
     const linkedIds = { total: 0, sampled: 0 };
-    const sampled = drawnClusters.sorted();
-    let next = await sampled.next();
-    let cluster: string | undefined;
-    let inSample = false;
-    for await (const [label, value] of byCluster.sorted()) {
-      if (label !== cluster) {
-        cluster = label;
-        clusters.total += 1;
-        while (!next.done && next.value[0] < label) next = await sampled.next();
-        inSample = !next.done && next.value[0] === label;
-        if (inSample) clusters.sampled += 1;
+    const sampled = new Cursor(drawnClusters.batches());
+    try {
+      let next = sampled.take() ?? (await sampled.next());
+      let cluster: string | undefined;
+      let inSample = false;
+      for await (const batch of byCluster.batches()) {
+        for (const [label, value] of batch) {
+          if (label !== cluster) {
+            cluster = label;
+            clusters.total += 1;
+            while (next && next[0] < label) next = sampled.take() ?? (await sampled.next());
+            inSample = next !== undefined && next[0] === label;
+            if (inSample) clusters.sampled += 1;
+          }
+          linkedIds.total += 1;
+          if (!inSample) continue;
+          linkedIds.sampled += 1;
+          if (value.charCodeAt(0) !== 0x31) { const w = through.add(digestOf(value.slice(1)).subarray(8, 24).toString('hex'), ''); if (w) await w; }
+        }
       }
-      linkedIds.total += 1;
-      if (!inSample) continue;
-      linkedIds.sampled += 1;
-      if (value.charCodeAt(0) !== 0x31) await through.add(digestOf(value.slice(1)).subarray(8, 24).toString('hex'), '');
+    } finally {
+      await sampled.close();
     }
     const high = new BigUint64Array(through.size);
     const low = new BigUint64Array(through.size);
     let i = 0;
-    for await (const [hex] of through.sorted()) {
-      // Hex of equal length sorts as the numbers do.
-      high[i] = BigInt(`0x${hex.slice(0, 16)}`);
-      low[i] = BigInt(`0x${hex.slice(16)}`);
-      i += 1;
+    for await (const batch of through.batches()) {
+      for (const [hex] of batch) {
+        // Hex of equal length sorts as the numbers do.
+        high[i] = BigInt(`0x${hex.slice(0, 16)}`);
+        low[i] = BigInt(`0x${hex.slice(16)}`);
+        i += 1;
+      }
     }
     return { members: new SampleMembership(percent, { high, low }), clusters, linkedIds, rounds: labels.rounds };
   } finally {

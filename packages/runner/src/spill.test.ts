@@ -16,7 +16,7 @@ test('pairs far past the memory bound come out by key, then value, as an in-memo
   const dir = await mkdtemp(path.join(tmpdir(), 'hogport-spill-test-'));
   const rand = seeded(7);
   // Keys with the characters ids hold: quotes, newlines, tabs, astral symbols, and many repeats.
-  const alphabet = ['a', 'b', '"', '\n', '\t', '\\', 'é', '😀', '\u0000', 'Z'];
+  const alphabet = ['a', 'b', '"', '\n', '\r', '\t', '\\', 'é', '😀', '\u0000', '\u2028', '\ud800', '\udfff', 'Z'];
   const pairs: Array<[string, string]> = Array.from({ length: 20_000 }, () => {
     const word = () => Array.from({ length: 1 + Math.floor(rand() * 4) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
     return [word(), word()];
@@ -39,5 +39,20 @@ test('more runs than are merged at once are merged in rounds, to the same order'
   const got = await collect(sorter);
   assert.deepEqual(got.map(([k]) => k), [...keys].sort());
   assert.ok(got.every(([k, v]) => v === `v${k}`));
+  await sorter.close();
+});
+
+test('batches hand out the pairs sorted() gives, in order, a bounded number at a time, lines longer than a read included', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-spill-batches-'));
+  const rand = seeded(11);
+  // Values far longer than one read of a run file, so lines are cut between reads.
+  const pairs: Array<[string, string]> = Array.from({ length: 3_000 }, (_, i) => [`k${Math.floor(rand() * 500)}`, i % 100 === 0 ? `{"long":"${'x'.repeat(150_000 + i)}"}` : `v${i}`]);
+  const sorter = new ExternalSorter({ dir, maxChars: 400_000 });
+  for (const [k, v] of pairs) await sorter.add(k, v);
+  const batches: Array<Array<[string, string]>> = [];
+  for await (const batch of sorter.batches()) batches.push(batch);
+  assert.ok(batches.length > 2 && batches.every((b) => b.length > 0 && b.length <= 1024), `${batches.length} batches`);
+  assert.deepEqual(batches.flat(), await collect(sorter));
+  assert.deepEqual(batches.flat().map(([k, v]) => `${k} ${v.length}`).sort(), pairs.map(([k, v]) => `${k} ${v.length}`).sort(), 'every pair, whole');
   await sorter.close();
 });

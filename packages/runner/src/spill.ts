@@ -3,7 +3,6 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
 import { createGzip } from 'node:zlib';
 import type { Store } from '@hogport/store';
@@ -61,9 +60,14 @@ export class ExternalSorter {
 
   /** Every pair, in order. Call once, after the last `add`. */
   async *sorted(): AsyncGenerator<[string, string]> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  /** Every pair, in order, in arrays of up to a thousand or so: `sorted()` for a consumer that counts the cost of an await per pair. Call once, after the last `add`. */
+  async *batches(): AsyncGenerator<Array<[string, string]>> {
     if (this.runs.length === 0) {
       const order = this.order();
-      for (const i of order) yield [this.keys[i]!, this.values[i]!];
+      for (let at = 0; at < order.length; at += BATCH_PAIRS) yield order.slice(at, at + BATCH_PAIRS).map((i): [string, string] => [this.keys[i]!, this.values[i]!]);
       return;
     }
     if (this.keys.length > 0) await this.spill();
@@ -72,15 +76,15 @@ export class ExternalSorter {
       for (let i = 0; i < this.runs.length; i += FAN_IN) {
         const group = this.runs.slice(i, i + FAN_IN);
         const file = await this.runFile();
-        const out = createWriteStream(file);
-        for await (const [k, v] of mergeRuns(group)) await writeLine(out, encodePair(k, v));
-        await closeStream(out);
+        const out = new PieceWriter(createWriteStream(file));
+        for await (const batch of mergeRunBatches(group)) for (const [k, v] of batch) await out.line(encodePair(k, v));
+        await out.close();
         await Promise.all(group.map((f) => rm(f, { force: true })));
         next.push(file);
       }
       this.runs = next;
     }
-    yield* mergeRuns(this.runs);
+    yield* mergeRunBatches(this.runs);
   }
 
   /** Removes the run files. */
@@ -118,9 +122,9 @@ export class ExternalSorter {
   private async writeRun(): Promise<void> {
     const order = this.order();
     const file = await this.runFile();
-    const out = createWriteStream(file);
-    for (const i of order) await writeLine(out, encodePair(this.keys[i]!, this.values[i]!));
-    await closeStream(out);
+    const out = new PieceWriter(createWriteStream(file));
+    for (const i of order) await out.line(encodePair(this.keys[i]!, this.values[i]!));
+    await out.close();
     this.runs.push(file);
     this.keys = [];
     this.values = [];
@@ -139,28 +143,95 @@ export class ExternalSorter {
  * array, since a value that is itself a JSON line is neither escaped nor parsed.
  */
 export function encodePair(key: string, value: string): string {
-  const plain = value.charCodeAt(0) !== 0x22 && !value.includes('\n') && !value.includes('\r');
-  return `${JSON.stringify(key)}\t${plain ? value : JSON.stringify(value)}`;
+  // A lone surrogate would not survive the file's UTF-8: such a value goes as JSON, which escapes it.
+  const plain = value.charCodeAt(0) !== 0x22 && !value.includes('\n') && !value.includes('\r') && wellFormed(value);
+  // A key JSON would leave as it is needs no JSON.stringify: ids almost always are such keys.
+  return `${NEEDS_ESCAPE.test(key) || !wellFormed(key) ? JSON.stringify(key) : `"${key}"`}\t${plain ? value : JSON.stringify(value)}`;
 }
+
+/** No lone surrogate (ES2024's isWellFormed, in every Node hogport runs on). */
+const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** What JSON.stringify escapes in a string, but lone surrogates (`wellFormed`): quotes, backslashes, control characters. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 
 export function decodePair(line: string): [string, string] {
   const tab = line.indexOf('\t');
   const rest = line.slice(tab + 1);
-  return [JSON.parse(line.slice(0, tab)) as string, rest.charCodeAt(0) === 0x22 ? (JSON.parse(rest) as string) : rest];
+  const key = line.slice(0, tab);
+  // Without a backslash, the quoted key is the key itself.
+  return [key.includes('\\') ? (JSON.parse(key) as string) : key.slice(1, -1), rest.charCodeAt(0) === 0x22 ? (JSON.parse(rest) as string) : rest];
 }
 
 /** Writes a pair as one line of a sorted file of its caller's making; a promise only when the stream is full. */
-export function writePair(out: WriteStream, key: string, value: string): Promise<void> | undefined {
-  return writeLine(out, encodePair(key, value));
+export function writePair(out: PieceWriter, key: string, value: string): Promise<void> | undefined {
+  return out.line(encodePair(key, value));
 }
 
-/** The pairs of one file of encoded lines, in the order they were written. */
-export function readSortedPairs(file: string): AsyncGenerator<[string, string]> {
-  return mergeRuns([file]);
+/**
+ * The items of a stream of batches one at a time, awaiting only when a batch runs out:
+ * `cursor.take() ?? (await cursor.next())`. An await per item costs more than most steps that read
+ * sorted pairs do with one.
+ */
+export class Cursor<T> {
+  private batch: T[] = [];
+  private at = 0;
+
+  constructor(private readonly source: AsyncIterator<T[]>) {}
+
+  /** The next item of the batch at hand, or undefined when it is used up (then `next`). */
+  take(): T | undefined {
+    return this.at < this.batch.length ? this.batch[this.at++] : undefined;
+  }
+
+  /** The next item, reading the next batch when needed; undefined at the end. */
+  async next(): Promise<T | undefined> {
+    for (;;) {
+      const item = this.take();
+      if (item !== undefined) return item;
+      const n = await this.source.next();
+      if (n.done) return undefined;
+      this.batch = n.value;
+      this.at = 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.source.return?.(undefined);
+  }
 }
 
-function writeLine(out: WriteStream, line: string): Promise<void> | undefined {
-  return out.write(`${line}\n`) ? undefined : (once(out, 'drain') as Promise<unknown> as Promise<void>);
+/** The pairs of one file of encoded lines, in the order they were written, in arrays as `ExternalSorter.batches()` hands them out. */
+export function readSortedPairBatches(file: string): AsyncGenerator<Array<[string, string]>> {
+  return mergeRunBatches([file]);
+}
+
+/** Lines joined into large pieces before they reach the stream: a write per line costs more than the line. */
+export class PieceWriter {
+  private pending: string[] = [];
+  private chars = 0;
+
+  constructor(private readonly out: WriteStream) {}
+
+  /** Adds a line; a promise only when the stream is full. */
+  line(line: string): Promise<void> | undefined {
+    this.pending.push(line);
+    this.chars += line.length + 1;
+    return this.chars >= PIECE_CHARS ? this.flush() : undefined;
+  }
+
+  private flush(): Promise<void> | undefined {
+    if (this.pending.length === 0) return undefined;
+    const data = `${this.pending.join('\n')}\n`;
+    this.pending = [];
+    this.chars = 0;
+    return this.out.write(data) ? undefined : (once(this.out, 'drain') as Promise<unknown> as Promise<void>);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await closeStream(this.out);
+  }
 }
 
 async function closeStream(out: WriteStream): Promise<void> {
@@ -169,9 +240,63 @@ async function closeStream(out: WriteStream): Promise<void> {
   if (out.errored) throw out.errored;
 }
 
+/**
+ * The lines of a run file, read a large piece at a time and split in memory: the merge takes the
+ * next line without awaiting anything until a piece runs out, which is what makes it cheap per pair.
+ */
+class RunReader {
+  private lines: string[] = [];
+  private at = 0;
+  private rest = '';
+  private done = false;
+  private readonly chunks: AsyncIterator<string>;
+
+  constructor(file: string) {
+    this.chunks = (createReadStream(file, { encoding: 'utf8', highWaterMark: READ_PIECE })[Symbol.asyncIterator]() as AsyncIterator<string>);
+  }
+
+  /** The next line, or undefined when this piece is used up (then `fill`) or the file is (`ended`). */
+  take(): string | undefined {
+    return this.at < this.lines.length ? this.lines[this.at++] : undefined;
+  }
+
+  get ended(): boolean {
+    return this.done && this.at >= this.lines.length;
+  }
+
+  /** Reads the next piece; resolves once a line is ready or the file has ended. */
+  async fill(): Promise<void> {
+    while (this.at >= this.lines.length && !this.done) {
+      const n = await this.chunks.next();
+      if (n.done) {
+        this.done = true;
+        this.lines = this.rest === '' ? [] : [this.rest];
+        this.rest = '';
+      } else {
+        const parts = (this.rest + (n.value as string)).split('\n');
+        this.rest = parts.pop()!;
+        this.lines = parts;
+      }
+      this.at = 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.chunks.return?.();
+  }
+}
+
+/** Bytes read from a run file at a time. */
+const READ_PIECE = 64 * 1024;
+
 /** A k-way merge of sorted run files, through a binary heap of their heads. */
 async function* mergeRuns(files: readonly string[]): AsyncGenerator<[string, string]> {
-  const readers = files.map((f) => createInterface({ input: createReadStream(f), crlfDelay: Infinity })[Symbol.asyncIterator]());
+  for await (const batch of mergeRunBatches(files)) yield* batch;
+}
+
+/** The same merge, handed out in arrays of pairs: a consumer that takes a batch at a time awaits once per batch, not per pair. */
+async function* mergeRunBatches(files: readonly string[]): AsyncGenerator<Array<[string, string]>> {
+  const readers = files.map((f) => new RunReader(f));
   const heap: Array<{ pair: [string, string]; r: number }> = [];
   const less = (a: [string, string], b: [string, string]) => (a[0] !== b[0] ? a[0] < b[0] : a[1] < b[1]);
   const push = (item: { pair: [string, string]; r: number }) => {
@@ -202,20 +327,38 @@ async function* mergeRuns(files: readonly string[]): AsyncGenerator<[string, str
     return top;
   };
   const next = async (r: number) => {
-    const n = await readers[r]!.next();
-    if (!n.done) push({ pair: decodePair(n.value), r });
+    const reader = readers[r]!;
+    let line = reader.take();
+    if (line === undefined && !reader.ended) {
+      await reader.fill();
+      line = reader.take();
+    }
+    if (line !== undefined) push({ pair: decodePair(line), r });
   };
   try {
     for (let r = 0; r < readers.length; r++) await next(r);
+    let batch: Array<[string, string]> = [];
     while (heap.length > 0) {
       const top = pop();
-      yield top.pair;
-      await next(top.r);
+      batch.push(top.pair);
+      const reader = readers[top.r]!;
+      const line = reader.take();
+      if (line !== undefined) push({ pair: decodePair(line), r: top.r });
+      else if (!reader.ended) {
+        // The one await of the merge: hand out what is ready first, so the consumer never waits on a read it does not need.
+        if (batch.length > 0) { yield batch; batch = []; }
+        await next(top.r);
+      }
+      if (batch.length >= BATCH_PAIRS) { yield batch; batch = []; }
     }
+    if (batch.length > 0) yield batch;
   } finally {
-    for (const r of readers) await r.return?.();
+    for (const r of readers) await r.close();
   }
 }
+
+/** Pairs handed out at once by `batches()`. */
+const BATCH_PAIRS = 1024;
 
 /**
  * JSON lines gzipped to a local file, then stored in one write: a merge that writes one object per
