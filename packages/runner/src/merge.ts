@@ -217,7 +217,8 @@ interface ShardInput {
 async function feed(options: MergeOptions, shard: string, inputs: readonly ShardInput[], sorter: ExternalSorter): Promise<void> {
   for (const input of inputs) {
     for await (const line of storedLines(options.store, input.key)) {
-      if (!input.summary) { const [k, v] = decodePair(line); await sorter.add(k, v); continue; }
+      // Once per line of the shard: an await only when the sort spills.
+      if (!input.summary) { const [k, v] = decodePair(line); const w = sorter.add(k, v); if (w) await w; continue; }
       await routed(line, options, 1, (part, k, v) => (part === shard ? sorter.add(k, v) : undefined), shard.startsWith('ids-') ? 'ids' : 'users');
     }
   }
@@ -365,13 +366,15 @@ async function mergeUserShard(options: MergeOptions, shards: number, shard: stri
 async function eachKey(sorter: ExternalSorter, fn: (key: string, values: string[]) => Promise<void>): Promise<void> {
   let key: string | undefined;
   let values: string[] = [];
-  for await (const [k, v] of sorter.sorted()) {
-    if (k !== key) {
-      if (key !== undefined) await fn(key, values);
-      key = k;
-      values = [];
+  for await (const batch of sorter.batches()) {
+    for (const [k, v] of batch) {
+      if (k !== key) {
+        if (key !== undefined) await fn(key, values);
+        key = k;
+        values = [];
+      }
+      values.push(v);
     }
-    values.push(v);
   }
   if (key !== undefined) await fn(key, values);
 }
