@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -206,12 +207,15 @@ export function readSortedPairBatches(file: string): AsyncGenerator<Array<[strin
   return mergeRunBatches([file]);
 }
 
-/** Lines joined into large pieces before they reach the stream: a write per line costs more than the line. */
+/**
+ * Lines joined into large pieces before they reach the stream: a write per line costs more than the
+ * line (and, into gzip, a trip to the thread pool). `tap` sees each piece as it goes.
+ */
 export class PieceWriter {
   private pending: string[] = [];
   private chars = 0;
 
-  constructor(private readonly out: WriteStream) {}
+  constructor(private readonly out: Writable, private readonly tap?: (piece: string) => void) {}
 
   /** Adds a line; a promise only when the stream is full. */
   line(line: string): Promise<void> | undefined {
@@ -220,21 +224,24 @@ export class PieceWriter {
     return this.chars >= PIECE_CHARS ? this.flush() : undefined;
   }
 
-  private flush(): Promise<void> | undefined {
+  /** Hands what is pending to the stream. */
+  flush(): Promise<void> | undefined {
     if (this.pending.length === 0) return undefined;
     const data = `${this.pending.join('\n')}\n`;
     this.pending = [];
     this.chars = 0;
+    this.tap?.(data);
     return this.out.write(data) ? undefined : (once(this.out, 'drain') as Promise<unknown> as Promise<void>);
   }
 
+  /** Flushes, ends the stream and waits until it has finished. */
   async close(): Promise<void> {
     await this.flush();
     await closeStream(this.out);
   }
 }
 
-async function closeStream(out: WriteStream): Promise<void> {
+async function closeStream(out: Writable): Promise<void> {
   out.end();
   await once(out, 'finish');
   if (out.errored) throw out.errored;
@@ -366,11 +373,10 @@ const BATCH_PAIRS = 1024;
  */
 export class SpooledLines {
   records = 0;
-  private pending: string[] = [];
-  private pendingChars = 0;
   private readonly gzip = createGzip({ level: 1 });
   private readonly file: WriteStream;
   private readonly content = createHash('sha256');
+  private readonly pieces = new PieceWriter(this.gzip, (piece) => this.content.update(piece));
   private readonly done: Promise<unknown>;
 
   constructor(private readonly path: string) {
@@ -382,24 +388,12 @@ export class SpooledLines {
 
   write(line: string): Promise<void> | undefined {
     this.records += 1;
-    // Lines go to gzip in pieces: a write per line would be a trip to the thread pool per line.
-    this.pending.push(line);
-    this.pendingChars += line.length + 1;
-    return this.pendingChars >= PIECE_CHARS ? this.flush() : undefined;
-  }
-
-  private flush(): Promise<void> | undefined {
-    if (this.pending.length === 0) return undefined;
-    const data = `${this.pending.join('\n')}\n`;
-    this.pending = [];
-    this.pendingChars = 0;
-    this.content.update(data);
-    return this.gzip.write(data) ? undefined : (once(this.gzip, 'drain') as Promise<unknown> as Promise<void>);
+    return this.pieces.line(line);
   }
 
   /** Stores the file at `key`, removes it, and says what it holds. */
   async store(store: Store, key: string): Promise<{ key: string; records: number; sha256: string }> {
-    await this.flush();
+    await this.pieces.flush();
     this.gzip.end();
     await this.done;
     try {
