@@ -146,3 +146,47 @@ test('a pace record left by an earlier run that never recovered counts as recove
   assert.equal(share.rate, 100);
   await share.stop();
 });
+
+test('a look at the pace that answers after a cut was seen does not undo the cut', async () => {
+  const inner = openStore(await mkdtemp(path.join(tmpdir(), 'hogport-rate-')));
+  const layout = makeLayout('rate');
+  const cap = 1000;
+  const windowMs = 10_000;
+  const refreshMs = 1000;
+  // One look at the pace, by b's refresh, finds no record and then answers late: after a cut was
+  // written and b had read it, and before b's next refresh.
+  let slowNext = false;
+  let slowStarted: () => void = () => undefined;
+  let slowAnswered: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => { slowStarted = resolve; });
+  const answered = new Promise<void>((resolve) => { slowAnswered = resolve; });
+  const slowStore = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop !== 'head') return Reflect.get(target, prop, receiver);
+      return async (key: string) => {
+        const got = await target.head(key);
+        if (slowNext && key === layout.pace('load')) {
+          slowNext = false;
+          slowStarted();
+          await new Promise((r) => setTimeout(r, 300));
+          setTimeout(slowAnswered, 5);
+        }
+        return got;
+      };
+    },
+  });
+  const join = (id: string, store: typeof inner) => joinRateShare({ store, layout, stage: 'load', worker: currentWorker(id), gate: new RateGate(cap, { windowMs }), perMinute: cap, log: silentLogger, refreshMs, windowMs, backoff: { cut: 0.5, increase: 0.01 } });
+  const a = await join('a', inner);
+  const b = await join('b', slowStore);
+  slowNext = true;
+  // b's refresh timer does not hold the process open: this one does, while b's next look starts.
+  await Promise.race([started, new Promise((r) => setTimeout(r, 2000))]);
+  assert.equal(slowNext, false, "b's refresh looked at the pace");
+  a.throttled(10);
+  await new Promise((r) => setTimeout(r, 100));
+  b.throttled(10);
+  await answered;
+  assert.ok(a.rate < cap * 0.6, `a slowed: ${a.rate}`);
+  assert.ok(b.rate < cap * 0.6, `b kept the cut it read: ${b.rate}`);
+  await Promise.all([a.stop(), b.stop()]);
+});

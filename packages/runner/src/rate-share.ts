@@ -125,14 +125,22 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
     }
     return out;
   };
+  // Reads of the pace overlap (a refresh's and a cut's): one that started earlier but answers later
+  // saw an older record and must not undo what a later one read or a cut wrote.
+  let paceReads = 0;
+  let paceAsOf = 0;
   const readPace = async () => {
+    const started = ++paceReads;
     const got = await readControl(store, paceKey, Pace).catch((err: unknown) => {
       if (hasCode(err, 'E_CORRUPT_CONTROL')) return null;
       throw err;
     });
     // An unreadable record leaves the pace as last read; a cut overwrites it.
     if (got === null) return undefined;
-    pace = got?.value;
+    if (started > paceAsOf) {
+      paceAsOf = started;
+      pace = got?.value;
+    }
     return got;
   };
   const refresh = async () => {
@@ -223,6 +231,7 @@ export async function joinRateShare(options: RateShareOptions): Promise<RateShar
         throw err;
       }
       pace = next;
+      paceAsOf = ++paceReads;
       apply();
       log.warn({ rate: Math.round(rate), cap, retryAfterMs, workers }, 'PostHog answered 429: the shared rate is cut, and grows back towards the cap while capture takes it');
       return;
