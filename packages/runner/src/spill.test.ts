@@ -3,6 +3,8 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { seeded } from '@hogport/testkit';
 import { ExternalSorter } from './index.js';
 
@@ -54,5 +56,25 @@ test('batches hand out the pairs sorted() gives, in order, a bounded number at a
   assert.ok(batches.length > 2 && batches.every((b) => b.length > 0 && b.length <= 1024), `${batches.length} batches`);
   assert.deepEqual(batches.flat(), await collect(sorter));
   assert.deepEqual(batches.flat().map(([k, v]) => `${k} ${v.length}`).sort(), pairs.map(([k, v]) => `${k} ${v.length}`).sort(), 'every pair, whole');
+  await sorter.close();
+});
+
+test('an id kept from a spilled sort holds only its own bytes, not the piece of the run it was read in', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const dir = await mkdtemp(path.join(tmpdir(), 'hogport-spill-hold-'));
+  const sorter = new ExternalSorter({ dir, maxChars: 1_000_000 });
+  for (let i = 0; i < 200_000; i++) await sorter.add(`device-${i.toString(16).padStart(12, '0')}-${'x'.repeat(20)}`, `user-${i % 5000}@example.com`);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  // One id kept from every thousand pairs, as a sparse sort's pairs or a held label are.
+  const kept: string[] = [];
+  let seen = 0;
+  for await (const batch of sorter.batches()) for (const [id] of batch) if (seen++ % 1000 === 0) kept.push(id);
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  assert.equal(kept.length, 200);
+  // 200 ids of 40 characters; a 64 KiB piece held for each would be 13 MB.
+  assert.ok(grown < 2_000_000, `200 kept ids hold ${grown} bytes`);
   await sorter.close();
 });

@@ -250,16 +250,21 @@ async function closeStream(out: Writable): Promise<void> {
 /**
  * The lines of a run file, read a large piece at a time and split in memory: the merge takes the
  * next line without awaiting anything until a piece runs out, which is what makes it cheap per pair.
+ *
+ * Each line is decoded from the bytes on its own. Split from one decoded piece, a line (and every id
+ * sliced from it) would be a view into that whole piece: an id kept for long, as a sort's pairs or a
+ * label are, would keep its 64 KiB alive, and ids kept one per piece read would hold the file.
  */
 class RunReader {
   private lines: string[] = [];
   private at = 0;
-  private rest = '';
+  /** The bytes of a line not yet ended, in pieces: a line longer than a piece is joined once. */
+  private rest: Buffer[] = [];
   private done = false;
-  private readonly chunks: AsyncIterator<string>;
+  private readonly chunks: AsyncIterator<Buffer>;
 
   constructor(file: string) {
-    this.chunks = (createReadStream(file, { encoding: 'utf8', highWaterMark: READ_PIECE })[Symbol.asyncIterator]() as AsyncIterator<string>);
+    this.chunks = (createReadStream(file, { highWaterMark: READ_PIECE })[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
   }
 
   /** The next line, or undefined when this piece is used up (then `fill`) or the file is (`ended`). */
@@ -275,16 +280,31 @@ class RunReader {
   async fill(): Promise<void> {
     while (this.at >= this.lines.length && !this.done) {
       const n = await this.chunks.next();
+      this.at = 0;
       if (n.done) {
         this.done = true;
-        this.lines = this.rest === '' ? [] : [this.rest];
-        this.rest = '';
-      } else {
-        const parts = (this.rest + (n.value as string)).split('\n');
-        this.rest = parts.pop()!;
-        this.lines = parts;
+        this.lines = this.rest.length > 0 ? [Buffer.concat(this.rest).toString('utf8')] : [];
+        this.rest = [];
+        continue;
       }
-      this.at = 0;
+      const piece = n.value;
+      const lines: string[] = [];
+      let start = 0;
+      let nl = piece.indexOf(0x0a);
+      // A newline byte is never inside a UTF-8 sequence: the bytes split where the text does.
+      if (nl !== -1 && this.rest.length > 0) {
+        this.rest.push(piece.subarray(0, nl));
+        lines.push(Buffer.concat(this.rest).toString('utf8'));
+        this.rest = [];
+        start = nl + 1;
+        nl = piece.indexOf(0x0a, start);
+      }
+      for (; nl !== -1; nl = piece.indexOf(0x0a, start)) {
+        lines.push(piece.toString('utf8', start, nl));
+        start = nl + 1;
+      }
+      if (start < piece.length) this.rest.push(piece.subarray(start));
+      this.lines = lines;
     }
   }
 
