@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createGzip } from 'node:zlib';
+import { splitLineBatches, type SplitLine } from '@hogport/common';
 import type { Store } from '@hogport/store';
 
 /** Characters of keys and values held before a sorted run goes to disk (about twice that in bytes). */
@@ -251,25 +252,23 @@ async function closeStream(out: Writable): Promise<void> {
  * The lines of a run file, read a large piece at a time and split in memory: the merge takes the
  * next line without awaiting anything until a piece runs out, which is what makes it cheap per pair.
  *
- * Each line is decoded from the bytes on its own. Split from one decoded piece, a line (and every id
- * sliced from it) would be a view into that whole piece: an id kept for long, as a sort's pairs or a
- * label are, would keep its 64 KiB alive, and ids kept one per piece read would hold the file.
+ * `splitLineBatches` decodes each line from its own bytes. Split from one decoded piece, a line (and
+ * every id sliced from it) would be a view into that whole piece: an id kept for long, as a sort's
+ * pairs or a label are, would keep its 64 KiB alive, and ids kept one per piece read would hold the file.
  */
 class RunReader {
-  private lines: string[] = [];
+  private lines: SplitLine[] = [];
   private at = 0;
-  /** The bytes of a line not yet ended, in pieces: a line longer than a piece is joined once. */
-  private rest: Buffer[] = [];
   private done = false;
-  private readonly chunks: AsyncIterator<Buffer>;
+  private readonly batches: AsyncIterator<SplitLine[]>;
 
   constructor(file: string) {
-    this.chunks = (createReadStream(file, { highWaterMark: READ_PIECE })[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    this.batches = splitLineBatches(createReadStream(file, { highWaterMark: READ_PIECE }))[Symbol.asyncIterator]();
   }
 
   /** The next line, or undefined when this piece is used up (then `fill`) or the file is (`ended`). */
   take(): string | undefined {
-    return this.at < this.lines.length ? this.lines[this.at++] : undefined;
+    return this.at < this.lines.length ? this.lines[this.at++]!.line : undefined;
   }
 
   get ended(): boolean {
@@ -279,37 +278,15 @@ class RunReader {
   /** Reads the next piece; resolves once a line is ready or the file has ended. */
   async fill(): Promise<void> {
     while (this.at >= this.lines.length && !this.done) {
-      const n = await this.chunks.next();
+      const n = await this.batches.next();
       this.at = 0;
-      if (n.done) {
-        this.done = true;
-        this.lines = this.rest.length > 0 ? [Buffer.concat(this.rest).toString('utf8')] : [];
-        this.rest = [];
-        continue;
-      }
-      const piece = n.value;
-      const lines: string[] = [];
-      let start = 0;
-      let nl = piece.indexOf(0x0a);
-      // A newline byte is never inside a UTF-8 sequence: the bytes split where the text does.
-      if (nl !== -1 && this.rest.length > 0) {
-        this.rest.push(piece.subarray(0, nl));
-        lines.push(Buffer.concat(this.rest).toString('utf8'));
-        this.rest = [];
-        start = nl + 1;
-        nl = piece.indexOf(0x0a, start);
-      }
-      for (; nl !== -1; nl = piece.indexOf(0x0a, start)) {
-        lines.push(piece.toString('utf8', start, nl));
-        start = nl + 1;
-      }
-      if (start < piece.length) this.rest.push(piece.subarray(start));
-      this.lines = lines;
+      if (n.done) { this.done = true; this.lines = []; }
+      else this.lines = n.value;
     }
   }
 
   async close(): Promise<void> {
-    await this.chunks.return?.();
+    await this.batches.return?.(undefined);
   }
 }
 
